@@ -1,0 +1,121 @@
+"""``jobbers_cleaner``: stalled tasks, dead workers and retention.
+
+One pass marks ``stalled`` the started tasks whose heartbeat is overdue, recovers the
+tasks of workers whose lease lapsed (workers do this for their peers too), and deletes
+terminal tasks past their retention. Run it once from cron, or with ``--interval S``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from jobbers.errors import StoreUnavailable
+from jobbers.models.task import TaskStatus
+from jobbers.process import run_process, setup_logging, state_from_env
+from jobbers.state_manager import StateManager
+from jobbers.worker import REDIS_ERRORS
+
+log = logging.getLogger("jobbers.cleaner")
+
+
+@dataclass
+class CleanerSettings:
+    """Retention and recovery limits; ``from_env`` reads JOBBERS_* variables."""
+
+    max_recoveries: int = 3
+    retention_s: float = 7 * 86400
+    failed_retention_s: float = 30 * 86400
+
+    @classmethod
+    def from_env(cls) -> CleanerSettings:
+        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S."""
+        return cls(
+            max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
+            retention_s=float(os.environ.get("JOBBERS_RETENTION_S", str(7 * 86400))),
+            failed_retention_s=float(os.environ.get("JOBBERS_FAILED_RETENTION_S", str(30 * 86400))),
+        )
+
+
+@dataclass
+class PassReport:
+    """What one cleaner pass did."""
+
+    stalled: int = 0
+    dead_workers: int = 0
+    requeued: int = 0
+    lost_stalled: int = 0
+    deleted: int = 0
+
+
+class Cleaner:
+    """One pass, or a loop of passes."""
+
+    def __init__(self, state: StateManager, settings: CleanerSettings | None = None) -> None:
+        self.state = state
+        self.settings = settings or CleanerSettings()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Exit after the current pass."""
+        self._stop.set()
+
+    async def run_once(self, reap: bool = True) -> PassReport:
+        """One pass over stalls, dead workers and retention."""
+        report = PassReport()
+        report.stalled = await self.state.mark_stalled()
+        if reap:
+            w, r, s = await self.state.reap_dead_workers(self.settings.max_recoveries)
+            report.dead_workers, report.requeued, report.lost_stalled = w, r, s
+        for status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DROPPED):
+            report.deleted += await self.state.apply_retention(status, self.settings.retention_s)
+        for status in (TaskStatus.FAILED, TaskStatus.STALLED):
+            report.deleted += await self.state.apply_retention(status, self.settings.failed_retention_s)
+        if report.stalled or report.dead_workers or report.deleted:
+            log.info("%s", report)
+        return report
+
+    async def run(self, interval: float) -> None:
+        """Passes every ``interval`` seconds until stopped; survives Redis outages."""
+        healthy_since = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                # After an outage every lease looks lapsed: give workers one interval
+                # to renew before declaring any of them dead.
+                await self.run_once(reap=time.monotonic() - healthy_since >= interval)
+            except (*REDIS_ERRORS, StoreUnavailable) as exc:
+                log.warning("redis unavailable (%s)", exc)
+                healthy_since = time.monotonic()
+            try:
+                await asyncio.wait_for(self._stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``jobbers_cleaner``."""
+    parser = argparse.ArgumentParser(
+        prog="jobbers_cleaner",
+        description="Mark stalled tasks, recover dead workers' tasks, apply retention. "
+        "Environment: REDIS_URL, JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S.",
+    )
+    parser.add_argument("--interval", type=float, help="loop every S seconds (default: one pass)")
+    args = parser.parse_args(argv)
+    setup_logging("cleaner")
+    cleaner = Cleaner(state_from_env(), CleanerSettings.from_env())
+    if args.interval is None:
+
+        async def once() -> None:
+            print(await cleaner.run_once())  # noqa: T201
+
+        run_process(once, cleaner.stop)
+    else:
+        run_process(lambda: cleaner.run(args.interval), cleaner.stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Errors of the jobbers core.
+
+::
+
+    JobbersError
+    ├── TaskDefinitionError      a @register_task call or a tasks module is invalid
+    ├── TaskNotFound             no task has this id
+    ├── QueueNotFound            no queue has this name
+    ├── RoleNotFound             no role has this name
+    ├── UnknownTask              (name, version) is not registered where it is needed
+    ├── Conflict                 the request clashes with the current state
+    │   ├── InvalidTransition    the task's status does not allow the operation
+    │   ├── DuplicateTask        the id exists with different content
+    │   └── AlreadyExists        a queue or role of that name exists
+    └── StoreUnavailable         Redis cannot be reached
+
+The server maps each class to one HTTP status in one place (``server/errors.py``).
+"""
+
+from __future__ import annotations
+
+
+class JobbersError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class TaskDefinitionError(JobbersError):
+    """Raised when a task registration or a tasks module is invalid."""
+
+
+class TaskNotFound(JobbersError):
+    """Raised when no task has the given id."""
+
+
+class QueueNotFound(JobbersError):
+    """Raised when a queue name is not configured."""
+
+
+class RoleNotFound(JobbersError):
+    """Raised when a role name is not configured."""
+
+
+class UnknownTask(JobbersError):
+    """Raised when (name, version) is not in the registry that must run it."""
+
+
+class Conflict(JobbersError):
+    """Raised when a request clashes with the current state."""
+
+
+class InvalidTransition(Conflict):
+    """Raised when a task's status does not allow the requested operation."""
+
+
+class DuplicateTask(Conflict):
+    """Raised when a submitted id exists with different content."""
+
+
+class AlreadyExists(Conflict):
+    """Raised when creating a queue or role whose name is taken."""
+
+
+class StoreUnavailable(JobbersError):
+    """Raised when Redis cannot be reached or answers with a connection error."""

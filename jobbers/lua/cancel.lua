@@ -1,0 +1,22 @@
+-- cancel: submitted/scheduled tasks are cancelled at once; a started task gets a durable
+-- cancel flag, a mailbox entry for its worker and a pub/sub hint.
+-- ARGV: prefix, id, reason
+-- Returns {'cancelled'} | {'requested'} | {'conflict', status} | {'notfound'}
+local id, reason = ARGV[2], ARGV[3]
+local t = tk(id)
+local f = redis.call('HMGET', t, 'status', 'queue', 'worker', 'attempt')
+if not f[1] then return {'notfound'} end
+if f[1] == 'submitted' or f[1] == 'scheduled' then
+  history(id, {attempt = tonumber(f[4]), kind = 'cancelled', message = reason})
+  finish_at(id, 'cancelled', f[2], f[1])
+  redis.call('HDEL', t, 'scheduled_for')
+  bump(f[2], 'cancelled')
+  return {'cancelled'}
+end
+if f[1] == 'started' then
+  redis.call('HSET', t, 'cancel', '1')
+  redis.call('SADD', P .. 'cancel:' .. f[3], id)
+  redis.call('PUBLISH', P .. 'events', 'cancel:' .. id)
+  return {'requested'}
+end
+return {'conflict', f[1]}

@@ -1,0 +1,82 @@
+-- claim: atomically take up to n waiting tasks of one queue for a worker.
+-- The pop, the status flip to `started`, the run id and the in-flight record happen in
+-- this one script, so a task id is never only in a client's memory.
+-- ARGV: prefix, worker, queue, n, lookahead, known_json
+--   known_json: {"name@version": [max_heartbeat_ms, dlq 0/1, free], ...} the types the
+--   worker can run; free is how many more of that type it may start (-1: no cap), and a
+--   type with no free slot is left waiting for another worker (or later).
+-- Returns {'dead'} | {'noqueue'} | {'paused'} | {'limited', retry_after_ms}
+--       | {'ok', skipped, id, run_id, name, version, attempt, params, ...}
+local worker, queue = ARGV[2], ARGV[3]
+local n, look = tonumber(ARGV[4]), tonumber(ARGV[5])
+local known = cjson.decode(ARGV[6])
+
+local lease = redis.call('ZSCORE', P .. 'workers', worker)
+if not lease or tonumber(lease) < NOW then return {'dead'} end
+local raw = redis.call('HGET', P .. 'queues', queue)
+if not raw then return {'noqueue'} end
+local cfg = cjson.decode(raw)
+if cfg.paused then return {'paused'} end
+local qk = P .. 's:submitted:' .. queue
+
+local rl, window = nil, 0
+if cfg.rate_numerator then
+  local periods = {second = 1, minute = 60, hour = 3600, day = 86400}
+  window = (cfg.rate_denominator or 1) * periods[cfg.rate_period] * 1000
+  rl = P .. 'rl:' .. queue
+  redis.call('ZREMRANGEBYSCORE', rl, '-inf', NOW - window)
+  local avail = cfg.rate_numerator - redis.call('ZCARD', rl)
+  if avail <= 0 then
+    local oldest = redis.call('ZRANGE', rl, 0, 0, 'WITHSCORES')
+    if redis.call('ZCARD', qk) > 0 then ring(queue) end
+    return {'limited', tostring(math.max(1, tonumber(oldest[2]) + window - NOW))}
+  end
+  if avail < n then n = avail end
+end
+
+local out = {'ok', 0}
+local skipped, claimed = 0, 0
+for _, id in ipairs(redis.call('ZRANGE', qk, 0, look - 1)) do
+  if claimed >= n then break end
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'name', 'version', 'status', 'attempt')
+  if f[3] ~= 'submitted' then
+    -- An index entry without a matching task: repair the index, never run it.
+    redis.call('ZREM', qk, id)
+    redis.call('ZREM', P .. 's:submitted', id)
+  else
+    local key = f[1] .. '@' .. f[2]
+    local spec = known[key]
+    if spec and spec[3] == 0 then
+      skipped = skipped + 1
+    elseif not spec then
+      finish_at(id, 'dropped', queue, 'submitted')
+      local why = 'task ' .. key .. ' is not registered on worker ' .. worker
+      redis.call('HSET', t, 'worker', worker, 'last_error', why)
+      history(id, {attempt = tonumber(f[4]), kind = 'dropped', message = why, worker_id = worker})
+      bump(queue, 'dropped')
+    else
+      local run = worker .. '/' .. redis.call('INCR', P .. 'runseq')
+      move(id, queue, 'submitted', 'started', NOW)
+      redis.call('HDEL', t, 'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
+      redis.call('HSET', t, 'run_id', run, 'worker', worker, 'started_at', NOW,
+        'heartbeat_at', NOW, 'hbmax', spec[1], 'dlq', spec[2])
+      redis.call('ZADD', P .. 'inflight:' .. worker, NOW, id)
+      if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
+      if rl then redis.call('ZADD', rl, NOW, run) end
+      if spec[3] > 0 then spec[3] = spec[3] - 1 end
+      bump(queue, 'started')
+      out[#out + 1] = id
+      out[#out + 1] = run
+      out[#out + 1] = f[1]
+      out[#out + 1] = f[2]
+      out[#out + 1] = f[4]
+      out[#out + 1] = redis.call('GET', t .. ':p') or '{}'
+      claimed = claimed + 1
+    end
+  end
+end
+out[2] = skipped
+if rl then redis.call('PEXPIRE', rl, window) end
+if redis.call('ZCARD', qk) > 0 then ring(queue) end
+return out

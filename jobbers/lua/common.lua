@@ -1,0 +1,66 @@
+-- common.lua: prepended to every script. The contract of every script: ARGV[1] is the
+-- key prefix; keys are built here exactly as jobbers/keys.py documents them. Times are
+-- milliseconds of the Redis clock, so no host clock ever decides a lease or a due time.
+-- jobbers targets standalone Redis/Valkey (or Sentinel): scripts derive keys, which
+-- Redis Cluster would not allow.
+local P = ARGV[1]
+local NOW
+do
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function tk(id) return P .. 'task:' .. id end
+
+-- Move a task between status indexes and set its status: the only way statuses change,
+-- so a task is in exactly one index and every count (ZCARD) matches the indexes.
+local function move(id, queue, old, new, score)
+  if old then
+    redis.call('ZREM', P .. 's:' .. old, id)
+    redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, id)
+  end
+  redis.call('ZADD', P .. 's:' .. new, score, id)
+  redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, score, id)
+  redis.call('HSET', tk(id), 'status', new)
+end
+
+local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end
+
+-- Per-minute counters for the dashboard; they expire on their own.
+local function bump(queue, field)
+  local k = P .. 'm:' .. queue .. ':' .. math.floor(NOW / 60000)
+  redis.call('HINCRBY', k, field, 1)
+  redis.call('EXPIRE', k, 7200)
+end
+
+local function history(id, entry)
+  entry.at = NOW
+  local k = tk(id) .. ':h'
+  redis.call('RPUSH', k, cjson.encode(entry))
+  redis.call('LTRIM', k, -50, -1)
+end
+
+local function dead_letter(id, queue, name)
+  redis.call('ZADD', P .. 'dlq', NOW, id)
+  redis.call('ZADD', P .. 'dlq:q:' .. queue, NOW, id)
+  redis.call('ZADD', P .. 'dlq:n:' .. name, NOW, id)
+  redis.call('HSET', tk(id), 'in_dlq', '1')
+end
+
+local function undead(id, queue, name)
+  redis.call('ZREM', P .. 'dlq', id)
+  redis.call('ZREM', P .. 'dlq:q:' .. queue, id)
+  redis.call('ZREM', P .. 'dlq:n:' .. name, id)
+  redis.call('HSET', tk(id), 'in_dlq', '0')
+end
+
+-- Forget the worker-side bookkeeping of a task that leaves `started`.
+local function release(id, worker)
+  redis.call('ZREM', P .. 'inflight:' .. worker, id)
+  redis.call('ZREM', P .. 'hb', id)
+end
+
+local function finish_at(id, status, queue, old)
+  move(id, queue, old, status, NOW)
+  redis.call('HSET', tk(id), 'completed_at', NOW)
+end

@@ -1,0 +1,21 @@
+-- retention: delete terminal tasks older than their retention, batch by batch, from the
+-- status indexes (never a scan). A tombstone keeps the id's fingerprint so a late
+-- duplicate submit is still recognised.
+-- ARGV: prefix, status, max_age_ms, limit, tombstone_ttl_s
+-- Returns the number deleted.
+local status, age, limit, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local ids = redis.call('ZRANGEBYSCORE', P .. 's:' .. status, '-inf', NOW - age, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'queue', 'name', 'fp', 'in_dlq')
+  if f[1] then
+    if f[4] == '1' then undead(id, f[1], f[2]) end
+    redis.call('ZREM', P .. 's:' .. status .. ':' .. f[1], id)
+    redis.call('ZREM', P .. 'all:' .. f[1], id)
+    if f[3] then redis.call('SET', P .. 'seen:' .. id, f[3], 'EX', ttl) end
+  end
+  redis.call('ZREM', P .. 's:' .. status, id)
+  redis.call('ZREM', P .. 'all', id)
+  redis.call('DEL', t, t .. ':p', t .. ':r', t .. ':h')
+end
+return #ids

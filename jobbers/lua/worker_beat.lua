@@ -1,0 +1,32 @@
+-- worker_beat: register a worker or renew its lease, on the Redis clock.
+-- ARGV: prefix, worker, lease_ms, mode ('register' | 'beat'), info_json, runs_json
+--   info_json: fields of the worker HASH (register only)
+--   runs_json: [[id, run_id], ...] the runs the worker believes it holds (beat only)
+-- Returns {'ok', stale_ids_json, cancel_ids_json, config_version} | {'reaped'}
+--   stale ids: runs that are no longer the worker's (recovered elsewhere): stop them
+--   cancel ids: durable cancel requests, popped from the worker's mailbox
+local worker, lease, mode = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local wk = P .. 'worker:' .. worker
+if mode == 'register' then
+  local info = cjson.decode(ARGV[5])
+  redis.call('DEL', wk)
+  for k, v in pairs(info) do redis.call('HSET', wk, k, tostring(v)) end
+  redis.call('HSET', wk, 'started_at', NOW, 'last_seen', NOW, 'processed', 0, 'failed', 0)
+  redis.call('ZADD', P .. 'workers', NOW + lease, worker)
+  return {'ok', '[]', '[]', redis.call('GET', P .. 'cfgver') or '0'}
+end
+if not redis.call('ZSCORE', P .. 'workers', worker) then return {'reaped'} end
+redis.call('ZADD', P .. 'workers', NOW + lease, worker)
+redis.call('HSET', wk, 'last_seen', NOW)
+local stale = {}
+for _, pair in ipairs(cjson.decode(ARGV[6])) do
+  local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
+  if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+end
+local box = P .. 'cancel:' .. worker
+local cancels = redis.call('SMEMBERS', box)
+redis.call('DEL', box)
+local s, c = '[]', '[]'
+if #stale > 0 then s = cjson.encode(stale) end
+if #cancels > 0 then c = cjson.encode(cancels) end
+return {'ok', s, c, redis.call('GET', P .. 'cfgver') or '0'}

@@ -1,0 +1,113 @@
+"""A task as stored in Redis and returned by the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from ulid import ULID
+
+from jobbers.models.names import Name
+
+MAX_PARAMS_BYTES = 512 * 1024
+
+
+class TaskStatus(StrEnum):
+    """The states a task moves through; see docs/architecture.md for the transitions."""
+
+    UNSUBMITTED = "unsubmitted"
+    SUBMITTED = "submitted"
+    SCHEDULED = "scheduled"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STALLED = "stalled"
+    DROPPED = "dropped"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when no worker will touch the task again without an operator."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+        TaskStatus.STALLED,
+        TaskStatus.DROPPED,
+    }
+)
+RETRYABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED})
+
+
+class TaskError(BaseModel):
+    """One entry of a task's error history: a failed attempt, a lost worker, a drop."""
+
+    attempt: int
+    at: dt.datetime
+    kind: str = Field(description="error, timeout, worker_lost, stalled, dropped, cancelled")
+    exc_type: str | None = None
+    message: str = ""
+    traceback: str | None = None
+    worker_id: str | None = None
+
+
+class Task(BaseModel):
+    """A unit of work: what to run, where, and everything that happened to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: ULID = Field(default_factory=ULID)
+    name: Name
+    version: int = Field(default=1, ge=0)
+    queue: Name = "default"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    status: TaskStatus = TaskStatus.UNSUBMITTED
+    results: dict[str, Any] | None = None
+    retry_attempt: int = 0
+    recoveries: int = 0
+    submitted_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    heartbeat_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    scheduled_for: dt.datetime | None = None
+    last_error: str | None = None
+    errors: list[TaskError] = Field(default_factory=list)
+    worker_id: str | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+    max_heartbeat_interval: float | None = Field(
+        default=None, description="seconds; set when a worker starts the task"
+    )
+    cancel_requested: bool = False
+    in_dlq: bool = False
+
+    def fingerprint(self) -> str:
+        """A digest of what the client asked for; equal digests mean an idempotent resubmit."""
+        return content_fingerprint(self.name, self.version, self.queue, self.parameters)
+
+    def params_json(self) -> str:
+        """The parameters as compact JSON, rejecting values JSON cannot hold."""
+        return json.dumps(self.parameters, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def content_fingerprint(name: str, version: int, queue: str, parameters: dict[str, Any]) -> str:
+    """SHA-256 over the canonical JSON of a submission's content."""
+    canonical = json.dumps(
+        [name, version, queue, parameters], separators=(",", ":"), sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def ms_to_datetime(value: str | int | float | None) -> dt.datetime | None:
+    """Convert a Redis millisecond timestamp to an aware UTC datetime."""
+    if value in (None, "", b""):
+        return None
+    return dt.datetime.fromtimestamp(int(float(value)) / 1000, tz=dt.UTC)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""How a registered task behaves: retries, backoff, timeouts, DLQ, heartbeats, shutdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from jobbers.models.names import Name
+
+TaskFunction = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+class BackoffStrategy(StrEnum):
+    """How the retry delay grows with the retry number."""
+
+    CONSTANT = "constant"
+    LINEAR = "linear"
+    EXPONENTIAL = "exponential"
+    EXPONENTIAL_JITTER = "exponential_jitter"
+
+
+class DeadLetterPolicy(StrEnum):
+    """Whether a permanently failed task is kept in the dead-letter queue."""
+
+    NONE = "none"
+    SAVE = "save"
+
+
+class TaskShutdownPolicy(StrEnum):
+    """What a worker does with a running task when it receives SIGTERM."""
+
+    STOP = "stop"
+    RESUBMIT = "resubmit"
+    CONTINUE = "continue"
+
+
+class TaskConfig(BaseModel):
+    """Everything ``@register_task`` was given, validated at decoration time."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True)
+
+    name: Name
+    version: int = Field(ge=0)
+    function: TaskFunction = Field(repr=False)
+    max_retries: int = Field(default=3, ge=0)
+    retry_delay: int | None = Field(default=None, ge=0)
+    backoff_strategy: BackoffStrategy = BackoffStrategy.EXPONENTIAL
+    max_retry_delay: int = Field(default=3600, ge=0)
+    expected_exceptions: tuple[type[BaseException], ...] | None = None
+    timeout: int | None = Field(default=None, gt=0)
+    dead_letter_policy: DeadLetterPolicy = DeadLetterPolicy.NONE
+    max_heartbeat_interval: dt.timedelta | None = None
+    max_concurrent: int | None = Field(default=1, ge=1)
+    on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.STOP
+
+    @field_validator("function")
+    @classmethod
+    def _must_be_async(cls, value: TaskFunction) -> TaskFunction:
+        if not inspect.iscoroutinefunction(value):
+            raise ValueError(f"task function {value!r} must be defined with `async def`")
+        return value
+
+    @field_validator("expected_exceptions", mode="before")
+    @classmethod
+    def _exception_types(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, type):
+            value = (value,)
+        if not isinstance(value, tuple | list) or not all(
+            isinstance(v, type) and issubclass(v, BaseException) for v in value
+        ):
+            raise ValueError("expected_exceptions must be a tuple of exception classes")
+        return tuple(value)
+
+    @field_validator("max_heartbeat_interval", mode="before")
+    @classmethod
+    def _positive_interval(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = dt.timedelta(seconds=value)
+        if isinstance(value, dt.timedelta) and value.total_seconds() <= 0:
+            raise ValueError("max_heartbeat_interval must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _delays_consistent(self) -> TaskConfig:
+        if self.retry_delay is not None and self.max_retry_delay < self.retry_delay:
+            raise ValueError(
+                f"max_retry_delay ({self.max_retry_delay}) must be >= retry_delay "
+                f"({self.retry_delay})"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """The ``name@version`` identity used in Redis and in messages."""
+        return f"{self.name}@{self.version}"
+
+    def is_expected(self, exc: BaseException) -> bool:
+        """True when ``exc`` takes the retry path: a timeout or an expected exception."""
+        if isinstance(exc, TimeoutError):
+            return True
+        return bool(self.expected_exceptions) and isinstance(exc, self.expected_exceptions or ())
+
+    def retry_delay_for(self, retry_number: int, rng: random.Random | None = None) -> float | None:
+        """Seconds to wait before retry ``retry_number`` (1 for the first retry).
+
+        ``None`` means re-queue at once. CONSTANT is the base, LINEAR base x n, EXPONENTIAL
+        base x 2^n and EXPONENTIAL_JITTER uniform(0, base x 2^n), each clamped to
+        ``max_retry_delay``.
+        """
+        if self.retry_delay is None:
+            return None
+        base = float(self.retry_delay)
+        match self.backoff_strategy:
+            case BackoffStrategy.CONSTANT:
+                delay = base
+            case BackoffStrategy.LINEAR:
+                delay = base * retry_number
+            case BackoffStrategy.EXPONENTIAL:
+                delay = base * 2.0**retry_number
+            case BackoffStrategy.EXPONENTIAL_JITTER:
+                delay = (rng or random).uniform(0.0, base * 2.0**retry_number)
+        return min(delay, float(self.max_retry_delay))

@@ -1,0 +1,52 @@
+"""What every jobbers process shares: logging, the Redis URL, and signal handling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from jobbers.state_manager import StateManager
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def setup_logging(name: str) -> None:
+    """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level."""
+    level = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format=f"%(asctime)s {name} %(levelname)s %(message)s",
+    )
+
+
+def redis_url() -> str:
+    """REDIS_URL, or a local Redis on the default port."""
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def state_from_env() -> StateManager:
+    """A StateManager for REDIS_URL and JOBBERS_PREFIX."""
+    return StateManager.from_url(redis_url())
+
+
+def run_process(
+    main: Callable[[], Coroutine[Any, Any, None]], on_signal: Callable[[], None]
+) -> None:
+    """Run ``main`` until it returns; SIGTERM and SIGINT call ``on_signal``."""
+
+    async def runner() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        await main()
+
+    try:
+        asyncio.run(runner())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,228 @@
+"""The StateManager verbs of the running system: workers, the scheduler and the cleaner.
+
+Every verb that touches a started task carries the run id it was claimed with. The
+scripts compare it with the task's current run id, so a worker that lost its lease can
+never overwrite the outcome of the run that replaced it (fencing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from jobbers.keys import Keys
+from jobbers.models.task import TaskStatus
+from jobbers.scripts import Scripts
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """A task a worker now holds: run it, then report with the same run id."""
+
+    id: str
+    run_id: str
+    name: str
+    version: int
+    attempt: int
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """What a claim on one queue gave: tasks, or why there were none."""
+
+    status: str  # ok, dead, noqueue, paused, limited
+    tasks: list[ClaimedTask] = field(default_factory=list)
+    skipped: int = 0
+    retry_after_ms: int = 0
+
+
+@dataclass(frozen=True)
+class BeatResult:
+    """A worker heartbeat's answer: runs it lost, cancels to apply, the config version."""
+
+    reaped: bool
+    stale: list[str] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
+    config_version: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a finish verb: the new status, or ``stale`` when fenced off."""
+
+    ok: bool
+    status: str
+
+
+class RuntimeState:
+    """Worker, scheduler and cleaner verbs; mixed into StateManager."""
+
+    redis: Redis
+    keys: Keys
+    scripts: Scripts
+
+    # ---------------------------------------------------------------- workers
+
+    async def register_worker(self, worker_id: str, lease_ms: int, info: dict[str, Any]) -> int:
+        """Register a worker with a lease on the Redis clock; returns the config version."""
+        res = await self.scripts.run(
+            "worker_beat", worker_id, lease_ms, "register", json.dumps(info), "[]"
+        )
+        return int(res[3])
+
+    async def worker_heartbeat(
+        self, worker_id: str, lease_ms: int, runs: list[tuple[str, str]]
+    ) -> BeatResult:
+        """Renew a worker's lease and learn which runs it lost and which cancels wait."""
+        res = await self.scripts.run(
+            "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs)
+        )
+        if res[0] == "reaped":
+            return BeatResult(reaped=True)
+        return BeatResult(
+            reaped=False,
+            stale=json.loads(res[1]) or [],
+            cancels=json.loads(res[2]) or [],
+            config_version=int(res[3]),
+        )
+
+    async def deregister_worker(self, worker_id: str) -> str:
+        """Remove a worker; anything it still holds is recovered at once."""
+        return str(await self.scripts.run("worker_exit", worker_id))
+
+    async def claim(
+        self,
+        worker_id: str,
+        queue: str,
+        n: int,
+        known: dict[str, tuple[int, int, int]],
+        lookahead: int = 64,
+    ) -> ClaimResult:
+        """Atomically take up to ``n`` tasks of ``queue`` (see ``lua/claim.lua``).
+
+        ``known`` maps ``name@version`` to (max heartbeat ms, dlq 0/1, free slots or -1).
+        """
+        res = await self.scripts.run(
+            "claim",
+            worker_id,
+            queue,
+            n,
+            max(lookahead, n),
+            json.dumps(known),
+        )
+        status = res[0]
+        if status == "limited":
+            return ClaimResult(status, retry_after_ms=int(res[1]))
+        if status != "ok":
+            return ClaimResult(status)
+        tasks = [
+            ClaimedTask(
+                id=res[i],
+                run_id=res[i + 1],
+                name=res[i + 2],
+                version=int(res[i + 3]),
+                attempt=int(res[i + 4]),
+                parameters=json.loads(res[i + 5]),
+            )
+            for i in range(2, len(res), 6)
+        ]
+        return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
+
+    async def wait_for_work(self, queues: list[str], wake_key: str, timeout: float) -> str | None:
+        """Block until one of ``queues`` rings its doorbell; the queue name, or None."""
+        keys = [self.keys.bell(q) for q in queues] + [wake_key]
+        reply = await self.redis.bzpopmin(keys, timeout=timeout)
+        if not reply:
+            return None
+        key = reply[0]
+        bell_prefix = self.keys.bell("")
+        return key[len(bell_prefix) :] if key.startswith(bell_prefix) else None
+
+    async def wake(self, wake_key: str) -> None:
+        """Interrupt a blocked ``wait_for_work`` that listens on ``wake_key``."""
+        await self.redis.zadd(wake_key, {"w": 0})
+
+    # ---------------------------------------------------------------- runs
+
+    async def task_heartbeat(
+        self, task_id: str, run_id: str, progress: float | None = None, message: str | None = None
+    ) -> str:
+        """Record a heartbeat (and progress); returns ``ok``, ``cancel`` or ``stale``."""
+        return str(
+            await self.scripts.run(
+                "task_beat",
+                task_id,
+                run_id,
+                "" if progress is None else repr(float(progress)),
+                "" if message is None else message[:200],
+            )
+        )
+
+    async def _finish(self, task_id: str, run_id: str, outcome: str, payload: str, entry: Any) -> Outcome:
+        res = await self.scripts.run(
+            "finish", task_id, run_id, outcome, payload, json.dumps(entry) if entry else ""
+        )
+        return Outcome(ok=res[0] == "ok", status=str(res[1]))
+
+    async def complete(self, task_id: str, run_id: str, results: dict[str, Any]) -> Outcome:
+        """The run returned: store its results and mark it completed."""
+        return await self._finish(task_id, run_id, "complete", json.dumps(results), None)
+
+    async def schedule_retry(
+        self, task_id: str, run_id: str, delay: float | None, entry: dict[str, Any]
+    ) -> Outcome:
+        """The run failed in an expected way: re-queue now (None) or after ``delay`` s."""
+        delay_ms = -1 if delay is None else int(delay * 1000)
+        return await self._finish(task_id, run_id, "retry", str(delay_ms), entry)
+
+    async def fail(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
+        """The run failed for good: ``failed``, and in the DLQ under SAVE."""
+        return await self._finish(task_id, run_id, "fail", "", entry)
+
+    async def record_cancelled(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
+        """The run stopped because of a cancel request."""
+        return await self._finish(task_id, run_id, "cancel", "", entry)
+
+    async def record_stopped(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
+        """The run was stopped by a worker shutdown (policy STOP): ``stalled``."""
+        return await self._finish(task_id, run_id, "stall", "", entry)
+
+    async def resubmit_interrupted(
+        self, task_id: str, run_id: str, entry: dict[str, Any] | None
+    ) -> Outcome:
+        """The run was interrupted by a shutdown (policy RESUBMIT): back on its queue."""
+        return await self._finish(task_id, run_id, "resubmit", "", entry)
+
+    # ---------------------------------------------------------------- scheduler
+
+    async def promote_due(self, limit: int = 500) -> tuple[int, int]:
+        """Move due retries onto their queues: (promoted, ms until the next is due or -1)."""
+        res = await self.scripts.run("promote", limit)
+        return int(res[0]), int(res[1])
+
+    async def wait_for_schedule(self, timeout: float) -> None:
+        """Block until a retry is scheduled or ``timeout`` seconds pass."""
+        await self.redis.bzpopmin([self.keys.sched_bell], timeout=timeout)
+
+    # ---------------------------------------------------------------- cleaner
+
+    async def reap_dead_workers(self, max_recoveries: int, limit: int = 20) -> tuple[int, int, int]:
+        """Recover tasks of workers whose lease lapsed: (workers, requeued, stalled)."""
+        res = await self.scripts.run("reap", max_recoveries, limit)
+        return int(res[0]), int(res[1]), int(res[2])
+
+    async def mark_stalled(self, limit: int = 500) -> int:
+        """Mark ``stalled`` the started tasks whose heartbeat is overdue."""
+        return int(await self.scripts.run("stall", limit))
+
+    async def apply_retention(
+        self, status: TaskStatus, max_age_s: float, limit: int = 500, tombstone_s: int = 7 * 86400
+    ) -> int:
+        """Delete up to ``limit`` tasks of a terminal status older than ``max_age_s``."""
+        return int(
+            await self.scripts.run("retention", status.value, int(max_age_s * 1000), limit, tombstone_s)
+        )

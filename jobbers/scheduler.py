@@ -1,0 +1,75 @@
+"""``jobbers_scheduler``: promote due retries onto their queues.
+
+It sleeps until the next due time, and a doorbell rung by every newly scheduled retry
+wakes it early, so a retry due in 2 s starts within milliseconds of due without polling.
+Several schedulers may run at once: promotion is one atomic script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from jobbers.errors import StoreUnavailable
+from jobbers.process import run_process, setup_logging, state_from_env
+from jobbers.state_manager import StateManager
+from jobbers.worker import REDIS_ERRORS
+
+log = logging.getLogger("jobbers.scheduler")
+MAX_SLEEP = 5.0
+
+
+class Scheduler:
+    """The promotion loop."""
+
+    def __init__(self, state: StateManager) -> None:
+        self.state = state
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the current step and exit."""
+        self._stop.set()
+
+    async def step(self) -> float:
+        """Promote every due task; returns seconds until the next one is due (capped)."""
+        while True:
+            promoted, wait_ms = await self.state.promote_due(500)
+            if promoted:
+                log.info("promoted %d due tasks", promoted)
+            if promoted < 500:
+                break
+        return MAX_SLEEP if wait_ms < 0 else min(MAX_SLEEP, wait_ms / 1000)
+
+    async def run(self) -> None:
+        """Promote until stopped, waking at each due time or new retry."""
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                wait = await self.step()
+                backoff = 0.2
+                if wait > 0:
+                    waiter = asyncio.create_task(self.state.wait_for_schedule(wait))
+                    stopper = asyncio.create_task(self._stop.wait())
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    for t in (waiter, stopper):
+                        t.cancel()
+                    await asyncio.gather(waiter, stopper, return_exceptions=True)
+            except (*REDIS_ERRORS, StoreUnavailable) as exc:
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``jobbers_scheduler``."""
+    argparse.ArgumentParser(
+        prog="jobbers_scheduler", description="Promote due retries. Environment: REDIS_URL."
+    ).parse_args(argv)
+    setup_logging("scheduler")
+    scheduler = Scheduler(state_from_env())
+    run_process(scheduler.run, scheduler.stop)
+
+
+if __name__ == "__main__":
+    main()

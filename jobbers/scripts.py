@@ -1,0 +1,41 @@
+"""The Lua scripts of ``jobbers/lua``, each prefixed with ``common.lua`` and registered once.
+
+redis-py's ``Script`` runs EVALSHA and falls back to EVAL after NOSCRIPT (a restarted
+Redis has an empty script cache), so callers never see that error.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+SCRIPT_NAMES = (
+    "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
+    "cancel", "requeue", "promote", "purge", "dlq_remove", "stats", "retention",
+)  # fmt: skip
+
+
+@cache
+def script_source(name: str) -> str:
+    """The full text of script ``name``: common helpers followed by the script body."""
+    folder = resources.files("jobbers") / "lua"
+    common = (folder / "common.lua").read_text()
+    return common + "\n" + (folder / f"{name}.lua").read_text()
+
+
+class Scripts:
+    """Registered scripts for one Redis client, called as ``await scripts.run(name, *argv)``."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._prefix = prefix
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES
+        }
+
+    async def run(self, name: str, *argv: Any, client: Any = None) -> Any:
+        """Run script ``name`` with the prefix as ARGV[1] and ``argv`` after it."""
+        return await self._scripts[name](keys=[], args=[self._prefix, *argv], client=client)

@@ -1,0 +1,562 @@
+"""StateManager: every read and write of jobbers state, named in domain verbs.
+
+The worker, scheduler, cleaner and server call these verbs; none of them builds Redis
+commands. Each transition is one Lua script (``jobbers/lua``), so it is atomic and keeps
+the status indexes and counters in step. Every listing is a range over an index and every
+count is a ZCARD: nothing here scans the keyspace.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import redis.exceptions
+from redis.asyncio import Redis
+from ulid import ULID
+
+from jobbers.errors import (
+    AlreadyExists,
+    Conflict,
+    DuplicateTask,
+    InvalidTransition,
+    JobbersError,
+    QueueNotFound,
+    RoleNotFound,
+    StoreUnavailable,
+    TaskNotFound,
+)
+from jobbers.keys import Keys
+from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.queue import QueueConfig, Role
+from jobbers.models.task import (
+    MAX_PARAMS_BYTES,
+    Task,
+    TaskError,
+    TaskStatus,
+    ms_to_datetime,
+)
+from jobbers.runtime_state import RuntimeState
+from jobbers.scripts import Scripts
+from jobbers.task_codec import task_from_redis
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_QUEUE = "default"
+DEFAULT_ROLE = "default"
+MAX_PAGE = 1000
+# Listings of these statuses read oldest first (what runs next); the rest newest first.
+_OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
+
+
+class InvalidInput(JobbersError, ValueError):
+    """Raised when a request is well-formed but refers to something that cannot be used."""
+
+
+def store_op(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn Redis connection failures into StoreUnavailable, once, at the core's edge."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        except redis.exceptions.BusyLoadingError as exc:
+            raise StoreUnavailable("Redis is loading its data set") from exc
+
+    return wrapper
+
+
+def encode_cursor(offset: int) -> str:
+    """An opaque cursor for a listing offset."""
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The offset in a cursor; a cursor that is not ours is invalid input."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("o"):
+            raise ValueError
+        offset = int(raw[1:])
+        if offset < 0:
+            raise ValueError
+        return offset
+    except ValueError:
+        raise InvalidInput(f"invalid cursor {cursor!r}") from None
+
+
+class StateManager(RuntimeState):
+    """All jobbers state in one Redis, behind domain verbs."""
+
+    def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or Keys.from_env()
+        self.scripts = Scripts(redis, self.keys.prefix)
+
+    @classmethod
+    def from_url(cls, url: str, keys: Keys | None = None, **options: Any) -> StateManager:
+        """A StateManager over a new connection pool to ``url``."""
+        options.setdefault("socket_connect_timeout", 2.0)
+        options.setdefault("health_check_interval", 10)
+        return cls(Redis.from_url(url, decode_responses=True, **options), keys)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.redis.aclose()
+
+    @store_op
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(await self.redis.ping())
+
+    @store_op
+    async def ensure_defaults(self) -> None:
+        """Create the ``default`` queue and the ``default`` role consuming it, once."""
+        k = self.keys
+        created = await self.redis.hsetnx(
+            k.queues, DEFAULT_QUEUE, QueueConfig(name=DEFAULT_QUEUE).model_dump_json(exclude_none=True)
+        )
+        created += await self.redis.hsetnx(
+            k.roles, DEFAULT_ROLE, Role(name=DEFAULT_ROLE, queues=[DEFAULT_QUEUE]).model_dump_json()
+        )
+        if created:
+            await self._config_changed()
+
+    # ------------------------------------------------------------------ tasks
+
+    @store_op
+    async def submit(self, task: Task) -> tuple[Task, bool]:
+        """Store ``task`` and enqueue it; returns (stored task, created).
+
+        Idempotent on the id: the same id with the same content returns the existing task
+        and never enqueues it twice; other content raises DuplicateTask and changes nothing.
+        """
+        params = task.params_json()
+        if len(params.encode()) > MAX_PARAMS_BYTES:
+            raise InvalidInput(f"parameters are larger than {MAX_PARAMS_BYTES} bytes")
+        tid = str(task.id)
+        res = await self.scripts.run(
+            "submit", tid, task.name, task.version, task.queue, params, task.fingerprint()
+        )
+        match res[0]:
+            case "new":
+                return await self.get_task(tid), True
+            case "exists":
+                return await self.get_task(tid), False
+            case "conflict":
+                raise DuplicateTask(
+                    f"task {tid} already exists with different content (status {res[1]}); "
+                    "it was left untouched"
+                )
+            case "expired":
+                raise DuplicateTask(f"task id {tid} was used by a task already deleted by retention")
+            case "noqueue":
+                raise InvalidInput(
+                    f"queue {task.queue!r} does not exist; create it first (POST /queues)"
+                )
+        raise JobbersError(f"unexpected submit reply {res!r}")
+
+    async def submit_task(self, task: Task) -> Task:
+        """Submit ``task`` (see ``submit``) and return the stored task."""
+        stored, _ = await self.submit(task)
+        return stored
+
+    @store_op
+    async def get_task(self, task_id: str | ULID) -> Task:
+        """The task with its parameters, results and error history; TaskNotFound if absent."""
+        tasks = await self.get_tasks([str(task_id)], history=True)
+        if not tasks:
+            raise TaskNotFound(f"task {task_id} not found")
+        return tasks[0]
+
+    @store_op
+    async def get_tasks(self, ids: Sequence[str], history: bool = False) -> list[Task]:
+        """Tasks by id in one round trip, skipping ids that no longer exist."""
+        if not ids:
+            return []
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hgetall(k.task(tid))
+            pipe.get(k.params(tid))
+            pipe.get(k.results(tid))
+            if history:
+                pipe.lrange(k.history(tid), 0, -1)
+        replies = await pipe.execute()
+        step = 4 if history else 3
+        tasks = []
+        for i in range(len(ids)):
+            fields, params, results, *rest = replies[i * step : (i + 1) * step]
+            if fields:
+                tasks.append(task_from_redis(fields, params, results, rest[0] if rest else None))
+        return tasks
+
+    @store_op
+    async def list_tasks(
+        self,
+        status: TaskStatus | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Task]:
+        """A page of tasks by status and/or queue, from the status indexes."""
+        k = self.keys
+        if queue is not None:
+            await self.get_queue(queue)
+        key = k.status_index(status, queue) if status is not None else k.all_index(queue)
+        return await self._page(key, limit, cursor, reverse=status not in _OLDEST_FIRST)
+
+    async def _page(self, key: str, limit: int, cursor: str | None, reverse: bool) -> Page[Task]:
+        limit = max(1, min(limit, MAX_PAGE))
+        offset = decode_cursor(cursor)
+        ids = await self.redis.zrange(key, offset, offset + limit, desc=reverse)
+        more = len(ids) > limit
+        tasks = await self.get_tasks(ids[:limit])
+        return Page(items=tasks, next_cursor=encode_cursor(offset + limit) if more else None)
+
+    @store_op
+    async def cancel_task(self, task_id: str | ULID, reason: str = "cancelled by operator") -> str:
+        """Cancel a task: ``cancelled`` at once if waiting, ``requested`` if running.
+
+        Raises TaskNotFound, or InvalidTransition for any other status.
+        """
+        res = await self.scripts.run("cancel", str(task_id), reason)
+        if res[0] == "notfound":
+            raise TaskNotFound(f"task {task_id} not found")
+        if res[0] == "conflict":
+            raise InvalidTransition(f"task {task_id} is {res[1]} and cannot be cancelled")
+        return str(res[0])
+
+    async def cancel_tasks(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """Cancel many tasks; one outcome (or error message) per id, never all-or-nothing."""
+        outcomes: dict[str, str] = {}
+        for tid in task_ids:
+            try:
+                outcomes[tid] = await self.cancel_task(tid)
+            except TaskNotFound:
+                outcomes[tid] = "not_found"
+            except InvalidTransition as exc:
+                outcomes[tid] = f"conflict: {exc}"
+        return outcomes
+
+    @store_op
+    async def retry_task(self, task_id: str | ULID, reset_retry_count: bool = False) -> Task:
+        """Put a failed, stalled or cancelled task back on its queue."""
+        await self._requeue(str(task_id), reset_retry_count, from_dlq=False)
+        return await self.get_task(task_id)
+
+    async def _requeue(self, tid: str, reset: bool, from_dlq: bool) -> None:
+        res = await self.scripts.run("requeue", tid, int(reset), int(from_dlq))
+        match res[0]:
+            case "ok":
+                return
+            case "notfound":
+                raise TaskNotFound(f"task {tid} not found")
+            case "notindlq":
+                raise TaskNotFound(f"task {tid} is not in the dead-letter queue")
+            case "conflict":
+                raise InvalidTransition(
+                    f"task {tid} is {res[1]}; only failed, stalled or cancelled tasks can be retried"
+                )
+            case "noqueue":
+                raise InvalidInput(f"task {tid} belongs to queue {res[1]!r}, which no longer exists")
+        raise JobbersError(f"unexpected requeue reply {res!r}")
+
+    @store_op
+    async def task_history(self, task_id: str | ULID) -> list[TaskError]:
+        """The error history of a task."""
+        return (await self.get_task(task_id)).errors
+
+    # ------------------------------------------------------------------ queues
+
+    @store_op
+    async def list_queues(self) -> list[QueueConfig]:
+        """Every queue, sorted by name."""
+        raw = await self.redis.hgetall(self.keys.queues)
+        return sorted(
+            (QueueConfig.model_validate_json(v) for v in raw.values()), key=lambda q: q.name
+        )
+
+    @store_op
+    async def get_queue(self, name: str) -> QueueConfig:
+        """One queue's configuration; QueueNotFound if absent."""
+        raw = await self.redis.hget(self.keys.queues, name)
+        if raw is None:
+            raise QueueNotFound(f"queue {name!r} not found")
+        return QueueConfig.model_validate_json(raw)
+
+    @store_op
+    async def create_queue(self, config: QueueConfig) -> QueueConfig:
+        """Create a queue; AlreadyExists if the name is taken."""
+        if not await self.redis.hsetnx(self.keys.queues, config.name, _dump_queue(config)):
+            raise AlreadyExists(f"queue {config.name!r} already exists")
+        await self._config_changed()
+        return config
+
+    @store_op
+    async def put_queue(self, config: QueueConfig) -> tuple[QueueConfig, bool]:
+        """Create or replace a queue's limits, keeping its paused state; returns (config, created)."""
+        try:
+            current = await self.get_queue(config.name)
+            config = config.model_copy(update={"paused": current.paused})
+            created = False
+        except QueueNotFound:
+            created = True
+        await self.redis.hset(self.keys.queues, config.name, _dump_queue(config))
+        await self._config_changed()
+        return config, created
+
+    @store_op
+    async def delete_queue(self, name: str) -> None:
+        """Delete an empty queue and remove it from every role.
+
+        A queue with waiting, scheduled or running tasks is a Conflict: purge it first, so
+        no task is stranded on a queue nobody reads.
+        """
+        await self.get_queue(name)
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        for status in (TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED):
+            pipe.zcard(k.status_index(status, name))
+        waiting, scheduled, running = await pipe.execute()
+        if waiting or scheduled or running:
+            raise Conflict(
+                f"queue {name!r} still has {waiting} waiting, {scheduled} scheduled and "
+                f"{running} running tasks; purge it and let running tasks finish first"
+            )
+        for role in await self.list_roles():
+            if name in role.queues:
+                role.queues.remove(name)
+                await self.redis.hset(k.roles, role.name, role.model_dump_json())
+        await self.redis.hdel(k.queues, name)
+        await self.redis.delete(k.bell(name))
+        await self._config_changed()
+
+    @store_op
+    async def set_queue_paused(self, name: str, paused: bool) -> QueueConfig:
+        """Pause or resume a queue. Paused queues accept tasks; no worker starts them."""
+        config = (await self.get_queue(name)).model_copy(update={"paused": paused})
+        await self.redis.hset(self.keys.queues, name, _dump_queue(config))
+        if not paused:
+            await self.redis.zadd(self.keys.bell(name), {"r": 0})
+        await self._config_changed()
+        return config
+
+    @store_op
+    async def purge_queue(self, name: str) -> int:
+        """Cancel every waiting (submitted or scheduled) task of a queue; returns the count."""
+        await self.get_queue(name)
+        total = 0
+        while True:
+            n = int(await self.scripts.run("purge", name, 500))
+            total += n
+            if n < 500:
+                return total
+
+    # ------------------------------------------------------------------ roles
+
+    @store_op
+    async def list_roles(self) -> list[Role]:
+        """Every role, sorted by name."""
+        raw = await self.redis.hgetall(self.keys.roles)
+        return sorted((Role.model_validate_json(v) for v in raw.values()), key=lambda r: r.name)
+
+    @store_op
+    async def get_role(self, name: str) -> Role:
+        """One role; RoleNotFound if absent."""
+        raw = await self.redis.hget(self.keys.roles, name)
+        if raw is None:
+            raise RoleNotFound(f"role {name!r} not found")
+        return Role.model_validate_json(raw)
+
+    async def _check_role_queues(self, role: Role) -> None:
+        known = set(await self.redis.hkeys(self.keys.queues))
+        missing = [q for q in role.queues if q not in known]
+        if missing:
+            raise InvalidInput(f"role {role.name!r} names unknown queues: {', '.join(missing)}")
+
+    @store_op
+    async def create_role(self, role: Role) -> Role:
+        """Create a role over existing queues; AlreadyExists if the name is taken."""
+        await self._check_role_queues(role)
+        if not await self.redis.hsetnx(self.keys.roles, role.name, role.model_dump_json()):
+            raise AlreadyExists(f"role {role.name!r} already exists")
+        await self._config_changed()
+        return role
+
+    @store_op
+    async def put_role(self, role: Role) -> tuple[Role, bool]:
+        """Create or replace a role's queue list; returns (role, created)."""
+        await self._check_role_queues(role)
+        created = bool(await self.redis.hset(self.keys.roles, role.name, role.model_dump_json()))
+        await self._config_changed()
+        return role, created
+
+    @store_op
+    async def delete_role(self, name: str) -> None:
+        """Delete a role; its workers stop taking new tasks and finish what they run."""
+        if not await self.redis.hdel(self.keys.roles, name):
+            raise RoleNotFound(f"role {name!r} not found")
+        await self._config_changed()
+
+    @store_op
+    async def config_version(self) -> int:
+        """The counter every queue or role change bumps."""
+        return int(await self.redis.get(self.keys.config_version) or 0)
+
+    async def _config_changed(self) -> None:
+        await self.redis.incr(self.keys.config_version)
+        await self.redis.publish(self.keys.events, "config")
+
+    # ------------------------------------------------------------------ dead-letter queue
+
+    @store_op
+    async def list_dlq(
+        self,
+        task_name: str | None = None,
+        queue: str | None = None,
+        task_version: int | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Task]:
+        """Dead-lettered tasks, newest first, filtered by name, queue and version."""
+        k = self.keys
+        key = k.dlq(name=task_name) if task_name else k.dlq(queue=queue) if queue else k.dlq()
+        limit = max(1, min(limit, MAX_PAGE))
+        offset = decode_cursor(cursor)
+        found: list[Task] = []
+        # Filters beyond the chosen index are applied page by page; the scan is bounded.
+        budget = max(limit * 20, 1000)
+        while len(found) < limit and budget > 0:
+            ids = await self.redis.zrange(key, offset, offset + min(limit * 2, MAX_PAGE) - 1, desc=True)
+            if not ids:
+                break
+            tasks = {str(t.id): t for t in await self.get_tasks(ids)}
+            for tid in ids:
+                offset += 1
+                budget -= 1
+                task = tasks.get(tid)
+                if task is None or (queue is not None and task.queue != queue):
+                    continue
+                if task_version is None or task.version == task_version:
+                    found.append(task)
+                    if len(found) == limit:
+                        break
+        more = await self.redis.zcard(key) > offset
+        return Page(items=found, next_cursor=encode_cursor(offset) if more else None)
+
+    @store_op
+    async def dlq_history(self, task_id: str | ULID) -> list[TaskError]:
+        """The full failure history of a dead-lettered task."""
+        score = await self.redis.zscore(self.keys.dlq(), str(task_id))
+        if score is None:
+            raise TaskNotFound(f"task {task_id} is not in the dead-letter queue")
+        return await self.task_history(task_id)
+
+    @store_op
+    async def resubmit_dlq(self, task_ids: Sequence[str], reset_retry_count: bool) -> dict[str, str]:
+        """Put dead-lettered tasks back on their queues; one outcome per id."""
+        outcomes: dict[str, str] = {}
+        for tid in task_ids:
+            try:
+                await self._requeue(tid, reset_retry_count, from_dlq=True)
+                outcomes[tid] = "resubmitted"
+            except JobbersError as exc:
+                outcomes[tid] = f"error: {exc}"
+        return outcomes
+
+    @store_op
+    async def remove_from_dlq(self, task_ids: Sequence[str]) -> int:
+        """Take tasks out of the DLQ without resubmitting; returns how many were there."""
+        total = 0
+        for i in range(0, len(task_ids), 500):
+            total += int(await self.scripts.run("dlq_remove", *task_ids[i : i + 500]))
+        return total
+
+    # ------------------------------------------------------------------ dashboard
+
+    @store_op
+    async def stats(self, minutes: int = 30) -> Stats:
+        """Per-queue depth, running, scheduled and recent throughput, DLQ size, live workers."""
+        raw = json.loads(await self.scripts.run("stats", max(1, min(minutes, 120))))
+        configs = {q.name: q for q in await self.list_queues()}
+        queues = []
+        for row in raw["queues"]:
+            cfg = configs.get(row["name"])
+            extra = cfg.model_dump(exclude={"name", "paused"}) if cfg else {}
+            queues.append(QueueStats.model_validate({**_lua_lists(row), **extra}))
+        return Stats(
+            now=ms_to_datetime(raw["now"]),  # type: ignore[arg-type]
+            workers=raw["workers"],
+            dlq=raw["dlq"],
+            statuses=raw["statuses"] or {},
+            queues=queues,
+        )
+
+    @store_op
+    async def active_tasks(
+        self, queue: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[Task]:
+        """Running tasks, oldest start first."""
+        return await self.list_tasks(TaskStatus.STARTED, queue, limit, cursor)
+
+    @store_op
+    async def scheduled_tasks(
+        self, queue: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[Task]:
+        """Tasks waiting for a retry, soonest due first."""
+        return await self.list_tasks(TaskStatus.SCHEDULED, queue, limit, cursor)
+
+    @store_op
+    async def workers(self) -> list[WorkerInfo]:
+        """Registered workers with their in-flight tasks; O(workers + in-flight)."""
+        k = self.keys
+        entries = await self.redis.zrange(k.workers, 0, -1, withscores=True)
+        now_ms = await self._now_ms()
+        pipe = self.redis.pipeline(transaction=False)
+        for wid, _ in entries:
+            pipe.hgetall(k.worker(wid))
+            pipe.zrange(k.inflight(wid), 0, -1)
+        replies = await pipe.execute()
+        out = []
+        for i, (wid, lease) in enumerate(entries):
+            info, inflight = replies[2 * i], replies[2 * i + 1]
+            out.append(
+                WorkerInfo(
+                    id=wid,
+                    role=info.get("role", ""),
+                    host=info.get("host", ""),
+                    pid=int(info.get("pid", 0) or 0),
+                    queues=json.loads(info.get("queues", "[]")),
+                    concurrency=int(info.get("concurrency", 0) or 0),
+                    started_at=ms_to_datetime(info.get("started_at")),
+                    last_seen=ms_to_datetime(info.get("last_seen")),
+                    lease_until=ms_to_datetime(lease),
+                    alive=lease >= now_ms,
+                    in_flight=inflight,
+                    processed=int(info.get("processed", 0) or 0),
+                    failed=int(info.get("failed", 0) or 0),
+                )
+            )
+        return out
+
+    async def _now_ms(self) -> int:
+        sec, usec = await self.redis.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+
+def _dump_queue(config: QueueConfig) -> str:
+    return config.model_dump_json(exclude_none=True)
+
+
+def _lua_lists(row: dict[str, Any]) -> dict[str, Any]:
+    """cjson encodes an empty Lua table as ``{}``; lists must stay lists."""
+    return {k: ([] if v == {} else v) for k, v in row.items()}

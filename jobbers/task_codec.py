@@ -1,0 +1,54 @@
+"""Conversion between the Redis task HASH and the Task model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jobbers.models.task import Task, TaskError, TaskStatus, ms_to_datetime
+
+
+def task_from_redis(
+    fields: dict[str, str],
+    params: str | None,
+    results: str | None,
+    history: list[str] | None = None,
+) -> Task:
+    """Build a Task from its HASH fields, parameter and result JSON, and history entries."""
+    errors = []
+    for raw in history or []:
+        entry: dict[str, Any] = json.loads(raw)
+        entry["at"] = ms_to_datetime(entry.get("at"))
+        errors.append(TaskError.model_validate(entry))
+    hbmax = int(fields.get("hbmax") or 0)
+    progress = fields.get("progress")
+    return Task.model_construct(
+        id=_ulid(fields["id"]),
+        name=fields["name"],
+        version=int(fields["version"]),
+        queue=fields["queue"],
+        parameters=json.loads(params) if params else {},
+        status=TaskStatus(fields.get("status", "submitted")),
+        results=json.loads(results) if results else None,
+        retry_attempt=int(fields.get("attempt") or 0),
+        recoveries=int(fields.get("recoveries") or 0),
+        submitted_at=ms_to_datetime(fields.get("submitted_at")),
+        started_at=ms_to_datetime(fields.get("started_at")),
+        heartbeat_at=ms_to_datetime(fields.get("heartbeat_at")),
+        completed_at=ms_to_datetime(fields.get("completed_at")),
+        scheduled_for=ms_to_datetime(fields.get("scheduled_for")),
+        last_error=fields.get("last_error") or None,
+        errors=errors,
+        worker_id=fields.get("worker") or None,
+        progress=float(progress) if progress else None,
+        progress_message=fields.get("pmsg") or None,
+        max_heartbeat_interval=hbmax / 1000 if hbmax else None,
+        cancel_requested=fields.get("cancel") == "1",
+        in_dlq=fields.get("in_dlq") == "1",
+    )
+
+
+def _ulid(value: str) -> Any:
+    from ulid import ULID
+
+    return ULID.from_str(value)

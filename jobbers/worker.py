@@ -1,0 +1,513 @@
+"""The worker: claims tasks from its role's queues and runs them.
+
+Three loops share one event loop:
+
+* the fetcher blocks on the doorbells of the queues it may take from (no polling) and
+  claims tasks atomically; full queues, task types at their cap, rate-limited and paused
+  queues are left out of the wait, so they never block the others;
+* the heartbeat renews the worker's lease, learns about lost runs and durable cancel
+  requests, catches up on missed config changes, and recovers dead peers;
+* the listener applies pub/sub hints (cancel, config) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.exceptions
+from ulid import ULID
+
+from jobbers.context import RunContext, bind
+from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
+from jobbers.models.queue import QueueConfig
+from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
+from jobbers.registry import registered_tasks
+from jobbers.runtime_state import ClaimedTask, Outcome
+from jobbers.state_manager import StateManager
+
+log = logging.getLogger("jobbers.worker")
+REDIS_ERRORS = (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+@dataclass
+class WorkerSettings:
+    """How a worker behaves; ``from_env`` reads the documented environment variables."""
+
+    role: str = "default"
+    concurrency: int = 10
+    lease_ms: int = 15_000
+    block_timeout: float = 2.0
+    max_recoveries: int = 3
+
+    @classmethod
+    def from_env(cls) -> WorkerSettings:
+        """WORKER_ROLE, WORKER_CONCURRENT_TASKS, JOBBERS_WORKER_LEASE_MS, JOBBERS_MAX_RECOVERIES."""
+        return cls(
+            role=os.environ.get("WORKER_ROLE", "default"),
+            concurrency=int(os.environ.get("WORKER_CONCURRENT_TASKS", "10")),
+            lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
+            max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
+        )
+
+    @property
+    def beat_interval(self) -> float:
+        """Seconds between lease renewals: a third of the lease."""
+        return self.lease_ms / 3000
+
+
+@dataclass
+class Run:
+    """A task this worker is running."""
+
+    claimed: ClaimedTask
+    config: TaskConfig
+    queue: str
+    atask: asyncio.Task[None] | None = None
+    stop_reason: str | None = None  # cancel, stop, resubmit, stale
+
+
+@dataclass
+class Routing:
+    """The queues of the worker's role and their configs."""
+
+    queues: list[str] = field(default_factory=list)
+    configs: dict[str, QueueConfig] = field(default_factory=dict)
+    version: int = -1
+
+
+class Worker:
+    """One worker process's runtime."""
+
+    def __init__(self, state: StateManager, settings: WorkerSettings | None = None) -> None:
+        self.state = state
+        self.settings = settings or WorkerSettings()
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{str(ULID())[-6:]}"
+        self.registry = {cfg.key: cfg for cfg in registered_tasks().values()}
+        self.known = {
+            key: (
+                int(cfg.max_heartbeat_interval.total_seconds() * 1000)
+                if cfg.max_heartbeat_interval
+                else 0,
+                1 if cfg.dead_letter_policy == "save" else 0,
+            )
+            for key, cfg in self.registry.items()
+        }
+        self.runs: dict[str, Run] = {}
+        self.routing = Routing()
+        self.not_before: dict[str, float] = {}
+        self.blocked: set[str] = set()
+        self.stopping = False
+        self.hard_stop = False
+        self.processed = 0
+        self._changed = asyncio.Event()
+        self._done = asyncio.Event()
+        self._blocking_on: list[str] | None = None
+        self._rotation = 0
+        self._connected_since = time.monotonic()
+        self._loops: list[asyncio.Task[None]] = []
+
+    @property
+    def wake_key(self) -> str:
+        """This worker's private doorbell."""
+        return self.state.keys.wake(self.id)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Register, work until asked to stop, then shut down per task policy."""
+        await self._retrying(self.state.ensure_defaults)
+        await self._retrying(self._register)
+        await self._retrying(self.refresh_routing)
+        log.info("worker %s started: role %s, queues %s", self.id, self.settings.role, self.routing.queues)
+        self._loops = [
+            asyncio.create_task(self._fetch_loop(), name="fetch"),
+            asyncio.create_task(self._beat_loop(), name="beat"),
+            asyncio.create_task(self._listen_loop(), name="listen"),
+        ]
+        await self._done.wait()
+        await self._shutdown()
+
+    def request_shutdown(self) -> None:
+        """First call: stop taking tasks and apply each task's policy. Second: exit now."""
+        if self.stopping:
+            log.warning("second stop signal: stopping every task now")
+            self.hard_stop = True
+            for run in list(self.runs.values()):
+                self._stop_run(run, "stop")
+            return
+        log.info("stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs))
+        self.stopping = True
+        for run in list(self.runs.values()):
+            match run.config.on_shutdown:
+                case TaskShutdownPolicy.STOP:
+                    self._stop_run(run, "stop")
+                case TaskShutdownPolicy.RESUBMIT:
+                    self._stop_run(run, "resubmit")
+                case TaskShutdownPolicy.CONTINUE:
+                    pass
+        self._done.set()
+        self._changed.set()
+
+    async def _shutdown(self) -> None:
+        fetch = self._loops[0]
+        fetch.cancel()
+        with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
+            await fetch
+        pending = [r.atask for r in self.runs.values() if r.atask]
+        if pending:
+            await asyncio.wait(pending)
+        for loop in self._loops[1:]:
+            loop.cancel()
+        await asyncio.gather(*self._loops[1:], return_exceptions=True)
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self.state.deregister_worker(self.id)
+        log.info("worker %s stopped after %d tasks", self.id, self.processed)
+
+    async def _register(self) -> None:
+        info = {
+            "role": self.settings.role,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "concurrency": self.settings.concurrency,
+            "queues": json.dumps(self.routing.queues),
+        }
+        await self.state.register_worker(self.id, self.settings.lease_ms, info)
+        self._connected_since = time.monotonic()
+
+    async def _retrying(self, fn: Any) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await fn()
+                return
+            except REDIS_ERRORS as exc:
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # ------------------------------------------------------------ routing
+
+    async def refresh_routing(self) -> None:
+        """Re-read the role and queue configs (after a hint or a version change)."""
+        version = await self.state.config_version()
+        try:
+            role = await self.state.get_role(self.settings.role)
+            queues = role.queues
+        except RoleNotFound:
+            log.warning("role %r does not exist; idle until it is created", self.settings.role)
+            queues = []
+        configs = {q.name: q for q in await self.state.list_queues()}
+        self.routing = Routing([q for q in queues if q in configs], configs, version)
+        self.blocked.clear()
+        await self.state.redis.hset(
+            self.state.keys.worker(self.id), "queues", json.dumps(self.routing.queues)
+        )
+        await self._poke()
+
+    def _queue_running(self) -> Counter[str]:
+        return Counter(run.queue for run in self.runs.values())
+
+    def _eligible(self) -> list[str]:
+        if self.stopping or len(self.runs) >= self.settings.concurrency:
+            return []
+        running = self._queue_running()
+        now = time.monotonic()
+        out = []
+        for q in self.routing.queues:
+            cfg = self.routing.configs.get(q)
+            if cfg is None or cfg.paused or q in self.blocked:
+                continue
+            if cfg.max_concurrent is not None and running[q] >= cfg.max_concurrent:
+                continue
+            if self.not_before.get(q, 0.0) > now:
+                continue
+            out.append(q)
+        # Rotate so that no queue of the role starves the ones after it.
+        if out:
+            self._rotation = (self._rotation + 1) % len(out)
+            out = out[self._rotation :] + out[: self._rotation]
+        return out
+
+    async def _poke(self) -> None:
+        """Tell the fetcher its set of eligible queues may have changed."""
+        self._changed.set()
+        if self._blocking_on is not None and set(self._eligible()) != set(self._blocking_on):
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self.state.wake(self.wake_key)
+
+    # ------------------------------------------------------------ fetching
+
+    async def _fetch_loop(self) -> None:
+        backoff = 0.2
+        while not self.stopping:
+            try:
+                await self._fetch_once()
+                backoff = 0.2
+            except REDIS_ERRORS as exc:
+                log.warning("fetch: redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                self._blocking_on = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _fetch_once(self) -> None:
+        eligible = self._eligible()
+        if not eligible:
+            self._changed.clear()
+            timeout = self.settings.block_timeout
+            waits = [t - time.monotonic() for t in self.not_before.values() if t > time.monotonic()]
+            if waits:
+                timeout = min(timeout, max(0.001, min(waits)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            return
+        self._blocking_on = eligible
+        try:
+            timeout = self.settings.block_timeout
+            waits = [t - time.monotonic() for t in self.not_before.values() if t > time.monotonic()]
+            if waits:
+                timeout = min(timeout, max(0.01, min(waits)))
+            rung = await self.state.wait_for_work(eligible, self.wake_key, timeout)
+        finally:
+            self._blocking_on = None
+        if rung is not None:
+            await self._claim(rung)
+        else:
+            # A timeout or a local wake: sweep every eligible queue, which also covers a
+            # doorbell lost to a crash between its pop and the claim.
+            for queue in self._eligible():
+                await self._claim(queue)
+
+    def _known(self) -> dict[str, tuple[int, int, int]]:
+        """The claimable types with their free slots under each task's own cap."""
+        running = Counter(run.config.key for run in self.runs.values())
+        return {
+            key: (hb, dlq, -1 if cap is None else max(0, cap - running[key]))
+            for key, (hb, dlq), cap in (
+                (k, v, self.registry[k].max_concurrent) for k, v in self.known.items()
+            )
+        }
+
+    async def _claim(self, queue: str) -> None:
+        if queue not in self._eligible():
+            return
+        free = self.settings.concurrency - len(self.runs)
+        cfg = self.routing.configs.get(queue)
+        if cfg is not None and cfg.max_concurrent is not None:
+            free = min(free, cfg.max_concurrent - self._queue_running()[queue])
+        if free <= 0:
+            return
+        res = await self.state.claim(self.id, queue, free, self._known())
+        match res.status:
+            case "limited":
+                self.not_before[queue] = time.monotonic() + res.retry_after_ms / 1000
+            case "paused" | "noqueue":
+                await self.refresh_routing()
+            case "dead":
+                log.warning("lease lapsed; registering again")
+                await self._register()
+            case "ok":
+                if not res.tasks and res.skipped:
+                    # Only types at their cap are waiting: leave the queue out of the
+                    # wait until one of our runs ends (no busy polling).
+                    self.blocked.add(queue)
+                for claimed in res.tasks:
+                    self._start(claimed, queue)
+
+    # ------------------------------------------------------------ running
+
+    def _start(self, claimed: ClaimedTask, queue: str) -> None:
+        cfg = self.registry[f"{claimed.name}@{claimed.version}"]
+        run = Run(claimed, cfg, queue)
+        self.runs[claimed.id] = run
+        run.atask = asyncio.create_task(self._execute(run), name=f"task-{claimed.id}")
+
+    def _stop_run(self, run: Run, reason: str) -> None:
+        if run.stop_reason is None or reason == "stale":
+            run.stop_reason = reason
+        if run.atask is not None and not run.atask.done():
+            run.atask.cancel()
+
+    async def _beat_for(self, run: Run, progress: float | None, message: str | None) -> None:
+        answer = await self.state.task_heartbeat(run.claimed.id, run.claimed.run_id, progress, message)
+        if answer == "cancel":
+            self._stop_run(run, "cancel")
+        elif answer == "stale":
+            self._stop_run(run, "stale")
+
+    async def _execute(self, run: Run) -> None:
+        claimed, cfg = run.claimed, run.config
+        ctx = RunContext(
+            id=claimed.id,
+            run_id=claimed.run_id,
+            name=claimed.name,
+            version=claimed.version,
+            attempt=claimed.attempt,
+            parameters=claimed.parameters,
+            beat=lambda p, m: self._beat_for(run, p, m),
+        )
+        bind(ctx)
+        try:
+            try:
+                coro = cfg.function(**claimed.parameters)
+                result = await (asyncio.wait_for(coro, cfg.timeout) if cfg.timeout else coro)
+            except asyncio.CancelledError:
+                await self._record(run, self._interrupted(run))
+                return
+            except Exception as exc:
+                await self._record(run, self._failed(run, exc))
+                return
+            try:
+                results = {} if result is None else result
+                if not isinstance(results, dict):
+                    raise TypeError(f"task must return a dict or None, not {type(result).__name__}")
+                payload = json.loads(json.dumps(results, allow_nan=False))
+            except (TypeError, ValueError) as exc:
+                bad = TypeError(f"result is not JSON serialisable: {exc}")
+                await self._record(run, self._failed(run, bad, retryable=False))
+                return
+            await self._record(run, lambda: self.state.complete(claimed.id, claimed.run_id, payload))
+        finally:
+            self.runs.pop(claimed.id, None)
+            self.processed += 1
+            self.blocked.clear()
+            if not self.stopping:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._poke()
+
+    def _entry(self, run: Run, kind: str, message: str, exc: BaseException | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "attempt": run.claimed.attempt,
+            "kind": kind,
+            "message": message[:500],
+            "worker_id": self.id,
+        }
+        if exc is not None:
+            entry["exc_type"] = type(exc).__qualname__
+            entry["traceback"] = "".join(traceback.format_exception(exc))[-8000:]
+        return entry
+
+    def _failed(self, run: Run, exc: BaseException, retryable: bool = True) -> Any:
+        claimed, cfg = run.claimed, run.config
+        is_timeout = isinstance(exc, TimeoutError) and cfg.timeout is not None
+        text = f"timed out after {cfg.timeout}s" if is_timeout else str(exc)
+        message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        entry = self._entry(run, "timeout" if is_timeout else "error", message, exc)
+        if retryable and cfg.is_expected(exc) and claimed.attempt < cfg.max_retries:
+            delay = cfg.retry_delay_for(claimed.attempt + 1)
+            return lambda: self.state.schedule_retry(claimed.id, claimed.run_id, delay, entry)
+        return lambda: self.state.fail(claimed.id, claimed.run_id, entry)
+
+    def _interrupted(self, run: Run) -> Any:
+        claimed = run.claimed
+        match run.stop_reason:
+            case "cancel":
+                entry = self._entry(run, "cancelled", "cancelled while running")
+                return lambda: self.state.record_cancelled(claimed.id, claimed.run_id, entry)
+            case "resubmit":
+                entry = self._entry(run, "interrupted", "worker shut down; task resubmitted")
+                return lambda: self.state.resubmit_interrupted(claimed.id, claimed.run_id, entry)
+            case "stale":
+                return None
+            case _:
+                entry = self._entry(run, "stopped", "worker shut down while the task ran (policy STOP)")
+                return lambda: self.state.record_stopped(claimed.id, claimed.run_id, entry)
+
+    async def _record(self, run: Run, write: Any) -> None:
+        """Write an outcome, retrying through a Redis outage; a stale answer is final."""
+        if write is None:
+            return
+        delay = 0.2
+        while True:
+            try:
+                outcome: Outcome = await write()
+                if not outcome.ok:
+                    log.info("task %s: run %s is stale (now %s); outcome dropped",
+                             run.claimed.id, run.claimed.run_id, outcome.status)
+                return
+            except REDIS_ERRORS as exc:
+                if self.hard_stop:
+                    log.error("task %s: outcome lost to redis outage at exit: %s", run.claimed.id, exc)
+                    return
+                log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ------------------------------------------------------------ heartbeat
+
+    async def _beat_loop(self) -> None:
+        beats = 0
+        while True:
+            try:
+                await self.beat_once(reap=beats % 3 == 0)
+            except REDIS_ERRORS as exc:
+                log.warning("heartbeat: redis unavailable (%s)", exc)
+                self._connected_since = time.monotonic()
+            except JobbersError as exc:
+                log.error("heartbeat: %s", exc)
+            beats += 1
+            await asyncio.sleep(self.settings.beat_interval)
+
+    async def beat_once(self, reap: bool = True) -> None:
+        """Renew the lease, stop lost runs, apply cancels, catch up on config, reap peers."""
+        runs = [(r.claimed.id, r.claimed.run_id) for r in self.runs.values()]
+        res = await self.state.worker_heartbeat(self.id, self.settings.lease_ms, runs)
+        if res.reaped:
+            log.warning("this worker was declared dead; its runs were recovered elsewhere")
+            for run in list(self.runs.values()):
+                self._stop_run(run, "stale")
+            await self._register()
+            return
+        for tid in res.stale:
+            if tid in self.runs:
+                self._stop_run(self.runs[tid], "stale")
+        for tid in res.cancels:
+            if tid in self.runs:
+                self._stop_run(self.runs[tid], "cancel")
+        if res.config_version != self.routing.version:
+            await self.refresh_routing()
+        # Recovering dead peers right after an outage would mistake every worker for
+        # dead (their leases lapsed while Redis was away): wait one lease first.
+        if reap and time.monotonic() - self._connected_since > self.settings.lease_ms / 1000:
+            workers, requeued, stalled = await self.state.reap_dead_workers(self.settings.max_recoveries)
+            if workers:
+                log.warning("recovered %d dead workers: %d tasks re-queued, %d stalled",
+                            workers, requeued, stalled)
+
+    # ------------------------------------------------------------ pub/sub hints
+
+    async def _listen_loop(self) -> None:
+        backoff = 0.2
+        while True:
+            pubsub = self.state.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.state.keys.events)
+                backoff = 0.2
+                # Anything published while we were away is caught up by the heartbeat.
+                await self.refresh_routing()
+                async for message in pubsub.listen():
+                    await self._on_event(str(message.get("data", "")))
+            except REDIS_ERRORS as exc:
+                log.warning("listener: redis unavailable (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _on_event(self, data: str) -> None:
+        if data.startswith("cancel:"):
+            run = self.runs.get(data[len("cancel:") :])
+            if run is not None:
+                self._stop_run(run, "cancel")
+        elif data == "config":
+            await self.refresh_routing()

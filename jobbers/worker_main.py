@@ -1,0 +1,44 @@
+"""``jobbers_worker MODULE``: run a worker for the role in WORKER_ROLE."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jobbers.errors import TaskDefinitionError
+from jobbers.process import run_process, setup_logging, state_from_env
+from jobbers.registry import load_tasks_module
+from jobbers.worker import Worker, WorkerSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``jobbers_worker``."""
+    parser = argparse.ArgumentParser(
+        prog="jobbers_worker",
+        description="Run tasks from the queues of WORKER_ROLE (default: default). "
+        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS.",
+    )
+    parser.add_argument("module", help="tasks module: a dotted path (myapp.tasks) or a .py file")
+    parser.add_argument("--role", help="overrides WORKER_ROLE")
+    parser.add_argument("--concurrency", type=int, help="overrides WORKER_CONCURRENT_TASKS")
+    args = parser.parse_args(argv)
+    setup_logging("worker")
+    try:
+        load_tasks_module(args.module)
+    except TaskDefinitionError as exc:
+        print(f"jobbers_worker: {exc}", file=sys.stderr)  # noqa: T201
+        sys.exit(2)
+    settings = WorkerSettings.from_env()
+    if args.role:
+        settings.role = args.role
+    if args.concurrency:
+        settings.concurrency = args.concurrency
+    if settings.concurrency < 1:
+        print("jobbers_worker: concurrency must be at least 1", file=sys.stderr)  # noqa: T201
+        sys.exit(2)
+    worker = Worker(state_from_env(), settings)
+    run_process(worker.run, worker.request_shutdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Fixtures: a private Redis server per test session, flushed before each test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis as SyncRedis
+
+from jobbers.redis_server import RedisServer, free_port
+from jobbers.state_manager import StateManager
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS_MODULE = str(Path(__file__).resolve().parent / "sample_tasks.py")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when set (it is flushed!), else a private server on a free port."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    """The Redis URL, after FLUSHDB."""
+    client = SyncRedis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return redis_url
+
+
+@pytest.fixture
+async def state(clean_redis: str) -> AsyncIterator[StateManager]:
+    """A StateManager on a flushed Redis, with the default queue and role."""
+    manager = StateManager.from_url(clean_redis)
+    await manager.ensure_defaults()
+    yield manager
+    await manager.close()
+
+
+async def eventually(
+    check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll ``check`` (sync or async) until it returns a truthy value, or fail at the deadline."""
+    import asyncio
+    import inspect
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last={last!r}")
+
+
+def spawn(
+    args: list[str], redis_url: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a jobbers process (python -m ...) against ``redis_url``."""
+    full_env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen([sys.executable, *args], env=full_env, stdout=out, stderr=subprocess.STDOUT)
