@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -74,7 +75,9 @@ class Cleaner:
         for status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DROPPED):
             report.deleted += await self.state.apply_retention(status, self.settings.retention_s)
         for status in (TaskStatus.FAILED, TaskStatus.STALLED):
-            report.deleted += await self.state.apply_retention(status, self.settings.failed_retention_s)
+            report.deleted += await self.state.apply_retention(
+                status, self.settings.failed_retention_s
+            )
         if report.stalled or report.dead_workers or report.deleted:
             log.info("%s", report)
         return report
@@ -90,10 +93,8 @@ class Cleaner:
             except (*REDIS_ERRORS, StoreUnavailable) as exc:
                 log.warning("redis unavailable (%s)", exc)
                 healthy_since = time.monotonic()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
-            except TimeoutError:
-                pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,36 +4,44 @@ All keys share a prefix (``jb:`` by default, ``JOBBERS_PREFIX`` to change it). T
 scripts build the same names from the prefix (``lua/common.lua``); this table is the
 contract between both. Times are milliseconds of the Redis clock (``TIME``).
 
-=============================  ======  ===================================================  ==========  ==========================
-key                            type    contents                                              TTL         written by
-=============================  ======  ===================================================  ==========  ==========================
-task:{id}                      HASH    name, version, queue, status, attempt, recoveries,    retention   submit, claim, finish, ...
-                                       run_id, worker, *_at timestamps, fp, hbmax, dlq,
-                                       cancel, progress, pmsg, last_error
-task:{id}:p                    STRING  parameters (JSON)                                     retention   submit
-task:{id}:r                    STRING  results (JSON)                                        retention   finish
-task:{id}:h                    LIST    error history, one JSON entry per event (<= 50)       retention   finish, reap, cancel
-seen:{id}                      STRING  fingerprint of a deleted task (idempotent submit)     7 days      retention
-s:{status}                     ZSET    id -> time, every task in that status                 -           every transition
-s:{status}:{queue}             ZSET    the same per queue; s:submitted:{q} is the queue      -           every transition
-all / all:{queue}              ZSET    id -> submitted_at, every stored task                 -           submit, retention
-bell:{queue}                   ZSET    doorbell: one member while the queue may have work    -           submit, claim, promote
-schedbell                      ZSET    doorbell for the scheduler: a retry was scheduled     -           finish
-inflight:{worker}              ZSET    id -> started_at, tasks a worker holds                -           claim, finish, reap
-hb                             ZSET    id -> heartbeat deadline (tasks with a max interval)  -           claim, task_beat
-workers                        ZSET    worker id -> lease deadline                           -           register, beat, reap
-worker:{id}                    HASH    role, host, pid, started_at, queues, counts           -           register, beat, finish
-cancel:{worker}                SET     ids whose cancel the worker has not yet confirmed     -           cancel, stall check
-rl:{queue}                     ZSET    run id -> start time: sliding rate-limit log          window      claim
-m:{queue}:{minute}             HASH    started/completed/failed counts of one minute         2 hours     claim, finish
-dlq / dlq:q:{queue} /          ZSET    id -> failed_at, dead-lettered tasks, with indexes    -           finish, reap, dlq ops
-  dlq:n:{name}                         by queue and by task name
-queues                         HASH    queue name -> QueueConfig JSON                        -           queue CRUD
-roles                          HASH    role name -> Role JSON                                -           role CRUD
-cfgver                         STRING  counter bumped by every queue/role change             -           queue/role CRUD
-runseq                         STRING  counter for run ids                                   -           claim
-events                         pubsub  "cancel:{id}", "config": hints, never the truth       -           cancel, CRUD
-=============================  ======  ===================================================  ==========  ==========================
+Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write it.
+
+task:{id}              HASH    name, version, queue, status, attempt, recoveries, run_id,
+                               worker, *_at times, fp, hbmax, dlq, cancel, progress, pmsg,
+                               last_error; kept until retention; submit/claim/finish/...
+task:{id}:p            STRING  parameters JSON; retention; submit
+task:{id}:r            STRING  results JSON; retention; finish
+task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
+                               reap, stall, cancel, purge
+seen:{id}              STRING  fingerprint of a deleted task, for idempotent submit; 7 days;
+                               retention
+s:{status}             ZSET    id -> time, every task in that status; every transition
+s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} IS the queue (score =
+                               enqueue time, 0 = front); every transition
+all, all:{queue}       ZSET    id -> submitted_at, every stored task; submit, retention
+bell:{queue}           ZSET    doorbell, one member while the queue may have work; submit,
+                               claim, promote, reap, resume
+wake:{worker}          ZSET    a worker's private doorbell, interrupts its blocking wait
+schedbell              ZSET    doorbell of the scheduler, rung when a retry is scheduled
+inflight:{worker}      ZSET    id -> started_at, tasks a worker holds; claim, finish, reap
+hb                     ZSET    id -> heartbeat deadline (tasks with a max interval); claim,
+                               task_beat, stall
+workers                ZSET    worker id -> lease deadline (Redis clock); worker_beat, reap
+worker:{id}            HASH    role, host, pid, started_at, last_seen, queues, processed,
+                               failed; worker_beat, finish, reap
+cancel:{worker}        SET     durable cancel requests for a worker's runs; cancel, stall;
+                               popped by worker_beat
+rl:{queue}             ZSET    run id -> start time, sliding rate-limit log; expires after
+                               one window; claim
+m:{queue}:{minute}     HASH    submitted/started/completed/failed/... counts of a minute;
+                               2 hours; every transition
+dlq, dlq:q:{queue},    ZSET    id -> failed_at, dead-lettered tasks and their indexes by
+dlq:n:{name}                   queue and by task name; finish, reap, stall, dlq verbs
+queues                 HASH    queue name -> QueueConfig JSON; queue verbs
+roles                  HASH    role name -> Role JSON; role verbs
+cfgver                 STRING  bumped by every queue or role change; workers poll it
+runseq                 STRING  counter behind run ids; claim
+events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
 """
 
 from __future__ import annotations

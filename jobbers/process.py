@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -46,7 +47,5 @@ def run_process(
             loop.add_signal_handler(sig, on_signal)
         await main()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner())
-    except KeyboardInterrupt:
-        pass

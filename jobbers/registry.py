@@ -81,7 +81,10 @@ def register_task(
 
 def _same_function(a: Any, b: Any) -> bool:
     """A module imported twice (path and dotted name) re-registers the same function."""
-    return bool(a is b or (a.__qualname__ == b.__qualname__ and a.__code__.co_filename == b.__code__.co_filename))
+    return bool(
+        a is b
+        or (a.__qualname__ == b.__qualname__ and a.__code__.co_filename == b.__code__.co_filename)
+    )
 
 
 def get_task_config(name: str, version: int) -> TaskConfig | None:

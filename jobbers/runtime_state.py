@@ -132,13 +132,13 @@ class RuntimeState:
         ]
         return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
 
-    async def wait_for_work(self, queues: list[str], wake_key: str, timeout: float) -> str | None:
+    async def wait_for_work(self, queues: list[str], wake_key: str, block_s: float) -> str | None:
         """Block until one of ``queues`` rings its doorbell; the queue name, or None."""
         keys = [self.keys.bell(q) for q in queues] + [wake_key]
-        reply = await self.redis.bzpopmin(keys, timeout=timeout)
+        reply = await self.redis.bzpopmin(keys, timeout=block_s)
         if not reply:
             return None
-        key = reply[0]
+        key = str(reply[0])
         bell_prefix = self.keys.bell("")
         return key[len(bell_prefix) :] if key.startswith(bell_prefix) else None
 
@@ -162,7 +162,9 @@ class RuntimeState:
             )
         )
 
-    async def _finish(self, task_id: str, run_id: str, outcome: str, payload: str, entry: Any) -> Outcome:
+    async def _finish(
+        self, task_id: str, run_id: str, outcome: str, payload: str, entry: Any
+    ) -> Outcome:
         res = await self.scripts.run(
             "finish", task_id, run_id, outcome, payload, json.dumps(entry) if entry else ""
         )
@@ -204,9 +206,9 @@ class RuntimeState:
         res = await self.scripts.run("promote", limit)
         return int(res[0]), int(res[1])
 
-    async def wait_for_schedule(self, timeout: float) -> None:
-        """Block until a retry is scheduled or ``timeout`` seconds pass."""
-        await self.redis.bzpopmin([self.keys.sched_bell], timeout=timeout)
+    async def wait_for_schedule(self, block_s: float) -> None:
+        """Block until a retry is scheduled or ``block_s`` seconds pass."""
+        await self.redis.bzpopmin([self.keys.sched_bell], timeout=block_s)
 
     # ---------------------------------------------------------------- cleaner
 
@@ -224,5 +226,7 @@ class RuntimeState:
     ) -> int:
         """Delete up to ``limit`` tasks of a terminal status older than ``max_age_s``."""
         return int(
-            await self.scripts.run("retention", status.value, int(max_age_s * 1000), limit, tombstone_s)
+            await self.scripts.run(
+                "retention", status.value, int(max_age_s * 1000), limit, tombstone_s
+            )
         )

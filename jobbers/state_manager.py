@@ -12,7 +12,8 @@ import base64
 import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -122,7 +123,9 @@ class StateManager(RuntimeState):
         """Create the ``default`` queue and the ``default`` role consuming it, once."""
         k = self.keys
         created = await self.redis.hsetnx(
-            k.queues, DEFAULT_QUEUE, QueueConfig(name=DEFAULT_QUEUE).model_dump_json(exclude_none=True)
+            k.queues,
+            DEFAULT_QUEUE,
+            QueueConfig(name=DEFAULT_QUEUE).model_dump_json(exclude_none=True),
         )
         created += await self.redis.hsetnx(
             k.roles, DEFAULT_ROLE, Role(name=DEFAULT_ROLE, queues=[DEFAULT_QUEUE]).model_dump_json()
@@ -157,7 +160,9 @@ class StateManager(RuntimeState):
                     "it was left untouched"
                 )
             case "expired":
-                raise DuplicateTask(f"task id {tid} was used by a task already deleted by retention")
+                raise DuplicateTask(
+                    f"task id {tid} was used by a task already deleted by retention"
+                )
             case "noqueue":
                 raise InvalidInput(
                     f"queue {task.queue!r} does not exist; create it first (POST /queues)"
@@ -217,7 +222,7 @@ class StateManager(RuntimeState):
     async def _page(self, key: str, limit: int, cursor: str | None, reverse: bool) -> Page[Task]:
         limit = max(1, min(limit, MAX_PAGE))
         offset = decode_cursor(cursor)
-        ids = await self.redis.zrange(key, offset, offset + limit, desc=reverse)
+        ids = cast(list[str], await self.redis.zrange(key, offset, offset + limit, desc=reverse))
         more = len(ids) > limit
         tasks = await self.get_tasks(ids[:limit])
         return Page(items=tasks, next_cursor=encode_cursor(offset + limit) if more else None)
@@ -264,10 +269,13 @@ class StateManager(RuntimeState):
                 raise TaskNotFound(f"task {tid} is not in the dead-letter queue")
             case "conflict":
                 raise InvalidTransition(
-                    f"task {tid} is {res[1]}; only failed, stalled or cancelled tasks can be retried"
+                    f"task {tid} is {res[1]}; only failed, stalled or cancelled tasks "
+                    "can be retried"
                 )
             case "noqueue":
-                raise InvalidInput(f"task {tid} belongs to queue {res[1]!r}, which no longer exists")
+                raise InvalidInput(
+                    f"task {tid} belongs to queue {res[1]!r}, which no longer exists"
+                )
         raise JobbersError(f"unexpected requeue reply {res!r}")
 
     @store_op
@@ -303,7 +311,7 @@ class StateManager(RuntimeState):
 
     @store_op
     async def put_queue(self, config: QueueConfig) -> tuple[QueueConfig, bool]:
-        """Create or replace a queue's limits, keeping its paused state; returns (config, created)."""
+        """Create or replace a queue's limits, keeping its paused state: (config, created)."""
         try:
             current = await self.get_queue(config.name)
             config = config.model_copy(update={"paused": current.paused})
@@ -436,7 +444,12 @@ class StateManager(RuntimeState):
         # Filters beyond the chosen index are applied page by page; the scan is bounded.
         budget = max(limit * 20, 1000)
         while len(found) < limit and budget > 0:
-            ids = await self.redis.zrange(key, offset, offset + min(limit * 2, MAX_PAGE) - 1, desc=True)
+            ids = cast(
+                list[str],
+                await self.redis.zrange(
+                    key, offset, offset + min(limit * 2, MAX_PAGE) - 1, desc=True
+                ),
+            )
             if not ids:
                 break
             tasks = {str(t.id): t for t in await self.get_tasks(ids)}
@@ -462,7 +475,9 @@ class StateManager(RuntimeState):
         return await self.task_history(task_id)
 
     @store_op
-    async def resubmit_dlq(self, task_ids: Sequence[str], reset_retry_count: bool) -> dict[str, str]:
+    async def resubmit_dlq(
+        self, task_ids: Sequence[str], reset_retry_count: bool
+    ) -> dict[str, str]:
         """Put dead-lettered tasks back on their queues; one outcome per id."""
         outcomes: dict[str, str] = {}
         for tid in task_ids:
@@ -494,7 +509,7 @@ class StateManager(RuntimeState):
             extra = cfg.model_dump(exclude={"name", "paused"}) if cfg else {}
             queues.append(QueueStats.model_validate({**_lua_lists(row), **extra}))
         return Stats(
-            now=ms_to_datetime(raw["now"]),  # type: ignore[arg-type]
+            now=ms_to_datetime(raw["now"]) or datetime.now(UTC),
             workers=raw["workers"],
             dlq=raw["dlq"],
             statuses=raw["statuses"] or {},
@@ -519,7 +534,9 @@ class StateManager(RuntimeState):
     async def workers(self) -> list[WorkerInfo]:
         """Registered workers with their in-flight tasks; O(workers + in-flight)."""
         k = self.keys
-        entries = await self.redis.zrange(k.workers, 0, -1, withscores=True)
+        entries = cast(
+            list[tuple[str, float]], await self.redis.zrange(k.workers, 0, -1, withscores=True)
+        )
         now_ms = await self._now_ms()
         pipe = self.redis.pipeline(transaction=False)
         for wid, _ in entries:

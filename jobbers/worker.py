@@ -36,7 +36,12 @@ from jobbers.runtime_state import ClaimedTask, Outcome
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
-REDIS_ERRORS = (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+REDIS_ERRORS = (
+    StoreUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+)
 
 
 @dataclass
@@ -128,7 +133,12 @@ class Worker:
         await self._retrying(self.state.ensure_defaults)
         await self._retrying(self._register)
         await self._retrying(self.refresh_routing)
-        log.info("worker %s started: role %s, queues %s", self.id, self.settings.role, self.routing.queues)
+        log.info(
+            "worker %s started: role %s, queues %s",
+            self.id,
+            self.settings.role,
+            self.routing.queues,
+        )
         self._loops = [
             asyncio.create_task(self._fetch_loop(), name="fetch"),
             asyncio.create_task(self._beat_loop(), name="beat"),
@@ -145,7 +155,9 @@ class Worker:
             for run in list(self.runs.values()):
                 self._stop_run(run, "stop")
             return
-        log.info("stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs))
+        log.info(
+            "stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs)
+        )
         self.stopping = True
         for run in list(self.runs.values()):
             match run.config.on_shutdown:
@@ -338,7 +350,9 @@ class Worker:
             run.atask.cancel()
 
     async def _beat_for(self, run: Run, progress: float | None, message: str | None) -> None:
-        answer = await self.state.task_heartbeat(run.claimed.id, run.claimed.run_id, progress, message)
+        answer = await self.state.task_heartbeat(
+            run.claimed.id, run.claimed.run_id, progress, message
+        )
         if answer == "cancel":
             self._stop_run(run, "cancel")
         elif answer == "stale":
@@ -375,7 +389,9 @@ class Worker:
                 bad = TypeError(f"result is not JSON serialisable: {exc}")
                 await self._record(run, self._failed(run, bad, retryable=False))
                 return
-            await self._record(run, lambda: self.state.complete(claimed.id, claimed.run_id, payload))
+            await self._record(
+                run, lambda: self.state.complete(claimed.id, claimed.run_id, payload)
+            )
         finally:
             self.runs.pop(claimed.id, None)
             self.processed += 1
@@ -384,7 +400,9 @@ class Worker:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await self._poke()
 
-    def _entry(self, run: Run, kind: str, message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    def _entry(
+        self, run: Run, kind: str, message: str, exc: BaseException | None = None
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "attempt": run.claimed.attempt,
             "kind": kind,
@@ -419,7 +437,9 @@ class Worker:
             case "stale":
                 return None
             case _:
-                entry = self._entry(run, "stopped", "worker shut down while the task ran (policy STOP)")
+                entry = self._entry(
+                    run, "stopped", "worker shut down while the task ran (policy STOP)"
+                )
                 return lambda: self.state.record_stopped(claimed.id, claimed.run_id, entry)
 
     async def _record(self, run: Run, write: Any) -> None:
@@ -431,12 +451,18 @@ class Worker:
             try:
                 outcome: Outcome = await write()
                 if not outcome.ok:
-                    log.info("task %s: run %s is stale (now %s); outcome dropped",
-                             run.claimed.id, run.claimed.run_id, outcome.status)
+                    log.info(
+                        "task %s: run %s is stale (now %s); outcome dropped",
+                        run.claimed.id,
+                        run.claimed.run_id,
+                        outcome.status,
+                    )
                 return
             except REDIS_ERRORS as exc:
                 if self.hard_stop:
-                    log.error("task %s: outcome lost to redis outage at exit: %s", run.claimed.id, exc)
+                    log.error(
+                        "task %s: outcome lost to redis outage at exit: %s", run.claimed.id, exc
+                    )
                     return
                 log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
                 await asyncio.sleep(delay)
@@ -478,10 +504,16 @@ class Worker:
         # Recovering dead peers right after an outage would mistake every worker for
         # dead (their leases lapsed while Redis was away): wait one lease first.
         if reap and time.monotonic() - self._connected_since > self.settings.lease_ms / 1000:
-            workers, requeued, stalled = await self.state.reap_dead_workers(self.settings.max_recoveries)
+            workers, requeued, stalled = await self.state.reap_dead_workers(
+                self.settings.max_recoveries
+            )
             if workers:
-                log.warning("recovered %d dead workers: %d tasks re-queued, %d stalled",
-                            workers, requeued, stalled)
+                log.warning(
+                    "recovered %d dead workers: %d tasks re-queued, %d stalled",
+                    workers,
+                    requeued,
+                    stalled,
+                )
 
     # ------------------------------------------------------------ pub/sub hints
 
@@ -502,7 +534,7 @@ class Worker:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _on_event(self, data: str) -> None:
         if data.startswith("cancel:"):

@@ -52,13 +52,13 @@ async def state(clean_redis: str) -> AsyncIterator[StateManager]:
 
 
 async def eventually(
-    check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    check: Callable[[], Any], within: float = 10.0, interval: float = 0.02, what: str = ""
 ) -> Any:
     """Poll ``check`` (sync or async) until it returns a truthy value, or fail at the deadline."""
     import asyncio
     import inspect
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:
         last = check()
@@ -67,7 +67,7 @@ async def eventually(
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last={last!r}")
+    raise AssertionError(f"timed out after {within}s waiting for {what or check}; last={last!r}")
 
 
 def spawn(
@@ -76,4 +76,44 @@ def spawn(
     """Start a jobbers process (python -m ...) against ``redis_url``."""
     full_env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen([sys.executable, *args], env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, *args], env=full_env, stdout=out, stderr=subprocess.STDOUT
+    )
+
+
+@pytest.fixture
+async def start_worker(state: StateManager) -> AsyncIterator[Callable[..., Any]]:
+    """Start in-process workers on the sample tasks; they are shut down after the test."""
+    import asyncio
+
+    from jobbers.registry import load_tasks_module
+    from jobbers.worker import Worker, WorkerSettings
+
+    load_tasks_module(TASKS_MODULE)
+    started: list[tuple[Worker, asyncio.Task[None]]] = []
+
+    async def start(**settings: Any) -> Worker:
+        worker = Worker(state, WorkerSettings(**settings))
+        runner = asyncio.create_task(worker.run())
+        started.append((worker, runner))
+        await eventually(lambda: worker.routing.version >= 0, what="worker routing")
+        return worker
+
+    yield start
+    for worker, _ in started:
+        worker.request_shutdown()
+        worker.request_shutdown()
+    for _, runner in started:
+        await asyncio.wait_for(runner, 15)
+
+
+async def wait_status(
+    state: StateManager, task_id: object, *statuses: str, within: float = 10.0
+) -> Any:
+    """Poll a task until it reaches one of ``statuses``; returns the task."""
+
+    async def check() -> Any:
+        found = await state.get_task(str(task_id))
+        return found if found.status in statuses else None
+
+    return await eventually(check, within=within, what=f"task {task_id} in {statuses}")

@@ -19,7 +19,9 @@ class Flaky(Exception):
 
 
 def _redis() -> Redis:
-    return Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True)
+    return Redis.from_url(
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True
+    )
 
 
 async def _mark(kind: str, key: str) -> None:
@@ -48,7 +50,11 @@ async def bad_result(**kwargs: Any) -> dict[str, Any]:
 
 
 @register_task(
-    name="flaky", version=1, max_retries=3, expected_exceptions=(Flaky,), max_concurrent=None,
+    name="flaky",
+    version=1,
+    max_retries=3,
+    expected_exceptions=(Flaky,),
+    max_concurrent=None,
     dead_letter_policy=DeadLetterPolicy.SAVE,
 )
 async def flaky(**kwargs: Any) -> dict[str, Any]:
@@ -60,8 +66,14 @@ async def flaky(**kwargs: Any) -> dict[str, Any]:
 
 
 @register_task(
-    name="flaky_delayed", version=1, max_retries=2, retry_delay=1, max_retry_delay=1,
-    backoff_strategy=BackoffStrategy.CONSTANT, expected_exceptions=(Flaky,), max_concurrent=None,
+    name="flaky_delayed",
+    version=1,
+    max_retries=2,
+    retry_delay=1,
+    max_retry_delay=1,
+    backoff_strategy=BackoffStrategy.CONSTANT,
+    expected_exceptions=(Flaky,),
+    max_concurrent=None,
 )
 async def flaky_delayed(**kwargs: Any) -> dict[str, Any]:
     if task.attempt < kwargs.get("succeed_on", 99):
@@ -69,7 +81,9 @@ async def flaky_delayed(**kwargs: Any) -> dict[str, Any]:
     return {"attempt": task.attempt}
 
 
-@register_task(name="boom", version=1, dead_letter_policy=DeadLetterPolicy.SAVE, max_concurrent=None)
+@register_task(
+    name="boom", version=1, dead_letter_policy=DeadLetterPolicy.SAVE, max_concurrent=None
+)
 async def boom(**kwargs: Any) -> None:
     raise ValueError("unexpected failure")
 
@@ -98,7 +112,7 @@ async def sleeper(**kwargs: Any) -> dict[str, Any]:
 
 
 @register_task(name="capped", version=1, max_concurrent=2)
-async def capped(**kwargs: Any) -> dict[str, Any]:
+async def capped(**kwargs: Any) -> dict[str, Any] | None:
     return await sleeper(**kwargs)
 
 
@@ -122,21 +136,27 @@ async def forever(**kwargs: Any) -> None:
     await asyncio.sleep(3600)
 
 
-@register_task(name="resubmitter", version=1, on_shutdown=TaskShutdownPolicy.RESUBMIT, max_concurrent=None)
+@register_task(
+    name="resubmitter", version=1, on_shutdown=TaskShutdownPolicy.RESUBMIT, max_concurrent=None
+)
 async def resubmitter(**kwargs: Any) -> None:
     await _mark("started", str(kwargs.get("mark", "x")))
     if int(await _redis().get(f"test:started:{kwargs.get('mark', 'x')}") or 0) < 2:
         await asyncio.sleep(3600)
 
 
-@register_task(name="finisher", version=1, on_shutdown=TaskShutdownPolicy.CONTINUE, max_concurrent=None)
+@register_task(
+    name="finisher", version=1, on_shutdown=TaskShutdownPolicy.CONTINUE, max_concurrent=None
+)
 async def finisher(**kwargs: Any) -> dict[str, Any]:
     await _mark("started", str(kwargs.get("mark", "x")))
     await asyncio.sleep(float(kwargs.get("seconds", 1.0)))
     return {"finished": True}
 
 
-@register_task(name="suicide", version=1, dead_letter_policy=DeadLetterPolicy.SAVE, max_concurrent=None)
+@register_task(
+    name="suicide", version=1, dead_letter_policy=DeadLetterPolicy.SAVE, max_concurrent=None
+)
 async def suicide(**kwargs: Any) -> None:
     """Kills its own worker process, like a segfault or the OOM killer would."""
     await _mark("started", str(kwargs.get("mark", "x")))

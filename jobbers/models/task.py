@@ -106,8 +106,8 @@ def content_fingerprint(name: str, version: int, queue: str, parameters: dict[st
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def ms_to_datetime(value: str | int | float | None) -> dt.datetime | None:
+def ms_to_datetime(value: str | float | None) -> dt.datetime | None:
     """Convert a Redis millisecond timestamp to an aware UTC datetime."""
     if value in (None, "", b""):
         return None
-    return dt.datetime.fromtimestamp(int(float(value)) / 1000, tz=dt.UTC)  # type: ignore[arg-type]
+    return dt.datetime.fromtimestamp(int(float(value)) / 1000, tz=dt.UTC)
