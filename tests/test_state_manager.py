@@ -37,13 +37,17 @@ async def test_submit_stores_and_enqueues(state: StateManager) -> None:
 async def test_submit_is_idempotent_on_the_id(state: StateManager) -> None:
     task = Task(name="add", parameters={"a": 1, "b": 2})
     first, created = await state.submit(task)
-    again, created_again = await state.submit(Task(id=task.id, name="add", parameters={"b": 2, "a": 1}))
+    again, created_again = await state.submit(
+        Task(id=task.id, name="add", parameters={"b": 2, "a": 1})
+    )
     assert (created, created_again) == (True, False)
     assert again.id == first.id
     assert await state.redis.zcard(state.keys.queue("default")) == 1
 
 
-async def test_same_id_other_content_is_a_conflict_that_changes_nothing(state: StateManager) -> None:
+async def test_same_id_other_content_is_a_conflict_that_changes_nothing(
+    state: StateManager,
+) -> None:
     task = Task(name="add", parameters={"a": 1, "b": 2})
     await state.submit(task)
     before = await state.get_task(task.id)
@@ -82,8 +86,12 @@ async def test_list_by_status_and_queue_pages_with_a_cursor(state: StateManager)
     ids = [str((await state.submit_task(Task(name="add"))).id) for _ in range(5)]
     await state.submit_task(Task(name="add", queue="other"))
     page1 = await state.list_tasks(TaskStatus.SUBMITTED, "default", limit=2)
-    page2 = await state.list_tasks(TaskStatus.SUBMITTED, "default", limit=2, cursor=page1.next_cursor)
-    page3 = await state.list_tasks(TaskStatus.SUBMITTED, "default", limit=2, cursor=page2.next_cursor)
+    page2 = await state.list_tasks(
+        TaskStatus.SUBMITTED, "default", limit=2, cursor=page1.next_cursor
+    )
+    page3 = await state.list_tasks(
+        TaskStatus.SUBMITTED, "default", limit=2, cursor=page2.next_cursor
+    )
     seen = [str(t.id) for t in page1.items + page2.items + page3.items]
     assert seen == ids  # oldest first, no duplicates, none missing
     assert page3.next_cursor is None
@@ -120,7 +128,10 @@ async def test_bulk_cancel_reports_each_id(state: StateManager) -> None:
 
 async def test_queue_crud(state: StateManager) -> None:
     cfg = QueueConfig(
-        name="reports", max_concurrent=5, rate_numerator=100, rate_denominator=1,
+        name="reports",
+        max_concurrent=5,
+        rate_numerator=100,
+        rate_denominator=1,
         rate_period=RatePeriod.HOUR,
     )
     assert await state.create_queue(cfg) == cfg

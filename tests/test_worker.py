@@ -6,11 +6,20 @@ import asyncio
 import time
 from typing import Any
 
-from jobbers.models.task import Task, TaskStatus
+from jobbers.models.task import Task
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
 
-ALL_STATUSES = ["submitted", "scheduled", "started", "completed", "failed", "cancelled", "stalled", "dropped"]
+ALL_STATUSES = [
+    "submitted",
+    "scheduled",
+    "started",
+    "completed",
+    "failed",
+    "cancelled",
+    "stalled",
+    "dropped",
+]
 
 
 async def test_result_is_stored(state: StateManager, start_worker: Any) -> None:
@@ -50,7 +59,9 @@ async def test_idle_worker_starts_a_task_within_milliseconds(
     assert sorted(latencies)[2] < 0.2, latencies
 
 
-async def test_unknown_version_is_dropped_with_reason(state: StateManager, start_worker: Any) -> None:
+async def test_unknown_version_is_dropped_with_reason(
+    state: StateManager, start_worker: Any
+) -> None:
     await start_worker()
     task = await state.submit_task(Task(name="add", version=99))
     dropped = await wait_status(state, task.id, "dropped")
@@ -73,7 +84,9 @@ async def test_expected_exception_retries_immediately_then_fails_into_dlq(
     assert len(await state.dlq_history(task.id)) == 4
 
 
-async def test_expected_exception_can_succeed_on_retry(state: StateManager, start_worker: Any) -> None:
+async def test_expected_exception_can_succeed_on_retry(
+    state: StateManager, start_worker: Any
+) -> None:
     await start_worker()
     task = await state.submit_task(Task(name="flaky", parameters={"succeed_on": 2}))
     done = await wait_status(state, task.id, "completed")
@@ -119,7 +132,7 @@ async def test_heartbeat_records_progress(state: StateManager, start_worker: Any
     done = await wait_status(state, task.id, "completed")
     assert done.progress == 1.0
     assert done.progress_message == "3/3"
-    assert done.heartbeat_at is not None and done.heartbeat_at > done.started_at  # type: ignore[operator]
+    assert done.heartbeat_at is not None and done.heartbeat_at > done.started_at
     assert done.max_heartbeat_interval == 1.0
 
 
@@ -142,9 +155,9 @@ async def test_each_task_is_in_exactly_one_index_under_concurrent_workers(
     memberships: dict[str, list[str]] = {tid: [] for tid in ids}
     for status in ALL_STATUSES:
         for tid in await state.redis.zrange(state.keys.status_index(status), 0, -1):
-            memberships[tid].append(status)
+            memberships[str(tid)].append(status)
         for tid in await state.redis.zrange(state.keys.status_index(status, "default"), 0, -1):
-            memberships[tid].append(f"{status}:default")
+            memberships[str(tid)].append(f"{status}:default")
     for tid, where in memberships.items():
         task = await state.get_task(tid)
         assert where == [task.status.value, f"{task.status.value}:default"], (tid, where)

@@ -1,0 +1,22 @@
+"""The core never imports the faces or their frameworks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+FACES = ["textual", "typer", "fastapi", "uvicorn", "jobbers.cli", "jobbers.tui", "jobbers.server"]
+
+
+def _loaded_after(imports: str) -> set[str]:
+    code = f"import sys; {imports}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_no_face() -> None:
+    loaded = _loaded_after(
+        "import jobbers, jobbers.worker, jobbers.state_manager, jobbers.scheduler, "
+        "jobbers.cleaner, jobbers.registry, jobbers.models, jobbers.schemas"
+    )
+    assert not loaded & set(FACES), loaded & set(FACES)
