@@ -7,9 +7,18 @@ responses into the same classes, so both sides agree by construction. Domain mod
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 from ulid import ULID
 
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
@@ -20,12 +29,17 @@ from jobbers.models.task import Task, TaskError, TaskStatus
 MAX_BULK = 1000
 
 __all__ = [
+    "ULID_PATTERN",
+    "ActiveTask",
+    "ActiveTaskPage",
     "CancelManyRequest",
     "CancelResponse",
     "DLQDeleteRequest",
     "DLQDeleteResponse",
     "DLQHistoryResponse",
     "DLQResubmitRequest",
+    "DLQResubmitResponse",
+    "ErrorResponse",
     "Health",
     "Message",
     "OutcomesResponse",
@@ -34,22 +48,65 @@ __all__ = [
     "QueueConfig",
     "QueueStats",
     "QueueUpdate",
+    "QueuesResponse",
     "RatePeriod",
     "RetryRequest",
     "Role",
     "RoleUpdate",
+    "RolesResponse",
+    "ScheduledTask",
+    "ScheduledTaskPage",
     "Stats",
     "SubmitTaskRequest",
     "SubmitTaskResponse",
     "Task",
     "TaskError",
+    "TaskId",
     "TaskPage",
     "TaskStatus",
     "WorkerInfo",
     "WorkersResponse",
+    "canonical_ulid",
 ]
 
 TaskPage = Page[Task]
+
+# Crockford base32 as the ULID spec reads it: case-insensitive, with I/L read as 1 and O as
+# 0 (so the user guide's example id is accepted), and a first character of 0-7 (128 bits).
+ULID_PATTERN = r"^[0-7][0-9A-TV-Za-tv-z]{25}$"
+_CROCKFORD_ALIASES = str.maketrans("ILOilo", "110110")
+_ULID_JSON_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": ULID_PATTERN,
+        "minLength": 26,
+        "maxLength": 26,
+        "examples": ["01JBKR2E5F3G4H5J6K718M9N0P"],
+    }
+)
+
+
+def canonical_ulid(value: str) -> str:
+    """The canonical (upper-case) spelling of a ULID, so every spelling finds the same task."""
+    if len(value) != 26:
+        raise ValueError(f"{value!r} is not a ULID: expected 26 Crockford base32 characters")
+    try:
+        return str(ULID.from_str(value.translate(_CROCKFORD_ALIASES).upper()))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a ULID: expected 26 Crockford base32 characters, the first 0-7"
+        ) from None
+
+
+def _ulid_input(value: object) -> object:
+    """Let a submitted id use any spelling ``canonical_ulid`` accepts."""
+    return canonical_ulid(value) if isinstance(value, str) else value
+
+
+TaskId = Annotated[str, AfterValidator(canonical_ulid), _ULID_JSON_SCHEMA]
+"""A task id in a path or list: validated as a ULID and returned in canonical form."""
+
+SubmittedId = Annotated[ULID, BeforeValidator(_ulid_input), _ULID_JSON_SCHEMA]
 
 
 class SubmitTaskRequest(BaseModel):
@@ -57,11 +114,21 @@ class SubmitTaskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: ULID | None = None
+    id: SubmittedId | None = None
     name: Name
     version: int = Field(default=1, ge=0)
     queue: Name = "default"
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Python's JSON parser accepts NaN and Infinity; the store must never see them.
+        try:
+            json.dumps(value, allow_nan=False)
+        except (ValueError, RecursionError):
+            raise ValueError("parameters must be plain JSON (no NaN or Infinity)") from None
+        return value
 
 
 class SubmitTaskResponse(BaseModel):
@@ -187,3 +254,46 @@ class Message(BaseModel):
     """A plain confirmation."""
 
     message: str
+
+
+class ErrorResponse(BaseModel):
+    """Body of every error but 422: a human-readable ``detail``."""
+
+    detail: str
+
+
+class QueuesResponse(BaseModel):
+    """Answer of ``GET /queues``."""
+
+    queues: list[QueueConfig]
+
+
+class RolesResponse(BaseModel):
+    """Answer of ``GET /roles``."""
+
+    roles: list[Role]
+
+
+class DLQResubmitResponse(OutcomesResponse):
+    """Answer of ``POST /dead-letter-queue/resubmit``: per-id outcomes and how many went back."""
+
+    resubmitted: int
+
+
+class ActiveTask(Task):
+    """A running task with the ages an operator watches, computed on the manager's clock."""
+
+    elapsed_s: float | None = Field(default=None, description="seconds since the run started")
+    heartbeat_age_s: float | None = Field(
+        default=None, description="seconds since the last heartbeat (or the start)"
+    )
+
+
+class ScheduledTask(Task):
+    """A task waiting for a retry, with the seconds until it is due (negative when overdue)."""
+
+    due_in_s: float | None = None
+
+
+ActiveTaskPage = Page[ActiveTask]
+ScheduledTaskPage = Page[ScheduledTask]

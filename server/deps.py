@@ -1,0 +1,80 @@
+"""Dependencies of the routes: the runtime, the StateManager, auth and shared parameters."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator, StringConstraints
+
+from jobbers.models.names import NAME_PATTERN
+from jobbers.models.task import TaskStatus
+from jobbers.schemas import MAX_BULK, TaskId
+from jobbers.state_manager import StateManager
+
+from .runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The app's runtime (settings, StateManager, metrics)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_state(runtime: RuntimeDep) -> StateManager:
+    """The StateManager, with the default queue and role ensured once Redis has answered."""
+    await runtime.ensure_defaults()
+    return runtime.state
+
+
+StateDep = Annotated[StateManager, Depends(get_state)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The manager's JOBBERS_API_TOKEN; needed only when the manager sets one.",
+)
+
+
+async def require_token(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    """Enforce ``Authorization: Bearer <token>`` when the manager has a token."""
+    expected = runtime.settings.api_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    # Compare bytes in constant time, so response timing leaks nothing about the token.
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def blank_is_none(value: object) -> object:
+    """``?status=`` (empty) means no filter, as scripts building URLs tend to send it."""
+    return None if value == "" else value
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_BULK, description="page size (1-1000)")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=64, description="opaque cursor from a previous page's next_cursor"),
+]
+NameText = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+QueueFilter = Annotated[
+    NameText | None, BeforeValidator(blank_is_none), Query(description="only tasks of this queue")
+]
+StatusFilter = Annotated[
+    TaskStatus | None, BeforeValidator(blank_is_none), Query(description="only this status")
+]
+TaskIdPath = Annotated[TaskId, Path(description="the task's ULID")]
+QueueName = Annotated[str, Path(pattern=NAME_PATTERN, description="the queue's name")]
+RoleName = Annotated[str, Path(pattern=NAME_PATTERN, description="the role's name")]

@@ -1,0 +1,47 @@
+"""``jobbers_manager MODULE [--host 127.0.0.1] [--port 8000]``: serve the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jobbers.errors import TaskDefinitionError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, as the README documents it."""
+    parser = argparse.ArgumentParser(
+        prog="jobbers_manager",
+        description="Serve the jobbers HTTP API (REDIS_URL, JOBBERS_API_TOKEN, "
+        "JOBBERS_MAX_BODY_BYTES from the environment).",
+    )
+    parser.add_argument("module", metavar="MODULE", help="tasks module (dotted path or .py file)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Load the tasks module, then run the app on uvicorn; exit 2 on a bad module or setting."""
+    args = parse_args(argv)
+    # FastAPI and uvicorn load only here, when the manager actually runs.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from .app import create_app
+    from .settings import ServerSettings
+
+    try:
+        settings = ServerSettings.from_env(tasks_module=args.module)
+        app = create_app(settings)
+    except TaskDefinitionError as exc:
+        _fail(str(exc))
+    except (ValidationError, ValueError) as exc:
+        _fail(f"invalid setting: {exc}")
+    uvicorn.run(app, host=args.host, port=args.port)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit status 2: what a service manager shows the operator."""
+    sys.stderr.write(f"jobbers_manager: {' '.join(message.split())}\n")
+    raise SystemExit(2)

@@ -1,0 +1,101 @@
+"""What operators and the TUI watch: running and scheduled tasks, workers, stats, metrics.
+
+Each answer costs O(queues + page) in Redis: the core reads indexes, never the keyspace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from jobbers.models.dashboard import Stats
+from jobbers.schemas import (
+    ActiveTask,
+    ActiveTaskPage,
+    ScheduledTask,
+    ScheduledTaskPage,
+    WorkersResponse,
+)
+
+from ..deps import Cursor, Limit, QueueFilter, RuntimeDep, StateDep, require_token  # noqa: TID252
+from ..errors import responses  # noqa: TID252
+
+router = APIRouter(
+    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 503)
+)
+
+
+def _seconds_since(now: dt.datetime, then: dt.datetime | None) -> float | None:
+    return None if then is None else round((now - then).total_seconds(), 3)
+
+
+@router.get("/active-tasks", responses=responses(404))
+async def active_tasks(
+    state: StateDep, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
+) -> ActiveTaskPage:
+    """Running tasks, oldest start first, with elapsed time and heartbeat age."""
+    page = await state.active_tasks(queue, limit, cursor)
+    # The manager's clock: ages stay readable while Redis is slow, and need no round trip.
+    now = dt.datetime.now(dt.UTC)
+    items = [
+        ActiveTask.model_construct(
+            **dict(task),
+            elapsed_s=_seconds_since(now, task.started_at),
+            heartbeat_age_s=_seconds_since(now, task.heartbeat_at or task.started_at),
+        )
+        for task in page.items
+    ]
+    return ActiveTaskPage(items=items, next_cursor=page.next_cursor)
+
+
+@router.get("/scheduled-tasks", responses=responses(404))
+async def scheduled_tasks(
+    state: StateDep, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
+) -> ScheduledTaskPage:
+    """Tasks waiting for a retry, soonest due first, with seconds until due."""
+    page = await state.scheduled_tasks(queue, limit, cursor)
+    now = dt.datetime.now(dt.UTC)
+    items = [
+        ScheduledTask.model_construct(
+            **dict(task),
+            due_in_s=None
+            if task.scheduled_for is None
+            else round((task.scheduled_for - now).total_seconds(), 3),
+        )
+        for task in page.items
+    ]
+    return ScheduledTaskPage(items=items, next_cursor=page.next_cursor)
+
+
+@router.get("/workers")
+async def workers(state: StateDep) -> WorkersResponse:
+    """Registered workers: role, host, pid, last seen, lease, in-flight tasks and counts."""
+    return WorkersResponse(workers=await state.workers())
+
+
+@router.get("/stats")
+async def stats(
+    state: StateDep,
+    minutes: Annotated[int, Query(ge=1, le=120, description="minutes of per-minute series")] = 30,
+) -> Stats:
+    """One dashboard frame: per-queue depth, running, scheduled, throughput; DLQ; workers."""
+    return await state.stats(minutes)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def metrics(state: StateDep, runtime: RuntimeDep) -> Response:
+    """Prometheus metrics: tasks by status and queue, queue depth, submit latency."""
+    body = runtime.metrics.render(await state.stats(minutes=60))
+    return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,83 @@
+"""Queues: CRUD, and pause, resume and purge."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from jobbers.models.queue import QueueConfig
+from jobbers.schemas import Message, PurgeResponse, QueuesResponse, QueueUpdate
+from jobbers.state_manager import InvalidInput
+
+from ..deps import QueueName, StateDep, require_token  # noqa: TID252
+from ..errors import located, responses  # noqa: TID252
+
+router = APIRouter(
+    prefix="/queues",
+    tags=["queues"],
+    dependencies=[Depends(require_token)],
+    responses=responses(401, 503),
+)
+
+
+@router.get("")
+async def list_queues(state: StateDep) -> QueuesResponse:
+    """Every queue with its limits and paused flag, sorted by name."""
+    return QueuesResponse(queues=await state.list_queues())
+
+
+@router.post("", status_code=201, responses=responses(409, 413))
+async def create_queue(config: QueueConfig, state: StateDep) -> QueueConfig:
+    """Create a queue; 409 if the name is taken (PUT creates or replaces)."""
+    return await state.create_queue(config)
+
+
+@router.get("/{name}/config", responses=responses(404))
+async def get_queue_config(name: QueueName, state: StateDep) -> QueueConfig:
+    """One queue's limits and paused flag."""
+    return await state.get_queue(name)
+
+
+@router.put(
+    "/{name}",
+    responses={201: {"model": QueueConfig, "description": "Queue created"}, **responses(413)},
+)
+async def put_queue(
+    name: QueueName, update: QueueUpdate, response: Response, state: StateDep
+) -> QueueConfig:
+    """Create a queue or replace its limits (200, or 201 when created); keeps its paused state."""
+    if update.name is not None and update.name != name:
+        raise located(
+            InvalidInput(f"body name {update.name!r} does not match the path's {name!r}"),
+            "body",
+            "name",
+        )
+    config = QueueConfig.model_validate({**update.model_dump(exclude={"name"}), "name": name})
+    stored, created = await state.put_queue(config)
+    if created:
+        response.status_code = 201
+    return stored
+
+
+@router.delete("/{name}", responses=responses(404, 409))
+async def delete_queue(name: QueueName, state: StateDep) -> Message:
+    """Delete an empty queue and drop it from every role (409 while it holds tasks)."""
+    await state.delete_queue(name)
+    return Message(message=f"queue {name!r} deleted")
+
+
+@router.post("/{name}/pause", responses=responses(404))
+async def pause_queue(name: QueueName, state: StateDep) -> QueueConfig:
+    """Stop workers starting this queue's tasks; submissions are still accepted."""
+    return await state.set_queue_paused(name, True)
+
+
+@router.post("/{name}/resume", responses=responses(404))
+async def resume_queue(name: QueueName, state: StateDep) -> QueueConfig:
+    """Let workers start this queue's tasks again."""
+    return await state.set_queue_paused(name, False)
+
+
+@router.post("/{name}/purge", responses=responses(404))
+async def purge_queue(name: QueueName, state: StateDep) -> PurgeResponse:
+    """Cancel every waiting (submitted or scheduled) task of the queue; running ones finish."""
+    return PurgeResponse(queue=name, cancelled=await state.purge_queue(name))

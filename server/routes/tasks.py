@@ -1,0 +1,132 @@
+"""Tasks: submit, status, listing, cancel (one or many) and retry."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Response
+from ulid import ULID
+
+from jobbers.errors import UnknownTask
+from jobbers.models.task import Task
+from jobbers.registry import get_task_config
+from jobbers.schemas import (
+    CancelManyRequest,
+    CancelResponse,
+    OutcomesResponse,
+    RetryRequest,
+    SubmitTaskRequest,
+    SubmitTaskResponse,
+    TaskPage,
+    canonical_ulid,
+)
+
+from ..deps import (  # noqa: TID252
+    Cursor,
+    Limit,
+    QueueFilter,
+    RuntimeDep,
+    StateDep,
+    StatusFilter,
+    TaskIdPath,
+    require_token,
+)
+from ..errors import located, responses  # noqa: TID252
+
+router = APIRouter(
+    tags=["tasks"], dependencies=[Depends(require_token)], responses=responses(401, 503)
+)
+
+# The core says "requested" for a running task; the API names what happened.
+_CANCEL_OUTCOMES = {"cancelled": "cancelled", "requested": "cancel_requested"}
+
+
+@router.post(
+    "/submit-task",
+    status_code=201,
+    responses={
+        200: {"model": SubmitTaskResponse, "description": "The same id and body again"},
+        **responses(409, 413),
+    },
+)
+async def submit_task(
+    body: SubmitTaskRequest, response: Response, state: StateDep, runtime: RuntimeDep
+) -> SubmitTaskResponse:
+    """Store and enqueue a task (201); the same id and body again returns it (200), runs once."""
+    if get_task_config(body.name, body.version) is None:
+        raise located(
+            UnknownTask(
+                f"task {body.name!r} version {body.version} is not registered in this "
+                "manager's tasks module"
+            ),
+            "body",
+            "name",
+        )
+    task = Task(
+        id=body.id or ULID(),
+        name=body.name,
+        version=body.version,
+        queue=body.queue,
+        parameters=body.parameters,
+    )
+    started = time.perf_counter()
+    stored, created = await state.submit(task)
+    runtime.metrics.submit_latency.observe(time.perf_counter() - started)
+    if not created:
+        response.status_code = 200
+    return SubmitTaskResponse(message="Task submitted successfully", task=stored)
+
+
+@router.get("/task-status/{task_id}", responses=responses(404))
+async def task_status(task_id: TaskIdPath, state: StateDep) -> Task:
+    """A task with its parameters, results and error history."""
+    return await state.get_task(task_id)
+
+
+@router.get("/task-list", responses=responses(404))
+async def task_list(
+    state: StateDep,
+    status: StatusFilter = None,
+    queue: QueueFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> TaskPage:
+    """A page of tasks by status and/or queue (oldest first for waiting and running ones)."""
+    return await state.list_tasks(status, queue, limit, cursor)
+
+
+@router.post("/task/{task_id}/cancel", responses=responses(404, 409))
+async def cancel_task(task_id: TaskIdPath, state: StateDep) -> CancelResponse:
+    """Cancel a waiting task at once, or ask the worker of a running one to stop it."""
+    outcome = await state.cancel_task(task_id)
+    task = await state.get_task(task_id)
+    return CancelResponse(id=task_id, outcome=_CANCEL_OUTCOMES[outcome], task=task)
+
+
+@router.post("/tasks/cancel", responses=responses(413))
+async def cancel_tasks(body: CancelManyRequest, state: StateDep) -> OutcomesResponse:
+    """Cancel many tasks; each id gets its own outcome, so one bad id never blocks the rest."""
+    results: dict[str, str] = {}
+    sent_as: dict[str, list[str]] = {}
+    for raw in body.task_ids:
+        try:
+            sent_as.setdefault(canonical_ulid(raw), []).append(raw)
+        except ValueError:
+            results[raw] = "invalid_id"
+    outcomes = await state.cancel_tasks(list(sent_as))
+    for tid, outcome in outcomes.items():
+        for raw in sent_as[tid]:
+            results[raw] = _CANCEL_OUTCOMES.get(outcome, outcome)
+    return OutcomesResponse(results=results)
+
+
+@router.post("/task/{task_id}/retry", responses=responses(404, 409, 413))
+async def retry_task(
+    task_id: TaskIdPath,
+    state: StateDep,
+    body: Annotated[RetryRequest | None, Body()] = None,
+) -> Task:
+    """Put a failed, stalled or cancelled task back on its queue."""
+    reset = body.reset_retry_count if body is not None else False
+    return await state.retry_task(task_id, reset_retry_count=reset)

@@ -1,0 +1,52 @@
+"""What lives as long as the app: its settings, its StateManager and its metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from jobbers.errors import StoreUnavailable
+from jobbers.state_manager import StateManager
+
+from .metrics import Metrics
+from .settings import ServerSettings
+
+log = logging.getLogger("jobbers.server")
+
+
+class Runtime:
+    """The app's long-lived objects, kept on ``app.state.runtime`` and reached through deps."""
+
+    def __init__(self, settings: ServerSettings, state: StateManager | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self._state = state
+        self._owns_state = state is None
+        self._defaults_ready = False
+
+    @property
+    def state(self) -> StateManager:
+        """The StateManager; created on first use when neither injected nor opened yet."""
+        if self._state is None:
+            # A short connect timeout and a socket timeout turn an outage (or a hung Redis)
+            # into a quick 503 instead of a request that never ends.
+            self._state = StateManager.from_url(
+                self.settings.redis_url, socket_timeout=self.settings.redis_timeout_s
+            )
+        return self._state
+
+    async def ensure_defaults(self) -> None:
+        """Create the default queue and role once; an outage only postpones it to a later call."""
+        if self._defaults_ready:
+            return
+        try:
+            await self.state.ensure_defaults()
+        except StoreUnavailable as exc:
+            log.warning("default queue and role not ensured yet: %s", exc)
+            return
+        self._defaults_ready = True
+
+    async def close(self) -> None:
+        """Close the StateManager if this runtime opened it; an injected one is its owner's."""
+        if self._owns_state and self._state is not None:
+            await self._state.close()
+            self._state = None

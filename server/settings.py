@@ -1,0 +1,47 @@
+"""How the manager runs: one pydantic model, filled from the environment by ``from_env``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class ServerSettings(BaseModel):
+    """The manager's configuration; every field has a documented environment variable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    redis_url: str = Field(default=DEFAULT_REDIS_URL, description="REDIS_URL")
+    api_token: SecretStr | None = Field(
+        default=None, description="JOBBERS_API_TOKEN: when set, every endpoint but /health needs it"
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES, ge=1, description="JOBBERS_MAX_BODY_BYTES"
+    )
+    tasks_module: str | None = Field(
+        default=None, description="the tasks module whose registry validates submissions"
+    )
+    redis_timeout_s: float = Field(
+        default=5.0, gt=0, description="socket timeout, so a hung Redis answers 503, not never"
+    )
+    retry_after_s: int = Field(default=2, ge=1, description="Retry-After sent with every 503")
+
+    @classmethod
+    def from_env(
+        cls, tasks_module: str | None = None, environ: Mapping[str, str] | None = None
+    ) -> ServerSettings:
+        """Settings from REDIS_URL, JOBBERS_API_TOKEN and JOBBERS_MAX_BODY_BYTES."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {"tasks_module": tasks_module}
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        if env.get("JOBBERS_API_TOKEN"):
+            values["api_token"] = env["JOBBERS_API_TOKEN"]
+        if env.get("JOBBERS_MAX_BODY_BYTES"):
+            values["max_body_bytes"] = env["JOBBERS_MAX_BODY_BYTES"]
+        return cls.model_validate(values)

@@ -1,0 +1,102 @@
+"""Fixtures: the real manager app over a real (flushed) Redis, reached through ASGITransport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from jobbers.server.app import create_app
+from jobbers.server.settings import ServerSettings
+from redis import Redis as SyncRedis
+from ulid import ULID
+
+from jobbers.runtime_state import ClaimedTask
+from jobbers.state_manager import StateManager
+from tests.conftest import TASKS_MODULE
+
+Client = httpx.AsyncClient
+
+
+def make_app(redis_url: str, state: StateManager | None = None, **settings: Any) -> FastAPI:
+    """The manager app on ``redis_url``, knowing the sample tasks."""
+    app: FastAPI = create_app(
+        ServerSettings(redis_url=redis_url, tasks_module=TASKS_MODULE, **settings), state=state
+    )
+    return app
+
+
+def client_for(app: FastAPI, **headers: str) -> httpx.AsyncClient:
+    """An HTTP client calling ``app`` in-process."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+    )
+
+
+@pytest.fixture
+def app(state: StateManager, clean_redis: str) -> FastAPI:
+    """The manager app over the test's StateManager (defaults ensured)."""
+    return make_app(clean_redis, state)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app``."""
+    async with client_for(app) as c:
+        yield c
+
+
+@pytest.fixture
+def dbsize(clean_redis: str) -> Callable[[], int]:
+    """How many keys Redis holds now: proof that a rejected request stored nothing."""
+
+    def size() -> int:
+        client = SyncRedis.from_url(clean_redis)
+        try:
+            return int(client.dbsize())
+        finally:
+            client.close()
+
+    return size
+
+
+def new_id() -> str:
+    """A fresh task id."""
+    return str(ULID())
+
+
+async def submit(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """Submit a task (``add`` on ``default`` unless told otherwise) and return it."""
+    body = {"name": "add", "version": 1, "parameters": {"a": 1, "b": 2}, **fields}
+    response = await client.post("/submit-task", json=body)
+    assert response.status_code in (200, 201), response.text
+    task: dict[str, Any] = response.json()["task"]
+    return task
+
+
+Claimer = Callable[..., Awaitable[ClaimedTask]]
+
+
+@pytest.fixture
+def claim(state: StateManager) -> Claimer:
+    """Claim the next task of a queue as a registered worker would (a real core claim)."""
+
+    async def claim_one(
+        queue: str = "default", key: str = "add@1", worker: str = "w-test", hb_ms: int = 0
+    ) -> ClaimedTask:
+        info = {"role": "default", "host": "test-host", "pid": 4242, "concurrency": 4}
+        info["queues"] = json.dumps([queue])
+        await state.register_worker(worker, 60_000, info)
+        res = await state.claim(worker, queue, 1, {key: (hb_ms, 1, -1)})
+        assert res.status == "ok" and res.tasks, res
+        return res.tasks[0]
+
+    return claim_one
+
+
+def failure(message: str = "boom") -> dict[str, Any]:
+    """A history entry for a failed run."""
+    return {"attempt": 0, "kind": "error", "message": message, "worker_id": "w-test"}
