@@ -8,6 +8,7 @@ never overwrite the outcome of the run that replaced it (fencing).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from redis.asyncio import Redis
 from jobbers.keys import Keys
 from jobbers.models.task import TaskStatus
 from jobbers.scripts import Scripts
+
+FinishArgs = tuple[str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -162,13 +165,25 @@ class RuntimeState:
             )
         )
 
+    @staticmethod
+    def outcome_args(
+        task_id: str, run_id: str, outcome: str, payload: str = "", entry: Any = None
+    ) -> FinishArgs:
+        """The five script arguments of one outcome (see ``lua/finish.lua``)."""
+        return (task_id, run_id, outcome, payload, json.dumps(entry) if entry else "")
+
+    async def finish_many(self, outcomes: Sequence[FinishArgs]) -> list[Outcome]:
+        """Record many outcomes in one round trip; each is fenced on its own run id."""
+        res = await self.scripts.run("finish", *[a for args in outcomes for a in args])
+        return [Outcome(ok=res[i] == "ok", status=str(res[i + 1])) for i in range(0, len(res), 2)]
+
     async def _finish(
         self, task_id: str, run_id: str, outcome: str, payload: str, entry: Any
     ) -> Outcome:
-        res = await self.scripts.run(
-            "finish", task_id, run_id, outcome, payload, json.dumps(entry) if entry else ""
+        [result] = await self.finish_many(
+            [self.outcome_args(task_id, run_id, outcome, payload, entry)]
         )
-        return Outcome(ok=res[0] == "ok", status=str(res[1]))
+        return result
 
     async def complete(self, task_id: str, run_id: str, results: dict[str, Any]) -> Outcome:
         """The run returned: store its results and mark it completed."""

@@ -151,7 +151,10 @@ class StateManager(RuntimeState):
         )
         match res[0]:
             case "new":
-                return await self.get_task(tid), True
+                stored = task.model_copy(
+                    update={"status": TaskStatus.SUBMITTED, "submitted_at": ms_to_datetime(res[1])}
+                )
+                return stored, True
             case "exists":
                 return await self.get_task(tid), False
             case "conflict":

@@ -1,70 +1,80 @@
 -- finish: record the outcome of a run. Fenced: only the current run of a started task may
 -- write, so a worker that lost its lease (frozen, partitioned) cannot overwrite the re-run.
--- ARGV: prefix, id, run_id, outcome, payload, entry_json
+-- ARGV: prefix, then one group of five per outcome (a worker batches the outcomes that
+-- land in the same tick): id, run_id, outcome, payload, entry_json
 --   outcome complete: payload = results JSON
 --   outcome retry:    payload = delay ms (negative = re-queue at once), entry = error
 --   outcome fail | cancel | stall: entry = history entry
 --   outcome resubmit: back to the front of the queue, attempt unchanged
 -- A pending cancel request turns complete/retry/fail into cancelled.
--- Returns {'ok', new_status} | {'stale', current_status}
-local id, run, outcome = ARGV[2], ARGV[3], ARGV[4]
-local t = tk(id)
-local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel')
-if f[1] ~= 'started' or f[2] ~= run then return {'stale', f[1] or ''} end
-local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6])
-local entry = nil
-if ARGV[6] ~= '' then entry = cjson.decode(ARGV[6]) end
-release(id, worker)
-local wk = P .. 'worker:' .. worker
-redis.call('HINCRBY', wk, 'processed', 1)
+-- Returns, per group, two items: 'ok', new_status | 'stale', current_status
+local function finish_one(id, run, outcome, payload, entry_json)
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel')
+  if f[1] ~= 'started' or f[2] ~= run then return 'stale', f[1] or '' end
+  local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6])
+  local entry = nil
+  if entry_json ~= '' then entry = cjson.decode(entry_json) end
+  release(id, worker)
+  local wk = P .. 'worker:' .. worker
+  redis.call('HINCRBY', wk, 'processed', 1)
 
-if f[8] == '1' and (outcome == 'complete' or outcome == 'retry' or outcome == 'fail') then
-  outcome = 'cancel'
-  entry = {attempt = attempt, kind = 'cancelled', message = 'cancelled by request', worker_id = worker}
-end
+  if f[8] == '1' and (outcome == 'complete' or outcome == 'retry' or outcome == 'fail') then
+    outcome = 'cancel'
+    entry = {attempt = attempt, kind = 'cancelled', message = 'cancelled by request', worker_id = worker}
+  end
 
-local status
-if outcome == 'complete' then
-  redis.call('SET', t .. ':r', ARGV[5])
-  status = 'completed'
-  finish_at(id, status, queue, 'started')
-  bump(queue, 'completed')
-elseif outcome == 'retry' then
-  history(id, entry)
-  redis.call('HSET', t, 'attempt', attempt + 1, 'last_error', entry.message)
-  redis.call('HINCRBY', wk, 'failed', 1)
-  local delay = tonumber(ARGV[5])
-  if delay < 0 then
+  local status
+  if outcome == 'complete' then
+    redis.call('SET', t .. ':r', payload)
+    status = 'completed'
+    finish_at(id, status, queue, 'started')
+    bump(queue, 'completed')
+  elseif outcome == 'retry' then
+    history(id, entry)
+    redis.call('HSET', t, 'attempt', attempt + 1, 'last_error', entry.message)
+    redis.call('HINCRBY', wk, 'failed', 1)
+    local delay = tonumber(payload)
+    if delay < 0 then
+      status = 'submitted'
+      move(id, queue, 'started', status, NOW)
+      ring(queue)
+    else
+      status = 'scheduled'
+      move(id, queue, 'started', status, NOW + delay)
+      redis.call('HSET', t, 'scheduled_for', NOW + delay)
+      redis.call('ZADD', P .. 'schedbell', 0, 'r')
+    end
+    bump(queue, 'retried')
+  elseif outcome == 'fail' or outcome == 'stall' then
+    history(id, entry)
+    status = outcome == 'fail' and 'failed' or 'stalled'
+    finish_at(id, status, queue, 'started')
+    redis.call('HSET', t, 'last_error', entry.message)
+    redis.call('HINCRBY', wk, 'failed', 1)
+    if f[7] == '1' then dead_letter(id, queue, name) end
+    bump(queue, 'failed')
+  elseif outcome == 'cancel' then
+    history(id, entry)
+    status = 'cancelled'
+    finish_at(id, status, queue, 'started')
+    redis.call('HDEL', t, 'cancel')
+    bump(queue, 'cancelled')
+  elseif outcome == 'resubmit' then
+    if entry then history(id, entry) end
     status = 'submitted'
-    move(id, queue, 'started', status, NOW)
+    move(id, queue, 'started', status, 0)
     ring(queue)
   else
-    status = 'scheduled'
-    move(id, queue, 'started', status, NOW + delay)
-    redis.call('HSET', t, 'scheduled_for', NOW + delay)
-    redis.call('ZADD', P .. 'schedbell', 0, 'r')
+    error('unknown outcome ' .. outcome)
   end
-  bump(queue, 'retried')
-elseif outcome == 'fail' or outcome == 'stall' then
-  history(id, entry)
-  status = outcome == 'fail' and 'failed' or 'stalled'
-  finish_at(id, status, queue, 'started')
-  redis.call('HSET', t, 'last_error', entry.message)
-  redis.call('HINCRBY', wk, 'failed', 1)
-  if f[7] == '1' then dead_letter(id, queue, name) end
-  bump(queue, 'failed')
-elseif outcome == 'cancel' then
-  history(id, entry)
-  status = 'cancelled'
-  finish_at(id, status, queue, 'started')
-  redis.call('HDEL', t, 'cancel')
-  bump(queue, 'cancelled')
-elseif outcome == 'resubmit' then
-  if entry then history(id, entry) end
-  status = 'submitted'
-  move(id, queue, 'started', status, 0)
-  ring(queue)
-else
-  return redis.error_reply('unknown outcome ' .. outcome)
+  return 'ok', status
 end
-return {'ok', status}
+
+local out = {}
+for i = 2, #ARGV, 5 do
+  local a, b = finish_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+  out[#out + 1] = a
+  out[#out + 1] = b
+end
+return out

@@ -37,7 +37,7 @@ for _, w in ipairs(dead) do
       end
     end
   end
-  redis.call('DEL', P .. 'inflight:' .. w, P .. 'cancel:' .. w, P .. 'worker:' .. w)
+  redis.call('DEL', P .. 'inflight:' .. w, P .. 'cancel:' .. w, P .. 'worker:' .. w, P .. 'wake:' .. w)
   redis.call('ZREM', P .. 'workers', w)
 end
 return {#dead, requeued, stalled}

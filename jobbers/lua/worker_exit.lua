@@ -5,7 +5,8 @@
 local worker = ARGV[2]
 if redis.call('ZCARD', P .. 'inflight:' .. worker) == 0 then
   redis.call('ZREM', P .. 'workers', worker)
-  redis.call('DEL', P .. 'worker:' .. worker, P .. 'cancel:' .. worker, P .. 'inflight:' .. worker)
+  redis.call('DEL', P .. 'worker:' .. worker, P .. 'cancel:' .. worker, P .. 'inflight:' .. worker,
+    P .. 'wake:' .. worker)
   return 'removed'
 end
 redis.call('ZADD', P .. 'workers', 0, worker)
