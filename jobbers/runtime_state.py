@@ -73,7 +73,7 @@ class RuntimeState:
     async def register_worker(self, worker_id: str, lease_ms: int, info: dict[str, Any]) -> int:
         """Register a worker with a lease on the Redis clock; returns the config version."""
         res = await self.scripts.run(
-            "worker_beat", worker_id, lease_ms, "register", json.dumps(info), "[]"
+            "worker_beat", worker_id, lease_ms, "register", json.dumps(info), "[]", 0
         )
         return int(res[3])
 
@@ -82,7 +82,7 @@ class RuntimeState:
     ) -> BeatResult:
         """Renew a worker's lease and learn which runs it lost and which cancels wait."""
         res = await self.scripts.run(
-            "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs)
+            "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs), 10_000
         )
         if res[0] == "reaped":
             return BeatResult(reaped=True)

@@ -99,8 +99,13 @@ def canonical_ulid(value: str) -> str:
 
 
 def _ulid_input(value: object) -> object:
-    """Let a submitted id use any spelling ``canonical_ulid`` accepts."""
-    return canonical_ulid(value) if isinstance(value, str) else value
+    """Let a submitted id use any spelling ``canonical_ulid`` accepts, and nothing but text."""
+    if isinstance(value, ULID):
+        return value
+    if isinstance(value, str):
+        return canonical_ulid(value)
+    # python-ulid would try numbers as ints and anything else as bytes (a TypeError).
+    raise ValueError("a ULID is a string of 26 Crockford base32 characters")
 
 
 TaskId = Annotated[str, AfterValidator(canonical_ulid), _ULID_JSON_SCHEMA]

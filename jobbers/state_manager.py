@@ -17,6 +17,8 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
 from jobbers.errors import (
@@ -107,6 +109,13 @@ class StateManager(RuntimeState):
         """A StateManager over a new connection pool to ``url``."""
         options.setdefault("socket_connect_timeout", 2.0)
         options.setdefault("health_check_interval", 10)
+        # A pooled connection goes stale when Redis restarts: retry a command once on a
+        # fresh connection. Every verb is safe to repeat (submit is idempotent, worker
+        # writes are fenced by run id, and a lost claim reply is recovered by worker_beat).
+        options.setdefault("retry", Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+        options.setdefault(
+            "retry_on_error", [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+        )
         return cls(Redis.from_url(url, decode_responses=True, **options), keys)
 
     async def close(self) -> None:

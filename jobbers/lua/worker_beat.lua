@@ -1,10 +1,11 @@
 -- worker_beat: register a worker or renew its lease, on the Redis clock.
--- ARGV: prefix, worker, lease_ms, mode ('register' | 'beat'), info_json, runs_json
+-- ARGV: prefix, worker, lease_ms, mode ('register' | 'beat'), info_json, runs_json, grace_ms
 --   info_json: fields of the worker HASH (register only)
 --   runs_json: [[id, run_id], ...] the runs the worker believes it holds (beat only)
 -- Returns {'ok', stale_ids_json, cancel_ids_json, config_version} | {'reaped'}
 --   stale ids: runs that are no longer the worker's (recovered elsewhere): stop them
 --   cancel ids: durable cancel requests, popped from the worker's mailbox
+--   grace_ms: how old an unknown in-flight entry must be before it is re-queued
 local worker, lease, mode = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local wk = P .. 'worker:' .. worker
 if mode == 'register' then
@@ -18,10 +19,29 @@ end
 if not redis.call('ZSCORE', P .. 'workers', worker) then return {'reaped'} end
 redis.call('ZADD', P .. 'workers', NOW + lease, worker)
 redis.call('HSET', wk, 'last_seen', NOW)
-local stale = {}
+local stale, mine = {}, {}
 for _, pair in ipairs(cjson.decode(ARGV[6])) do
+  mine[pair[1]] = true
   local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
   if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+end
+-- Tasks recorded as held by this worker that it does not know of (a claim whose reply was
+-- lost on the wire) go back to the front of their queue, as for a dead worker.
+local inflight = P .. 'inflight:' .. worker
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', NOW - tonumber(ARGV[7]))) do
+  if not mine[id] then
+    local t = tk(id)
+    local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'recoveries', 'attempt')
+    redis.call('ZREM', inflight, id)
+    redis.call('ZREM', P .. 'hb', id)
+    if f[1] == 'started' and f[2] == worker then
+      history(id, {attempt = tonumber(f[5]), kind = 'worker_lost',
+        message = 'worker ' .. worker .. ' lost track of the task; re-queued', worker_id = worker})
+      redis.call('HSET', t, 'recoveries', (tonumber(f[4]) or 0) + 1)
+      move(id, f[3], 'started', 'submitted', 0)
+      ring(f[3])
+    end
+  end
 end
 local box = P .. 'cancel:' .. worker
 local cancels = redis.call('SMEMBERS', box)
