@@ -29,14 +29,21 @@ def main(argv: list[str] | None = None) -> None:
     from pydantic import ValidationError
 
     from .app import create_app
-    from .settings import ServerSettings
+    from .settings import ENV_VARS, ServerSettings
 
     try:
         settings = ServerSettings.from_env(tasks_module=args.module)
         app = create_app(settings)
     except TaskDefinitionError as exc:
         _fail(str(exc))
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_VARS.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'settings'}: "
+            f"{err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        _fail(f"invalid setting: {problems}")
+    except ValueError as exc:
         _fail(f"invalid setting: {exc}")
     uvicorn.run(app, host=args.host, port=args.port)
 

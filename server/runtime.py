@@ -19,20 +19,14 @@ class Runtime:
     def __init__(self, settings: ServerSettings, state: StateManager | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self._state = state
         self._owns_state = state is None
+        # Built now (no connection is made yet), so a malformed REDIS_URL fails at start-up.
+        # The short connect timeout and the socket timeout turn an outage, or a hung Redis,
+        # into a quick 503 instead of a request that never ends.
+        self.state = state or StateManager.from_url(
+            settings.redis_url, socket_timeout=settings.redis_timeout_s
+        )
         self._defaults_ready = False
-
-    @property
-    def state(self) -> StateManager:
-        """The StateManager; created on first use when neither injected nor opened yet."""
-        if self._state is None:
-            # A short connect timeout and a socket timeout turn an outage (or a hung Redis)
-            # into a quick 503 instead of a request that never ends.
-            self._state = StateManager.from_url(
-                self.settings.redis_url, socket_timeout=self.settings.redis_timeout_s
-            )
-        return self._state
 
     async def ensure_defaults(self) -> None:
         """Create the default queue and role once; an outage only postpones it to a later call."""
@@ -47,6 +41,5 @@ class Runtime:
 
     async def close(self) -> None:
         """Close the StateManager if this runtime opened it; an injected one is its owner's."""
-        if self._owns_state and self._state is not None:
-            await self._state.close()
-            self._state = None
+        if self._owns_state:
+            await self.state.close()

@@ -9,6 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# The environment variable behind each field, for messages about bad values.
+ENV_VARS = {
+    "redis_url": "REDIS_URL",
+    "api_token": "JOBBERS_API_TOKEN",
+    "max_body_bytes": "JOBBERS_MAX_BODY_BYTES",
+}
 
 
 class ServerSettings(BaseModel):
