@@ -47,5 +47,17 @@ def run_process(
             loop.add_signal_handler(sig, on_signal)
         await main()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+    # Not asyncio.run: its final cleanup waits for every task to accept cancellation,
+    # and one user task that swallows CancelledError would keep the process alive.
+    loop = asyncio.new_event_loop()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            loop.run_until_complete(runner())
+        leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            loop.run_until_complete(asyncio.wait(leftovers, timeout=1.0))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()

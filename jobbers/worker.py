@@ -36,6 +36,7 @@ from jobbers.runtime_state import ClaimedTask, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
+HARD_STOP_GRACE_S = 5.0
 REDIS_ERRORS = (
     StoreUnavailable,
     redis.exceptions.ConnectionError,
@@ -221,15 +222,32 @@ class Worker:
             fetch.cancel()
         with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
             await fetch
-        pending = [r.atask for r in self.runs.values() if r.atask]
-        if pending:
-            await asyncio.wait(pending)
+        await self._drain_runs()
         for loop in self._loops[1:]:
             loop.cancel()
         await asyncio.gather(*self._loops[1:], return_exceptions=True)
         with contextlib.suppress(*REDIS_ERRORS):
             await self.state.deregister_worker(self.id)
         log.info("worker %s stopped after %d tasks", self.id, self.processed)
+
+    async def _drain_runs(self) -> None:
+        """Wait for runs to end; after a second signal, give stubborn ones a few seconds.
+
+        A task that swallows CancelledError would otherwise hold the process forever. What
+        is still running when we give up stays ``started`` in Redis; deregistration ends
+        the lease at once, so the tasks are recovered rather than lost.
+        """
+        hard_deadline: float | None = None
+        while True:
+            pending = [r.atask for r in self.runs.values() if r.atask and not r.atask.done()]
+            if not pending:
+                return
+            if self.hard_stop and hard_deadline is None:
+                hard_deadline = time.monotonic() + HARD_STOP_GRACE_S
+            if hard_deadline is not None and time.monotonic() >= hard_deadline:
+                log.error("%d tasks ignored cancellation; leaving them to recovery", len(pending))
+                return
+            await asyncio.wait(pending, timeout=0.5)
 
     async def _register(self) -> None:
         info = {

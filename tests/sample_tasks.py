@@ -161,3 +161,14 @@ async def suicide(**kwargs: Any) -> None:
     """Kills its own worker process, like a segfault or the OOM killer would."""
     await _mark("started", str(kwargs.get("mark", "x")))
     os.kill(os.getpid(), 9)
+
+
+@register_task(name="stubborn", version=1, max_concurrent=None)
+async def stubborn(**kwargs: Any) -> None:
+    """Swallows cancellation: the worst a task can do to a shutdown."""
+    await _mark("started", str(kwargs.get("mark", "x")))
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            continue

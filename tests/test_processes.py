@@ -382,3 +382,21 @@ async def test_frozen_worker_cannot_overwrite_the_rerun(state: StateManager, pro
     after = await state.get_task(task.id)
     assert after.status == "completed" and after.completed_at == first_done
     assert after.recoveries == 1
+
+
+async def test_task_that_swallows_cancellation_cannot_hold_the_worker(
+    state: StateManager, procs: Procs
+) -> None:
+    worker = procs.worker()
+    await live_workers(state, 1)
+    task = await state.submit_task(Task(name="stubborn", parameters={"mark": "st"}))
+    await eventually(lambda: state.redis.get("test:started:st"))
+    worker.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)  # not synchronisation: the gap between two keypresses
+    worker.send_signal(signal.SIGTERM)
+    assert await wait_exit(worker, within=12) == 0
+    # The task is not lost: the worker ended its lease on exit, so a pass recovers it.
+    report = await Cleaner(state).run_once()
+    assert report.dead_workers == 1 and report.requeued == 1
+    back = await state.get_task(task.id)
+    assert back.status == "submitted" and back.errors[-1].kind == "worker_lost"
