@@ -37,6 +37,7 @@ from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
 HARD_STOP_GRACE_S = 5.0
+MAX_RESULT_BYTES = 1024 * 1024
 REDIS_ERRORS = (
     StoreUnavailable,
     redis.exceptions.ConnectionError,
@@ -52,7 +53,7 @@ class WorkerSettings:
     role: str = "default"
     concurrency: int = 10
     lease_ms: int = 15_000
-    block_timeout: float = 2.0
+    block_timeout: float = 5.0
     max_recoveries: int = 3
 
     @classmethod
@@ -69,6 +70,20 @@ class WorkerSettings:
     def beat_interval(self) -> float:
         """Seconds between lease renewals: a third of the lease."""
         return self.lease_ms / 3000
+
+
+def encode_results(result: object) -> str:
+    """The JSON a task's return value is stored as; TypeError/ValueError say what is wrong."""
+    results = {} if result is None else result
+    if not isinstance(results, dict):
+        raise TypeError(f"task must return a dict or None, not {type(result).__name__}")
+    try:
+        payload = json.dumps(results, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"result is not JSON serialisable: {exc}") from None
+    if len(payload) > MAX_RESULT_BYTES:
+        raise ValueError(f"result is {len(payload)} bytes, over the {MAX_RESULT_BYTES} limit")
+    return payload
 
 
 class OutcomeWriter:
@@ -464,17 +479,11 @@ class Worker:
                 await self._record(run, self._failed(run, exc))
                 return
             try:
-                results = {} if result is None else result
-                if not isinstance(results, dict):
-                    raise TypeError(f"task must return a dict or None, not {type(result).__name__}")
-                payload = json.loads(json.dumps(results, allow_nan=False))
+                payload = encode_results(result)
             except (TypeError, ValueError) as exc:
-                bad = TypeError(f"result is not JSON serialisable: {exc}")
-                await self._record(run, self._failed(run, bad, retryable=False))
+                await self._record(run, self._failed(run, exc, retryable=False))
                 return
-            args = self.state.outcome_args(
-                claimed.id, claimed.run_id, "complete", json.dumps(payload)
-            )
+            args = self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
             await self._record(run, args)
         finally:
             self.runs.pop(claimed.id, None)

@@ -172,3 +172,13 @@ async def stubborn(**kwargs: Any) -> None:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             continue
+
+
+@register_task(name="huge_result", version=1, max_concurrent=None)
+async def huge_result(**kwargs: Any) -> dict[str, Any]:
+    return {"blob": "x" * (2 * 1024 * 1024)}
+
+
+@register_task(name="not_a_dict", version=1, max_concurrent=None)
+async def not_a_dict(**kwargs: Any) -> Any:
+    return [1, 2, 3]

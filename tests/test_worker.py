@@ -193,3 +193,25 @@ async def test_worker_deregisters_on_exit(state: StateManager, start_worker: Any
         return await state.workers() == []
 
     await eventually(gone, what="worker deregistered")
+
+
+async def test_results_must_be_small_json_dicts(state: StateManager, start_worker: Any) -> None:
+    await start_worker()
+    huge = await state.submit_task(Task(name="huge_result"))
+    listy = await state.submit_task(Task(name="not_a_dict"))
+    assert "over the 1048576 limit" in (
+        (await wait_status(state, huge.id, "failed")).last_error or ""
+    )
+    assert "dict or None, not list" in (
+        (await wait_status(state, listy.id, "failed")).last_error or ""
+    )
+    assert await state.redis.exists(state.keys.results(str(huge.id))) == 0
+
+
+async def test_parameters_the_function_rejects_fail_clearly(
+    state: StateManager, start_worker: Any
+) -> None:
+    await start_worker()
+    task = await state.submit_task(Task(name="add", parameters={"a": 1}))
+    failed = await wait_status(state, task.id, "failed")
+    assert failed.errors[0].exc_type == "KeyError" and "'b'" in failed.errors[0].message
