@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from jobbers.models.names import NAME_PATTERN
 from jobbers.models.task import TaskStatus
 from jobbers.schemas import MAX_BULK, TaskId
-from jobbers.state_manager import StateManager
+from jobbers.state_manager import StateManager, decode_cursor
 
 from .runtime import Runtime
 
@@ -64,9 +64,20 @@ def blank_is_none(value: object) -> object:
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_BULK, description="page size (1-1000)")]
+# Offsets past this would overflow Redis' integer range (a 500) rather than end the list.
+_MAX_OFFSET = 2**53
+
+
+def check_cursor(cursor: str) -> str:
+    """Reject a cursor the core did not make, or one pointing past any possible listing."""
+    if decode_cursor(cursor) > _MAX_OFFSET:  # InvalidInput (a ValueError) when not ours
+        raise ValueError(f"invalid cursor {cursor!r}")
+    return cursor
+
+
 Cursor = Annotated[
-    str | None,
-    Query(max_length=64, description="opaque cursor from a previous page's next_cursor"),
+    Annotated[str, StringConstraints(max_length=64), AfterValidator(check_cursor)] | None,
+    Query(description="opaque cursor from a previous page's next_cursor"),
 ]
 NameText = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 QueueFilter = Annotated[

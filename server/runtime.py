@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
 from jobbers.errors import StoreUnavailable
 from jobbers.state_manager import StateManager
 
@@ -21,10 +25,14 @@ class Runtime:
         self.metrics = Metrics()
         self._owns_state = state is None
         # Built now (no connection is made yet), so a malformed REDIS_URL fails at start-up.
-        # The short connect timeout and the socket timeout turn an outage, or a hung Redis,
-        # into a quick 503 instead of a request that never ends.
+        # A request answers 503 fast while Redis is down: the core's connect timeout, one
+        # immediate retry (enough for a pooled connection gone stale across a restart), and
+        # a socket timeout so a hung Redis cannot hold a request forever.
         self.state = state or StateManager.from_url(
-            settings.redis_url, socket_timeout=settings.redis_timeout_s
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            retry=Retry(ExponentialBackoff(cap=0.02, base=0.01), 1),
+            retry_on_error=[redis.exceptions.ConnectionError],
         )
         self._defaults_ready = False
 

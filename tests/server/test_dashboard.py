@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager
+from jobbers.state_manager import StateManager, encode_cursor
 from jobbers.worker import Worker, WorkerSettings
 from tests.conftest import eventually
 
@@ -121,6 +121,15 @@ async def test_metrics_in_prometheus_text(client: httpx.AsyncClient, claim: Clai
     assert "jobbers_workers 1.0" in text
     assert "jobbers_submit_latency_seconds_count 2.0" in text
     assert 'jobbers_submit_latency_seconds_bucket{le="+Inf"} 2.0' in text
+
+
+@pytest.mark.parametrize("path", ["/active-tasks", "/scheduled-tasks", "/dead-letter-queue"])
+async def test_cursors_past_any_listing_are_rejected(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path, params={"cursor": encode_cursor(10**20)})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+    last = await client.get(path, params={"cursor": encode_cursor(10**6)})
+    assert last.json() == {"items": [], "next_cursor": None}
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager
+from jobbers.state_manager import StateManager, encode_cursor
 
 from .conftest import Claimer, failure, new_id, submit
 
@@ -193,6 +194,8 @@ async def test_task_list_pages_with_an_opaque_cursor(client: httpx.AsyncClient) 
         ({"limit": "1001"}, 422),
         ({"limit": "many"}, 422),
         ({"cursor": "garbage"}, 422),
+        ({"cursor": encode_cursor(10**20)}, 422),
+        ({"cursor": "x" * 65}, 422),
     ],
 )
 async def test_task_list_rejects_bad_filters(
@@ -299,3 +302,14 @@ async def test_retry_refuses_waiting_and_unknown_tasks(client: httpx.AsyncClient
     assert (await client.post(f"/task/{new_id()}/retry")).status_code == 404
     bad = await client.post(f"/task/{task['id']}/retry", json={"reset_retry_count": "maybe"})
     assert bad.status_code == 422
+
+
+async def test_concurrent_duplicates_store_and_enqueue_once(
+    client: httpx.AsyncClient, state: StateManager
+) -> None:
+    body = {"id": new_id(), "name": "noop", "parameters": {"mark": "dup"}}
+    responses = await asyncio.gather(*(client.post("/submit-task", json=body) for _ in range(30)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 29 + [201]
+    assert {r.json()["task"]["id"] for r in responses} == {body["id"]}
+    assert (await state.stats()).queues[0].depth == 1
