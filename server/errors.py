@@ -8,7 +8,7 @@ Conflict (InvalidTransition, DuplicateTask,            409     ``{"detail": "...
 AlreadyExists)
 InvalidInput, UnknownTask, pydantic ValidationError    422     ``{"detail": [{loc, msg, type}]}``
 StoreUnavailable, redis ConnectionError/TimeoutError,  503     ``{"detail": "Redis is
-Redis OOM/READONLY/LOADING/MASTERDOWN replies                   unavailable: ..."}`` +
+Redis OOM/READONLY/LOADING/MASTERDOWN/... replies               unavailable: ..."}`` +
                                                                ``Retry-After``
 anything else                                          500     ``{"detail": "internal ..."}``
 =====================================================  ======  ==============================
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -60,8 +61,15 @@ _UNPROCESSABLE: dict[type[Exception], str] = {
     UnknownTask: "unknown_task",
 }
 _UNAVAILABLE = (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# Replies meaning "Redis is there but cannot serve writes now": an outage, not a bug.
-_UNAVAILABLE_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS")
+# Replies meaning "Redis is there but cannot serve this now": an outage, not a bug. redis-py
+# raises classes for some; from scripts and pipelines they arrive as a plain ResponseError.
+_UNAVAILABLE_REPLY_TYPES = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+_UNAVAILABLE_REPLY = re.compile(r"\b(OOM|READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN)\b")
 
 # OpenAPI ``responses`` entries for the error statuses, shared by the routers.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -122,7 +130,7 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
         return _unavailable_response(exc, retry_after_s)
 
     async def redis_reply(request: Request, exc: Exception) -> JSONResponse:
-        if str(exc).startswith(_UNAVAILABLE_REPLIES):
+        if isinstance(exc, _UNAVAILABLE_REPLY_TYPES) or _UNAVAILABLE_REPLY.search(str(exc)):
             return _unavailable_response(exc, retry_after_s)
         return await internal(request, exc)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from redis import Redis as SyncRedis
 
 from jobbers.redis_server import RedisServer, free_port
 from jobbers.state_manager import StateManager
@@ -311,3 +312,27 @@ async def test_openapi_documents_errors_and_metrics(client: httpx.AsyncClient) -
     metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain"]
     assert "HTTPBearer" in document["components"]["securitySchemes"]
+
+
+async def test_redis_out_of_memory_is_503_and_stores_nothing(tmp_path: Path) -> None:
+    server = RedisServer(free_port(), tmp_path / "redis").start()
+    app = make_app(server.url)
+    admin = SyncRedis.from_url(server.url)
+    try:
+        async with client_for(app) as client:
+            assert (await client.get("/queues")).status_code == 200  # defaults in place
+            before = admin.dbsize()
+            admin.config_set("maxmemory", 1)
+            response = await client.post("/submit-task", json={"name": "noop"})
+            assert response.status_code == 503, response.text
+            assert "Redis is unavailable" in response.json()["detail"]
+            assert response.headers["retry-after"] == "2"
+            assert (await client.post("/queues", json={"name": "q"})).status_code == 503
+            assert (await client.get("/queues")).status_code == 200  # reads still work
+            assert admin.dbsize() == before
+            admin.config_set("maxmemory", 0)
+            assert (await client.post("/submit-task", json={"name": "noop"})).status_code == 201
+    finally:
+        admin.close()
+        server.stop()
+        await app.state.runtime.close()
