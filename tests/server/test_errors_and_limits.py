@@ -255,13 +255,20 @@ async def test_without_a_token_everything_is_open(client: httpx.AsyncClient) -> 
         response = await client.request(method, path, json=body)
         assert response.status_code != 401, (method, path)
     assert (await client.get("/openapi.json")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
 
 
 async def test_with_a_token_only_health_is_open(state: StateManager, clean_redis: str) -> None:
     app = make_app(clean_redis, state, api_token="s3cret")
     async with client_for(app) as anonymous:
         assert (await anonymous.get("/health")).status_code == 200
-        for method, path, body in [*OPERATIONS, ("GET", "/openapi.json", None)]:
+        for method, path, body in [
+            *OPERATIONS,
+            ("GET", "/openapi.json", None),
+            ("GET", "/docs", None),
+        ]:
             response = await anonymous.request(method, path, json=body)
             assert response.status_code == 401, (method, path, response.text)
             assert response.json() == {"detail": "missing or invalid bearer token"}
