@@ -8,6 +8,7 @@
     ├── QueueNotFound            no queue has this name
     ├── RoleNotFound             no role has this name
     ├── UnknownTask              (name, version) is not registered where it is needed
+    ├── InvalidInput             well-formed, but names something that cannot be used
     ├── Conflict                 the request clashes with the current state
     │   ├── InvalidTransition    the task's status does not allow the operation
     │   ├── DuplicateTask        the id exists with different content
@@ -42,6 +43,10 @@ class RoleNotFound(JobbersError):
 
 class UnknownTask(JobbersError):
     """Raised when (name, version) is not in the registry that must run it."""
+
+
+class InvalidInput(JobbersError, ValueError):
+    """Raised when a request is well-formed but refers to something that cannot be used."""
 
 
 class Conflict(JobbersError):

@@ -25,6 +25,7 @@ from jobbers.errors import (
     AlreadyExists,
     Conflict,
     DuplicateTask,
+    InvalidInput,
     InvalidTransition,
     JobbersError,
     QueueNotFound,
@@ -34,6 +35,7 @@ from jobbers.errors import (
 )
 from jobbers.keys import Keys
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.names import check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
     MAX_PARAMS_BYTES,
@@ -43,8 +45,11 @@ from jobbers.models.task import (
     ms_to_datetime,
 )
 from jobbers.runtime_state import RuntimeState
+from jobbers.schemas import canonical_ulid
 from jobbers.scripts import Scripts
 from jobbers.task_codec import task_from_redis
+
+__all__ = ["InvalidInput", "StateManager", "decode_cursor", "encode_cursor", "task_id_of"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,12 +57,9 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 DEFAULT_ROLE = "default"
 MAX_PAGE = 1000
+MAX_OFFSET = 2**53
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
-
-
-class InvalidInput(JobbersError, ValueError):
-    """Raised when a request is well-formed but refers to something that cannot be used."""
 
 
 def store_op(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -75,6 +77,19 @@ def store_op(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
+def task_id_of(task_id: str | ULID) -> str:
+    """The canonical id of a task; InvalidInput for anything that is not a ULID.
+
+    Ids become parts of key names, so nothing else may reach Redis.
+    """
+    if isinstance(task_id, ULID):
+        return str(task_id)
+    try:
+        return canonical_ulid(str(task_id))
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 def encode_cursor(offset: int) -> str:
     """An opaque cursor for a listing offset."""
     return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
@@ -89,7 +104,7 @@ def decode_cursor(cursor: str | None) -> int:
         if not raw.startswith("o"):
             raise ValueError
         offset = int(raw[1:])
-        if offset < 0:
+        if not 0 <= offset <= MAX_OFFSET:
             raise ValueError
         return offset
     except ValueError:
@@ -108,6 +123,9 @@ class StateManager(RuntimeState):
     def from_url(cls, url: str, keys: Keys | None = None, **options: Any) -> StateManager:
         """A StateManager over a new connection pool to ``url``."""
         options.setdefault("socket_connect_timeout", 2.0)
+        # Longer than any blocking wait (worker and scheduler block for <= 5 s), so a
+        # BZPOPMIN is never cut off by its own socket; still catches a hung server.
+        options.setdefault("socket_timeout", 30.0)
         options.setdefault("health_check_interval", 10)
         # A pooled connection goes stale when Redis restarts: retry a command once on a
         # fresh connection. Every verb is safe to repeat (submit is idempotent, worker
@@ -189,7 +207,7 @@ class StateManager(RuntimeState):
     @store_op
     async def get_task(self, task_id: str | ULID) -> Task:
         """The task with its parameters, results and error history; TaskNotFound if absent."""
-        tasks = await self.get_tasks([str(task_id)], history=True)
+        tasks = await self.get_tasks([task_id_of(task_id)], history=True)
         if not tasks:
             raise TaskNotFound(f"task {task_id} not found")
         return tasks[0]
@@ -245,7 +263,7 @@ class StateManager(RuntimeState):
 
         Raises TaskNotFound, or InvalidTransition for any other status.
         """
-        res = await self.scripts.run("cancel", str(task_id), reason)
+        res = await self.scripts.run("cancel", task_id_of(task_id), reason)
         if res[0] == "notfound":
             raise TaskNotFound(f"task {task_id} not found")
         if res[0] == "conflict":
@@ -260,6 +278,8 @@ class StateManager(RuntimeState):
                 outcomes[tid] = await self.cancel_task(tid)
             except TaskNotFound:
                 outcomes[tid] = "not_found"
+            except InvalidInput:
+                outcomes[tid] = "invalid_id"
             except InvalidTransition as exc:
                 outcomes[tid] = f"conflict: {exc}"
         return outcomes
@@ -267,7 +287,7 @@ class StateManager(RuntimeState):
     @store_op
     async def retry_task(self, task_id: str | ULID, reset_retry_count: bool = False) -> Task:
         """Put a failed, stalled or cancelled task back on its queue."""
-        await self._requeue(str(task_id), reset_retry_count, from_dlq=False)
+        await self._requeue(task_id_of(task_id), reset_retry_count, from_dlq=False)
         return await self.get_task(task_id)
 
     async def _requeue(self, tid: str, reset: bool, from_dlq: bool) -> None:
@@ -449,6 +469,9 @@ class StateManager(RuntimeState):
     ) -> Page[Task]:
         """Dead-lettered tasks, newest first, filtered by name, queue and version."""
         k = self.keys
+        for name in (task_name, queue):
+            if name is not None:
+                _checked_name(name)
         key = k.dlq(name=task_name) if task_name else k.dlq(queue=queue) if queue else k.dlq()
         limit = max(1, min(limit, MAX_PAGE))
         offset = decode_cursor(cursor)
@@ -481,7 +504,7 @@ class StateManager(RuntimeState):
     @store_op
     async def dlq_history(self, task_id: str | ULID) -> list[TaskError]:
         """The full failure history of a dead-lettered task."""
-        score = await self.redis.zscore(self.keys.dlq(), str(task_id))
+        score = await self.redis.zscore(self.keys.dlq(), task_id_of(task_id))
         if score is None:
             raise TaskNotFound(f"task {task_id} is not in the dead-letter queue")
         return await self.task_history(task_id)
@@ -494,7 +517,7 @@ class StateManager(RuntimeState):
         outcomes: dict[str, str] = {}
         for tid in task_ids:
             try:
-                await self._requeue(tid, reset_retry_count, from_dlq=True)
+                await self._requeue(task_id_of(tid), reset_retry_count, from_dlq=True)
                 outcomes[tid] = "resubmitted"
             except JobbersError as exc:
                 outcomes[tid] = f"error: {exc}"
@@ -503,9 +526,10 @@ class StateManager(RuntimeState):
     @store_op
     async def remove_from_dlq(self, task_ids: Sequence[str]) -> int:
         """Take tasks out of the DLQ without resubmitting; returns how many were there."""
+        ids = [task_id_of(tid) for tid in task_ids]
         total = 0
-        for i in range(0, len(task_ids), 500):
-            total += int(await self.scripts.run("dlq_remove", *task_ids[i : i + 500]))
+        for i in range(0, len(ids), 500):
+            total += int(await self.scripts.run("dlq_remove", *ids[i : i + 500]))
         return total
 
     # ------------------------------------------------------------------ dashboard
@@ -580,6 +604,13 @@ class StateManager(RuntimeState):
     async def _now_ms(self) -> int:
         sec, usec = await self.redis.time()
         return int(sec) * 1000 + int(usec) // 1000
+
+
+def _checked_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _dump_queue(config: QueueConfig) -> str:

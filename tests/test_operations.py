@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -125,3 +126,10 @@ async def test_a_claim_whose_reply_was_lost_is_requeued(state: StateManager) -> 
     assert back.status is TaskStatus.SUBMITTED and back.recoveries == 1
     assert back.errors[-1].kind == "worker_lost"
     assert await state.redis.zcard(state.keys.inflight("w-lost")) == 0
+
+
+async def test_blocking_waits_outlast_the_default_socket_timeout(state: StateManager) -> None:
+    """A doorbell wait longer than redis-py's default 5 s socket timeout ends cleanly."""
+    t0 = time.monotonic()
+    assert await state.wait_for_work(["default"], state.keys.wake("nobody"), 5.5) is None
+    assert time.monotonic() - t0 >= 5.4

@@ -204,3 +204,38 @@ async def test_stats_counts_match_indexes(state: StateManager) -> None:
     assert stats.queues[0].depth == 4
     assert stats.workers == 0
     assert stats.dlq == 0
+
+
+@pytest.mark.parametrize("bad", ["nope", "01ARZ3NDEKTSV4RRFFQ69G5FAV:h", "8" * 26, ""])
+async def test_ids_that_are_not_ulids_never_reach_redis(state: StateManager, bad: str) -> None:
+    for call in (state.get_task, state.cancel_task, state.retry_task, state.dlq_history):
+        with pytest.raises(InvalidInput):
+            await call(bad)
+    assert (await state.cancel_tasks([bad]))[bad] == "invalid_id"
+    assert (await state.resubmit_dlq([bad], False))[bad].startswith("error")
+
+
+async def test_ulid_spellings_find_the_same_task(state: StateManager) -> None:
+    task = await state.submit_task(Task(name="add"))
+    assert (await state.get_task(str(task.id).lower())).id == task.id
+
+
+async def test_cursor_and_dlq_filters_are_validated(state: StateManager) -> None:
+    from jobbers.state_manager import encode_cursor
+
+    with pytest.raises(InvalidInput):
+        await state.list_tasks(cursor=encode_cursor(10**20))
+    with pytest.raises(InvalidInput):
+        await state.list_dlq(task_name="a:b")
+    with pytest.raises(InvalidInput):
+        await state.list_dlq(queue="../x")
+
+
+async def test_stats_count_every_status_per_queue(state: StateManager) -> None:
+    await state.submit_task(Task(name="add"))
+    cancelled = await state.submit_task(Task(name="add"))
+    await state.cancel_task(cancelled.id)
+    stats = await state.stats()
+    assert stats.queues[0].counts["submitted"] == 1
+    assert stats.queues[0].counts["cancelled"] == 1
+    assert "throughput_1m" in stats.model_dump()

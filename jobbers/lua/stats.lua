@@ -19,7 +19,10 @@ for _, q in ipairs(names) do
     running = redis.call('ZCARD', P .. 's:started:' .. q),
     scheduled = redis.call('ZCARD', P .. 's:scheduled:' .. q),
     dlq = redis.call('ZCARD', P .. 'dlq:q:' .. q),
-    completed_1h = 0, failed_1h = 0, series_completed = {}, series_failed = {}}
+    completed_1h = 0, failed_1h = 0, series_completed = {}, series_failed = {}, counts = {}}
+  for _, s in ipairs({'submitted', 'scheduled', 'started', 'completed', 'failed', 'cancelled', 'stalled', 'dropped'}) do
+    e.counts[s] = redis.call('ZCARD', P .. 's:' .. s .. ':' .. q)
+  end
   for i = minutes - 1, 0, -1 do
     local v = redis.call('HMGET', P .. 'm:' .. q .. ':' .. (cur - i), 'completed', 'failed')
     local c, fl = tonumber(v[1]) or 0, tonumber(v[2]) or 0

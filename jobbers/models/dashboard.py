@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 T = TypeVar("T")
 
@@ -34,6 +34,9 @@ class QueueStats(BaseModel):
         default_factory=list, description="completed per minute, oldest first"
     )
     series_failed: list[int] = Field(default_factory=list, description="failed per minute")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="tasks of this queue in each status"
+    )
     max_concurrent: int | None = None
     rate_numerator: int | None = None
     rate_denominator: int | None = None
@@ -49,6 +52,7 @@ class Stats(BaseModel):
     statuses: dict[str, int]
     queues: list[QueueStats]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def throughput_1m(self) -> int:
         """Tasks completed across queues in the last minute."""
