@@ -13,9 +13,6 @@ from prometheus_client.registry import Collector
 
 from jobbers.models.dashboard import Stats
 
-# Per-queue counts the stats snapshot carries, by the status they count.
-_QUEUE_STATUSES = (("submitted", "depth"), ("scheduled", "scheduled"), ("started", "running"))
-
 
 class StatsCollector(Collector):
     """Turns the ``Stats`` snapshot of the current scrape into gauge families."""
@@ -35,7 +32,7 @@ class StatsCollector(Collector):
             by_status.add_metric([status], count)
         by_queue = GaugeMetricFamily(
             "jobbers_queue_tasks",
-            "Waiting, scheduled and running tasks by queue and status.",
+            "Stored tasks by queue and status.",
             labels=["queue", "status"],
         )
         depth = GaugeMetricFamily(
@@ -54,8 +51,8 @@ class StatsCollector(Collector):
             "jobbers_queue_failed_last_hour", "Tasks failed in the last hour.", labels=["queue"]
         )
         for q in stats.queues:
-            for status, attr in _QUEUE_STATUSES:
-                by_queue.add_metric([q.name, status], getattr(q, attr))
+            for status, count in sorted(q.counts.items()):
+                by_queue.add_metric([q.name, status], count)
             depth.add_metric([q.name], q.depth)
             paused.add_metric([q.name], 1 if q.paused else 0)
             dlq.add_metric([q.name], q.dlq)

@@ -117,6 +117,8 @@ async def test_metrics_in_prometheus_text(client: httpx.AsyncClient, claim: Clai
     text = response.text
     assert 'jobbers_tasks{status="started"} 1.0' in text
     assert 'jobbers_queue_tasks{queue="default",status="submitted"} 1.0' in text
+    assert 'jobbers_queue_tasks{queue="default",status="started"} 1.0' in text
+    assert 'jobbers_queue_tasks{queue="default",status="completed"} 0.0' in text
     assert 'jobbers_queue_depth{queue="default"} 1.0' in text
     assert "jobbers_workers 1.0" in text
     assert "jobbers_submit_latency_seconds_count 2.0" in text
