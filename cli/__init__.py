@@ -1,1 +1,1 @@
-"""jobbers.cli."""
+"""jobbers.cli: the ``jobbers`` command, a thin face over ``jobbers.client``."""

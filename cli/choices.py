@@ -1,0 +1,31 @@
+"""Option choices mirrored from core enums, so ``--help`` need not import pydantic models.
+
+``tests/cli/test_layering.py`` checks they stay equal to ``TaskStatus`` and ``RatePeriod``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Values of ``--status`` (``jobbers.models.task.TaskStatus``)."""
+
+    UNSUBMITTED = "unsubmitted"
+    SUBMITTED = "submitted"
+    SCHEDULED = "scheduled"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STALLED = "stalled"
+    DROPPED = "dropped"
+
+
+class Period(StrEnum):
+    """Values of ``--rate-period`` (``jobbers.models.queue.RatePeriod``)."""
+
+    SECOND = "second"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"

@@ -1,0 +1,1 @@
+"""One module per resource; ``cli/app.py`` wires their functions into the ``jobbers`` tree."""

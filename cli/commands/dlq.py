@@ -1,0 +1,158 @@
+"""``jobbers dlq``: list, history, resubmit, delete (by ids or by filter)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .. import views  # noqa: TID252
+from ..exit_codes import UsageProblem  # noqa: TID252
+from ..inputs import STDIN, read_ids  # noqa: TID252
+from ..options import Cursor, Limit, OptionalIdsArg, QueueFilter, TaskIdArg, Yes, chunks  # noqa: TID252
+from ..session import Session, api_command  # noqa: TID252
+from .tasks import show_outcomes
+
+app = typer.Typer(
+    help="The dead-letter queue: browse, history, resubmit, delete.", no_args_is_help=True
+)
+
+T = TypeVar("T")
+BATCH = 100
+
+TaskName = Annotated[str | None, typer.Option("--task-name", help="Only tasks of this name")]
+TaskVersion = Annotated[
+    int | None, typer.Option("--task-version", min=0, help="Only this task version")
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every dead-lettered task (up to --limit)")]
+Matching = Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many matches")]
+
+
+@app.command("list")
+@api_command
+def list_dlq(
+    s: Session,
+    task_name: TaskName = None,
+    queue: QueueFilter = None,
+    task_version: TaskVersion = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> None:
+    """List dead-lettered tasks, newest first."""
+    page = s.call(s.api.list_dlq(task_name, queue, task_version, limit, cursor))
+    s.out.listing(page, page.items, views.DLQ)
+    if page.next_cursor and s.out.mode != "json":
+        s.out.note(f"more results: add --cursor {page.next_cursor}")
+
+
+@app.command("history")
+@api_command
+def history(s: Session, task_id: TaskIdArg) -> None:
+    """Show every failed attempt of a dead-lettered task (error, time, worker)."""
+    answer = s.call(s.api.dlq_history(task_id))
+    if s.out.mode == "table":
+        task = answer.task
+        s.out.text(f"{task.name} v{task.version} on {task.queue}: {task.status}")
+    s.out.listing(answer, answer.history, views.HISTORY)
+
+
+@app.command("resubmit")
+@api_command
+def resubmit(
+    s: Session,
+    task_ids: OptionalIdsArg = None,
+    task_name: TaskName = None,
+    queue: QueueFilter = None,
+    task_version: TaskVersion = None,
+    every: AllOpt = False,
+    reset: Annotated[bool, typer.Option("--reset-retry-count", help="Attempts from 0")] = False,
+    limit: Matching = 100,
+    yes: Yes = False,
+) -> None:
+    """Put dead-lettered tasks back on their queues: given ids, or the filter's matches."""
+    from jobbers.schemas import DLQResubmitRequest, DLQResubmitResponse
+
+    ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
+    s.confirm(
+        f"Resubmit {len(ids)} dead-lettered tasks?", yes or not ids, STDIN in (task_ids or [])
+    )
+    answers = batched(
+        s,
+        ids,
+        "resubmitting",
+        lambda b: s.api.resubmit_dlq(DLQResubmitRequest(task_ids=b, reset_retry_count=reset)),
+    )
+    results = {k: v for a in answers for k, v in a.results.items()}
+    total = sum(a.resubmitted for a in answers)
+    show_outcomes(s, DLQResubmitResponse(results=results, resubmitted=total), ids)
+
+
+@app.command("delete")
+@api_command
+def delete(
+    s: Session,
+    task_ids: OptionalIdsArg = None,
+    task_name: TaskName = None,
+    queue: QueueFilter = None,
+    task_version: TaskVersion = None,
+    every: AllOpt = False,
+    limit: Matching = 1000,
+    yes: Yes = False,
+) -> None:
+    """Remove dead-lettered tasks without resubmitting them: given ids, or the filter's."""
+    from jobbers.schemas import DLQDeleteRequest, DLQDeleteResponse
+
+    ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
+    question = f"Remove {len(ids)} tasks from the dead-letter queue?"
+    s.confirm(question, yes or not ids, STDIN in (task_ids or []))
+    answers = batched(s, ids, "removing", lambda b: s.api.delete_dlq(DLQDeleteRequest(task_ids=b)))
+    removed = DLQDeleteResponse(
+        removed=sum(a.removed for a in answers), task_ids=[i for a in answers for i in a.task_ids]
+    )
+    s.out.done(
+        removed, f"removed {removed.removed} tasks from the dead-letter queue", removed.task_ids
+    )
+
+
+def targets(
+    s: Session,
+    task_ids: list[str] | None,
+    task_name: str | None,
+    queue: str | None,
+    task_version: int | None,
+    every: bool,
+    limit: int,
+) -> list[str]:
+    """The ids to act on: as given, or every DLQ match of the filter (up to ``limit``)."""
+    has_filter = every or task_name is not None or queue is not None or task_version is not None
+    if task_ids and has_filter:
+        raise UsageProblem("give task ids or a filter (--task-name, --queue, --all), not both")
+    if task_ids:
+        return read_ids(task_ids)
+    if not has_filter:
+        raise UsageProblem("give task ids (- for stdin), a filter, or --all")
+    ids: list[str] = []
+    cursor: str | None = None
+    while len(ids) < limit:
+        size = min(limit - len(ids), 1000)
+        page = s.call(s.api.list_dlq(task_name, queue, task_version, size, cursor))
+        ids.extend(str(t.id) for t in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    if not ids:
+        s.out.note("no dead-lettered task matches the filter")
+    return ids
+
+
+def batched(
+    s: Session, ids: list[str], label: str, call: Callable[[list[str]], Coroutine[Any, Any, T]]
+) -> list[T]:
+    """Send ``ids`` in batches, with a progress bar on a terminal when there are several."""
+    answers: list[T] = []
+    with s.out.progress(len(ids), label) as advance:
+        for batch in chunks(ids, BATCH):
+            answers.append(s.call(call(list(batch))))
+            advance(len(batch))
+    return answers

@@ -1,0 +1,133 @@
+"""``jobbers queues``: list, get, create, update, delete, pause, resume, purge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .. import views  # noqa: TID252
+from ..choices import Period  # noqa: TID252
+from ..options import QueueArg, Yes  # noqa: TID252
+from ..session import Session, api_command  # noqa: TID252
+
+app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
+
+MaxConcurrent = Annotated[
+    int | None,
+    typer.Option("--max-concurrent", min=1, help="Tasks of this queue per worker at once"),
+]
+RateNumerator = Annotated[
+    int | None, typer.Option("--rate-numerator", min=1, help="Rate limit: this many tasks...")
+]
+RateDenominator = Annotated[
+    int | None, typer.Option("--rate-denominator", min=1, help="...per this many periods")
+]
+RatePeriod = Annotated[Period | None, typer.Option("--rate-period", help="...of this unit")]
+
+
+def _limits(**given: Any) -> dict[str, Any]:
+    """The limits the user gave, leaving the others out (so the server's defaults apply)."""
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@app.command("list")
+@api_command
+def list_queues(s: Session) -> None:
+    """List queues with their limits and paused flag."""
+    answer = s.call(s.api.list_queues())
+    s.out.listing(answer, answer.queues, views.QUEUES)
+
+
+@app.command("get")
+@api_command
+def get(s: Session, name: QueueArg) -> None:
+    """Show one queue's configuration."""
+    queue = s.call(s.api.get_queue(name))
+    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+
+
+@app.command("create")
+@api_command
+def create(
+    s: Session,
+    name: QueueArg,
+    max_concurrent: MaxConcurrent = None,
+    rate_numerator: RateNumerator = None,
+    rate_denominator: RateDenominator = None,
+    rate_period: RatePeriod = None,
+) -> None:
+    """Create a queue (exit 4 if the name is taken)."""
+    from jobbers.schemas import QueueConfig
+
+    limits = _limits(
+        max_concurrent=max_concurrent,
+        rate_numerator=rate_numerator,
+        rate_denominator=rate_denominator,
+        rate_period=rate_period,
+    )
+    queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits)))
+    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+
+
+@app.command("update")
+@api_command
+def update(
+    s: Session,
+    name: QueueArg,
+    max_concurrent: MaxConcurrent = None,
+    rate_numerator: RateNumerator = None,
+    rate_denominator: RateDenominator = None,
+    rate_period: RatePeriod = None,
+    unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove --max-concurrent")] = False,
+    no_rate: Annotated[bool, typer.Option("--no-rate-limit", help="Remove the rate limit")] = False,
+) -> None:
+    """Change some of a queue's limits, keeping the others (creates a missing queue)."""
+    from jobbers.client import NotFound
+    from jobbers.schemas import QueueUpdate
+
+    try:
+        current = s.call(s.api.get_queue(name)).model_dump(exclude={"name", "paused"})
+    except NotFound:
+        current = {}
+    limits = {**current, **_limits(max_concurrent=max_concurrent, rate_numerator=rate_numerator)}
+    limits |= _limits(rate_denominator=rate_denominator, rate_period=rate_period)
+    if unlimited:
+        limits["max_concurrent"] = None
+    if no_rate:
+        limits |= {"rate_numerator": None, "rate_denominator": None, "rate_period": None}
+    queue = s.call(s.api.update_queue(name, QueueUpdate(**limits)))
+    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+
+
+@app.command("delete")
+@api_command
+def delete(s: Session, name: QueueArg) -> None:
+    """Delete an empty queue and drop it from every role (exit 4 while it holds tasks)."""
+    answer = s.call(s.api.delete_queue(name))
+    s.out.done(answer, answer.message, [name])
+
+
+@app.command("pause")
+@api_command
+def pause(s: Session, name: QueueArg) -> None:
+    """Stop workers starting this queue's tasks; submissions are still accepted."""
+    queue = s.call(s.api.pause_queue(name))
+    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+
+
+@app.command("resume")
+@api_command
+def resume(s: Session, name: QueueArg) -> None:
+    """Let workers start this queue's tasks again."""
+    queue = s.call(s.api.resume_queue(name))
+    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+
+
+@app.command("purge")
+@api_command
+def purge(s: Session, name: QueueArg, yes: Yes = False) -> None:
+    """Cancel every waiting (submitted or scheduled) task of a queue; running ones finish."""
+    s.confirm(f"Cancel every waiting task of queue {name!r}?", yes)
+    answer = s.call(s.api.purge_queue(name))
+    s.out.done(answer, f"cancelled {answer.cancelled} waiting tasks of queue {name!r}", [name])

@@ -1,0 +1,64 @@
+"""``jobbers roles``: list, get, create, set, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import views  # noqa: TID252
+from ..options import RoleArg, complete_queue  # noqa: TID252
+from ..session import Session, api_command  # noqa: TID252
+
+app = typer.Typer(help="Roles: which queues a worker of each role consumes.", no_args_is_help=True)
+
+QueuesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="QUEUE",
+        help="Queues, in the order workers poll them",
+        autocompletion=complete_queue,
+    ),
+]
+
+
+@app.command("list")
+@api_command
+def list_roles(s: Session) -> None:
+    """List roles and their queues."""
+    answer = s.call(s.api.list_roles())
+    s.out.listing(answer, answer.roles, views.ROLES)
+
+
+@app.command("get")
+@api_command
+def get(s: Session, name: RoleArg) -> None:
+    """Show one role's queues."""
+    role = s.call(s.api.get_role(name))
+    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+
+
+@app.command("create")
+@api_command
+def create(s: Session, name: RoleArg, queues: QueuesArg = None) -> None:
+    """Create a role over existing queues (exit 4 if the name is taken)."""
+    from jobbers.schemas import Role
+
+    role = s.call(s.api.create_role(Role(name=name, queues=queues or [])))
+    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+
+
+@app.command("set")
+@api_command
+def set_queues(s: Session, name: RoleArg, queues: QueuesArg = None) -> None:
+    """Replace a role's queue list (creates the role); its workers follow at once."""
+    role = s.call(s.api.set_role(name, queues or []))
+    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+
+
+@app.command("delete")
+@api_command
+def delete(s: Session, name: RoleArg) -> None:
+    """Delete a role; its workers finish what they run and take nothing new."""
+    answer = s.call(s.api.delete_role(name))
+    s.out.done(answer, answer.message, [name])

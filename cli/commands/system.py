@@ -1,0 +1,43 @@
+"""System commands: workers, stats, health, metrics."""
+
+from __future__ import annotations
+
+from .. import views  # noqa: TID252
+from ..output import Column, Mode  # noqa: TID252
+from ..session import Session, api_command  # noqa: TID252
+
+HEALTH_FIELDS = [
+    Column("status", lambda h: h.status, lambda h: "green" if h.status == "ok" else "bold red"),
+    Column("redis", lambda h: h.redis),
+    Column("version", lambda h: h.version),
+]
+
+
+@api_command
+def workers(s: Session) -> None:
+    """List live workers: role, queues, in-flight tasks, counters, last heartbeat."""
+    answer = s.call(s.api.workers())
+    s.out.listing(answer, answer.workers, views.WORKERS)
+
+
+@api_command
+def stats(s: Session) -> None:
+    """Show per-queue depth, running, scheduled, DLQ and recent throughput."""
+    answer = s.call(s.api.stats())
+    if s.out.mode is Mode.TABLE:
+        counts = "  ".join(f"{k} {v}" for k, v in sorted(answer.statuses.items()) if v)
+        s.out.text(f"workers {answer.workers}  dlq {answer.dlq}  {counts}".rstrip())
+    s.out.listing(answer, answer.queues, views.STATS)
+
+
+@api_command
+def health(s: Session) -> None:
+    """Check that the manager and its Redis answer (exit 1 if Redis is down)."""
+    answer = s.call(s.api.health())
+    s.out.record(answer, answer, HEALTH_FIELDS, answer.status)
+
+
+@api_command
+def metrics(s: Session) -> None:
+    """Print the manager's Prometheus metrics (text exposition format)."""
+    s.out.text(s.call(s.api.metrics()))

@@ -1,0 +1,105 @@
+"""Exit statuses of every ``jobbers`` command, and the one place errors become them.
+
+======  ==================================================================
+status  meaning
+======  ==================================================================
+0       success
+1       the manager failed or refused (5xx, 503, 401), or the user said no
+2       usage error: bad option, parameter, JSON or id (also a 400/413/422)
+3       not found: no such task, queue or role
+4       conflict: the current state does not allow it (409)
+5       cannot reach the manager
+6       ``--wait``: the task ended other than ``completed``, or the timeout
+        passed first
+======  ==================================================================
+
+A bulk command (several ids) exits with the status of its first failed id.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit statuses; scripts may rely on them."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    CONFLICT = 4
+    UNREACHABLE = 5
+    NOT_COMPLETED = 6
+
+
+class CliError(Exception):
+    """Base class of the errors the CLI raises itself; ``code`` is its exit status."""
+
+    code = ExitCode.FAILURE
+
+
+class UsageProblem(CliError):
+    """Raised when the command line or its input (stdin, a file) cannot be used."""
+
+    code = ExitCode.USAGE
+
+
+class Declined(CliError):
+    """Raised when the user answers no to a confirmation."""
+
+    code = ExitCode.FAILURE
+
+
+class TaskNotCompleted(CliError):
+    """Raised by ``--wait`` when the task ends otherwise than ``completed`` or time runs out."""
+
+    code = ExitCode.NOT_COMPLETED
+
+
+class SomeFailed(CliError):
+    """Raised after a bulk command printed its results, when some ids failed."""
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def exit_code_for(error: BaseException) -> ExitCode | None:
+    """The exit status for an error the CLI expects, or None for a bug (shown as a traceback)."""
+    if isinstance(error, CliError):
+        return error.code
+    # Imported here so that `jobbers --help` loads neither httpx nor the schemas.
+    from pydantic import ValidationError
+
+    from jobbers import client
+
+    match error:
+        case client.ManagerUnreachable():
+            return ExitCode.UNREACHABLE
+        case client.NotFound():
+            return ExitCode.NOT_FOUND
+        case client.Conflict():
+            return ExitCode.CONFLICT
+        case client.InvalidRequest() | client.PayloadTooLarge() | ValidationError():
+            return ExitCode.USAGE
+        case client.ClientError():
+            return ExitCode.FAILURE
+    return None
+
+
+_SUCCESSES = frozenset({"cancelled", "cancel_requested", "resubmitted", "deleted"})
+
+
+def exit_code_for_outcome(outcome: str) -> ExitCode:
+    """The exit status for one id's outcome in a bulk answer (``results`` of the API)."""
+    if outcome in _SUCCESSES:
+        return ExitCode.OK
+    text = outcome.lower()
+    if "not_found" in text or "not found" in text or "not in the dead-letter" in text:
+        return ExitCode.NOT_FOUND
+    if text.startswith("conflict") or "only failed" in text:
+        return ExitCode.CONFLICT
+    if text.startswith("invalid"):
+        return ExitCode.USAGE
+    return ExitCode.FAILURE

@@ -1,0 +1,81 @@
+"""Reading what users type: task ids (``-`` for stdin), ``key=value`` parameters, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from .exit_codes import UsageProblem
+
+STDIN = "-"
+
+
+def read_ids(values: Iterable[str], stdin: TextIO | None = None) -> list[str]:
+    """The ids given, with ``-`` replaced by the whitespace-separated ids on stdin, deduplicated."""
+    ids: list[str] = []
+    for value in values:
+        if value == STDIN:
+            ids.extend((stdin or sys.stdin).read().split())
+        else:
+            ids.append(value.strip())
+    unique = list(dict.fromkeys(i for i in ids if i))
+    if not unique:
+        raise UsageProblem("no task ids given (pass ids, or - to read them from stdin)")
+    return unique
+
+
+def check_ids(ids: Iterable[str]) -> list[str]:
+    """The ids in canonical form; UsageProblem naming the first one that is not a ULID."""
+    from jobbers.schemas import canonical_ulid
+
+    try:
+        return [canonical_ulid(i) for i in ids]
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def parse_params(pairs: Iterable[str], document: str | None = None) -> dict[str, Any]:
+    """Task parameters from ``--params`` (JSON, @file or -) overlaid with each ``--param``.
+
+    ``key=value`` gives a string; ``key:=value`` parses value as JSON (numbers, booleans,
+    lists, objects), as HTTPie does, so ``count:=3`` is 3 and ``zip=01234`` stays a string.
+    """
+    params = _load_document(document) if document is not None else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or key == ":":
+            raise UsageProblem(f"--param {pair!r}: expected key=value or key:=json")
+        if key.endswith(":"):
+            params[key[:-1]] = _json(value, f"--param {pair!r}")
+        else:
+            params[key] = value
+    return params
+
+
+def _load_document(document: str) -> dict[str, Any]:
+    where = "--params"
+    if document == STDIN:
+        text, where = sys.stdin.read(), "--params - (stdin)"
+    elif document.startswith("@"):
+        path = Path(document[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise UsageProblem(f"--params {document}: {exc.strerror or exc}") from None
+        where = f"--params {document}"
+    else:
+        text = document
+    value = _json(text, where)
+    if not isinstance(value, dict):
+        raise UsageProblem(f"{where}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageProblem(f"{where}: invalid JSON: {exc.msg} at position {exc.pos}") from None

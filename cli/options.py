@@ -1,0 +1,99 @@
+"""Arguments and options several commands share, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .choices import Status
+
+T = TypeVar("T")
+
+
+def _complete(kind: str, incomplete: str) -> list[str]:
+    """Queue or role names from the manager for shell completion; nothing if it is down."""
+    import asyncio
+
+    from jobbers.client import JobbersClient
+
+    async def names() -> list[str]:
+        async with JobbersClient(timeout=1.0) as api:
+            if kind == "queues":
+                return [q.name for q in (await api.list_queues()).queues]
+            return [r.name for r in (await api.list_roles()).roles]
+
+    try:
+        return [n for n in asyncio.run(names()) if n.startswith(incomplete)]
+    except Exception:
+        return []
+
+
+def complete_queue(incomplete: str) -> list[str]:
+    """Shell completion of queue names."""
+    return _complete("queues", incomplete)
+
+
+def complete_role(incomplete: str) -> list[str]:
+    """Shell completion of role names."""
+    return _complete("roles", incomplete)
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items (the API takes 1000 ids per call)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+TaskIdArg = Annotated[
+    str, typer.Argument(metavar="ID", help="The task's id (a ULID)", show_default=False)
+]
+TaskIdsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="ID", help="Task ids, or - to read them (whitespace-separated) from stdin"
+    ),
+]
+OptionalIdsArg = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="ID", help="Task ids, or - for stdin; or use the filters"),
+]
+QueueArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="QUEUE", help="Queue name", autocompletion=complete_queue, show_default=False
+    ),
+]
+RoleArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ROLE", help="Role name", autocompletion=complete_role, show_default=False
+    ),
+]
+QueueFilter = Annotated[
+    str | None,
+    typer.Option("--queue", help="Only this queue", autocompletion=complete_queue),
+]
+StatusFilter = Annotated[Status | None, typer.Option("--status", "-s", help="Only this status")]
+Limit = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Page size")]
+Cursor = Annotated[
+    str | None, typer.Option("--cursor", help="Continue from a previous page's next_cursor")
+]
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", "-w", help="Follow the task until it ends; exit 6 unless completed"),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0, help="With --wait: give up after this many seconds"),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
+
+
+def page_hint(s: Any, next_cursor: str | None) -> None:
+    """Tell people (on stderr) how to get the next page; JSON readers have next_cursor."""
+    from .output import Mode
+
+    if next_cursor and s.out.mode is not Mode.JSON:
+        s.out.note(f"more results: add --cursor {next_cursor}")

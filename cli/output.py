@@ -1,0 +1,253 @@
+"""How command results are printed: stdout is data, stderr is for people.
+
+Four modes, one per audience:
+
+* ``json`` (``--json`` / ``-o json``): the API's JSON document, exactly one per command;
+* ``quiet`` (``-q``): ids only, one per line, for ``xargs`` and ``jobbers retry -``;
+* ``tsv`` (default when stdout is not a terminal): plain tab-separated rows, no header;
+* ``table`` (default on a terminal): a rich table with colours (``NO_COLOR`` turns them off).
+
+Rich is imported only when a table or a spinner is drawn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console, OverflowMethod
+
+    Document = BaseModel | Sequence[BaseModel]
+    """What ``--json`` prints: the API's answer, or a list of answers for a several-id command."""
+
+
+class Mode(StrEnum):
+    """What ``-o/--output`` accepts."""
+
+    TABLE = "table"
+    TSV = "tsv"
+    JSON = "json"
+    QUIET = "quiet"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a listing: its key, how to read the value, and how a table shows it.
+
+    ``header`` names the field in ``key<TAB>value`` output; ``label`` (default: the header)
+    heads the table column; ``human`` formats the cell for people; only ``wrap`` columns
+    (free text) fold onto several lines when the terminal is narrow; ``table`` and ``tsv``
+    say which outputs show the column (a table may merge two TSV columns into one cell).
+    """
+
+    header: str
+    value: Callable[[Any], object]
+    style: Callable[[Any], str] | str = ""
+    human: Callable[[Any], str] | None = None
+    label: str | None = None
+    wrap: bool = False
+    table: bool = True
+    tsv: bool = True
+    min_width: int | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """How one kind of record is listed (columns) and identified (``-q``)."""
+
+    columns: Sequence[Column]
+    ident: Callable[[Any], str]
+
+
+def colour_enabled(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def machine_cell(value: object) -> str:
+    """A value as scripts read it: ISO times, JSON for structures, empty for None."""
+    match value:
+        case None:
+            return ""
+        case bool():
+            return "true" if value else "false"
+        case Enum():
+            return str(value.value)
+        case dt.datetime():
+            return value.isoformat().replace("+00:00", "Z")
+        case float():
+            return f"{value:g}"
+        case list() | tuple():
+            return ",".join(machine_cell(v) for v in value)
+        case dict():
+            return json.dumps(value, separators=(",", ":"), default=str)
+    # Tabs and newlines would break the row structure a pipe relies on.
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def age(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """A compact age like kubectl's: 5s, 3m, 2h, 4d (``in 5s`` for the future)."""
+    if when is None:
+        return "-"
+    seconds = ((now or dt.datetime.now(dt.UTC)) - when).total_seconds()
+    return duration(seconds) if seconds >= 0 else f"in {duration(-seconds)}"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as 0.4s, 42s, 3m, 2h or 4d."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def human_cell(value: object) -> str:
+    """A value as people read it in a table."""
+    match value:
+        case None:
+            return "-"
+        case dt.datetime():
+            return age(value)
+        case float():
+            return f"{value:g}"
+        case list() | tuple():
+            return ", ".join(human_cell(v) for v in value) or "-"
+    return machine_cell(value)
+
+
+class Output:
+    """The renderer of one command invocation."""
+
+    def __init__(self, mode: Mode | None = None, stdout: TextIO | None = None) -> None:
+        self.stdout = stdout or sys.stdout
+        self.mode = mode or (Mode.TABLE if self.stdout.isatty() else Mode.TSV)
+
+    # ------------------------------------------------------------------ data (stdout)
+
+    def listing(self, document: Document, rows: Iterable[Any], view: View) -> None:
+        """Print a list: the whole document as JSON, or its rows as ids, TSV or a table."""
+        if self.mode is Mode.JSON:
+            self.json(document)
+        elif self.mode is Mode.QUIET:
+            self.lines(view.ident(row) for row in rows)
+        elif self.mode is Mode.TSV:
+            columns = [c for c in view.columns if c.tsv]
+            self.lines("\t".join(machine_cell(c.value(row)) for c in columns) for row in rows)
+        else:
+            self._table(list(rows), view)
+
+    def record(self, document: Document, obj: Any, fields: Sequence[Column], ident: str) -> None:
+        """Print one object: the document as JSON, or the object's id, fields as TSV or table."""
+        if self.mode is Mode.JSON:
+            self.json(document)
+        elif self.mode is Mode.QUIET:
+            self.lines([ident])
+        elif self.mode is Mode.TSV:
+            self.lines(f"{c.header}\t{machine_cell(c.value(obj))}" for c in fields)
+        else:
+            self._fields(obj, fields)
+
+    def done(self, document: Document, message: str, idents: Sequence[str]) -> None:
+        """Report an action: the document as JSON, the ids with ``-q``, else a sentence."""
+        if self.mode is Mode.JSON:
+            self.json(document)
+        else:
+            self.lines(idents if self.mode is Mode.QUIET else [message])
+
+    def json(self, document: Document) -> None:
+        """Print the API's JSON: compact in a pipe, indented on a terminal."""
+        indent = 2 if self.stdout.isatty() else None
+        if isinstance(document, Sequence):
+            data = [d.model_dump(mode="json", exclude_unset=True) for d in document]
+            text = json.dumps(data, indent=indent, separators=None if indent else (",", ":"))
+        else:
+            text = document.model_dump_json(exclude_unset=True, indent=indent)
+        self.stdout.write(text + "\n")
+
+    def lines(self, lines: Iterable[str]) -> None:
+        """Print plain lines."""
+        for line in lines:
+            self.stdout.write(line + "\n")
+
+    def text(self, text: str) -> None:
+        """Print raw text as it is (``jobbers metrics``)."""
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    # ------------------------------------------------------------------ people (stderr)
+
+    def note(self, message: str) -> None:
+        """A diagnostic for people, on stderr, never mixed into the data."""
+        sys.stderr.write(message + "\n")
+
+    @contextlib.contextmanager
+    def progress(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
+        """A progress bar on stderr for long batches (people only); yields ``advance(n)``."""
+        if total <= 1 or not sys.stderr.isatty():
+            yield lambda n: None
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        console = Console(stderr=True, no_color=not colour_enabled(sys.stderr))
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda n: bar.advance(task, n)
+
+    def _console(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=self.stdout, no_color=not colour_enabled(self.stdout), soft_wrap=False)
+
+    def _table(self, rows: list[Any], view: View) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        columns = [c for c in view.columns if c.table]
+        for column in columns:
+            label = (column.label or column.header).upper()
+            overflow: OverflowMethod = "fold" if column.wrap else "ellipsis"
+            table.add_column(
+                label, overflow=overflow, no_wrap=not column.wrap, min_width=column.min_width
+            )
+        for row in rows:
+            table.add_row(*(_styled(c, row) for c in columns))
+        console = self._console()
+        if rows:
+            console.print(table)
+        else:
+            self.note("(none)")
+
+    def _fields(self, obj: Any, fields: Sequence[Column]) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for field in fields:
+            table.add_row(field.label or field.header, _styled(field, obj))
+        self._console().print(table)
+
+
+def _styled(column: Column, row: Any) -> Any:
+    """A table cell: human text in the column's style (a rich Text, so no markup is parsed)."""
+    from rich.text import Text
+
+    value = column.value(row)
+    text = column.human(row) if column.human else human_cell(value)
+    style = column.style(row) if callable(column.style) else column.style
+    if value is None:
+        style = "dim"
+    return Text(text, style=style)

@@ -1,0 +1,205 @@
+"""The plumbing every API command shares: options, the client session, and error exits.
+
+A command is written as ``def status(s: Session, task_id: ...)`` under ``@api_command``: the
+decorator hides ``s`` from Typer, adds ``--url``, ``--json``, ``-o`` and ``-q`` to the
+command, opens the client on first use, and turns expected errors into one line on stderr
+and the exit status ``exit_code_for`` chooses. Commands stay parse, call, render.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from .exit_codes import Declined, UsageProblem, exit_code_for
+from .output import Mode, Output
+
+if TYPE_CHECKING:
+    import httpx
+
+    from jobbers.client import JobbersClient, SyncJobbersClient
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliConfig:
+    """What the root context carries; tests inject a transport to reach an in-process app."""
+
+    transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None
+
+
+class Session:
+    """One command's client (opened on first use) and its output."""
+
+    def __init__(self, url: str | None, out: Output, config: CliConfig) -> None:
+        self.url = url
+        self.out = out
+        self._config = config
+        self._sync: SyncJobbersClient | None = None
+
+    @property
+    def api(self) -> JobbersClient:
+        """The async client; pass its coroutines to ``call``."""
+        return self._client().api
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run one client call and return its answer."""
+        return self._client().run(coroutine)
+
+    def _client(self) -> SyncJobbersClient:
+        if self._sync is None:
+            skip_httpx_cli()
+            from jobbers.client import JobbersClient, SyncJobbersClient
+
+            factory = self._config.transport_factory
+            transport = factory() if factory else None
+            self._sync = SyncJobbersClient(JobbersClient(self.url, transport=transport))
+        return self._sync
+
+    def close(self) -> None:
+        """Close the client if it was opened."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    def confirm(self, question: str, yes: bool, stdin_used: bool = False) -> None:
+        """Ask before a destructive action unless ``--yes``; Declined on no."""
+        if yes:
+            return
+        if stdin_used:
+            raise UsageProblem(f"{question} Pass --yes: stdin holds the ids, not an answer")
+        if not typer.confirm(question, default=False, err=True):
+            raise Declined("nothing changed")
+
+
+def skip_httpx_cli() -> None:
+    """Keep ``import httpx`` from loading httpx's own command-line tool (click, rich, pygments).
+
+    httpx imports ``httpx._main`` eagerly, some 60-150 ms that ``jobbers status`` never uses.
+    A None entry in sys.modules makes that import fail, and httpx answers with the stub it
+    has for installs without its ``cli`` extra. Only done before httpx is first imported.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def config_of(ctx: typer.Context) -> CliConfig:
+    """The CliConfig of the root context (a default one unless a test injected its own)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliConfig):
+        root.obj = CliConfig()
+    return root.obj
+
+
+def fail(error: BaseException) -> typer.Exit:
+    """Print an expected error as one line on stderr and return the Exit to raise; re-raise bugs."""
+    code = exit_code_for(error)
+    if code is None:
+        raise error
+    sys.stderr.write(f"error: {_one_line(error)}\n")
+    return typer.Exit(int(code))
+
+
+def _one_line(error: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return f"{loc}: {first['msg']}" if loc else str(first["msg"])
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+_COMMON: list[inspect.Parameter] = [
+    inspect.Parameter(
+        "opt_url",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--url",
+                envvar="JOBBERS_URL",
+                help="Manager URL [default: http://127.0.0.1:8000]",
+                show_default=False,
+                rich_help_panel="Output and connection",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "opt_output",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            Mode | None,
+            typer.Option(
+                "--output",
+                "-o",
+                help="table (terminal default), tsv (pipe default), json or quiet",
+                show_default=False,
+                rich_help_panel="Output and connection",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "opt_json",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--json",
+                help="Print the API's JSON, nothing else (same as -o json)",
+                rich_help_panel="Output and connection",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "opt_quiet",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="Print ids only, one per line",
+                rich_help_panel="Output and connection",
+            ),
+        ],
+    ),
+    inspect.Parameter("opt_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+]
+
+
+def api_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Make ``fn(s: Session, ...)`` a Typer command with the shared options and error exits."""
+    signature = inspect.signature(fn, eval_str=True)
+    own = list(signature.parameters.values())[1:]  # the first one is the Session
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        ctx: typer.Context = kwargs.pop("opt_ctx")
+        url, output = kwargs.pop("opt_url"), kwargs.pop("opt_output")
+        as_json, quiet = kwargs.pop("opt_json"), kwargs.pop("opt_quiet")
+        mode = Mode.QUIET if quiet else Mode.JSON if as_json else output
+        session = Session(url, Output(mode), config_of(ctx))
+        try:
+            fn(session, *args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            raise fail(exc) from None
+        finally:
+            session.close()
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_COMMON])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *_COMMON]}
+    return wrapper

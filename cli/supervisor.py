@@ -1,0 +1,314 @@
+"""``jobbers dev``: Redis, the manager, workers, scheduler and cleaner in one terminal.
+
+Start order: Redis (``REDIS_URL`` if set, else a private server whose data stays in
+``--data-dir``), the manager (until ``/health`` answers), one worker per role, the scheduler
+and the cleaner. Their output is shown line by line behind a name prefix.
+
+Stop order, on Ctrl-C, SIGTERM or SIGHUP: every process but Redis gets SIGTERM and ``grace``
+seconds to finish (a second Ctrl-C cuts that short), stragglers get SIGKILL, then Redis is
+stopped last so workers can record their shutdown. Children run in their own process group,
+so the terminal's Ctrl-C reaches only this supervisor, which stops them in that order. If
+any child dies on its own, everything is stopped and ``jobbers dev`` exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .output import colour_enabled
+
+HEALTH_TIMEOUT_S = 30.0
+_COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
+
+
+@dataclass
+class Child:
+    """One supervised process and the task copying its output."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None] | None = None
+    exited: asyncio.Task[int] | None = None
+
+
+@dataclass
+class DevOptions:
+    """What ``jobbers dev`` was asked to run."""
+
+    module: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers_per_role: int = 1
+    data_dir: Path = field(default_factory=lambda: Path(".jobbers/redis"))
+    grace: float = 10.0
+
+
+class StartupFailed(Exception):
+    """Raised when a process dies or the manager never answers during start-up."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Supervisor:
+    """Starts the processes, relays their output, and stops them all."""
+
+    def __init__(self, options: DevOptions, out: TextIO | None = None) -> None:
+        self.options = options
+        self.out = out or sys.stdout
+        self.children: list[Child] = []
+        self.redis: Child | None = None
+        self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._colour = colour_enabled(self.out)
+        self._width = 10
+
+    @property
+    def url(self) -> str:
+        """The manager's base URL."""
+        return f"http://{self.options.host}:{self.options.port}"
+
+    async def run(self) -> int:
+        """Start everything, wait for a signal or a crash, stop everything; the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._on_signal)
+        status = 0
+        try:
+            tasks = self._load_tasks()
+            env = {**os.environ, "REDIS_URL": await self._redis_url(), "PYTHONUNBUFFERED": "1"}
+            address = ["--host", self.options.host, "--port", str(self.options.port)]
+            await self._spawn("manager", env, "manager", self.options.module, *address)
+            await self._wait_healthy()
+            roles = await self._roles()
+            for role in roles:
+                for i in range(self.options.workers_per_role):
+                    worker = ["worker", self.options.module, "--role", role]
+                    await self._spawn(self._worker_name(roles, role, i), env, *worker)
+            await self._spawn("scheduler", env, "scheduler")
+            await self._spawn("cleaner", env, "cleaner", "--interval", "5")
+            self._banner(env["REDIS_URL"], roles, tasks)
+            status = await self._supervise()
+        except StartupFailed as exc:
+            self._say(f"error: {exc}")
+            status = exc.code
+        finally:
+            await self._shutdown()
+        return status
+
+    # ------------------------------------------------------------------ start
+
+    def _load_tasks(self) -> list[str]:
+        """Import the tasks module here first, so a broken one fails before anything starts."""
+        from jobbers.errors import TaskDefinitionError
+        from jobbers.registry import load_tasks_module, registered_tasks
+
+        try:
+            load_tasks_module(self.options.module)
+        except TaskDefinitionError as exc:
+            raise StartupFailed(str(exc), code=2) from None
+        except Exception as exc:  # the user's module failed while importing
+            message = (
+                f"cannot load tasks module {self.options.module!r}: {type(exc).__name__}: {exc}"
+            )
+            raise StartupFailed(message, code=2) from None
+        return [f"{name} v{version}" for name, version in registered_tasks()]
+
+    async def _redis_url(self) -> str:
+        """REDIS_URL, or a private server started in its own process group."""
+        from jobbers.redis_server import RedisServer, find_server_binary, free_port
+
+        if os.environ.get("REDIS_URL"):
+            return os.environ["REDIS_URL"]
+        data_dir = self.options.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = RedisServer(free_port(), data_dir, find_server_binary())
+        # The appendonly file in data_dir is what keeps tasks across restarts.
+        self.redis = await self._start(
+            "redis",
+            server.binary,
+            "--port", str(server.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            "--maxmemory-policy", "noeviction", "--protected-mode", "yes",
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not server.ping():
+            if self.redis.process.returncode is not None or time.monotonic() > deadline:
+                raise StartupFailed(f"redis did not start (see its log above; data in {data_dir})")
+            await asyncio.sleep(0.05)
+        return server.url
+
+    async def _spawn(self, name: str, env: dict[str, str], *argv: str) -> None:
+        """Start ``python -m jobbers.cli ARGV`` as a supervised child."""
+        if self._stop.is_set():
+            raise StartupFailed("interrupted during start-up")
+        child = await self._start(name, sys.executable, "-m", "jobbers.cli", *argv, env=env)
+        self.children.append(child)
+
+    async def _start(self, name: str, *argv: str, env: dict[str, str] | None = None) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            process_group=0,
+        )
+        child = Child(name, process)
+        child.pump = asyncio.create_task(self._pump(child, len(self.children)))
+        child.exited = asyncio.create_task(process.wait())
+        self._width = max(self._width, len(name))
+        self._say(f"started {name} (pid {process.pid})")
+        return child
+
+    def _worker_name(self, roles: list[str], role: str, index: int) -> str:
+        """``worker`` for the usual single default worker, else ``worker.ROLE[.N]``."""
+        several = self.options.workers_per_role > 1
+        if roles == ["default"] and not several:
+            return "worker"
+        return f"worker.{role}" + (f".{index + 1}" if several else "")
+
+    async def _wait_healthy(self) -> None:
+        """Poll /health until the manager answers; fail if it exits or never answers."""
+        from jobbers.client import ClientError, JobbersClient
+
+        manager = self.children[0]
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        async with JobbersClient(self.url, timeout=2.0) as api:
+            while True:
+                if manager.process.returncode is not None:
+                    raise StartupFailed(
+                        f"the manager exited ({manager.process.returncode}); "
+                        f"is port {self.options.port} in use? try --port"
+                    )
+                if self._stop.is_set():
+                    raise StartupFailed("interrupted during start-up")
+                with contextlib.suppress(ClientError):
+                    if (await api.health()).status == "ok":
+                        return
+                if time.monotonic() > deadline:
+                    raise StartupFailed(f"the manager did not answer on {self.url}")
+                await asyncio.sleep(0.1)
+
+    async def _roles(self) -> list[str]:
+        """Every configured role (the manager created ``default``), or just ``default``."""
+        from jobbers.client import JobbersClient
+
+        async with JobbersClient(self.url) as api:
+            roles = [r.name for r in (await api.list_roles()).roles]
+        return roles or ["default"]
+
+    def _banner(self, redis_url: str, roles: list[str], tasks: list[str]) -> None:
+        where = f"data in {self.options.data_dir}" if self.redis else "from REDIS_URL"
+        per = f" x{self.options.workers_per_role}" if self.options.workers_per_role > 1 else ""
+        example = tasks[0].split()[0] if tasks else "NAME"
+        export = [] if self.options.port == 8000 else [f"  export JOBBERS_URL={self.url}"]
+        hints = [
+            (f"jobbers submit {example} --wait", "run a task and wait for its result"),
+            ("jobbers list", "recent tasks"),
+            ("jobbers top", "watch it all live"),
+        ]
+        width = max(len(command) for command, _ in hints) + 2
+        lines = [
+            "",
+            f"jobbers dev is up with {self.options.module}",
+            f"  manager   {self.url}  (API docs: {self.url}/docs)",
+            f"  redis     {redis_url}  ({where})",
+            f"  workers   {', '.join(r + per for r in roles)}; scheduler; cleaner every 5s",
+            f"  tasks     {', '.join(tasks) or '(none registered)'}",
+            "",
+            "Next, in another terminal:",
+            *export,
+            *(f"  {command:<{width}}# {why}" for command, why in hints),
+            "Ctrl-C here stops everything.",
+            "",
+        ]
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+    # ------------------------------------------------------------------ run and stop
+
+    async def _supervise(self) -> int:
+        """Wait for a stop signal (status 0) or for any child to die on its own (status 1)."""
+        stop = asyncio.create_task(self._stop.wait())
+        watched = {c.exited: c for c in self._all() if c.exited is not None}
+        done, _ = await asyncio.wait({stop, *watched}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        for task in done:
+            if task in watched:
+                child = watched[task]
+                self._say(f"{child.name} exited ({child.process.returncode}); stopping everything")
+                return 1
+        return 0
+
+    def _on_signal(self) -> None:
+        if self._stop.is_set():
+            self._hurry.set()
+            self._say("stopping now")
+            return
+        self._say("stopping (Ctrl-C again to kill at once)")
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        """SIGTERM to all but Redis, wait ``grace``, SIGKILL stragglers; then Redis."""
+        self._stop.set()
+        await self._stop_group(self.children, self.options.grace)
+        if self.redis is not None:
+            await self._stop_group([self.redis], 10.0)
+        for child in self._all():
+            if child.pump is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(child.pump, 2.0)
+        if self._all():
+            self._say("everything stopped")
+
+    async def _stop_group(self, children: list[Child], grace: float) -> None:
+        alive = [c for c in children if c.process.returncode is None]
+        for child in alive:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+        waits = [c.exited for c in alive if c.exited is not None]
+        if waits:
+            hurry = asyncio.create_task(self._hurry.wait())
+            either: set[asyncio.Future[Any]] = {asyncio.gather(*waits), hurry}
+            await asyncio.wait(either, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+            hurry.cancel()
+        for child in alive:
+            if child.process.returncode is None:
+                self._say(f"{child.name} did not stop in time; killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+                await child.process.wait()
+
+    def _all(self) -> list[Child]:
+        return [*([self.redis] if self.redis else []), *self.children]
+
+    # ------------------------------------------------------------------ output
+
+    async def _pump(self, child: Child, index: int) -> None:
+        """Copy a child's output, one prefixed line at a time."""
+        assert child.process.stdout is not None
+        colour = _COLOURS[index % len(_COLOURS)]
+        async for raw in child.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            prefix = f"{child.name:<{self._width}} |"
+            if self._colour:
+                prefix = f"\x1b[{colour}m{prefix}\x1b[0m"
+            self.out.write(f"{prefix} {line}\n")
+            self.out.flush()
+
+    def _say(self, message: str) -> None:
+        prefix = f"{'dev':<{self._width}} |"
+        if self._colour:
+            prefix = f"\x1b[1m{prefix}\x1b[0m"
+        self.out.write(f"{prefix} {message}\n")
+        self.out.flush()

@@ -1,0 +1,259 @@
+"""What each kind of record shows: its columns (table and TSV) and its id (``-q``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .output import Column, View, age, duration
+
+STATUS_STYLES = {
+    "submitted": "blue",
+    "scheduled": "yellow",
+    "started": "cyan",
+    "completed": "green",
+    "failed": "bold red",
+    "stalled": "magenta",
+    "cancelled": "dim",
+    "dropped": "dim",
+}
+
+
+def _status_style(row: Any) -> str:
+    return STATUS_STYLES.get(str(row.status), "")
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    if not text:
+        return "-"
+    line = text.splitlines()[0]
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _when(moment: dt.datetime | None) -> str:
+    """A time for people: local clock time and how long ago (or until)."""
+    if moment is None:
+        return "-"
+    ago = age(moment)
+    return (
+        f"{moment.astimezone():%Y-%m-%d %H:%M:%S} ({ago if ago.startswith('in') else ago + ' ago'})"
+    )
+
+
+def _progress(task: Any) -> str:
+    if task.progress is None:
+        return task.progress_message or "-"
+    pct = f"{task.progress * 100:.0f}%"
+    return f"{pct} {task.progress_message}" if task.progress_message else pct
+
+
+def _due(task: Any) -> str:
+    due = task.due_in_s
+    if due is None:
+        return "-"
+    return f"in {duration(due)}" if due >= 0 else f"{duration(-due)} late"
+
+
+def _heartbeat_style(task: Any) -> str:
+    """Red when the heartbeat is older than the task's limit, yellow past half of it."""
+    limit, age = task.max_heartbeat_interval, task.heartbeat_age_s
+    if limit is None or age is None:
+        return ""
+    return "bold red" if age > limit else "yellow" if age > limit / 2 else "green"
+
+
+ID = Column("id", lambda t: t.id, min_width=26)  # a ULID: never cut
+NAME = Column("name", lambda t: t.name, "bold")
+VERSION = Column("version", lambda t: t.version, label="ver")
+QUEUE = Column("queue", lambda t: t.queue)
+STATUS = Column("status", lambda t: t.status, _status_style)
+ATTEMPT = Column("attempt", lambda t: t.retry_attempt, label="retry")
+SUBMITTED = Column("submitted", lambda t: t.submitted_at, label="age")
+LAST_ERROR = Column(
+    "last_error", lambda t: t.last_error, "red", lambda t: _short(t.last_error), "error"
+)
+
+TASKS = View(
+    [ID, NAME, VERSION, QUEUE, STATUS, ATTEMPT, SUBMITTED, LAST_ERROR], lambda t: str(t.id)
+)
+
+ACTIVE = View(
+    [
+        ID,
+        NAME,
+        QUEUE,
+        Column("worker", lambda t: t.worker_id),
+        Column("elapsed_s", lambda t: t.elapsed_s, "", lambda t: duration(t.elapsed_s), "elapsed"),
+        Column(
+            "heartbeat_age_s",
+            lambda t: t.heartbeat_age_s,
+            _heartbeat_style,
+            lambda t: duration(t.heartbeat_age_s),
+            "beat",
+        ),
+        Column("progress", lambda t: t.progress, "", _progress),
+    ],
+    lambda t: str(t.id),
+)
+
+SCHEDULED = View(
+    [
+        ID,
+        NAME,
+        QUEUE,
+        ATTEMPT,
+        Column("due_in_s", lambda t: t.due_in_s, "yellow", _due, "due"),
+        LAST_ERROR,
+    ],
+    lambda t: str(t.id),
+)
+
+DLQ = View([ID, NAME, VERSION, QUEUE, STATUS, ATTEMPT, LAST_ERROR], lambda t: str(t.id))
+
+TASK_FIELDS = [
+    ID,
+    NAME,
+    VERSION,
+    QUEUE,
+    STATUS,
+    ATTEMPT,
+    Column("recoveries", lambda t: t.recoveries),
+    Column("submitted", lambda t: t.submitted_at, "", lambda t: _when(t.submitted_at)),
+    Column("started", lambda t: t.started_at, "", lambda t: _when(t.started_at)),
+    Column("heartbeat", lambda t: t.heartbeat_at, "", lambda t: _when(t.heartbeat_at)),
+    Column("completed", lambda t: t.completed_at, "", lambda t: _when(t.completed_at)),
+    Column("scheduled_for", lambda t: t.scheduled_for, "", lambda t: _when(t.scheduled_for)),
+    Column("worker", lambda t: t.worker_id),
+    Column("progress", lambda t: t.progress, "", _progress),
+    Column("cancel_requested", lambda t: t.cancel_requested),
+    Column("in_dlq", lambda t: t.in_dlq),
+    Column("parameters", lambda t: t.parameters),
+    Column("results", lambda t: t.results, "green"),
+    Column("last_error", lambda t: t.last_error, "red", label="error"),
+]
+
+HISTORY = View(
+    [
+        Column("attempt", lambda e: e.attempt),
+        Column("at", lambda e: e.at),
+        Column("kind", lambda e: e.kind, "yellow"),
+        Column("worker", lambda e: e.worker_id),
+        Column("exc_type", lambda e: e.exc_type, "red"),
+        Column("message", lambda e: e.message, wrap=True),
+    ],
+    lambda e: str(e.attempt),
+)
+
+
+def _outcome_style(row: Any) -> str:
+    return "green" if row[1] in ("cancelled", "cancel_requested", "resubmitted") else "red"
+
+
+OUTCOMES = View(
+    [Column("id", lambda r: r[0]), Column("outcome", lambda r: r[1], _outcome_style)],
+    lambda r: str(r[0]),
+)
+
+
+def _paused(q: Any) -> str:
+    return "paused" if q.paused else "running"
+
+
+def _paused_style(q: Any) -> str:
+    return "bold yellow" if q.paused else "green"
+
+
+def _red_if(q: Any) -> str:
+    return "red" if q.failed_1m or q.failed_1h else ""
+
+
+QUEUE_FIELDS = [
+    Column("name", lambda q: q.name, "bold"),
+    Column("paused", lambda q: q.paused, _paused_style, _paused, "state"),
+    Column("max_concurrent", lambda q: q.max_concurrent, label="limit"),
+    Column("rate_numerator", lambda q: q.rate_numerator, label="rate"),
+    Column("rate_denominator", lambda q: q.rate_denominator, label="per"),
+    Column("rate_period", lambda q: q.rate_period, label="period"),
+]
+QUEUES = View(QUEUE_FIELDS, lambda q: q.name)
+
+ROLE_FIELDS = [
+    Column("name", lambda r: r.name, "bold"),
+    Column("queues", lambda r: r.queues, wrap=True),
+]
+ROLES = View(ROLE_FIELDS, lambda r: r.name)
+
+
+def _busy(w: Any) -> str:
+    return f"{len(w.in_flight)}/{w.concurrency}"
+
+
+def _alive(w: Any) -> str:
+    return "alive" if w.alive else "lost"
+
+
+def _alive_style(w: Any) -> str:
+    return "green" if w.alive else "bold red"
+
+
+WORKERS = View(
+    [
+        Column("id", lambda w: w.id),
+        Column("role", lambda w: w.role, "bold"),
+        Column("host", lambda w: w.host, table=False),
+        Column("pid", lambda w: w.pid, table=False),
+        Column("queues", lambda w: w.queues, wrap=True),
+        Column("concurrency", lambda w: w.concurrency, table=False),
+        Column("in_flight", lambda w: len(w.in_flight), table=False),
+        Column("busy", lambda w: len(w.in_flight), "cyan", _busy, tsv=False),
+        Column("processed", lambda w: w.processed, "green", label="done"),
+        Column("failed", lambda w: w.failed, lambda w: "red" if w.failed else ""),
+        Column("last_seen", lambda w: w.last_seen, label="seen"),
+        Column("alive", lambda w: w.alive, _alive_style, _alive, "state"),
+    ],
+    lambda w: w.id,
+)
+
+
+def _rate(q: Any) -> str:
+    if q.rate_numerator is None:
+        return "-"
+    per = (
+        f"{q.rate_denominator} {q.rate_period}s" if (q.rate_denominator or 1) > 1 else q.rate_period
+    )
+    return f"{q.rate_numerator}/{per}"
+
+
+STATS = View(
+    [
+        Column("queue", lambda q: q.name, "bold"),
+        Column("paused", lambda q: q.paused, _paused_style, _paused, "state"),
+        Column("depth", lambda q: q.depth),
+        Column("running", lambda q: q.running, "cyan", label="run"),
+        Column("scheduled", lambda q: q.scheduled, "yellow", label="sched"),
+        Column("dlq", lambda q: q.dlq, lambda q: "red" if q.dlq else ""),
+        Column("completed_1m", lambda q: q.completed_1m, table=False),
+        Column("failed_1m", lambda q: q.failed_1m, table=False),
+        Column("completed_1h", lambda q: q.completed_1h, table=False),
+        Column("failed_1h", lambda q: q.failed_1h, table=False),
+        Column(
+            "1m",
+            lambda q: q.failed_1m,
+            _red_if,
+            lambda q: f"{q.completed_1m}/{q.failed_1m}",
+            "ok/fail 1m",
+            tsv=False,
+        ),
+        Column(
+            "1h",
+            lambda q: q.failed_1h,
+            _red_if,
+            lambda q: f"{q.completed_1h}/{q.failed_1h}",
+            "ok/fail 1h",
+            tsv=False,
+        ),
+        Column("max_concurrent", lambda q: q.max_concurrent, label="limit"),
+        Column("rate", lambda q: _rate(q) if q.rate_numerator else None, "", _rate),
+    ],
+    lambda q: q.name,
+)

@@ -1,0 +1,192 @@
+"""``jobbers dev``: started as a subprocess, used over HTTP, stopped by a signal, no orphans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jobbers.cli.exit_codes import ExitCode
+
+from jobbers.models.queue import Role
+from jobbers.redis_server import free_port
+from jobbers.state_manager import StateManager
+from tests.cli.conftest import poll, run_jobbers
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = str(ROOT / "examples" / "tasks.py")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class Dev:
+    """One ``jobbers dev`` subprocess and its log."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / f"dev-{self.port}.log"
+        base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBBERS_URL")}
+        command = [sys.executable, "-m", "jobbers.cli", "dev", EXAMPLES, "--port", str(self.port)]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [*command, *args],
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**base, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", **(env or {})},
+            )
+        self.children: set[int] = set()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_up(self, processes: int) -> None:
+        """Wait for the banner, then record the supervised processes."""
+        poll(lambda: "jobbers dev is up" in self.text() or self.proc.poll() is not None, 90)
+        assert self.proc.poll() is None, self.text()
+        self.children = poll(
+            lambda: (d := descendants(self.proc.pid)) and len(d) >= processes and d
+        )
+        assert len(self.children) == processes, (self.children, self.text())
+
+    def jobbers(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the real ``jobbers`` CLI against this manager over HTTP."""
+        return run_jobbers(*args, env={"JOBBERS_URL": self.url})
+
+    def stop(self, sig: signal.Signals) -> int:
+        """Send ``sig``, wait for the exit, and check no supervised process survived."""
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=60)
+        poll(lambda: not any(alive(pid) for pid in self.children), 10, "children to exit")
+        return code
+
+    def kill(self) -> None:
+        for pid in {*self.children, *descendants(self.proc.pid), self.proc.pid}:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def devs() -> Iterator[list[Dev]]:
+    """Every Dev a test starts is killed at the end, whatever happened."""
+    started: list[Dev] = []
+    yield started
+    for dev in started:
+        if dev.proc.poll() is None or any(alive(pid) for pid in dev.children):
+            dev.kill()
+
+
+def test_dev_runs_the_system_and_sigint_stops_everything(tmp_path: Path, devs: list[Dev]) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)  # redis, manager, worker, scheduler, cleaner
+    banner = dev.text()
+    assert f"manager   {dev.url}" in banner and "data in .jobbers/redis" in banner
+    assert "tasks     greet v1, fetch_rates v1, build_report v1, charge_card v1" in banner
+    assert f"export JOBBERS_URL={dev.url}" in banner
+    assert "jobbers submit greet --wait" in banner and "jobbers top" in banner
+    assert (tmp_path / ".jobbers" / "redis").is_dir()
+
+    done = dev.jobbers("submit", "greet", "-p", "name=Ada", "--wait", "--timeout", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    assert task["results"] == {"greeting": "Hello, Ada!"}
+    declined = dev.jobbers(
+        "submit", "charge_card", "-p", "order_id=A1", "--wait", "--timeout", "30"
+    )
+    assert declined.returncode == ExitCode.NOT_COMPLETED and "CardDeclined" in declined.stderr
+    assert dev.jobbers("dlq", "list", "-q").stdout.count("\n") == 1
+    queues = run_jobbers(
+        env={"JOBBERS_URL": dev.url, "_JOBBERS_COMPLETE": "complete_bash",
+             "COMP_WORDS": "jobbers queues get de", "COMP_CWORD": "3"},
+    )  # fmt: skip
+    assert queues.stdout.split() == ["default"], "queue names complete from the manager"
+
+    prefixes = {line.split("|")[0].strip() for line in dev.text().splitlines() if "|" in line}
+    assert {"dev", "redis", "manager", "worker"} <= prefixes  # the others are quiet when idle
+    assert "started scheduler (pid" in dev.text() and "started cleaner (pid" in dev.text()
+
+    assert dev.stop(signal.SIGINT) == 0
+    tail = dev.text()
+    assert "stopping (Ctrl-C again to kill at once)" in tail and "everything stopped" in tail
+    assert "did not stop in time" not in tail
+
+    # A restart in the same folder finds the tasks again: Redis keeps them in .jobbers/redis.
+    again = Dev(tmp_path)
+    devs.append(again)
+    again.wait_up(processes=5)
+    status = again.jobbers("status", task["id"], "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["status"] == "completed"
+    assert again.stop(signal.SIGTERM) == 0
+
+
+def test_dev_uses_redis_url_and_starts_workers_per_role(
+    tmp_path: Path, clean_redis: str, devs: list[Dev]
+) -> None:
+    async def add_role() -> None:
+        state = StateManager.from_url(clean_redis)
+        await state.ensure_defaults()
+        await state.create_role(Role(name="heavy", queues=["default"]))
+        await state.close()
+
+    asyncio.run(add_role())
+    dev = Dev(tmp_path, "--workers-per-role", "2", env={"REDIS_URL": clean_redis})
+    devs.append(dev)
+    dev.wait_up(processes=7)  # manager, 2 x (default, heavy) workers, scheduler, cleaner
+    log = dev.text()
+    assert "from REDIS_URL" in log and "started redis" not in log
+    assert "workers   default x2, heavy x2" in log
+    for name in ("worker.default.1", "worker.default.2", "worker.heavy.1", "worker.heavy.2"):
+        assert f"started {name}" in log
+    workers = poll(lambda: len(dev.jobbers("workers", "-q").stdout.split()) == 4, 30)
+    assert workers
+    assert dev.stop(signal.SIGINT) == 0
+    assert not (tmp_path / ".jobbers").exists()
+
+
+def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import no_such_dependency\n")
+    for module, message in (
+        (tmp_path / "missing.py", "does not exist"),
+        (broken, "ModuleNotFoundError: No module named 'no_such_dependency'"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "jobbers.cli", "dev", str(module), "--port", "1"],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == ExitCode.USAGE, out.stdout + out.stderr
+        assert message in out.stdout and "started" not in out.stdout
+        assert "Traceback" not in out.stdout + out.stderr

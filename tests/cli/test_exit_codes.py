@@ -1,0 +1,74 @@
+"""Every expected error maps to one documented exit status, in one place."""
+
+from __future__ import annotations
+
+import pytest
+from jobbers.cli.exit_codes import (
+    Declined,
+    ExitCode,
+    SomeFailed,
+    TaskNotCompleted,
+    UsageProblem,
+    exit_code_for,
+    exit_code_for_outcome,
+)
+from pydantic import ValidationError
+
+from jobbers import client
+from jobbers.schemas import QueueConfig
+
+
+def _validation_error() -> ValidationError:
+    try:
+        QueueConfig(name="bad name")
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("expected a ValidationError")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (client.ManagerUnreachable("http://x", "connection refused"), ExitCode.UNREACHABLE),
+        (client.NotFound(404, "nope"), ExitCode.NOT_FOUND),
+        (client.Conflict(409, "taken"), ExitCode.CONFLICT),
+        (client.InvalidRequest(422, []), ExitCode.USAGE),
+        (client.PayloadTooLarge(413, "big"), ExitCode.USAGE),
+        (client.Unauthorized(401, "token"), ExitCode.FAILURE),
+        (client.ServiceUnavailable(503, "redis"), ExitCode.FAILURE),
+        (client.ServerError(500, "boom"), ExitCode.FAILURE),
+        (client.ApiError(418, "teapot"), ExitCode.FAILURE),
+        (client.UnexpectedResponse("skew"), ExitCode.FAILURE),
+        (_validation_error(), ExitCode.USAGE),
+        (UsageProblem("bad --param"), ExitCode.USAGE),
+        (Declined("no"), ExitCode.FAILURE),
+        (TaskNotCompleted("failed"), ExitCode.NOT_COMPLETED),
+        (SomeFailed("1 of 2", ExitCode.CONFLICT), ExitCode.CONFLICT),
+        (RuntimeError("a bug"), None),
+    ],
+)
+def test_exit_code_for(error: BaseException, code: ExitCode | None) -> None:
+    assert exit_code_for(error) == code
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        ("cancelled", ExitCode.OK),
+        ("cancel_requested", ExitCode.OK),
+        ("resubmitted", ExitCode.OK),
+        ("not_found", ExitCode.NOT_FOUND),
+        ("error: task 01X not found", ExitCode.NOT_FOUND),
+        ("error: task 01X is not in the dead-letter queue", ExitCode.NOT_FOUND),
+        ("conflict: task 01X is completed and cannot be cancelled", ExitCode.CONFLICT),
+        ("error: task 01X is started; only failed, stalled or cancelled tasks", ExitCode.CONFLICT),
+        ("invalid_id", ExitCode.USAGE),
+        ("error: task 01X belongs to queue 'q', which no longer exists", ExitCode.FAILURE),
+    ],
+)
+def test_exit_code_for_outcome(outcome: str, code: ExitCode) -> None:
+    assert exit_code_for_outcome(outcome) == code
+
+
+def test_codes_are_the_documented_ones() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]

@@ -1,0 +1,89 @@
+"""Rendering rules: a table on a terminal, plain TSV in a pipe, NO_COLOR, JSON, ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from jobbers.cli import views
+from jobbers.cli.output import Mode, Output, age, duration, machine_cell
+
+from jobbers.schemas import Task, TaskPage
+
+
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def page() -> TaskPage:
+    task = Task(name="add", parameters={"a": 1}, status="failed", last_error="Boom:\tbad\nthings")
+    # As the client has it: parsed from the API's JSON, every field present.
+    return TaskPage.model_validate_json(TaskPage(items=[task]).model_dump_json())
+
+
+@pytest.fixture(autouse=True)
+def _terminal_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+def test_a_terminal_gets_a_coloured_table(page: TaskPage) -> None:
+    tty = Terminal()
+    out = Output(stdout=tty)
+    assert out.mode is Mode.TABLE
+    out.listing(page, page.items, views.TASKS)
+    text = tty.getvalue()
+    assert "\x1b[1;31mfailed" in text and "STATUS" in text
+
+
+def test_no_color_keeps_the_table_without_escapes(
+    page: TaskPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = Terminal()
+    Output(stdout=tty).listing(page, page.items, views.TASKS)
+    text = tty.getvalue()
+    assert "\x1b[1mfailed" in text and "STATUS" in text, "bold stays: NO_COLOR is about colour"
+    assert "31m" not in text
+
+
+def test_a_pipe_gets_tab_separated_rows(page: TaskPage) -> None:
+    pipe = io.StringIO()
+    out = Output(stdout=pipe)
+    assert out.mode is Mode.TSV
+    out.listing(page, page.items, views.TASKS)
+    (row,) = pipe.getvalue().splitlines()
+    fields = row.split("\t")
+    assert len(fields) == len(views.TASKS.columns)
+    assert fields[-1] == "Boom: bad things", "tabs and newlines never break a row"
+
+
+def test_json_is_compact_in_a_pipe_and_indented_on_a_terminal(page: TaskPage) -> None:
+    pipe, tty = io.StringIO(), Terminal()
+    Output(Mode.JSON, pipe).listing(page, page.items, views.TASKS)
+    Output(Mode.JSON, tty).listing(page, page.items, views.TASKS)
+    assert pipe.getvalue().count("\n") == 1
+    assert json.loads(pipe.getvalue()) == json.loads(tty.getvalue()) == page.model_dump(mode="json")
+
+
+def test_quiet_prints_ids(page: TaskPage) -> None:
+    pipe = io.StringIO()
+    Output(Mode.QUIET, pipe).listing(page, page.items, views.TASKS)
+    assert pipe.getvalue() == f"{page.items[0].id}\n"
+
+
+def test_cells() -> None:
+    when = dt.datetime(2026, 3, 12, 10, 0, tzinfo=dt.UTC)
+    assert machine_cell(when) == "2026-03-12T10:00:00Z"
+    assert machine_cell(None) == "" and machine_cell(True) == "true"
+    assert machine_cell(["a", "b"]) == "a,b" and machine_cell({"k": [1]}) == '{"k":[1]}'
+    assert age(when, when + dt.timedelta(seconds=90)) == "1m"
+    assert age(when + dt.timedelta(seconds=5), when) == "in 5.0s"
+    assert [duration(s) for s in (0.42, 42, 3 * 3600, 2 * 86400)] == ["0.4s", "42s", "3h", "2d"]

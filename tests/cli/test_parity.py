@@ -1,0 +1,76 @@
+"""Every route of the manager has a ``jobbers`` command, and the table below says which."""
+
+from __future__ import annotations
+
+from jobbers.cli.app import app
+from jobbers.server.app import create_app
+from jobbers.server.settings import ServerSettings
+from typer.main import get_command
+
+COMMAND_FOR_ROUTE = {
+    ("POST", "/submit-task"): "submit",
+    ("GET", "/task-status/{task_id}"): "status",
+    ("GET", "/task-list"): "list",
+    ("POST", "/task/{task_id}/cancel"): "cancel",
+    ("POST", "/tasks/cancel"): "cancel",
+    ("POST", "/task/{task_id}/retry"): "retry",
+    ("GET", "/active-tasks"): "active",
+    ("GET", "/scheduled-tasks"): "scheduled",
+    ("GET", "/workers"): "workers",
+    ("GET", "/stats"): "stats",
+    ("GET", "/health"): "health",
+    ("GET", "/metrics"): "metrics",
+    ("GET", "/queues"): "queues list",
+    ("POST", "/queues"): "queues create",
+    ("GET", "/queues/{name}/config"): "queues get",
+    ("PUT", "/queues/{name}"): "queues update",
+    ("DELETE", "/queues/{name}"): "queues delete",
+    ("POST", "/queues/{name}/pause"): "queues pause",
+    ("POST", "/queues/{name}/resume"): "queues resume",
+    ("POST", "/queues/{name}/purge"): "queues purge",
+    ("GET", "/roles"): "roles list",
+    ("POST", "/roles"): "roles create",
+    ("GET", "/roles/{role_name}"): "roles get",
+    ("PUT", "/roles/{role_name}"): "roles set",
+    ("DELETE", "/roles/{role_name}"): "roles delete",
+    ("GET", "/dead-letter-queue"): "dlq list",
+    ("GET", "/dead-letter-queue/{task_id}/history"): "dlq history",
+    ("POST", "/dead-letter-queue/resubmit"): "dlq resubmit",
+    ("DELETE", "/dead-letter-queue"): "dlq delete",
+}
+
+
+def _routes() -> set[tuple[str, str]]:
+    """(method, path) of every documented route, read from the app's OpenAPI document."""
+    paths = create_app(ServerSettings()).openapi()["paths"]
+    return {(method.upper(), path) for path, item in paths.items() for method in item}
+
+
+def _commands() -> set[str]:
+    found: set[str] = set()
+
+    def walk(command: object, prefix: str) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            path = f"{prefix} {name}".strip()
+            found.add(path)
+            walk(sub, path)
+
+    walk(get_command(app), "")
+    return found
+
+
+def test_every_route_has_a_command() -> None:
+    routes = _routes()
+    unmapped = routes - COMMAND_FOR_ROUTE.keys()
+    assert not unmapped, f"routes without a jobbers command: {sorted(unmapped)}"
+    gone = COMMAND_FOR_ROUTE.keys() - routes
+    assert not gone, f"commands for routes the manager no longer has: {sorted(gone)}"
+
+
+def test_every_mapped_command_exists() -> None:
+    missing = set(COMMAND_FOR_ROUTE.values()) - _commands()
+    assert not missing, missing
+
+
+def test_the_process_commands_exist() -> None:
+    assert {"manager", "worker", "scheduler", "cleaner", "dev", "top"} <= _commands()
