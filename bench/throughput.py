@@ -30,13 +30,19 @@ HERE = Path(__file__).resolve().parent
 
 
 async def wait_for(state: StateManager, status: TaskStatus, count: int) -> None:
-    while await state.redis.zcard(state.keys.status_index(status)) < count:
+    while True:
+        if await state.redis.zcard(state.keys.status_index(status)) >= count:
+            return
         await asyncio.sleep(0.01)
 
 
 def start_worker(url: str, concurrency: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REDIS_URL": url, "WORKER_CONCURRENT_TASKS": str(concurrency),
-           "JOBBERS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "REDIS_URL": url,
+        "WORKER_CONCURRENT_TASKS": str(concurrency),
+        "JOBBERS_LOG_LEVEL": "WARNING",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "jobbers.worker_main", str(HERE / "tasks.py")], env=env
     )
@@ -54,8 +60,12 @@ async def bench(url: str, n: int, concurrency: int) -> dict[str, float]:
     worker = start_worker(url, concurrency)
     try:
         await wait_for(state, TaskStatus.COMPLETED, n)
-        first = await state.redis.zrange(state.keys.status_index("completed"), 0, 0, withscores=True)
-        last = await state.redis.zrange(state.keys.status_index("completed"), -1, -1, withscores=True)
+        first = await state.redis.zrange(
+            state.keys.status_index("completed"), 0, 0, withscores=True
+        )
+        last = await state.redis.zrange(
+            state.keys.status_index("completed"), -1, -1, withscores=True
+        )
         tasks = await state.get_tasks(
             await state.redis.zrange(state.keys.status_index("completed"), 0, 0)
         )
@@ -94,12 +104,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(free_port(), Path(tmp), appendonly=False).start()
         try:
-            results = [asyncio.run(bench(server.url, args.tasks, args.concurrency)) for _ in range(args.runs)]
+            results = [
+                asyncio.run(bench(server.url, args.tasks, args.concurrency))
+                for _ in range(args.runs)
+            ]
         finally:
             server.stop()
     for key in results[0]:
         values = sorted(r[key] for r in results)
-        print(f"{key:24s} median {statistics.median(values):10.2f}   runs {[round(v, 2) for v in values]}")
+        runs = [round(v, 2) for v in values]
+        print(f"{key:24s} median {statistics.median(values):10.2f}   runs {runs}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""Enqueue n tasks through StateManager.submit, run one jobbers_worker (32), time the drain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import wait_count
+
+from jobbers.models.task import Task
+from jobbers.state_manager import StateManager
+
+URL = os.environ["BENCH_REDIS_URL"]
+
+
+async def enqueue(n: int) -> float:
+    state = StateManager.from_url(URL)
+    await state.ensure_defaults()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await state.submit(Task(name="count"))
+    rate = n / (time.perf_counter() - t0)
+    await state.close()
+    return rate
+
+
+n = int(sys.argv[1])
+rate = asyncio.run(enqueue(n))
+env = {
+    **os.environ,
+    "REDIS_URL": URL,
+    "WORKER_CONCURRENT_TASKS": "32",
+    "JOBBERS_LOG_LEVEL": "WARNING",
+}
+tasks = os.path.join(os.path.dirname(__file__), "jobbers_tasks.py")
+proc = subprocess.Popen([sys.executable, "-m", "jobbers.worker_main", tasks], env=env)
+try:
+    first, last = wait_count(URL, n)
+finally:
+    proc.terminate()
+    proc.wait()
+print(f"enqueue_per_s={rate:.0f} drain_per_s={n / (last - first):.0f}")

@@ -1,0 +1,56 @@
+"""Enqueue n jobs, run a SAQ worker (concurrency 32), time the drain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import wait_count
+
+URL = os.environ["BENCH_REDIS_URL"]
+
+WORKER = """
+import asyncio, os
+from saq import Queue, Worker
+
+queue = Queue.from_url(os.environ['BENCH_REDIS_URL'])
+
+async def count(ctx):
+    await queue.redis.incr('bench:done')
+
+async def main():
+    worker = Worker(queue, functions=[count], concurrency=32)
+    await worker.start()
+
+asyncio.run(main())
+"""
+
+
+async def enqueue(n: int) -> float:
+    from saq import Queue
+
+    queue = Queue.from_url(URL)
+    await queue.connect()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await queue.enqueue("count")
+    rate = n / (time.perf_counter() - t0)
+    await queue.disconnect()
+    return rate
+
+
+n = int(sys.argv[1])
+rate = asyncio.run(enqueue(n))
+proc = subprocess.Popen(
+    [sys.executable, "-c", WORKER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+)
+try:
+    first, last = wait_count(URL, n)
+finally:
+    proc.terminate()
+    proc.wait()
+print(f"enqueue_per_s={rate:.0f} drain_per_s={n / (last - first):.0f}")
