@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from .choices import Status
+from .output import Mode
+
+if TYPE_CHECKING:
+    from .session import Session
 
 T = TypeVar("T")
 
 
 def _complete(kind: str, incomplete: str) -> list[str]:
     """Queue or role names from the manager for shell completion; nothing if it is down."""
-    import asyncio
-
-    from jobbers.client import JobbersClient
-
-    async def names() -> list[str]:
-        async with JobbersClient(timeout=1.0) as api:
-            if kind == "queues":
-                return [q.name for q in (await api.list_queues()).queues]
-            return [r.name for r in (await api.list_roles()).roles]
+    from jobbers.client import SyncJobbersClient
 
     try:
-        return [n for n in asyncio.run(names()) if n.startswith(incomplete)]
-    except Exception:
+        with SyncJobbersClient(timeout=1.0) as client:
+            if kind == "queues":
+                names = [q.name for q in client.run(client.api.list_queues()).queues]
+            else:
+                names = [r.name for r in client.run(client.api.list_roles()).roles]
+    except Exception:  # completion must never fail the shell
         return []
+    return [n for n in names if n.startswith(incomplete)]
 
 
 def complete_queue(incomplete: str) -> list[str]:
@@ -91,9 +92,7 @@ Timeout = Annotated[
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
-def page_hint(s: Any, next_cursor: str | None) -> None:
+def page_hint(s: Session, next_cursor: str | None) -> None:
     """Tell people (on stderr) how to get the next page; JSON readers have next_cursor."""
-    from .output import Mode
-
     if next_cursor and s.out.mode is not Mode.JSON:
         s.out.note(f"more results: add --cursor {next_cursor}")

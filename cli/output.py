@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-    from rich.console import Console, OverflowMethod
+    from rich.console import Console
+    from rich.text import Text
 
     Document = BaseModel | Sequence[BaseModel]
     """What ``--json`` prints: the API's answer, or a list of answers for a several-id command."""
@@ -44,9 +45,11 @@ class Column:
     """One column of a listing: its key, how to read the value, and how a table shows it.
 
     ``header`` names the field in ``key<TAB>value`` output; ``label`` (default: the header)
-    heads the table column; ``human`` formats the cell for people; only ``wrap`` columns
-    (free text) fold onto several lines when the terminal is narrow; ``table`` and ``tsv``
-    say which outputs show the column (a table may merge two TSV columns into one cell).
+    heads the table column; ``human`` formats the cell for people. When the terminal is too
+    narrow only ``flex`` columns (free text) give up width, cut with an ellipsis, or folded
+    onto several lines if they ``wrap``; the others keep their full width, so ids, names and
+    statuses are never cut. ``table`` and ``tsv`` say which outputs show the column (a table
+    may merge two TSV columns into one cell).
     """
 
     header: str
@@ -54,10 +57,10 @@ class Column:
     style: Callable[[Any], str] | str = ""
     human: Callable[[Any], str] | None = None
     label: str | None = None
+    flex: bool = False
     wrap: bool = False
     table: bool = True
     tsv: bool = True
-    min_width: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,21 +217,32 @@ class Output:
     def _table(self, rows: list[Any], view: View) -> None:
         from rich.table import Table
 
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        columns = [c for c in view.columns if c.table]
-        for column in columns:
-            label = (column.label or column.header).upper()
-            overflow: OverflowMethod = "fold" if column.wrap else "ellipsis"
-            table.add_column(
-                label, overflow=overflow, no_wrap=not column.wrap, min_width=column.min_width
-            )
-        for row in rows:
-            table.add_row(*(_styled(c, row) for c in columns))
-        console = self._console()
-        if rows:
-            console.print(table)
-        else:
+        if not rows:
             self.note("(none)")
+            return
+        table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+        columns = [c for c in view.columns if c.table]
+        labels = [(c.label or c.header).upper() for c in columns]
+        cells = [[_styled(c, row) for c in columns] for row in rows]
+        natural = [
+            max(len(labels[i]), *(r[i].cell_len for r in cells)) for i in range(len(columns))
+        ]
+        console = self._console()
+        # Fixed columns keep their natural width; flex ones share what is left (min 8).
+        fixed = sum(w for c, w in zip(columns, natural, strict=True) if not c.flex)
+        flexible = sum(1 for c in columns if c.flex) or 1
+        share = max(8, (console.width - fixed - len(columns) + 1) // flexible)
+        for column, label, width in zip(columns, labels, natural, strict=True):
+            table.add_column(
+                label,
+                overflow="fold" if column.wrap else "ellipsis",
+                no_wrap=not column.wrap,
+                min_width=None if column.flex else width,
+                max_width=share if column.flex else None,
+            )
+        for row_cells in cells:
+            table.add_row(*row_cells)
+        console.print(table)
 
     def _fields(self, obj: Any, fields: Sequence[Column]) -> None:
         from rich.table import Table
@@ -241,7 +255,7 @@ class Output:
         self._console().print(table)
 
 
-def _styled(column: Column, row: Any) -> Any:
+def _styled(column: Column, row: Any) -> Text:
     """A table cell: human text in the column's style (a rich Text, so no markup is parsed)."""
     from rich.text import Text
 

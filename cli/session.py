@@ -32,7 +32,7 @@ T = TypeVar("T")
 class CliConfig:
     """What the root context carries; tests inject a transport to reach an in-process app."""
 
-    transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None
+    transport_factory: Callable[[], httpx.BaseTransport] | None = None
 
 
 class Session:
@@ -56,11 +56,10 @@ class Session:
     def _client(self) -> SyncJobbersClient:
         if self._sync is None:
             skip_httpx_cli()
-            from jobbers.client import JobbersClient, SyncJobbersClient
+            from jobbers.client import SyncJobbersClient
 
             factory = self._config.transport_factory
-            transport = factory() if factory else None
-            self._sync = SyncJobbersClient(JobbersClient(self.url, transport=transport))
+            self._sync = SyncJobbersClient(self.url, transport=factory() if factory else None)
         return self._sync
 
     def close(self) -> None:

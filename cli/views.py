@@ -62,7 +62,7 @@ def _heartbeat_style(task: Any) -> str:
     return "bold red" if age > limit else "yellow" if age > limit / 2 else "green"
 
 
-ID = Column("id", lambda t: t.id, min_width=26)  # a ULID: never cut
+ID = Column("id", lambda t: t.id)
 NAME = Column("name", lambda t: t.name, "bold")
 VERSION = Column("version", lambda t: t.version, label="ver")
 QUEUE = Column("queue", lambda t: t.queue)
@@ -70,7 +70,7 @@ STATUS = Column("status", lambda t: t.status, _status_style)
 ATTEMPT = Column("attempt", lambda t: t.retry_attempt, label="retry")
 SUBMITTED = Column("submitted", lambda t: t.submitted_at, label="age")
 LAST_ERROR = Column(
-    "last_error", lambda t: t.last_error, "red", lambda t: _short(t.last_error), "error"
+    "last_error", lambda t: t.last_error, "red", lambda t: _short(t.last_error), "error", True
 )
 
 TASKS = View(
@@ -91,7 +91,7 @@ ACTIVE = View(
             lambda t: duration(t.heartbeat_age_s),
             "beat",
         ),
-        Column("progress", lambda t: t.progress, "", _progress),
+        Column("progress", lambda t: t.progress, "", _progress, flex=True),
     ],
     lambda t: str(t.id),
 )
@@ -139,7 +139,7 @@ HISTORY = View(
         Column("kind", lambda e: e.kind, "yellow"),
         Column("worker", lambda e: e.worker_id),
         Column("exc_type", lambda e: e.exc_type, "red"),
-        Column("message", lambda e: e.message, wrap=True),
+        Column("message", lambda e: e.message, flex=True, wrap=True),
     ],
     lambda e: str(e.attempt),
 )
@@ -179,7 +179,7 @@ QUEUES = View(QUEUE_FIELDS, lambda q: q.name)
 
 ROLE_FIELDS = [
     Column("name", lambda r: r.name, "bold"),
-    Column("queues", lambda r: r.queues, wrap=True),
+    Column("queues", lambda r: r.queues, flex=True, wrap=True),
 ]
 ROLES = View(ROLE_FIELDS, lambda r: r.name)
 
@@ -202,7 +202,7 @@ WORKERS = View(
         Column("role", lambda w: w.role, "bold"),
         Column("host", lambda w: w.host, table=False),
         Column("pid", lambda w: w.pid, table=False),
-        Column("queues", lambda w: w.queues, wrap=True),
+        Column("queues", lambda w: w.queues, flex=True, wrap=True),
         Column("concurrency", lambda w: w.concurrency, table=False),
         Column("in_flight", lambda w: len(w.in_flight), table=False),
         Column("busy", lambda w: len(w.in_flight), "cyan", _busy, tsv=False),

@@ -1,9 +1,10 @@
 """The typed HTTP client of the manager API, shared by the CLI and the TUI.
 
-``JobbersClient`` is async (the TUI awaits it); ``SyncJobbersClient`` runs it on a private
-event loop for the CLI. Every method returns the pydantic models the server declares as
-``response_model`` (``jobbers.schemas``), so both sides agree by construction. Neither this
-module nor its callers import redis: the manager is the only way in.
+``JobbersClient`` is async (the TUI awaits it); ``SyncJobbersClient`` runs the same client
+over a blocking transport for the CLI, with no event loop. Every method returns the
+pydantic models the server declares as ``response_model`` (``jobbers.schemas``), so both
+sides agree by construction. Neither this module nor its callers import redis: the manager
+is the only way in.
 
 Errors are translated exactly once, here::
 
@@ -22,10 +23,9 @@ Errors are translated exactly once, here::
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -191,12 +191,23 @@ def _params(**values: Any) -> dict[str, Any]:
     return {k: str(v) for k, v in values.items() if v is not None}
 
 
+def resolve_url(url: str | None) -> str:
+    """The manager URL: ``url``, else JOBBERS_URL, else the default; no trailing slash."""
+    return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+
+
+# Building an SSL context loads the CA bundle (~50-100 ms), so only https URLs get one: plain
+# HTTP never handshakes TLS, and redirects (which could lead to https) are not followed.
 def _transport_for(url: str) -> httpx.AsyncBaseTransport:
-    """A connection pool; the CA bundle is loaded (~50-100 ms) only for https URLs."""
-    if httpx.URL(url).scheme == "https":
-        return httpx.AsyncHTTPTransport()
-    # Plain HTTP never handshakes TLS and redirects are not followed, so no SSL context.
-    return httpx.AsyncHTTPTransport(verify=False)
+    """An async connection pool for ``url``."""
+    https = httpx.URL(url).scheme == "https"
+    return httpx.AsyncHTTPTransport() if https else httpx.AsyncHTTPTransport(verify=False)
+
+
+def _blocking_transport_for(url: str) -> httpx.BaseTransport:
+    """A blocking connection pool for ``url``."""
+    https = httpx.URL(url).scheme == "https"
+    return httpx.HTTPTransport() if https else httpx.HTTPTransport(verify=False)
 
 
 class JobbersClient:
@@ -210,7 +221,7 @@ class JobbersClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.url = (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+        self.url = resolve_url(url)
         token = token if token is not None else os.environ.get(TOKEN_ENV)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
@@ -419,25 +430,38 @@ class JobbersClient:
 
 
 class SyncJobbersClient:
-    """Blocking face of JobbersClient for the CLI: ``run(api.method(...))`` on one private loop.
+    """Blocking face for the CLI: ``run(client.api.method(...))`` with no event loop at all.
 
-    One loop for the whole session lets the connection pool live across calls.
+    ``api`` is a JobbersClient over a blocking transport (``httpx.HTTPTransport`` unless a
+    test passes another ``httpx.BaseTransport``), so its coroutines never suspend and ``run``
+    finishes them with a single ``send``. The CLI thus runs the same typed methods, parsing
+    and error mapping as the TUI, without loading asyncio, anyio or async httpcore.
     """
 
-    def __init__(self, api: JobbersClient) -> None:
-        self.api = api
-        self._runner = asyncio.Runner()
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        blocking = transport or _blocking_transport_for(resolve_url(url))
+        self.api = JobbersClient(url, token, transport=_Blocking(blocking), timeout=timeout)
 
     def run(self, call: Coroutine[Any, Any, T]) -> T:
-        """Run one client call to completion and return its result."""
-        return self._runner.run(call)
+        """Run one client call to completion and return its result (or raise its error)."""
+        try:
+            call.send(None)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        call.close()
+        raise RuntimeError("a blocking JobbersClient call tried to suspend")
 
     def close(self) -> None:
-        """Close the connection pool and the loop."""
-        try:
-            self._runner.run(self.api.aclose())
-        finally:
-            self._runner.close()
+        """Close the connection pool."""
+        self.run(self.api.aclose())
 
     def __enter__(self) -> Self:
         return self
@@ -449,6 +473,40 @@ class SyncJobbersClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Blocking(httpx.AsyncBaseTransport):
+    """An async transport that does its I/O by blocking, so awaiting it never suspends."""
+
+    def __init__(self, transport: httpx.BaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._transport.handle_request(request)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_BlockingStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+
+class _BlockingStream(httpx.AsyncByteStream):
+    """A blocking response body read through the async stream interface."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> None:
+        assert isinstance(stream, httpx.SyncByteStream), "a blocking transport's body"
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._stream.close()
 
 
 def _body(body: Any) -> Any:

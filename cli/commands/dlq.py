@@ -10,7 +10,17 @@ import typer
 from .. import views  # noqa: TID252
 from ..exit_codes import UsageProblem  # noqa: TID252
 from ..inputs import STDIN, read_ids  # noqa: TID252
-from ..options import Cursor, Limit, OptionalIdsArg, QueueFilter, TaskIdArg, Yes, chunks  # noqa: TID252
+from ..options import (  # noqa: TID252
+    Cursor,
+    Limit,
+    OptionalIdsArg,
+    QueueFilter,
+    TaskIdArg,
+    Yes,
+    chunks,
+    page_hint,
+)
+from ..output import Mode  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 from .tasks import show_outcomes
 
@@ -42,8 +52,7 @@ def list_dlq(
     """List dead-lettered tasks, newest first."""
     page = s.call(s.api.list_dlq(task_name, queue, task_version, limit, cursor))
     s.out.listing(page, page.items, views.DLQ)
-    if page.next_cursor and s.out.mode != "json":
-        s.out.note(f"more results: add --cursor {page.next_cursor}")
+    page_hint(s, page.next_cursor)
 
 
 @app.command("history")
@@ -51,7 +60,7 @@ def list_dlq(
 def history(s: Session, task_id: TaskIdArg) -> None:
     """Show every failed attempt of a dead-lettered task (error, time, worker)."""
     answer = s.call(s.api.dlq_history(task_id))
-    if s.out.mode == "table":
+    if s.out.mode is Mode.TABLE:
         task = answer.task
         s.out.text(f"{task.name} v{task.version} on {task.queue}: {task.status}")
     s.out.listing(answer, answer.history, views.HISTORY)

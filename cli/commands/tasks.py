@@ -23,6 +23,7 @@ from ..options import (  # noqa: TID252
     complete_queue,
     page_hint,
 )
+from ..output import Mode  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 from ..waiting import follow, require_completed  # noqa: TID252
 
@@ -159,7 +160,7 @@ def show_task(
     if wait:
         task = follow(s, task, timeout)
     s.out.record(document or task, task, views.TASK_FIELDS, str(task.id))
-    if task.errors and s.out.mode == "table":
+    if task.errors and s.out.mode is Mode.TABLE:
         s.out.note("")
         s.out.listing(task, task.errors, views.HISTORY)
     if wait:

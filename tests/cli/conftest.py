@@ -1,13 +1,14 @@
 """Fixtures: ``jobbers`` run in-process by CliRunner against the real manager app.
 
-The CLI's own client code path runs unchanged; only its transport is swapped for an
-``httpx.ASGITransport`` over ``create_app`` on the test Redis. Each invocation gets a fresh
-StateManager, because every CLI call runs its own event loop and Redis connections belong
-to the loop that opened them.
+The CLI's own client code path runs unchanged (``SyncJobbersClient`` over a blocking
+transport); only that transport is swapped for one that calls ``create_app`` in-process.
+The app runs on one event loop for the whole test, in an anyio blocking portal, as it would
+in a server: its StateManager keeps its Redis connections across CLI calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from fastapi import FastAPI
 from jobbers.cli.app import app
 from jobbers.cli.session import CliConfig
 from jobbers.server.app import create_app
@@ -30,41 +33,44 @@ from jobbers.state_manager import StateManager
 from tests.conftest import TASKS_MODULE, spawn
 
 
-class AppTransport(httpx.ASGITransport):
-    """The manager app in-process, over a StateManager opened in the caller's event loop."""
+class PortalTransport(httpx.BaseTransport):
+    """A blocking transport to the manager app, which runs on the portal's event loop."""
 
-    def __init__(self, redis_url: str, token: str | None = None) -> None:
-        self.state = StateManager.from_url(redis_url)
-        settings = ServerSettings(redis_url=redis_url, api_token=token)
-        super().__init__(app=create_app(settings, state=self.state))
+    def __init__(self, portal: BlockingPortal, manager: FastAPI) -> None:
+        self.portal = portal
+        self.asgi = httpx.ASGITransport(app=manager)
 
-    async def aclose(self) -> None:
-        await self.state.close()
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.portal.call(self._handle, request)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        response = await self.asgi.handle_async_request(request)
+        body = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
 
 
 @dataclass
 class Cli:
     """``cli("list", "-q")`` runs ``jobbers list -q`` and returns the CliRunner Result."""
 
-    redis_url: str
-    token: str | None = None
+    portal: BlockingPortal
+    manager: FastAPI
     runner: CliRunner = field(default_factory=CliRunner)
+
+    def transport(self) -> PortalTransport:
+        """A transport to this manager, as the CLI's client gets it."""
+        return PortalTransport(self.portal, self.manager)
 
     def __call__(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None
     ) -> Result:
-        config = CliConfig(transport_factory=lambda: AppTransport(self.redis_url, self.token))
+        config = CliConfig(transport_factory=self.transport)
         return self.runner.invoke(app, list(args), input=input, env=env, obj=config)
 
     def ok(self, *args: str, input: str | None = None) -> Result:
         """Run and assert exit status 0, showing stderr on failure."""
         result = self(*args, input=input)
-        assert result.exit_code == 0, (
-            result.exit_code,
-            result.stdout,
-            result.stderr,
-            result.exception,
-        )
+        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
         return result
 
     def json(self, *args: str) -> Any:
@@ -73,28 +79,20 @@ class Cli:
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the same app directly, to compare the CLI's JSON with the API's."""
-        transport = AppTransport(self.redis_url, self.token)
-        with httpx.Client(transport=_SyncBridge(transport), base_url="http://test") as http:
+        with httpx.Client(transport=self.transport(), base_url="http://manager") as http:
             return http.request(method, path, **kwargs)
 
 
-class _SyncBridge(httpx.BaseTransport):
-    """Drive an async transport from sync test code, one event loop per request."""
-
-    def __init__(self, transport: AppTransport) -> None:
-        self.transport = transport
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        import asyncio
-
-        async def go() -> httpx.Response:
-            request.stream = httpx.ByteStream(request.read())
-            response = await self.transport.handle_async_request(request)
-            body = await response.aread()
-            await self.transport.aclose()
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-
-        return asyncio.run(go())
+@contextlib.contextmanager
+def running_cli(redis_url: str, **settings: Any) -> Iterator[Cli]:
+    """A Cli whose manager app (with these ServerSettings) runs on Redis at ``redis_url``."""
+    with start_blocking_portal() as portal:
+        state = StateManager.from_url(redis_url, socket_timeout=2)
+        config = ServerSettings.model_validate({"redis_url": redis_url, **settings})
+        try:
+            yield Cli(portal, create_app(config, state=state))
+        finally:
+            portal.call(state.close)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -104,9 +102,10 @@ def _sample_tasks() -> None:
 
 
 @pytest.fixture
-def cli(clean_redis: str) -> Cli:
+def cli(clean_redis: str) -> Iterator[Cli]:
     """The ``jobbers`` CLI against a real manager app on a flushed Redis."""
-    return Cli(clean_redis)
+    with running_cli(clean_redis) as running:
+        yield running
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from jobbers.schemas import (
     Task,
 )
 from jobbers.state_manager import StateManager
+from tests.cli.conftest import running_cli
 
 MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"
 
@@ -197,11 +198,28 @@ def test_format_detail_of_fastapi_validation_errors() -> None:
     assert format_detail(None) == "" and format_detail("plain") == "plain"
 
 
-def test_sync_face_keeps_one_loop_across_calls(clean_redis: str) -> None:
-    state = StateManager.from_url(clean_redis)
-    app = create_app(ServerSettings(redis_url=clean_redis), state=state)
-    transport = httpx.ASGITransport(app=app)
-    with SyncJobbersClient(JobbersClient("http://m", transport=transport)) as client:
+def test_sync_face_runs_the_same_client_without_an_event_loop(clean_redis: str) -> None:
+    with running_cli(clean_redis) as cli, SyncJobbersClient(transport=cli.transport()) as client:
         assert client.run(client.api.health()).status == "ok"
-        assert client.run(client.api.stats()).workers == 0
-        client.run(state.close())
+        answer = client.run(client.api.submit_task(SubmitTaskRequest(name="noop")))
+        assert client.run(client.api.get_task(str(answer.task.id))).status == "submitted"
+        with pytest.raises(NotFound):
+            client.run(client.api.get_task(MISSING))
+
+
+def test_sync_face_over_real_http_maps_errors_too() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with SyncJobbersClient(url) as client:
+        assert client.api.url == url
+        with pytest.raises(ManagerUnreachable, match="connection refused"):
+            client.run(client.api.stats())
+
+
+def test_sync_face_refuses_a_call_that_would_suspend() -> None:
+    async def suspends() -> None:
+        import asyncio
+
+        await asyncio.sleep(0)
+
+    with SyncJobbersClient("http://127.0.0.1:9") as client, pytest.raises(RuntimeError):
+        client.run(suspends())

@@ -45,6 +45,8 @@ def test_an_api_command_loads_the_client_but_no_server_or_tui() -> None:
     loaded = _loaded_after(code)
     assert "jobbers.client" in loaded and "httpx" in loaded
     assert not loaded & HEAVY, loaded & HEAVY
+    # The blocking face needs no event loop, and httpx's own CLI (click, rich) stays unloaded.
+    assert not loaded & {"asyncio", "rich", "click", "pygments"}, loaded
 
 
 def test_the_client_imports_no_redis_server_cli_or_tui() -> None:

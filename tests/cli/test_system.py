@@ -7,7 +7,7 @@ import subprocess
 from jobbers.cli.exit_codes import ExitCode
 
 from jobbers.redis_server import free_port
-from tests.cli.conftest import Cli, poll
+from tests.cli.conftest import Cli, poll, running_cli
 
 
 def test_workers_lists_a_live_worker(cli: Cli, worker: subprocess.Popen[bytes]) -> None:
@@ -49,10 +49,21 @@ def test_health_and_metrics(cli: Cli) -> None:
 
 
 def test_health_when_redis_is_down_exits_1() -> None:
-    down = Cli(f"redis://127.0.0.1:{free_port()}/0")
-    result = down("health")
-    assert result.exit_code == ExitCode.FAILURE
-    assert result.stderr.startswith("error: status: unavailable; redis: False")
+    with running_cli(f"redis://127.0.0.1:{free_port()}/0") as down:
+        result = down("health")
+        assert result.exit_code == ExitCode.FAILURE
+        assert result.stderr.startswith("error: status: unavailable; redis: False")
+        stats = down("stats")
+        assert stats.exit_code == ExitCode.FAILURE and "Redis is unavailable" in stats.stderr
+
+
+def test_token_comes_from_the_environment(clean_redis: str) -> None:
+    with running_cli(clean_redis, api_token="s3cret") as guarded:
+        denied = guarded("stats", env={"JOBBERS_API_TOKEN": ""})
+        assert denied.exit_code == ExitCode.FAILURE
+        assert denied.stderr == "error: missing or invalid bearer token\n"
+        allowed = guarded("stats", env={"JOBBERS_API_TOKEN": "s3cret"})
+        assert allowed.exit_code == 0, allowed.stderr
 
 
 def test_every_command_exits_5_with_one_line_when_the_manager_is_down() -> None:
