@@ -1,0 +1,1 @@
+"""The views of ``jobbers top`` and its modal screens (detail, confirm, forms, help)."""

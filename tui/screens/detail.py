@@ -1,0 +1,118 @@
+"""The task detail modal: the whole task, live, with the actions its status allows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from jobbers.schemas import DLQDeleteRequest, DLQResubmitRequest, TaskStatus
+
+from ..snapshot import PageQuery, Snapshot, View  # noqa: TID252
+from ..widgets.detail import TaskDetailView  # noqa: TID252
+from ..widgets.header import Banner  # noqa: TID252
+from .base import LiveScreen
+
+CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
+RETRYABLE = {TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED}
+
+
+class TaskDetailScreen(LiveScreen, ModalScreen[None]):
+    """One task, refreshed with every frame (the frame's page is this task, nothing else)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back"),
+        Binding("c", "cancel_task", "Cancel task"),
+        Binding("r", "retry", "Retry"),
+        Binding("d", "delete", "Delete from DLQ"),
+    ]
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+
+    def compose(self) -> ComposeResult:
+        """The banner (the manager may go away while reading) and the scrollable task."""
+        with Vertical(id="dialog", classes="detail"):
+            yield Static(f"Task {self.task_id}", classes="caption title")
+            yield Banner(self.japp.client.url, self.japp.refresh_s)
+            with VerticalScroll(id="detail-scroll"):
+                yield TaskDetailView(self.task_id)
+            yield Footer()
+
+    def page_query(self) -> PageQuery:
+        """Only this task: one call besides /stats."""
+        return PageQuery(View.DETAIL, task_id=self.task_id)
+
+    def on_mount(self) -> None:
+        """Fetch the task at once rather than at the next tick."""
+        self.show_failure(self.japp.failure)
+        self.query_one("#detail-scroll").focus()
+        self.japp.poll_now()
+
+    @property
+    def view(self) -> TaskDetailView:
+        """The renderer."""
+        return self.query_one(TaskDetailView)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what the task's status allows (hidden from the footer otherwise)."""
+        task = self.view.shown_task if self.is_mounted else None
+        if action == "cancel_task":
+            return task is not None and task.status in CANCELLABLE
+        if action == "retry":
+            return task is not None and task.status in RETRYABLE
+        if action == "delete":
+            return task is not None and task.in_dlq
+        return True
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Feed the frame, then re-check which actions the footer offers."""
+        super().show(snapshot)
+        self.refresh_bindings()
+
+    def action_close(self) -> None:
+        """Back to the view, refreshed."""
+        self.dismiss(None)
+        self.japp.poll_now()
+
+    def action_cancel_task(self) -> None:
+        """Cancel the task (a running one is interrupted at its next await)."""
+        client, tid = self.japp.client, self.task_id
+
+        async def call() -> str:
+            res = await client.cancel_task(tid)
+            return f"{tid}: {res.outcome.replace('_', ' ')}"
+
+        self.confirm(f"Cancel task {tid}?", "Cancel", call)
+
+    def action_retry(self) -> None:
+        """Put the task back on its queue (from the DLQ when it is there)."""
+        task = self.view.shown_task
+        if task is None:
+            return
+        client, tid, in_dlq = self.japp.client, self.task_id, task.in_dlq
+
+        async def call() -> str:
+            if in_dlq:
+                res = await client.resubmit_dlq(DLQResubmitRequest(task_ids=[tid]))
+                return f"{tid}: {res.results.get(tid, 'resubmitted')}"
+            await client.retry_task(tid)
+            return f"{tid}: back on its queue"
+
+        what = "Resubmit from the dead-letter queue" if in_dlq else "Retry"
+        self.confirm(f"{what}: task {tid}?", "Retry", call)
+
+    def action_delete(self) -> None:
+        """Remove the task from the DLQ for good."""
+        client, tid = self.japp.client, self.task_id
+
+        async def call() -> str:
+            res = await client.delete_dlq(DLQDeleteRequest(task_ids=[tid]))
+            return f"removed {res.removed} task from the dead-letter queue"
+
+        self.confirm(f"Delete task {tid} from the dead-letter queue?", "Delete", call)

@@ -1,0 +1,113 @@
+"""The dead-letter queue: browse, filter, mark, resubmit or delete."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from jobbers.schemas import DLQDeleteRequest, DLQResubmitRequest
+
+from ..snapshot import Snapshot, View  # noqa: TID252
+from ..widgets.dlq import DeadLetterTable  # noqa: TID252
+from .base import ViewScreen
+from .detail import TaskDetailScreen
+
+
+class DeadLetterScreen(ViewScreen):
+    """Space marks rows; ``r`` resubmits and ``d`` deletes the marked rows (or the current)."""
+
+    VIEW = View.DLQ
+    PAGED = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "mark", "Mark"),
+        Binding("a", "mark_all", "Mark all", show=False),
+        Binding("r", "resubmit", "Resubmit"),
+        Binding("d", "delete", "Delete"),
+        Binding("n", "next_page", "Next page", show=False),
+        Binding("p", "prev_page", "Prev page", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        """Caption and the DLQ page."""
+        yield Static(id="caption", classes="caption")
+        yield DeadLetterTable(id="dlq")
+
+    @property
+    def table(self) -> DeadLetterTable:
+        """The DLQ table."""
+        return self.query_one("#dlq", DeadLetterTable)
+
+    def filter_hint(self) -> str:
+        """The manager filters by name, queue and version; text narrows the page."""
+        return "name:TASK queue:NAME version:N, or text (enter applies, escape cancels)"
+
+    def caption(self, snapshot: Snapshot) -> str:
+        """DLQ size from /stats, the filter, the marks, the page."""
+        marked = f" · {len(self.table.marked)} marked" if self.table.marked else ""
+        more = " (more: n)" if snapshot.dlq and snapshot.dlq.next_cursor else ""
+        filt = f" · filter: {self.filter}" if self.filter else ""
+        return f"Dead letters {snapshot.stats.dlq:,}{more}{filt}{marked}{self.page_label()}"
+
+    def current_page(self) -> str | None:
+        """The DLQ page's next cursor."""
+        dlq = self.last.dlq if self.last else None
+        return dlq.next_cursor if dlq else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter: the task with its full failure history."""
+        if event.row_key.value:
+            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+
+    def _recaption(self) -> None:
+        if self.last is not None:
+            self.query_one("#caption", Static).update(self.caption(self.last))
+
+    def action_mark(self) -> None:
+        """Mark or unmark the row under the cursor."""
+        self.table.toggle_mark()
+        self._recaption()
+
+    def action_mark_all(self) -> None:
+        """Mark every row shown, or clear the marks."""
+        self.table.mark_all()
+        self._recaption()
+
+    def _targets(self) -> tuple[list[str], str]:
+        ids = self.table.selection()
+        what = f"{len(ids)} marked tasks" if self.table.marked else f"task {ids[0] if ids else ''}"
+        return ids, what
+
+    def action_resubmit(self) -> None:
+        """Put the selection back on its queues (retry count reset), after a confirmation."""
+        ids, what = self._targets()
+        if not ids:
+            return
+        client, table = self.japp.client, self.table
+
+        async def call() -> str:
+            res = await client.resubmit_dlq(
+                DLQResubmitRequest(task_ids=ids, reset_retry_count=True)
+            )
+            table.marked -= set(ids)
+            failed = {k: v for k, v in res.results.items() if v != "resubmitted"}
+            tail = f"; {len(failed)} not: {next(iter(failed.values()))}" if failed else ""
+            return f"resubmitted {res.resubmitted} of {len(ids)}{tail}"
+
+        self.confirm(f"Resubmit {what} from the dead-letter queue?", "Resubmit", call)
+
+    def action_delete(self) -> None:
+        """Remove the selection from the DLQ for good, after a confirmation."""
+        ids, what = self._targets()
+        if not ids:
+            return
+        client, table = self.japp.client, self.table
+
+        async def call() -> str:
+            res = await client.delete_dlq(DLQDeleteRequest(task_ids=ids))
+            table.marked -= set(ids)
+            return f"deleted {res.removed} of {len(ids)} from the dead-letter queue"
+
+        self.confirm(f"Delete {what} from the dead-letter queue for good?", "Delete", call)

@@ -1,0 +1,103 @@
+"""Running tasks (elapsed, progress, heartbeat age) with the stalled ones beneath."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from ..snapshot import Snapshot, View  # noqa: TID252
+from ..widgets.running import RunningTable, StalledTable  # noqa: TID252
+from .base import ViewScreen
+from .detail import TaskDetailScreen
+
+
+class RunningScreen(ViewScreen):
+    """``c`` cancels a running task, ``r`` retries a stalled one, enter opens either."""
+
+    VIEW = View.RUNNING
+    PAGED = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "cancel_task", "Cancel"),
+        Binding("r", "retry", "Retry stalled"),
+        Binding("n", "next_page", "Next page", show=False),
+        Binding("p", "prev_page", "Prev page", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        """Caption, the running table, the stalled table (tab switches between them)."""
+        yield Static(id="caption", classes="caption")
+        yield RunningTable(id="running")
+        yield StalledTable(id="stalled")
+
+    def filter_hint(self) -> str:
+        """Queue is filtered by the manager; text matches id, task, worker, message."""
+        return "queue:NAME name:TASK or text (enter applies, escape cancels)"
+
+    def caption(self, snapshot: Snapshot) -> str:
+        """Counts from /stats (all of Redis), not just the page."""
+        running = snapshot.stats.statuses.get("started", 0)
+        stalled = snapshot.stats.statuses.get("stalled", 0)
+        shown = snapshot.active.items if snapshot.active else []
+        more = " (more: n)" if snapshot.active and snapshot.active.next_cursor else ""
+        filt = f" · filter: {self.filter}" if self.filter else ""
+        return (
+            f"Running {running:,} · showing {len(shown)}{more} · stalled {stalled:,}"
+            f"{filt}{self.page_label()}"
+        )
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Hide the stalled table while nothing is stalled."""
+        super().show(snapshot)
+        stalled = self.query_one("#stalled", StalledTable)
+        stalled.display = stalled.row_count > 0
+
+    def current_page(self) -> str | None:
+        """The running page's next cursor."""
+        active = self.last.active if self.last else None
+        return active.next_cursor if active else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel applies to the running table, retry to the stalled one."""
+        if action == "cancel_task":
+            return self.focused is not self.query_one("#stalled")
+        if action == "retry":
+            return self.focused is self.query_one("#stalled")
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self) -> None:
+        """The footer follows the focused table."""
+        self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a task: its detail."""
+        if event.row_key.value:
+            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+
+    def action_cancel_task(self) -> None:
+        """Cancel the running task under the cursor, after a confirmation."""
+        tid = self.query_one("#running", RunningTable).current_key
+        if tid is None:
+            return
+        client = self.japp.client
+
+        async def call() -> str:
+            res = await client.cancel_task(tid)
+            return f"{tid}: {res.outcome.replace('_', ' ')}"
+
+        self.confirm(f"Cancel running task {tid}?", "Cancel", call)
+
+    def action_retry(self) -> None:
+        """Put the stalled task under the cursor back on its queue, after a confirmation."""
+        tid = self.query_one("#stalled", StalledTable).current_key
+        if tid is None:
+            return
+        client = self.japp.client
+
+        async def call() -> str:
+            await client.retry_task(tid)
+            return f"{tid}: back on its queue"
+
+        self.confirm(f"Retry stalled task {tid}?", "Retry", call)

@@ -1,0 +1,1 @@
+"""Plain renderers of a frame: each is fed by ``update(snapshot)`` and never calls the client."""

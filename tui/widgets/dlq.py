@@ -1,0 +1,86 @@
+"""The dead-letter queue page, with the operator's marks."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ..snapshot import Snapshot  # noqa: TID252
+from .cells import clip, duration, short_id, since
+from .running import task_label
+from .table import Col, LiveTable, Row
+
+WIDE = 120
+
+
+class DeadLetterTable(LiveTable):
+    """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.marked: set[str] = set()
+
+    def columns_for(self, width: int) -> list[Col]:
+        """A mark, the task, its queue and attempts, when it failed; the error takes the rest."""
+        wide = width >= WIDE
+        cols = [
+            Col("mark", " ", 1),
+            Col("id", "ID", 26 if wide else 7),
+            Col("task", "Task", 24 if wide else 14),
+            Col("queue", "Queue", 14 if wide else 8),
+            Col("attempt", "Tries", 5, right=True),
+            Col("failed", "Failed", 7, right=True),
+        ]
+        used = sum(c.width + 2 for c in cols) + 4
+        return [*cols, Col("error", "Last error", max(10, width - used))]
+
+    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
+        """The page as the API filtered it, narrowed by free text; None without a page."""
+        if snapshot.dlq is None:
+            return None
+        p = self.palette
+        w = self.width_of
+        out: list[Row] = []
+        for t in snapshot.dlq.items:
+            label = task_label(t)
+            if not self.filter.matches(t.id, label, t.queue, t.last_error):
+                continue
+            tid = str(t.id)
+            failed = since(snapshot.now, t.completed_at)
+            cells = [
+                Text("●", style=p.accent) if tid in self.marked else Text(" "),
+                Text(short_id(tid, w("id")), style=p.muted, no_wrap=True),
+                Text(clip(label, w("task")), no_wrap=True),
+                Text(clip(t.queue, w("queue")), no_wrap=True),
+                Text(str(t.retry_attempt + 1), justify="right"),
+                Text(duration(failed), justify="right", no_wrap=True),
+                Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),
+            ]
+            out.append((tid, cells))
+        return out
+
+    @property
+    def visible_ids(self) -> list[str]:
+        """The ids of the rows shown, in order."""
+        return [row.key.value or "" for row in self.ordered_rows]
+
+    def toggle_mark(self) -> None:
+        """Mark or unmark the row under the cursor, then move down (like a file manager)."""
+        key = self.current_key
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        self.render_rows()
+        self.action_cursor_down()
+
+    def mark_all(self) -> None:
+        """Mark every visible row, or clear the marks when all are marked already."""
+        visible = set(self.visible_ids)
+        self.marked = set() if visible <= self.marked else self.marked | visible
+        self.render_rows()
+
+    def selection(self) -> list[str]:
+        """What an action applies to: the marked rows, else the row under the cursor."""
+        if self.marked:
+            return sorted(self.marked)
+        key = self.current_key
+        return [key] if key else []

@@ -1,0 +1,139 @@
+"""Queue tables: the live overview row per queue, the queue settings, and the roles."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+from ..snapshot import Snapshot  # noqa: TID252
+from .cells import clip, count, queue_limits, rate, sparkline
+from .table import Col, LiveTable, Row
+
+WIDE = 120
+MAX_SPARK = 30  # /stats returns 30 minutes of throughput
+
+
+class QueueTable(LiveTable):
+    """The overview: depth, running, scheduled, throughput, limits and two sparklines a queue."""
+
+    def columns_for(self, width: int) -> list[Col]:
+        """Numbers first; the sparklines share what is left of the width."""
+        wide = width >= WIDE
+        cols = [
+            Col("name", "Queue", 20 if wide else 11),
+            Col("depth", "Depth", 7 if wide else 6, right=True),
+            Col("running", "Run", 7 if wide else 4, right=True),
+            Col("scheduled", "Sched", 7 if wide else 5, right=True),
+            Col("done", "Done/m", 7 if wide else 6, right=True),
+            Col("failed", "Fail/m", 7 if wide else 6, right=True),
+        ]
+        if wide:
+            cols.append(Col("dlq", "DLQ", 7, right=True))
+        cols.append(Col("limits", "Limits", 14 if wide else 8))
+        used = sum(c.width + 2 for c in cols) + 2 * 2 + 2  # two spark paddings, a scrollbar
+        spark = min(MAX_SPARK, max(7, (width - used) // 2))
+        cols += [Col("spark_done", "Done ~", spark), Col("spark_depth", "Depth ~", spark)]
+        return cols
+
+    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
+        """One row per queue matching the filter's text or queue."""
+        p = self.palette
+        name_w, spark_w = self.width_of("name"), self.width_of("spark_done")
+        wide = bool(self.width_of("dlq"))
+        out: list[Row] = []
+        for q in snapshot.stats.queues:
+            if self.filter.queue and q.name != self.filter.queue:
+                continue
+            if not self.filter.matches(q.name):
+                continue
+            name = Text(no_wrap=True)
+            if q.paused:
+                name.append("‖ ", style=p.warning)
+            name.append(clip(q.name, name_w - (2 if q.paused else 0)))
+            cells = [
+                name,
+                count(q.depth, p),
+                count(q.running, p),
+                count(q.scheduled, p),
+                count(q.completed_1m, p),
+                count(q.failed_1m, p, alert=True),
+            ]
+            if wide:
+                cells.append(count(q.dlq, p, alert=True))
+            cells += [
+                Text(queue_limits(q), no_wrap=True),
+                sparkline(q.series_completed, spark_w, p.success),
+                sparkline(list(snapshot.depth.get(q.name, ())), spark_w, p.accent),
+            ]
+            out.append((q.name, cells))
+        return out
+
+
+class QueueConfigTable(LiveTable):
+    """Each queue's settings, paused flag and the roles that read it."""
+
+    def columns_for(self, width: int) -> list[Col]:
+        """Name, state, limits and roles; the roles column takes the rest."""
+        wide = width >= WIDE
+        cols = [
+            Col("name", "Queue", 24 if wide else 12),
+            Col("state", "State", 7),
+            Col("concurrency", "Max conc.", 9, right=True),
+            Col("rate", "Rate limit", 12 if wide else 10),
+            Col("depth", "Depth", 7 if wide else 6, right=True),
+        ]
+        used = sum(c.width + 2 for c in cols) + 4
+        cols.append(Col("roles", "Roles", max(8, width - used)))
+        return cols
+
+    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
+        """One row per queue, from the stats frame (which carries every queue's config)."""
+        p = self.palette
+        roles = snapshot.roles or []
+        out: list[Row] = []
+        for q in snapshot.stats.queues:
+            readers = [r.name for r in roles if q.name in r.queues]
+            if not self.filter.matches(q.name, *readers):
+                continue
+            state = Text("paused", style=p.warning) if q.paused else Text("active", p.muted)
+            limit = rate(q.rate_numerator, q.rate_denominator, q.rate_period, None)
+            cells = [
+                Text(clip(q.name, self.width_of("name")), no_wrap=True),
+                state,
+                Text("—" if q.max_concurrent is None else str(q.max_concurrent), justify="right"),
+                Text(limit, no_wrap=True),
+                count(q.depth, p),
+                Text(clip(", ".join(readers) or "—", self.width_of("roles")), no_wrap=True),
+            ]
+            out.append((q.name, cells))
+        return out
+
+
+class RoleTable(LiveTable):
+    """Roles: the ordered queues each reads, and how many live workers hold it."""
+
+    def columns_for(self, width: int) -> list[Col]:
+        """Role, workers, then the queue list in the rest of the width."""
+        cols = [Col("name", "Role", 24 if width >= WIDE else 14), Col("workers", "Workers", 7)]
+        used = sum(c.width + 2 for c in cols) + 4
+        return [*cols, Col("queues", "Queues (in priority order)", max(10, width - used))]
+
+    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
+        """One row per role; None until a frame carries the roles."""
+        if snapshot.roles is None:
+            return None
+        p = self.palette
+        workers = snapshot.workers or []
+        out: list[Row] = []
+        for role in snapshot.roles:
+            if not self.filter.matches(role.name, *role.queues):
+                continue
+            live = sum(1 for w in workers if w.role == role.name and w.alive)
+            queues = ", ".join(role.queues) or "(no queues)"
+            cells = [
+                Text(clip(role.name, self.width_of("name")), no_wrap=True),
+                count(live, p),
+                Text(clip(queues, self.width_of("queues")), no_wrap=True, style=Style()),
+            ]
+            out.append((role.name, cells))
+        return out
