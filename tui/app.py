@@ -67,7 +67,7 @@ class JobbersApp(App[None]):
             for key, view, label in TABS
         ),
         Binding("question_mark", "help", "Help"),
-        Binding("f", "freeze", "Pause refresh", show=False),
+        Binding("f", "freeze", "Pause/resume refresh", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False),
         Binding("colon", "command_palette", "Commands", show=False),
         Binding("q", "quit", "Quit"),

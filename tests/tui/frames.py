@@ -154,7 +154,7 @@ def errors(count: int, message: str) -> list[TaskError]:
             at=ago(600 - 120 * i),
             kind="error",
             exc_type="ConnectionError",
-            message=message,
+            message=f"ConnectionError: {message}",
             traceback=TRACEBACK,
             worker_id=f"{HOST}-4101-7Q2K91",
         )

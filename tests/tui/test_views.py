@@ -7,7 +7,9 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from jobbers.tui.app import JobbersApp
+from jobbers.tui.screens import base
 from jobbers.tui.screens.help import HelpScreen
 
 from jobbers.cleaner import Cleaner
@@ -259,3 +261,62 @@ async def test_help_lists_the_keys_of_every_view(top: Top) -> None:
             assert words in screen
         await pilot.press("escape")
         await eventually(lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+
+
+async def test_f_pauses_the_refresh_and_resumes_it(
+    top: Top, client: JobbersClient, transport: CountingTransport
+) -> None:
+    app = top(refresh=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await eventually(lambda: transport.calls["GET /stats"] >= 2, what="frames")
+        await pilot.press("f")
+        await shows(app, "PAUSED")
+        frozen_at = transport.calls["GET /stats"]
+        await submit(client)
+        # Ten ticks of a timer beside the app's own (same interval, same loop) later: not
+        # one more frame, and the old depth still shown.
+        ticks: list[int] = []
+        app.set_interval(0.05, lambda: ticks.append(1))
+        await eventually(lambda: len(ticks) >= 10, what="ten ticks")
+        assert transport.calls["GET /stats"] <= frozen_at + 1  # at most the one in flight
+        assert rows(app, "#overview")[0][1] == "0"
+        await pilot.press("f")
+        await has_rows(app, "#overview", lambda r: r[0][1] == "1")
+
+
+async def test_paging_through_the_dlq(
+    top: Top,
+    client: JobbersClient,
+    start_worker: Callable[..., Any],
+    state: StateManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(base, "PAGE_LIMIT", 3)
+    await start_worker()
+    ids = [await submit(client, "boom") for _ in range(5)]
+    await eventually(lambda: _dead(state, 5), what="five dead letters")
+    app = top()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await has_rows(app, "#dlq", lambda r: len(r) == 3)
+        await shows(app, "(more: n)")
+        page_one = keys(app, "#dlq")
+        await pilot.press("n")
+        await has_rows(app, "#dlq", lambda r: len(r) == 2)
+        assert set(page_one) | set(keys(app, "#dlq")) == set(ids)
+        await shows(app, "page 2")
+        await pilot.press("p")
+        await has_rows(app, "#dlq", lambda r: len(r) == 3)
+        assert keys(app, "#dlq") == page_one
+
+
+async def _dead(state: StateManager, count: int) -> bool:
+    return len((await state.list_dlq(limit=100)).items) >= count
+
+
+async def test_no_color_makes_the_app_monochrome(top: Top, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = top()
+    async with app.run_test(size=(80, 24)):
+        await has_rows(app, "#overview", lambda r: len(r) == 1)
+        assert app.no_color

@@ -132,7 +132,7 @@ class ViewScreen(LiveScreen):
         self.last = snapshot
         super().show(snapshot)
         for caption in self.query("#caption").results(Static):
-            caption.update(self.caption(snapshot))
+            caption.update(self.caption(snapshot), layout=False)  # one line, always
 
     def on_mount(self) -> None:
         """Start from the app's last frame, so a view switch never shows an empty screen."""

@@ -63,7 +63,7 @@ class DeadLetterScreen(ViewScreen):
 
     def _recaption(self) -> None:
         if self.last is not None:
-            self.query_one("#caption", Static).update(self.caption(self.last))
+            self.query_one("#caption", Static).update(self.caption(self.last), layout=False)
 
     def action_mark(self) -> None:
         """Mark or unmark the row under the cursor."""

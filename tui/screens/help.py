@@ -36,13 +36,19 @@ FILTERS = [
 
 
 def _bindings(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    rows = []
+    rows: list[tuple[str, str]] = []
+    views: list[Binding] = []
     for b in bindings:
         binding = b if isinstance(b, Binding) else Binding(*b)
-        if binding.description:
+        if binding.action.startswith("show_view"):
+            views.append(binding)  # one line for all of them
+        elif binding.description:
             keys = [k.strip() for k in binding.key.split(",")]
             shown = ", ".join(app.get_key_display(Binding(k, binding.action)) for k in keys)
             rows.append((shown, binding.description))
+    if views:
+        numbers = " ".join(b.key for b in views)
+        rows.insert(0, (numbers, "views: " + ", ".join(b.description for b in views)))
     return rows
 
 

@@ -124,7 +124,8 @@ class TaskDetailView(Widget):
         head.append(f"  {err.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z", style=p.muted)
         if err.worker_id:
             head.append(f"  on {err.worker_id}", style=p.muted)
-        body = Text(f"{err.exc_type}: {err.message}" if err.exc_type else err.message or "")
+        # The worker writes "ExcType: text" into the message already.
+        body = Text(err.message or err.exc_type or "")
         out: list[RenderableType] = [Text(""), head, body]
         if err.traceback:
             out.append(Text(err.traceback.rstrip(), style=p.muted))

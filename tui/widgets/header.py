@@ -70,8 +70,9 @@ class StatusLine(Widget):
 
     def set_failure(self, failure: PollFailed | None) -> None:
         """Polls fail (the banner says why) or work again."""
-        self.failing = failure is not None
-        self.refresh()
+        if self.failing != (failure is not None):
+            self.failing = failure is not None
+            self.refresh()
 
     def render(self) -> RenderResult:
         """``● http://manager · refreshed 12:03:04 · every 1s``."""
@@ -106,9 +107,11 @@ class Banner(Widget):
 
     def set_failure(self, failure: PollFailed | None) -> None:
         """Show (or hide, with None) the banner for a failed poll."""
+        if failure is None and self.failure is None:
+            return  # the usual case, every frame: nothing to redo
         self.failure = failure
         self.display = failure is not None
-        self.refresh()
+        self.refresh(layout=True)
 
     def render(self) -> RenderResult:
         """One or two lines an operator can read at a glance."""

@@ -29,15 +29,16 @@ class Totals(Widget):
             return Text("waiting for the first frame…", style="dim")
         qs = s.stats.queues
         stalled = s.stats.statuses.get("stalled", 0)
+        # Most telling first: on a narrow terminal the line is cut at the right.
         items: list[tuple[str, int, bool]] = [
+            ("Workers", s.stats.workers, False),
             ("Depth", sum(q.depth for q in qs), False),
-            ("Running", sum(q.running for q in qs), False),
-            ("Sched", sum(q.scheduled for q in qs), False),
+            ("Run", sum(q.running for q in qs), False),
             ("Done/m", sum(q.completed_1m for q in qs), False),
             ("Fail/m", sum(q.failed_1m for q in qs), True),
-            ("Stalled", stalled, True),
             ("DLQ", s.stats.dlq, True),
-            ("Workers", s.stats.workers, False),
+            ("Stalled", stalled, True),
+            ("Sched", sum(q.scheduled for q in qs), False),
         ]
         p = Palette.of(self.app)
         text = Text(no_wrap=True, overflow="ellipsis")
