@@ -62,6 +62,7 @@ class RedisServer:
     data_dir: Path
     binary: str = field(default_factory=find_server_binary)
     appendonly: bool = True
+    own_process_group: bool = False  # True: the terminal's Ctrl-C does not reach it
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,7 +86,12 @@ class RedisServer:
             "--daemonize", "no",
         ]  # fmt: skip
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the child
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0 if self.own_process_group else None,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

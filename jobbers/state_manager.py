@@ -271,7 +271,11 @@ class StateManager(RuntimeState):
         return str(res[0])
 
     async def cancel_tasks(self, task_ids: Sequence[str]) -> dict[str, str]:
-        """Cancel many tasks; one outcome (or error message) per id, never all-or-nothing."""
+        """Cancel many tasks; one outcome per id, never all-or-nothing.
+
+        Bulk answers share one vocabulary: the outcome, ``not_found``, ``invalid_id``,
+        ``conflict: <why>`` or ``error: <why>``.
+        """
         outcomes: dict[str, str] = {}
         for tid in task_ids:
             try:
@@ -519,8 +523,12 @@ class StateManager(RuntimeState):
             try:
                 await self._requeue(task_id_of(tid), reset_retry_count, from_dlq=True)
                 outcomes[tid] = "resubmitted"
-            except JobbersError as exc:
-                outcomes[tid] = f"error: {exc}"
+            except TaskNotFound:
+                outcomes[tid] = "not_found"
+            except InvalidInput as exc:
+                outcomes[tid] = "invalid_id" if "not a ULID" in str(exc) else f"error: {exc}"
+            except Conflict as exc:
+                outcomes[tid] = f"conflict: {exc}"
         return outcomes
 
     @store_op

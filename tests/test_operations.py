@@ -79,7 +79,7 @@ async def test_dlq_filters_resubmit_and_delete(state: StateManager, start_worker
 
     outcomes = await state.resubmit_dlq([str(flaky.id), "01ARZ3NDEKTSV4RRFFQ69G5FAV"], True)
     assert outcomes[str(flaky.id)] == "resubmitted"
-    assert outcomes["01ARZ3NDEKTSV4RRFFQ69G5FAV"].startswith("error")
+    assert outcomes["01ARZ3NDEKTSV4RRFFQ69G5FAV"] == "not_found"
     again = await wait_status(state, flaky.id, "failed")
     assert again.in_dlq and len(again.errors) == 8  # history kept across the resubmit
 

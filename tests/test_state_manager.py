@@ -212,7 +212,7 @@ async def test_ids_that_are_not_ulids_never_reach_redis(state: StateManager, bad
         with pytest.raises(InvalidInput):
             await call(bad)
     assert (await state.cancel_tasks([bad]))[bad] == "invalid_id"
-    assert (await state.resubmit_dlq([bad], False))[bad].startswith("error")
+    assert (await state.resubmit_dlq([bad], False))[bad] == "invalid_id"
 
 
 async def test_ulid_spellings_find_the_same_task(state: StateManager) -> None:

@@ -87,8 +87,8 @@ async def test_resubmit_by_ids(client: httpx.AsyncClient, dead: list[str]) -> No
     body = response.json()
     assert body["resubmitted"] == 1
     assert body["results"][dead[0]] == "resubmitted"
-    assert body["results"][live["id"]].startswith("error")
-    assert body["results"][ghost].startswith("error")
+    assert body["results"][live["id"]] == "not_found"  # not in the DLQ
+    assert body["results"][ghost] == "not_found"
     assert body["results"]["junk"] == "invalid_id"
     task = (await client.get(f"/task-status/{dead[0]}")).json()
     assert (task["status"], task["in_dlq"], task["retry_attempt"]) == ("submitted", False, 0)
