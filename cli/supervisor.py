@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from .output import colour_enabled
 
 HEALTH_TIMEOUT_S = 30.0
+LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
 
 
@@ -162,6 +163,7 @@ class Supervisor:
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             process_group=0,
+            limit=LINE_LIMIT,
         )
         child = Child(name, process)
         child.pump = asyncio.create_task(self._pump(child, len(self.children)))
@@ -298,7 +300,22 @@ class Supervisor:
         """Copy a child's output, one prefixed line at a time."""
         assert child.process.stdout is not None
         colour = _COLOURS[index % len(_COLOURS)]
-        async for raw in child.process.stdout:
+        stream = child.process.stdout
+        cutting = False  # inside an over-long line: drop it up to its newline
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # past LINE_LIMIT asyncio drops the buffered part
+                if cutting:
+                    continue
+                cutting = True
+                raw = f"(a line of over {LINE_LIMIT} bytes was cut)\n".encode()
+            else:
+                if cutting:
+                    cutting = False
+                    continue
+            if not raw:
+                return
             line = raw.decode(errors="replace").rstrip("\n")
             prefix = f"{child.name:<{self._width}} |"
             if self._colour:

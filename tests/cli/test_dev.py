@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -190,3 +191,27 @@ def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
         assert out.returncode == ExitCode.USAGE, out.stdout + out.stderr
         assert message in out.stdout and "started" not in out.stdout
         assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_output_lines_are_prefixed_and_an_overlong_line_does_not_stall_the_child() -> None:
+    from jobbers.cli.supervisor import LINE_LIMIT, DevOptions, Supervisor
+
+    out = io.StringIO()
+    code = f"print('x' * {LINE_LIMIT * 2}); print('after'); print('done')"
+
+    async def run_child() -> int:
+        supervisor = Supervisor(DevOptions("unused"), out=out)
+        child = await supervisor._start("chatty", sys.executable, "-c", code)
+        assert child.exited is not None and child.pump is not None
+        status = await asyncio.wait_for(child.exited, 30)
+        await asyncio.wait_for(child.pump, 30)
+        return status
+
+    assert asyncio.run(run_child()) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("dev        | started chatty (pid ")
+    assert lines[1:] == [
+        f"chatty     | (a line of over {LINE_LIMIT} bytes was cut)",
+        "chatty     | after",
+        "chatty     | done",
+    ]
