@@ -28,18 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 JOBBERS = str(BIN / "jobbers")
 PY = sys.executable
-# `jobbers` as it would start if jobbers/__init__.py imported nothing (notes/cli-requests.md
-# item 1): the package module is created empty, then the CLI runs as the console script does.
-LAZY_CORE = (
-    "import importlib.util, sys, types\n"
-    "spec = importlib.util.find_spec('jobbers')\n"
-    "package = types.ModuleType('jobbers')\n"
-    "package.__path__ = list(spec.submodule_search_locations)\n"
-    "package.__version__ = '0.1.0'\n"
-    "sys.modules['jobbers'] = package\n"
-    "from jobbers.cli.app import main\n"
-    "main()"
-)
 BARE_TYPER = (
     "import typer\napp = typer.Typer()\n@app.command()\ndef hello(name: str) -> None:\n"
     "    '''Say hello.'''\n@app.command()\ndef bye() -> None:\n    '''Say bye.'''\napp()"
@@ -48,7 +36,6 @@ BARE_TYPER = (
 
 def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
     """Label -> argv of every measured command."""
-    lazy_status = [PY, "-c", LAZY_CORE, "status", task_id, "--url", url]
     return {
         "python -c pass (interpreter floor)": [PY, "-c", "pass"],
         "bare Typer app --help (Typer floor)": [PY, "-c", BARE_TYPER, "--help"],
@@ -59,8 +46,6 @@ def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
         "jobbers status ID (manager down)": [JOBBERS, "status", task_id, "--url", dead],
         "jobbers status ID": [JOBBERS, "status", task_id, "--url", url],
         "jobbers list -q": [JOBBERS, "list", "-q", "--url", url],
-        "jobbers --help, lazy core (simulated)": [PY, "-c", LAZY_CORE, "--help"],
-        "jobbers status ID, lazy core (simulated)": lazy_status,
     }
 
 

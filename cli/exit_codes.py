@@ -88,18 +88,18 @@ def exit_code_for(error: BaseException) -> ExitCode | None:
     return None
 
 
-_SUCCESSES = frozenset({"cancelled", "cancel_requested", "resubmitted", "deleted"})
+_SUCCESSES = frozenset({"cancelled", "cancel_requested", "resubmitted"})
+_FAILURES = {"not_found": ExitCode.NOT_FOUND, "invalid_id": ExitCode.USAGE}
 
 
 def exit_code_for_outcome(outcome: str) -> ExitCode:
-    """The exit status for one id's outcome in a bulk answer (``results`` of the API)."""
+    """The exit status for one id's outcome in a bulk answer (``results`` of the API).
+
+    The API's vocabulary: the outcome itself, ``not_found``, ``invalid_id``,
+    ``conflict: <why>`` or ``error: <why>``.
+    """
     if outcome in _SUCCESSES:
         return ExitCode.OK
-    text = outcome.lower()
-    if "not_found" in text or "not found" in text or "not in the dead-letter" in text:
-        return ExitCode.NOT_FOUND
-    if text.startswith("conflict") or "only failed" in text:
+    if outcome.startswith("conflict:"):
         return ExitCode.CONFLICT
-    if text.startswith("invalid"):
-        return ExitCode.USAGE
-    return ExitCode.FAILURE
+    return _FAILURES.get(outcome, ExitCode.FAILURE)

@@ -1,8 +1,9 @@
 """``jobbers dev``: Redis, the manager, workers, scheduler and cleaner in one terminal.
 
 Start order: Redis (``REDIS_URL`` if set, else a private server whose data stays in
-``--data-dir``), the manager (until ``/health`` answers), one worker per role, the scheduler
-and the cleaner. Their output is shown line by line behind a name prefix.
+``--data-dir``, its log in ``server.log`` there), the manager (until ``/health`` answers),
+one worker per role, the scheduler and the cleaner, whose output is shown line by line
+behind a name prefix.
 
 Stop order, on Ctrl-C, SIGTERM or SIGHUP: every process but Redis gets SIGTERM and ``grace``
 seconds to finish (a second Ctrl-C cuts that short), stragglers get SIGKILL, then Redis is
@@ -21,9 +22,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .output import colour_enabled
+
+if TYPE_CHECKING:
+    from jobbers.redis_server import RedisServer
 
 HEALTH_TIMEOUT_S = 30.0
 LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
@@ -67,7 +71,7 @@ class Supervisor:
         self.options = options
         self.out = out or sys.stdout
         self.children: list[Child] = []
-        self.redis: Child | None = None
+        self.redis: RedisServer | None = None
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
         self._colour = colour_enabled(self.out)
@@ -125,28 +129,21 @@ class Supervisor:
         return [f"{name} v{version}" for name, version in registered_tasks()]
 
     async def _redis_url(self) -> str:
-        """REDIS_URL, or a private server started in its own process group."""
-        from jobbers.redis_server import RedisServer, find_server_binary, free_port
+        """REDIS_URL, or a private server in its own process group, its data in data_dir."""
+        from jobbers.redis_server import RedisBinaryNotFound, RedisServer, free_port
 
         if os.environ.get("REDIS_URL"):
             return os.environ["REDIS_URL"]
         data_dir = self.options.data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        server = RedisServer(free_port(), data_dir, find_server_binary())
-        # The appendonly file in data_dir is what keeps tasks across restarts.
-        self.redis = await self._start(
-            "redis",
-            server.binary,
-            "--port", str(server.port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-            "--maxmemory-policy", "noeviction", "--protected-mode", "yes",
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not server.ping():
-            if self.redis.process.returncode is not None or time.monotonic() > deadline:
-                raise StartupFailed(f"redis did not start (see its log above; data in {data_dir})")
-            await asyncio.sleep(0.05)
-        return server.url
+        try:
+            # The appendonly file in data_dir is what keeps tasks across restarts.
+            self.redis = RedisServer(free_port(), data_dir, own_process_group=True)
+            await asyncio.to_thread(self.redis.start)
+        except (RedisBinaryNotFound, RuntimeError) as exc:
+            raise StartupFailed(f"redis did not start: {exc}") from None
+        assert self.redis.process is not None
+        self._say(f"started redis (pid {self.redis.process.pid}, log in {data_dir}/server.log)")
+        return self.redis.url
 
     async def _spawn(self, name: str, env: dict[str, str], *argv: str) -> None:
         """Start ``python -m jobbers.cli ARGV`` as a supervised child."""
@@ -242,7 +239,7 @@ class Supervisor:
     async def _supervise(self) -> int:
         """Wait for a stop signal (status 0) or for any child to die on its own (status 1)."""
         stop = asyncio.create_task(self._stop.wait())
-        watched = {c.exited: c for c in self._all() if c.exited is not None}
+        watched = {c.exited: c for c in self.children if c.exited is not None}
         done, _ = await asyncio.wait({stop, *watched}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         for task in done:
@@ -265,12 +262,12 @@ class Supervisor:
         self._stop.set()
         await self._stop_group(self.children, self.options.grace)
         if self.redis is not None:
-            await self._stop_group([self.redis], 10.0)
-        for child in self._all():
+            await asyncio.to_thread(self.redis.stop)  # SIGTERM, then SIGKILL after 10 s
+        for child in self.children:
             if child.pump is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(child.pump, 2.0)
-        if self._all():
+        if self.children or self.redis:
             self._say("everything stopped")
 
     async def _stop_group(self, children: list[Child], grace: float) -> None:
@@ -290,9 +287,6 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     child.process.kill()
                 await child.process.wait()
-
-    def _all(self) -> list[Child]:
-        return [*([self.redis] if self.redis else []), *self.children]
 
     # ------------------------------------------------------------------ output
 

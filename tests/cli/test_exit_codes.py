@@ -58,12 +58,14 @@ def test_exit_code_for(error: BaseException, code: ExitCode | None) -> None:
         ("cancel_requested", ExitCode.OK),
         ("resubmitted", ExitCode.OK),
         ("not_found", ExitCode.NOT_FOUND),
-        ("error: task 01X not found", ExitCode.NOT_FOUND),
-        ("error: task 01X is not in the dead-letter queue", ExitCode.NOT_FOUND),
         ("conflict: task 01X is completed and cannot be cancelled", ExitCode.CONFLICT),
-        ("error: task 01X is started; only failed, stalled or cancelled tasks", ExitCode.CONFLICT),
+        (
+            "conflict: task 01X is started; only failed, stalled or cancelled tasks",
+            ExitCode.CONFLICT,
+        ),
         ("invalid_id", ExitCode.USAGE),
         ("error: task 01X belongs to queue 'q', which no longer exists", ExitCode.FAILURE),
+        ("something new", ExitCode.FAILURE),
     ],
 )
 def test_exit_code_for_outcome(outcome: str, code: ExitCode) -> None:
