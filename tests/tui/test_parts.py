@@ -123,3 +123,12 @@ def test_frames_coalesce_but_a_failure_never_hides_the_frame_before_it() -> None
     assert not frame.can_replace(failure)
     assert failure.can_replace(newer)
     assert failure.can_replace(PollFailed("again", dt.datetime.now(dt.UTC), True))
+
+
+def test_run_is_what_the_cli_calls() -> None:
+    """``jobbers top`` calls ``jobbers.tui.app.run(url, refresh)`` lazily."""
+    import inspect
+
+    from jobbers.tui.app import run
+
+    assert list(inspect.signature(run).parameters) == ["url", "refresh"]

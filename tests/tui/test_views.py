@@ -11,6 +11,7 @@ import pytest
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.screens import base
 from jobbers.tui.screens.help import HelpScreen
+from jobbers.tui.widgets.header import ViewTabs
 
 from jobbers.cleaner import Cleaner
 from jobbers.client import JobbersClient
@@ -320,3 +321,19 @@ async def test_no_color_makes_the_app_monochrome(top: Top, monkeypatch: pytest.M
     async with app.run_test(size=(80, 24)):
         await has_rows(app, "#overview", lambda r: len(r) == 1)
         assert app.no_color
+
+
+async def test_the_mouse_switches_views_and_opens_a_row(
+    top: Top, client: JobbersClient, start_worker: Callable[..., Any]
+) -> None:
+    await start_worker()
+    tid = await submit(client, "forever")
+    app = top()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await has_rows(app, "#overview", lambda r: len(r) == 1)
+        # "2 Running" is the second tab, from column 12 of the first line.
+        assert await pilot.click(ViewTabs, offset=(14, 0))
+        await has_rows(app, "#running", lambda r: len(r) == 1)
+        # A click on the highlighted row selects it, like enter.
+        assert await pilot.click("#running", offset=(3, 1))
+        await shows(app, f"Task {tid}", "forever@1 on queue default")

@@ -99,13 +99,17 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
 
         async def call() -> str:
             if in_dlq:
-                res = await client.resubmit_dlq(DLQResubmitRequest(task_ids=[tid]))
+                request = DLQResubmitRequest(task_ids=[tid], reset_retry_count=True)
+                res = await client.resubmit_dlq(request)
                 return f"{tid}: {res.results.get(tid, 'resubmitted')}"
             await client.retry_task(tid)
             return f"{tid}: back on its queue"
 
-        what = "Resubmit from the dead-letter queue" if in_dlq else "Retry"
-        self.confirm(f"{what}: task {tid}?", "Retry", call)
+        if in_dlq:
+            question = f"Resubmit task {tid} from the dead-letter queue (retry count reset)?"
+        else:
+            question = f"Retry task {tid} (back on its queue)?"
+        self.confirm(question, "Retry", call)
 
     def action_delete(self) -> None:
         """Remove the task from the DLQ for good."""

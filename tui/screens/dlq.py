@@ -96,7 +96,8 @@ class DeadLetterScreen(ViewScreen):
             tail = f"; {len(failed)} not: {next(iter(failed.values()))}" if failed else ""
             return f"resubmitted {res.resubmitted} of {len(ids)}{tail}"
 
-        self.confirm(f"Resubmit {what} from the dead-letter queue?", "Resubmit", call)
+        question = f"Resubmit {what} from the dead-letter queue (retry count reset)?"
+        self.confirm(question, "Resubmit", call)
 
     def action_delete(self) -> None:
         """Remove the selection from the DLQ for good, after a confirmation."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
+from jobbers.schemas import Role
+
 from ..snapshot import Snapshot  # noqa: TID252
 from .cells import clip, count, queue_limits, rate, sparkline
 from .table import Col, LiveTable, Row
@@ -72,6 +74,10 @@ class QueueTable(LiveTable):
 class QueueConfigTable(LiveTable):
     """Each queue's settings, paused flag and the roles that read it."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.roles: list[Role] = []
+
     def columns_for(self, width: int) -> list[Col]:
         """Name, state, limits and roles; the roles column takes the rest."""
         wide = width >= WIDE
@@ -89,7 +95,9 @@ class QueueConfigTable(LiveTable):
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """One row per queue, from the stats frame (which carries every queue's config)."""
         p = self.palette
-        roles = snapshot.roles or []
+        if snapshot.roles is not None:
+            self.roles = snapshot.roles  # a frame of another page keeps the last known roles
+        roles = self.roles
         out: list[Row] = []
         for q in snapshot.stats.queues:
             readers = [r.name for r in roles if q.name in r.queues]

@@ -73,11 +73,13 @@ class LiveTable(DataTable[Text]):
 
     def update(self, snapshot: Snapshot) -> None:
         """Show a frame; a frame without this table's page keeps the rows shown."""
-        if self.frame_rows(snapshot) is None:
+        self._ensure_columns()
+        rows = self.frame_rows(snapshot)
+        if rows is None:
             self.snapshot = self.snapshot or snapshot
             return
         self.snapshot = snapshot
-        self.render_rows()
+        self.set_rows(rows)
 
     def set_filter(self, value: TaskFilter) -> None:
         """Narrow the rows to ``value`` and re-render the last frame."""
