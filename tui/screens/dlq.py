@@ -47,14 +47,16 @@ class DeadLetterScreen(ViewScreen):
     def caption(self, snapshot: Snapshot) -> str:
         """DLQ size from /stats, the filter, the marks, the page."""
         marked = f" · {len(self.table.marked)} marked" if self.table.marked else ""
-        more = " (more: n)" if snapshot.dlq and snapshot.dlq.next_cursor else ""
+        more = " (more: n)" if self.current_page() else ""
         filt = f" · filter: {self.filter}" if self.filter else ""
         return f"Dead letters {snapshot.stats.dlq:,}{more}{filt}{marked}{self.page_label()}"
 
     def current_page(self) -> str | None:
         """The DLQ page's next cursor."""
-        dlq = self.last.dlq if self.last else None
-        return dlq.next_cursor if dlq else None
+        # The table keeps the last frame that carried a DLQ page (a frame for the detail
+        # modal above this view carries none).
+        frame = self.table.snapshot
+        return frame.dlq.next_cursor if frame and frame.dlq else None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter: the task with its full failure history."""

@@ -135,10 +135,11 @@ class QueuesScreen(QueueActions):
             super().action_edit()
             return
         name = roles.current_key
-        if self.last is None or self.last.roles is None or name is None:
+        frame = roles.snapshot
+        if frame is None or frame.roles is None or name is None:
             return
-        current = next((r.queues for r in self.last.roles if r.name == name), [])
-        known = [q.name for q in self.last.stats.queues]
+        current = next((r.queues for r in frame.roles if r.name == name), [])
+        known = [q.name for q in frame.stats.queues]
         client = self.japp.client
 
         def save(queues: list[str] | None) -> None:

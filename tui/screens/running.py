@@ -40,11 +40,11 @@ class RunningScreen(ViewScreen):
         """Counts from /stats (all of Redis), not just the page."""
         running = snapshot.stats.statuses.get("started", 0)
         stalled = snapshot.stats.statuses.get("stalled", 0)
-        shown = snapshot.active.items if snapshot.active else []
-        more = " (more: n)" if snapshot.active and snapshot.active.next_cursor else ""
+        shown = self.query_one("#running", RunningTable).row_count
+        more = " (more: n)" if self.current_page() else ""
         filt = f" · filter: {self.filter}" if self.filter else ""
         return (
-            f"Running {running:,} · showing {len(shown)}{more} · stalled {stalled:,}"
+            f"Running {running:,} · showing {shown}{more} · stalled {stalled:,}"
             f"{filt}{self.page_label()}"
         )
 
@@ -56,8 +56,8 @@ class RunningScreen(ViewScreen):
 
     def current_page(self) -> str | None:
         """The running page's next cursor."""
-        active = self.last.active if self.last else None
-        return active.next_cursor if active else None
+        frame = self.query_one("#running", RunningTable).snapshot
+        return frame.active.next_cursor if frame and frame.active else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cancel applies to the running table, retry to the stalled one."""
