@@ -54,7 +54,7 @@ class TaskError(BaseModel):
     at: dt.datetime
     kind: str = Field(description="error, timeout, worker_lost, stalled, dropped, cancelled")
     exc_type: str | None = None
-    message: str = ""
+    message: str = Field(default="", description='"ExcType: text" for errors, already prefixed')
     traceback: str | None = None
     worker_id: str | None = None
 
