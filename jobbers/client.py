@@ -66,6 +66,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 URL_ENV = "JOBBERS_URL"
 TOKEN_ENV = "JOBBERS_API_TOKEN"
 DEFAULT_TIMEOUT = 10.0
+LONG_TIMEOUT = 300.0  # purges and bulk operations on deep queues
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -249,11 +250,21 @@ class JobbersClient:
     # ------------------------------------------------------------------ plumbing
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        wait_s: float | None = None,
     ) -> httpx.Response:
-        """Send one request; transport errors and error statuses become ClientErrors."""
+        """Send one request; transport errors and error statuses become ClientErrors.
+
+        ``wait_s`` overrides the client's timeout for this call (long operations).
+        """
+        extra: dict[str, Any] = {} if wait_s is None else {"timeout": wait_s}
         try:
-            response = await self._http.request(method, path, json=json, params=params)
+            response = await self._http.request(method, path, json=json, params=params, **extra)
         except httpx.TimeoutException:
             raise ManagerUnreachable(self.url, "no answer in time") from None
         except httpx.TransportError as exc:
@@ -265,8 +276,10 @@ class JobbersClient:
     async def _get(self, path: str, model: type[M], **params: Any) -> M:
         return _parse(model, await self.request("GET", path, params=_params(**params)))
 
-    async def _send(self, method: str, path: str, model: type[M], body: Any = None) -> M:
-        return _parse(model, await self.request(method, path, json=_body(body)))
+    async def _send(
+        self, method: str, path: str, model: type[M], body: Any = None, wait_s: float | None = None
+    ) -> M:
+        return _parse(model, await self.request(method, path, json=_body(body), wait_s=wait_s))
 
     # ------------------------------------------------------------------ tasks
 
@@ -326,9 +339,9 @@ class JobbersClient:
         """Live workers with their in-flight tasks."""
         return await self._get("/workers", WorkersResponse)
 
-    async def stats(self) -> Stats:
-        """Everything a dashboard frame needs, in one call."""
-        return await self._get("/stats", Stats)
+    async def stats(self, minutes: int | None = None) -> Stats:
+        """Everything a dashboard frame needs, in one call (``minutes`` of history, 1-120)."""
+        return await self._get("/stats", Stats, minutes=minutes)
 
     async def health(self) -> Health:
         """Liveness of the manager and its Redis (ServiceUnavailable when Redis is down)."""
@@ -369,8 +382,8 @@ class JobbersClient:
         return await self._send("POST", f"/queues/{name}/resume", QueueConfig)
 
     async def purge_queue(self, name: str) -> PurgeResponse:
-        """Cancel every waiting task of the queue."""
-        return await self._send("POST", f"/queues/{name}/purge", PurgeResponse)
+        """Cancel every waiting task of the queue (may take a while on a deep queue)."""
+        return await self._send("POST", f"/queues/{name}/purge", PurgeResponse, wait_s=LONG_TIMEOUT)
 
     # ------------------------------------------------------------------ roles
 

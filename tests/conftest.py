@@ -104,7 +104,7 @@ async def start_worker(state: StateManager) -> AsyncIterator[Callable[..., Any]]
         worker.request_shutdown()
         worker.request_shutdown()
     for _, runner in started:
-        await asyncio.wait_for(runner, 15)
+        await asyncio.wait_for(runner, 30)
 
 
 async def wait_status(

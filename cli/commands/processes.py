@@ -52,7 +52,7 @@ def top(
     ] = None,
     refresh: Annotated[
         float, typer.Option("--refresh", "-r", min=0.5, help="Seconds between refreshes")
-    ] = 2.0,
+    ] = 1.0,
 ) -> None:
     """Watch queues, running tasks, workers and the DLQ live, and act on them (a TUI)."""
     from jobbers.client import DEFAULT_URL

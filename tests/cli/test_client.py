@@ -60,6 +60,8 @@ async def test_typed_answers_for_the_tui(api: JobbersClient) -> None:
     assert (await api.list_tasks(status="submitted")).items == [task]
     stats = await api.stats()
     assert isinstance(stats, Stats) and stats.queues[0].depth == 1
+    assert len(stats.queues[0].series_completed) == 30
+    assert len((await api.stats(minutes=90)).queues[0].series_completed) == 90
     assert (await api.active_tasks()).items == []
     assert (await api.scheduled_tasks(queue="default")).items == []
     assert (await api.workers()).workers == []

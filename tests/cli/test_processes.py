@@ -58,4 +58,4 @@ def test_top_runs_the_tui_with_url_and_refresh(monkeypatch: pytest.MonkeyPatch) 
     assert CliRunner().invoke(app, ["top", "--refresh", "5"]).exit_code == 0
     env = {"JOBBERS_URL": "http://ops:9000"}
     assert CliRunner().invoke(app, ["top"], env=env).exit_code == 0
-    assert calls == [("http://127.0.0.1:8000", 5.0), ("http://ops:9000", 2.0)]
+    assert calls == [("http://127.0.0.1:8000", 5.0), ("http://ops:9000", 1.0)]
