@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
+from typing import Any
 
 import redis
 
@@ -23,3 +25,14 @@ def wait_count(url: str, n: int, deadline_s: float = 600) -> tuple[float, float]
             return first or time.perf_counter(), time.perf_counter()
         time.sleep(0.002)
     sys.exit(f"timed out at {client.get(COUNTER)} of {n}")
+
+
+def drain(args: list[str], url: str, n: int, enqueue_rate: float, **popen: Any) -> None:
+    """Start a worker with ``args``, time the drain of n tasks, print both rates."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    try:
+        first, last = wait_count(url, n)
+    finally:
+        proc.terminate()
+        proc.wait()
+    print(f"enqueue_per_s={enqueue_rate:.0f} drain_per_s={n / (last - first):.0f}")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import wait_count
+from common import drain
 
 from jobbers.models.task import Task
 from jobbers.state_manager import StateManager
@@ -37,10 +36,4 @@ env = {
     "JOBBERS_LOG_LEVEL": "WARNING",
 }
 tasks = os.path.join(os.path.dirname(__file__), "jobbers_tasks.py")
-proc = subprocess.Popen([sys.executable, "-m", "jobbers.worker_main", tasks], env=env)
-try:
-    first, last = wait_count(URL, n)
-finally:
-    proc.terminate()
-    proc.wait()
-print(f"enqueue_per_s={rate:.0f} drain_per_s={n / (last - first):.0f}")
+drain([sys.executable, "-m", "jobbers.worker_main", tasks], URL, n, rate, env=env)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import wait_count
+from common import drain
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -45,12 +44,4 @@ async def enqueue(n: int) -> float:
 
 n = int(sys.argv[1])
 rate = asyncio.run(enqueue(n))
-proc = subprocess.Popen(
-    [sys.executable, "-c", WORKER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-)
-try:
-    first, last = wait_count(URL, n)
-finally:
-    proc.terminate()
-    proc.wait()
-print(f"enqueue_per_s={rate:.0f} drain_per_s={n / (last - first):.0f}")
+drain([sys.executable, "-c", WORKER], URL, n, rate)
