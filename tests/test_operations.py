@@ -38,8 +38,7 @@ async def test_operator_retry_of_failed_task(state: StateManager, start_worker: 
         await state.retry_task(waiting.id)  # a waiting task cannot be retried
     await state.set_queue_paused("default", False)
     retried = await state.retry_task(task.id)
-    assert retried.status in ("submitted", "started", "failed")
-    assert await state.redis.zscore(state.keys.dlq(), str(task.id)) is None or retried.in_dlq
+    assert retried.status in ("submitted", "started", "failed")  # a worker may be quick
 
     async def failed_again(n: int) -> Any:
         found = await state.get_task(task.id)
