@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 
 from jobbers.errors import TaskDefinitionError
@@ -18,6 +19,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("module", metavar="MODULE", help="tasks module (dotted path or .py file)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback --host without JOBBERS_API_TOKEN (anyone who can reach "
+        "the port can then submit, cancel and purge)",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,7 +52,22 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"invalid setting: {problems}")
     except ValueError as exc:
         _fail(f"invalid setting: {exc}")
+    if not _is_loopback(args.host) and settings.api_token is None and not args.insecure_no_auth:
+        _fail(
+            f"refusing to serve on {args.host} without JOBBERS_API_TOKEN: API access is "
+            "Redis access; set a token, or pass --insecure-no-auth"
+        )
     uvicorn.run(app, host=args.host, port=args.port)
+
+
+def _is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _fail(message: str) -> None:

@@ -64,6 +64,17 @@ def test_a_bad_setting_exits_2(
     )
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.org", "::"])
+def test_a_public_bind_without_a_token_is_refused(
+    host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JOBBERS_API_TOKEN", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main([TASKS_MODULE, "--host", host])
+    assert exit_info.value.code == 2
+    assert "without JOBBERS_API_TOKEN" in capsys.readouterr().err
+
+
 def test_a_malformed_redis_url_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
