@@ -117,3 +117,13 @@ async def wait_status(
         return found if found.status in statuses else None
 
     return await eventually(check, within=within, what=f"task {task_id} in {statuses}")
+
+
+@pytest.fixture
+def procs(clean_redis: str, tmp_path: Path) -> Iterator[Any]:
+    """Real worker, scheduler and cleaner subprocesses (``tests.procs.Procs``), killed after."""
+    from tests.procs import Procs
+
+    started = Procs(clean_redis, tmp_path)
+    yield started
+    started.close()

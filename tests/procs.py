@@ -1,0 +1,60 @@
+"""Real jobbers processes for a test: workers, schedulers and cleaners as subprocesses."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from jobbers.state_manager import StateManager
+from tests.conftest import TASKS_MODULE, eventually, spawn
+
+FAST = {"JOBBERS_WORKER_LEASE_MS": "1500", "JOBBERS_LOG_LEVEL": "INFO"}
+
+
+class Procs:
+    """Processes started by a test; all are killed at the end, whatever happened."""
+
+    def __init__(self, url: str, logdir: Path) -> None:
+        self.url, self.logdir, self.procs = url, logdir, []  # type: ignore[var-annotated]
+
+    def worker(
+        self, role: str = "default", concurrency: int = 10, **env: str
+    ) -> subprocess.Popen[bytes]:
+        args = ["-m", "jobbers.worker_main", TASKS_MODULE]
+        env = {**FAST, "WORKER_ROLE": role, "WORKER_CONCURRENT_TASKS": str(concurrency), **env}
+        return self._spawn(args, env, "worker")
+
+    def scheduler(self) -> subprocess.Popen[bytes]:
+        return self._spawn(["-m", "jobbers.scheduler"], FAST, "scheduler")
+
+    def cleaner(self, interval: float = 0.5) -> subprocess.Popen[bytes]:
+        return self._spawn(["-m", "jobbers.cleaner", "--interval", str(interval)], FAST, "cleaner")
+
+    def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        proc = spawn(args, self.url, env, self.logdir / f"{name}-{len(self.procs)}.log")
+        self.procs.append(proc)
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob("*.log")))
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
+async def live_workers(state: StateManager, n: int) -> list[Any]:
+    async def check() -> list[Any]:
+        workers = [w for w in await state.workers() if w.alive]
+        return workers if len(workers) >= n else []
+
+    workers: list[Any] = await eventually(check, within=15, what=f"{n} live workers")
+    return workers
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], within: float = 15) -> int:
+    await eventually(lambda: proc.poll() is not None, within=within, what="process exit")
+    return proc.returncode
