@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
+from jobbers.coalesce import Coalescer
 from jobbers.errors import (
     AlreadyExists,
     Conflict,
@@ -39,6 +40,7 @@ from jobbers.models.names import check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
     MAX_PARAMS_BYTES,
+    MAX_SUBMIT_BATCH,
     Task,
     TaskError,
     TaskStatus,
@@ -57,6 +59,9 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 DEFAULT_ROLE = "default"
 MAX_PAGE = 1000
+# Connections per process, and how long a caller waits for one before Redis counts as down.
+POOL_SIZE = 64
+POOL_WAIT_S = 10.0
 MAX_OFFSET = 2**53
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
@@ -118,6 +123,9 @@ class StateManager(RuntimeState):
         self.redis = redis
         self.keys = keys or Keys.from_env()
         self.scripts = Scripts(redis, self.keys.prefix)
+        self._submitter: Coalescer[Task, tuple[Task, bool]] = Coalescer(
+            self._submit_batch, MAX_SUBMIT_BATCH
+        )
 
     @classmethod
     def from_url(cls, url: str, keys: Keys | None = None, **options: Any) -> StateManager:
@@ -134,7 +142,12 @@ class StateManager(RuntimeState):
         options.setdefault(
             "retry_on_error", [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
         )
-        return cls(Redis.from_url(url, decode_responses=True, **options), keys)
+        # A burst of callers (the manager under load, a bulk script) waits for a pooled
+        # connection instead of failing with "too many connections" at the pool's limit.
+        options.setdefault("max_connections", POOL_SIZE)
+        options.setdefault("timeout", POOL_WAIT_S)
+        pool = BlockingConnectionPool.from_url(url, decode_responses=True, **options)
+        return cls(Redis.from_pool(pool), keys)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -162,42 +175,78 @@ class StateManager(RuntimeState):
 
     # ------------------------------------------------------------------ tasks
 
-    @store_op
     async def submit(self, task: Task) -> tuple[Task, bool]:
         """Store ``task`` and enqueue it; returns (stored task, created).
 
         Idempotent on the id: the same id with the same content returns the existing task
         and never enqueues it twice; other content raises DuplicateTask and changes nothing.
+        Concurrent calls share round trips (``jobbers.coalesce``), each keeping its own
+        outcome.
         """
-        params = task.params_json()
-        if len(params.encode()) > MAX_PARAMS_BYTES:
-            raise InvalidInput(f"parameters are larger than {MAX_PARAMS_BYTES} bytes")
-        tid = str(task.id)
-        res = await self.scripts.run(
-            "submit", tid, task.name, task.version, task.queue, params, task.fingerprint()
-        )
-        match res[0]:
-            case "new":
-                stored = task.model_copy(
-                    update={"status": TaskStatus.SUBMITTED, "submitted_at": ms_to_datetime(res[1])}
-                )
-                return stored, True
-            case "exists":
-                return await self.get_task(tid), False
-            case "conflict":
-                raise DuplicateTask(
-                    f"task {tid} already exists with different content (status {res[1]}); "
-                    "it was left untouched"
-                )
-            case "expired":
-                raise DuplicateTask(
-                    f"task id {tid} was used by a task already deleted by retention"
-                )
-            case "noqueue":
-                raise InvalidInput(
-                    f"queue {task.queue!r} does not exist; create it first (POST /queues)"
-                )
-        raise JobbersError(f"unexpected submit reply {res!r}")
+        return await self._submitter.call(task)
+
+    @store_op
+    async def submit_many(self, tasks: Sequence[Task]) -> list[tuple[Task, bool]]:
+        """Submit up to ``MAX_SUBMIT_BATCH`` tasks in one round trip, all or nothing.
+
+        Each task behaves as in ``submit`` (an id already stored with the same content comes
+        back with ``created`` false). One conflicting id, expired id or unknown queue rejects
+        the whole batch before anything is written, so a client can fix and resend it.
+        """
+        if len(tasks) > MAX_SUBMIT_BATCH:
+            raise InvalidInput(
+                f"{len(tasks)} tasks in one batch; send at most {MAX_SUBMIT_BATCH} at a time"
+            )
+        if len({task.id for task in tasks}) < len(tasks):
+            raise InvalidInput("a task id appears twice in one batch")
+        outcomes = await self._submit_batch(tasks, all_or_nothing=True)
+        return [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+
+    @store_op
+    async def _submit_batch(
+        self, tasks: Sequence[Task], all_or_nothing: bool = False
+    ) -> list[tuple[Task, bool] | BaseException]:
+        """One submit script call; per task its outcome or the error that refused it."""
+        outcomes: list[tuple[Task, bool] | BaseException] = []
+        argv: list[str | int] = ["all" if all_or_nothing else "each"]
+        sent: list[tuple[int, Task, str]] = []
+        for task in tasks:
+            checked = _checked_params(task)
+            if isinstance(checked, BaseException):
+                if all_or_nothing:
+                    raise checked
+                outcomes.append(checked)
+                continue
+            tid = str(task.id)
+            argv += [tid, task.name, task.version, task.queue, checked, task.fingerprint(checked)]
+            sent.append((len(outcomes), task, tid))
+            outcomes.append((task, False))  # replaced by the script's answer below
+        if not sent:
+            return outcomes
+        res = await self.scripts.run("submit", *argv)
+        if res[0] == "rejected":
+            _, task, _ = sent[int(res[1]) - 1]
+            raise _refusal(task, len(tasks), res[2], res[3])
+        repeats: list[tuple[int, str]] = []
+        when: dict[str, datetime | None] = {}  # one script call has one clock reading
+        for n, (i, task, tid) in enumerate(sent):
+            kind, value = res[1 + 2 * n], res[2 + 2 * n]
+            if kind == "new":
+                if value not in when:
+                    when[value] = ms_to_datetime(value)
+                update = {"status": TaskStatus.SUBMITTED, "submitted_at": when[value]}
+                outcomes[i] = (task.model_copy(update=update), True)
+            elif kind == "exists":
+                repeats.append((i, tid))
+                outcomes[i] = (task, False)
+            else:
+                outcomes[i] = _refusal(task, 1, kind, value)
+        if repeats:
+            found = await self.get_tasks([tid for _, tid in repeats])
+            stored = {str(t.id): t for t in found}
+            for i, tid in repeats:
+                outcomes[i] = (stored.get(tid, tasks[i]), False)
+        return outcomes
 
     async def submit_task(self, task: Task) -> Task:
         """Submit ``task`` (see ``submit``) and return the stored task."""
@@ -628,3 +677,35 @@ def _dump_queue(config: QueueConfig) -> str:
 def _lua_lists(row: dict[str, Any]) -> dict[str, Any]:
     """cjson encodes an empty Lua table as ``{}``; lists must stay lists."""
     return {k: ([] if v == {} else v) for k, v in row.items()}
+
+
+def _refusal(task: Task, size: int, kind: str, value: str) -> JobbersError:
+    """The error for the task that stopped a submit; it says nothing else was stored."""
+    tid = task.id
+    rest = " Nothing from this batch was stored." if size > 1 else ""
+    match kind:
+        case "conflict":
+            return DuplicateTask(
+                f"task {tid} already exists with different content (status {value}); "
+                f"it was left untouched.{rest}"
+            )
+        case "expired":
+            return DuplicateTask(
+                f"task id {tid} was used by a task already deleted by retention.{rest}"
+            )
+        case "noqueue":
+            return InvalidInput(
+                f"queue {value!r} does not exist; create it first (POST /queues).{rest}"
+            )
+    return JobbersError(f"unexpected submit reply {kind!r} for task {tid}")
+
+
+def _checked_params(task: Task) -> str | InvalidInput:
+    """The task's parameter JSON, or why the store must not take it."""
+    try:
+        params = task.params_json()
+    except ValueError as exc:
+        return InvalidInput(f"task {task.id}: parameters are not plain JSON: {exc}")
+    if len(params.encode()) > MAX_PARAMS_BYTES:
+        return InvalidInput(f"task {task.id}: parameters are larger than {MAX_PARAMS_BYTES} bytes")
+    return params

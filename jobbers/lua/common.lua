@@ -27,9 +27,9 @@ end
 local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end
 
 -- Per-minute counters for the dashboard; they expire on their own.
-local function bump(queue, field)
+local function bump(queue, field, by)
   local k = P .. 'm:' .. queue .. ':' .. math.floor(NOW / 60000)
-  redis.call('HINCRBY', k, field, 1)
+  redis.call('HINCRBY', k, field, by or 1)
   redis.call('EXPIRE', k, 7200)
 end
 

@@ -14,6 +14,8 @@ from ulid import ULID
 from jobbers.models.names import Name
 
 MAX_PARAMS_BYTES = 512 * 1024
+# Tasks per submit call: one script run that blocks Redis for a few milliseconds at most.
+MAX_SUBMIT_BATCH = 1000
 
 
 class TaskStatus(StrEnum):
@@ -89,20 +91,22 @@ class Task(BaseModel):
     cancel_requested: bool = False
     in_dlq: bool = False
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, params_json: str | None = None) -> str:
         """A digest of what the client asked for; equal digests mean an idempotent resubmit."""
-        return content_fingerprint(self.name, self.version, self.queue, self.parameters)
+        params = self.params_json() if params_json is None else params_json
+        return content_fingerprint(self.name, self.version, self.queue, params)
 
     def params_json(self) -> str:
         """The parameters as compact JSON, rejecting values JSON cannot hold."""
         return json.dumps(self.parameters, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
-def content_fingerprint(name: str, version: int, queue: str, parameters: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of a submission's content."""
-    canonical = json.dumps(
-        [name, version, queue, parameters], separators=(",", ":"), sort_keys=True
-    )
+def content_fingerprint(name: str, version: int, queue: str, params_json: str) -> str:
+    """SHA-256 over a submission's content, with the parameters as canonical JSON.
+
+    Names cannot hold a newline, so the joined text is unambiguous.
+    """
+    canonical = f"{name}\n{version}\n{queue}\n{params_json}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
