@@ -59,6 +59,9 @@ __all__ = [
     "Stats",
     "SubmitTaskRequest",
     "SubmitTaskResponse",
+    "SubmitTasksRequest",
+    "SubmitTasksResponse",
+    "SubmittedTask",
     "Task",
     "TaskError",
     "TaskId",
@@ -141,6 +144,30 @@ class SubmitTaskResponse(BaseModel):
 
     message: str
     task: Task
+
+
+class SubmitTasksRequest(BaseModel):
+    """Body of ``POST /submit-tasks``: up to 1,000 tasks, stored all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[SubmitTaskRequest] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class SubmittedTask(BaseModel):
+    """One task of a batch submit: its id, and whether this call stored it."""
+
+    id: str
+    created: bool = Field(description="false when the same id and body were already stored")
+    status: TaskStatus
+
+
+class SubmitTasksResponse(BaseModel):
+    """Answer of ``POST /submit-tasks``, in the order of the request (201 when any is new)."""
+
+    created: int
+    existing: int
+    tasks: list[SubmittedTask]
 
 
 class CancelResponse(BaseModel):

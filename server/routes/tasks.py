@@ -18,6 +18,9 @@ from jobbers.schemas import (
     RetryRequest,
     SubmitTaskRequest,
     SubmitTaskResponse,
+    SubmitTasksRequest,
+    SubmitTasksResponse,
+    SubmittedTask,
     TaskPage,
     canonical_ulid,
 )
@@ -54,28 +57,67 @@ async def submit_task(
     body: SubmitTaskRequest, response: Response, state: StateDep, runtime: RuntimeDep
 ) -> SubmitTaskResponse:
     """Store and enqueue a task (201); the same id and body again returns it (200), runs once."""
-    if get_task_config(body.name, body.version) is None:
-        raise located(
-            UnknownTask(
-                f"task {body.name!r} version {body.version} is not registered in this "
-                "manager's tasks module"
-            ),
-            "body",
-            "name",
-        )
-    task = Task(
-        id=body.id or ULID(),
-        name=body.name,
-        version=body.version,
-        queue=body.queue,
-        parameters=body.parameters,
-    )
+    task = _task_of(body, "body")
     started = time.perf_counter()
     stored, created = await state.submit(task)
     runtime.metrics.submit_latency.observe(time.perf_counter() - started)
     if not created:
         response.status_code = 200
     return SubmitTaskResponse(message="Task submitted successfully", task=stored)
+
+
+@router.post(
+    "/submit-tasks",
+    status_code=201,
+    responses={
+        200: {"model": SubmitTasksResponse, "description": "Every task was already stored"},
+        **responses(409, 413),
+    },
+)
+async def submit_tasks(
+    body: SubmitTasksRequest, response: Response, state: StateDep, runtime: RuntimeDep
+) -> SubmitTasksResponse:
+    """Store and enqueue up to 1,000 tasks in one round trip, all or nothing.
+
+    One unknown task, unknown queue or conflicting id (409) stores none of them, so the
+    batch can be fixed and sent again; ids already stored with the same body are kept
+    (``created`` false) and never run twice.
+    """
+    tasks = [_task_of(item, "body", "tasks", i) for i, item in enumerate(body.tasks)]
+    started = time.perf_counter()
+    results = await state.submit_many(tasks)
+    runtime.metrics.submit_latency.observe(time.perf_counter() - started)
+    created = sum(1 for _, new in results if new)
+    if not created:
+        response.status_code = 200
+    return SubmitTasksResponse(
+        created=created,
+        existing=len(results) - created,
+        tasks=[
+            SubmittedTask(id=str(stored.id), created=new, status=stored.status)
+            for stored, new in results
+        ],
+    )
+
+
+def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
+    """The task a request asks for; 422 at its ``name`` when this manager cannot run it."""
+    if get_task_config(body.name, body.version) is None:
+        raise located(
+            UnknownTask(
+                f"task {body.name!r} version {body.version} is not registered in this "
+                "manager's tasks module"
+            ),
+            *loc,
+            "name",
+        )
+    return Task(
+        id=body.id or ULID(),
+        name=body.name,
+        version=body.version,
+        queue=body.queue,
+        parameters=body.parameters,
+    )
 
 
 @router.get("/task-status/{task_id}", responses=responses(404))
