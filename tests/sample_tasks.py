@@ -182,3 +182,101 @@ async def huge_result(**kwargs: Any) -> dict[str, Any]:
 @register_task(name="not_a_dict", version=1, max_concurrent=None)
 async def not_a_dict(**kwargs: Any) -> Any:
     return [1, 2, 3]
+
+
+# ---------------------------------------------------------------- fault suite (tests/faults)
+
+RUN_LOG_ENV = "JOBBERS_TEST_RUN_LOG"
+
+
+def _log_run(tag: str) -> None:
+    """One line per run event in the file named by JOBBERS_TEST_RUN_LOG.
+
+    The count lives outside Redis, so it holds whatever a test does to Redis or to
+    jobbers' own records; O_APPEND keeps lines whole across worker processes.
+    """
+    path = os.environ.get(RUN_LOG_ENV)
+    if not path:
+        return
+    line = f"{task.id} {tag} {task.run_id} {os.getpid()}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+@register_task(name="counted", version=1, max_concurrent=None)
+async def counted(**kwargs: Any) -> dict[str, Any]:
+    """Sleeps ``seconds``; every start and end is counted in the run log."""
+    _log_run("start")
+    await asyncio.sleep(float(kwargs.get("seconds", 0.1)))
+    _log_run("end")
+    return {"pid": os.getpid(), "run_id": task.run_id}
+
+
+@register_task(name="zombie", version=1, max_concurrent=None)
+async def zombie(**kwargs: Any) -> dict[str, Any]:
+    """First run: outlives ``seconds`` whatever cancels it, so its late result is always sent.
+
+    Later runs wait until the test pushes ``test:release:{mark}``.
+    """
+    mark = str(kwargs["mark"])
+    client = _redis()
+    try:
+        run = int(await client.incr(f"test:runs:{mark}"))
+        if run == 1:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + float(kwargs.get("seconds", 1.0))
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    await asyncio.sleep(left)
+                except asyncio.CancelledError:
+                    continue
+            await client.set(f"test:late:{mark}", os.getpid())
+        else:
+            await client.blpop([f"test:release:{mark}"], timeout=60)
+        return {"run": run, "pid": os.getpid()}
+    finally:
+        await client.aclose()
+
+
+# ---------------------------------------------------------------- fault suite, part B
+
+COUNT_DB = 9
+"""The Redis DB where ``tally`` runs record themselves: jobbers' own DB stays untouched."""
+
+_COUNTERS: dict[asyncio.AbstractEventLoop, Redis] = {}
+
+
+def count_url(url: str) -> str:
+    """The count DB on the server of ``url``."""
+    return f"{url.rsplit('/', 1)[0]}/{COUNT_DB}"
+
+
+def _counter() -> Redis:
+    """One client per event loop, so ten thousand runs do not open ten thousand connections."""
+    loop = asyncio.get_running_loop()
+    if loop not in _COUNTERS:
+        _COUNTERS.clear()  # a client is bound to the loop that created it
+        url = count_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        _COUNTERS[loop] = Redis.from_url(url, decode_responses=True)
+    return _COUNTERS[loop]
+
+
+@register_task(name="tally", version=1, max_concurrent=None)
+async def tally(**kwargs: Any) -> None:
+    """Counts its runs by ``mark`` (HASH ``runs``) and, with ``spans``, logs when it ran.
+
+    A span is "pid start end task_id" on the host clock, pushed to the LIST
+    ``spans:{spans}``: the start is taken on entry and the end before returning, so a span
+    lies inside the worker slot the run held, whatever jobbers itself records.
+    """
+    start = dt.datetime.now(dt.UTC).timestamp()
+    client = _counter()
+    await client.hincrby("runs", str(kwargs.get("mark", "x")), 1)
+    await asyncio.sleep(float(kwargs.get("seconds", 0)))
+    if "spans" in kwargs:
+        end = dt.datetime.now(dt.UTC).timestamp()
+        span = f"{os.getpid()} {start!r} {end!r} {task.id}"
+        await client.rpush(f"spans:{kwargs['spans']}", span)
