@@ -58,3 +58,64 @@ async def live_workers(state: StateManager, n: int) -> list[Any]:
 async def wait_exit(proc: subprocess.Popen[bytes], within: float = 15) -> int:
     await eventually(lambda: proc.poll() is not None, within=within, what="process exit")
     return proc.returncode
+
+
+# ---------------------------------------------------------------- fault suite (tests/faults)
+
+
+class RunLog:
+    """The file the ``counted`` sample task appends its runs to: counts outside Redis."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.touch()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment a worker needs to write this log."""
+        from tests.sample_tasks import RUN_LOG_ENV
+
+        return {RUN_LOG_ENV: str(self.path)}
+
+    def events(self) -> list[tuple[str, str, str, int]]:
+        """(task id, start|end, run id, pid) per line."""
+        out = []
+        for line in self.path.read_text().splitlines():
+            tid, tag, run_id, pid = line.split()
+            out.append((tid, tag, run_id, int(pid)))
+        return out
+
+    def count(self, tag: str = "start") -> dict[str, int]:
+        """Task id -> how many runs logged ``tag``."""
+        counts: dict[str, int] = {}
+        for tid, kind, _, _ in self.events():
+            if kind == tag:
+                counts[tid] = counts.get(tid, 0) + 1
+        return counts
+
+
+def worker_with(
+    procs: Procs, env: dict[str, str], role: str = "default", concurrency: int = 10
+) -> subprocess.Popen[bytes]:
+    """A worker subprocess with extra environment (a dict, so the types stay checked)."""
+    args = ["-m", "jobbers.worker_main", TASKS_MODULE]
+    full = {**FAST, "WORKER_ROLE": role, "WORKER_CONCURRENT_TASKS": str(concurrency), **env}
+    return procs._spawn(args, full, "worker")
+
+
+def cleaner_with(procs: Procs, interval: float, **env: str) -> subprocess.Popen[bytes]:
+    """A cleaner subprocess with extra environment (e.g. JOBBERS_MAX_RECOVERIES)."""
+    args = ["-m", "jobbers.cleaner", "--interval", str(interval)]
+    return procs._spawn(args, {**FAST, **env}, "cleaner")
+
+
+def figure(name: str, value: float, unit: str = "s") -> None:
+    """Record a measured figure: printed, and appended to $JOBBERS_FIGURES when set."""
+    import os
+
+    line = f"FIGURE {name} = {value:.3f} {unit}"
+    print(line)
+    target = os.environ.get("JOBBERS_FIGURES")
+    if target:
+        with open(target, "a") as out:
+            out.write(line + "\n")
