@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from jobbers.children import die_with_parent
+
 from .output import colour_enabled
 
 if TYPE_CHECKING:
@@ -137,7 +139,9 @@ class Supervisor:
         data_dir = self.options.data_dir.resolve()
         try:
             # The appendonly file in data_dir is what keeps tasks across restarts.
-            self.redis = RedisServer(free_port(), data_dir, own_process_group=True)
+            self.redis = RedisServer(
+                free_port(), data_dir, own_process_group=True, die_with_parent=True
+            )
             await asyncio.to_thread(self.redis.start)
         except (RedisBinaryNotFound, RuntimeError) as exc:
             raise StartupFailed(f"redis did not start: {exc}") from None
@@ -160,6 +164,7 @@ class Supervisor:
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             process_group=0,
+            preexec_fn=die_with_parent(),  # no orphans even if `jobbers dev` is SIGKILLed
             limit=LINE_LIMIT,
         )
         child = Child(name, process)

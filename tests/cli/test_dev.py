@@ -155,6 +155,20 @@ def test_dev_runs_the_system_and_sigint_stops_everything(tmp_path: Path, devs: l
     assert again.stop(signal.SIGTERM) == 0
 
 
+def test_sigkill_of_dev_leaves_no_orphan(tmp_path: Path, devs: list[Dev]) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    dev.proc.kill()  # no chance to stop its children itself
+    dev.proc.wait(timeout=10)
+    poll(lambda: not any(alive(pid) for pid in dev.children), 30, "orphans to exit")
+    # The port and the data folder are free again: a new `jobbers dev` starts in the same place.
+    again = Dev(tmp_path)
+    devs.append(again)
+    again.wait_up(processes=5)
+    assert again.stop(signal.SIGINT) == 0
+
+
 def test_dev_uses_redis_url_and_starts_workers_per_role(
     tmp_path: Path, clean_redis: str, devs: list[Dev]
 ) -> None:
