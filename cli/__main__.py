@@ -1,5 +1,5 @@
 """``python -m jobbers.cli``: the same as the ``jobbers`` command."""
 
-from .app import main
+from .main import main
 
 main()

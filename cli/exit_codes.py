@@ -18,7 +18,12 @@ A bulk command (several ids) exits with the status of its first failed id.
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
+from typing import TYPE_CHECKING, TypeGuard
+
+if TYPE_CHECKING:
+    from pydantic_core import ValidationError
 
 
 class ExitCode(IntEnum):
@@ -69,10 +74,10 @@ def exit_code_for(error: BaseException) -> ExitCode | None:
     """The exit status for an error the CLI expects, or None for a bug (shown as a traceback)."""
     if isinstance(error, CliError):
         return error.code
-    # Imported here so that `jobbers --help` loads neither httpx nor the schemas.
-    from pydantic import ValidationError
-
-    from jobbers import client
+    if _is_validation_error(error):
+        return ExitCode.USAGE
+    # Imported here so that `jobbers --help` loads no httpx.
+    from jobbers import client_core as client
 
     match error:
         case client.ManagerUnreachable():
@@ -81,11 +86,30 @@ def exit_code_for(error: BaseException) -> ExitCode | None:
             return ExitCode.NOT_FOUND
         case client.Conflict():
             return ExitCode.CONFLICT
-        case client.InvalidRequest() | client.PayloadTooLarge() | ValidationError():
+        case client.InvalidRequest() | client.PayloadTooLarge():
             return ExitCode.USAGE
         case client.ClientError():
             return ExitCode.FAILURE
     return None
+
+
+def one_line(error: BaseException) -> str:
+    """An expected error as the single line printed after ``error:`` on stderr."""
+    if _is_validation_error(error):
+        first = error.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return f"{loc}: {first['msg']}" if loc else str(first["msg"])
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _is_validation_error(error: BaseException) -> TypeGuard[ValidationError]:
+    """True for pydantic's ValidationError, without importing pydantic to find out.
+
+    Such an error exists only once pydantic_core is loaded, so the quick paths that never
+    load it (``jobbers status``) need not pay ~100 ms to learn that theirs is not one.
+    """
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(error, core.ValidationError)
 
 
 _SUCCESSES = frozenset({"cancelled", "cancel_requested", "resubmitted"})

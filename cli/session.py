@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .exit_codes import Declined, UsageProblem, exit_code_for
+from .exit_codes import Declined, UsageProblem, exit_code_for, one_line
+from .main import skip_httpx_cli
 from .output import Mode, Output
 
 if TYPE_CHECKING:
@@ -78,17 +79,6 @@ class Session:
             raise Declined("nothing changed")
 
 
-def skip_httpx_cli() -> None:
-    """Keep ``import httpx`` from loading httpx's own command-line tool (click, rich, pygments).
-
-    httpx imports ``httpx._main`` eagerly, some 60-150 ms that ``jobbers status`` never uses.
-    A None entry in sys.modules makes that import fail, and httpx answers with the stub it
-    has for installs without its ``cli`` extra. Only done before httpx is first imported.
-    """
-    if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
-
 def config_of(ctx: typer.Context) -> CliConfig:
     """The CliConfig of the root context (a default one unless a test injected its own)."""
     root = ctx.find_root()
@@ -102,18 +92,8 @@ def fail(error: BaseException) -> typer.Exit:
     code = exit_code_for(error)
     if code is None:
         raise error
-    sys.stderr.write(f"error: {_one_line(error)}\n")
+    sys.stderr.write(f"error: {one_line(error)}\n")
     return typer.Exit(int(code))
-
-
-def _one_line(error: BaseException) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        return f"{loc}: {first['msg']}" if loc else str(first["msg"])
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 _COMMON: list[inspect.Parameter] = [

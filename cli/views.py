@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .output import Column, View, age, duration
+from .output import Column, Mode, Output, View, age, duration
+
+if TYPE_CHECKING:
+    from .output import Document
 
 STATUS_STYLES = {
     "submitted": "blue",
@@ -143,6 +146,17 @@ HISTORY = View(
     ],
     lambda e: str(e.attempt),
 )
+
+
+def print_task(out: Output, document: Document, task: Any) -> None:
+    """Print a task (a Task, or the quick path's record of its JSON); a table adds its errors.
+
+    Shared by ``jobbers status`` and its quick path so that both print the same thing.
+    """
+    out.record(document, task, TASK_FIELDS, str(task.id))
+    if task.errors and out.mode is Mode.TABLE:
+        out.note("")
+        out.listing(document, task.errors, HISTORY)
 
 
 def _outcome_style(row: Any) -> str:

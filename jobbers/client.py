@@ -6,25 +6,13 @@ pydantic models the server declares as ``response_model`` (``jobbers.schemas``),
 sides agree by construction. Neither this module nor its callers import redis: the manager
 is the only way in.
 
-Errors are translated exactly once, here::
-
-    ClientError                     anything this client raises on purpose
-    ├── ManagerUnreachable(url)     no HTTP answer: refused, DNS, timeout, reset
-    ├── UnexpectedResponse          a 2xx answer that is not the documented body
-    └── ApiError(status, detail)    the manager answered with an error status
-        ├── InvalidRequest          400, 422: the request was rejected as invalid
-        ├── Unauthorized            401: missing or wrong JOBBERS_API_TOKEN
-        ├── NotFound                404: no such task, queue or role
-        ├── Conflict                409: the current state does not allow it
-        ├── PayloadTooLarge         413: parameters or batch over the limit
-        ├── ServiceUnavailable      503: the manager cannot reach Redis
-        └── ServerError             any other 5xx
+Where the manager is, the token, the transports and the error tree (``ClientError`` and its
+subclasses, re-exported here) live in ``jobbers.client_core``, which has no models: the
+CLI's quick ``jobbers status`` stands on it alone.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -32,6 +20,30 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from jobbers.client_core import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_URL,
+    LONG_TIMEOUT,
+    ApiError,
+    ClientError,
+    Conflict,
+    InvalidRequest,
+    ManagerUnreachable,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+    UnexpectedResponse,
+    blocking_transport_for,
+    checked,
+    client_settings,
+    format_detail,
+    query_params,
+    reaching,
+    resolve_url,
+    transport_for,
+)
 from jobbers.schemas import (
     ActiveTaskPage,
     CancelManyRequest,
@@ -62,12 +74,6 @@ from jobbers.schemas import (
     WorkersResponse,
 )
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-URL_ENV = "JOBBERS_URL"
-TOKEN_ENV = "JOBBERS_API_TOKEN"
-DEFAULT_TIMEOUT = 10.0
-LONG_TIMEOUT = 300.0  # purges and bulk operations on deep queues
-
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -86,129 +92,8 @@ __all__ = [
     "SyncJobbersClient",
     "Unauthorized",
     "UnexpectedResponse",
+    "format_detail",
 ]
-
-
-class ClientError(Exception):
-    """Base class of every error the client raises on purpose."""
-
-
-class ManagerUnreachable(ClientError):
-    """Raised when the manager gives no HTTP answer (refused, unknown host, timeout)."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(
-            f"cannot reach the jobbers manager at {url}: {reason} "
-            f"(is it running? set --url or {URL_ENV})"
-        )
-
-
-class UnexpectedResponse(ClientError):
-    """Raised when a success answer does not parse as the documented body (version skew)."""
-
-
-class ApiError(ClientError):
-    """Raised when the manager answers with an error status; ``detail`` is its message."""
-
-    def __init__(self, status: int, detail: Any, method: str = "", path: str = "") -> None:
-        self.status = status
-        self.detail = detail
-        self.method = method
-        self.path = path
-        super().__init__(format_detail(detail) or f"HTTP {status}")
-
-
-class InvalidRequest(ApiError):
-    """Raised on 400/422: the manager rejected the request's content."""
-
-
-class Unauthorized(ApiError):
-    """Raised on 401: the API token is missing or wrong."""
-
-
-class NotFound(ApiError):
-    """Raised on 404: the task, queue or role does not exist."""
-
-
-class Conflict(ApiError):
-    """Raised on 409: the current state does not allow the operation."""
-
-
-class PayloadTooLarge(ApiError):
-    """Raised on 413: the request body is over the manager's limit."""
-
-
-class ServiceUnavailable(ApiError):
-    """Raised on 503: the manager is up but cannot reach Redis."""
-
-
-class ServerError(ApiError):
-    """Raised on any other 5xx: a bug or crash on the manager's side."""
-
-
-_ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidRequest,
-    401: Unauthorized,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    422: InvalidRequest,
-    503: ServiceUnavailable,
-}
-
-
-def format_detail(detail: Any) -> str:
-    """One readable line from a FastAPI ``detail`` (a string, or a list of validation errors)."""
-    if isinstance(detail, list):
-        parts = []
-        for err in detail:
-            if isinstance(err, dict):
-                loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-                parts.append(f"{loc}: {err.get('msg', err)}" if loc else str(err.get("msg", err)))
-            else:
-                parts.append(str(err))
-        return "; ".join(parts)
-    if isinstance(detail, dict):
-        return "; ".join(f"{k}: {v}" for k, v in detail.items())
-    return "" if detail is None else str(detail)
-
-
-def error_for(response: httpx.Response) -> ApiError:
-    """The typed exception for an error response, carrying the manager's own message."""
-    try:
-        body = response.json()
-        detail = body.get("detail", body) if isinstance(body, dict) else body
-    except ValueError:
-        detail = response.text.strip()[:500] or response.reason_phrase
-    status = response.status_code
-    cls = _ERRORS_BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
-    return cls(status, detail, response.request.method, response.request.url.path)
-
-
-def _params(**values: Any) -> dict[str, Any]:
-    """Query parameters without the unset ones (the server's defaults apply)."""
-    return {k: str(v) for k, v in values.items() if v is not None}
-
-
-def resolve_url(url: str | None) -> str:
-    """The manager URL: ``url``, else JOBBERS_URL, else the default; no trailing slash."""
-    return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
-
-
-# Building an SSL context loads the CA bundle (~50-100 ms), so only https URLs get one: plain
-# HTTP never handshakes TLS, and redirects (which could lead to https) are not followed.
-def _transport_for(url: str) -> httpx.AsyncBaseTransport:
-    """An async connection pool for ``url``."""
-    https = httpx.URL(url).scheme == "https"
-    return httpx.AsyncHTTPTransport() if https else httpx.AsyncHTTPTransport(verify=False)
-
-
-def _blocking_transport_for(url: str) -> httpx.BaseTransport:
-    """A blocking connection pool for ``url``."""
-    https = httpx.URL(url).scheme == "https"
-    return httpx.HTTPTransport() if https else httpx.HTTPTransport(verify=False)
 
 
 class JobbersClient:
@@ -223,13 +108,9 @@ class JobbersClient:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.url = resolve_url(url)
-        token = token if token is not None else os.environ.get(TOKEN_ENV)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
-            base_url=self.url,
-            headers=headers,
-            timeout=timeout,
-            transport=transport or _transport_for(self.url),
+            **client_settings(self.url, token, timeout),
+            transport=transport or transport_for(self.url),
         )
 
     async def __aenter__(self) -> Self:
@@ -263,18 +144,12 @@ class JobbersClient:
         ``wait_s`` overrides the client's timeout for this call (long operations).
         """
         extra: dict[str, Any] = {} if wait_s is None else {"timeout": wait_s}
-        try:
+        with reaching(self.url):
             response = await self._http.request(method, path, json=json, params=params, **extra)
-        except httpx.TimeoutException:
-            raise ManagerUnreachable(self.url, "no answer in time") from None
-        except httpx.TransportError as exc:
-            raise ManagerUnreachable(self.url, _reason(exc)) from None
-        if response.is_error:
-            raise error_for(response)
-        return response
+        return checked(response)
 
-    async def _get(self, path: str, model: type[M], **params: Any) -> M:
-        return _parse(model, await self.request("GET", path, params=_params(**params)))
+    async def _get(self, path: str, model: type[M], **query: Any) -> M:
+        return _parse(model, await self.request("GET", path, params=query_params(**query)))
 
     async def _send(
         self, method: str, path: str, model: type[M], body: Any = None, wait_s: float | None = None
@@ -459,7 +334,7 @@ class SyncJobbersClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        blocking = transport or _blocking_transport_for(resolve_url(url))
+        blocking = transport or blocking_transport_for(resolve_url(url))
         self.api = JobbersClient(url, token, transport=_Blocking(blocking), timeout=timeout)
 
     def run(self, call: Coroutine[Any, Any, T]) -> T:
@@ -542,17 +417,3 @@ def _unexpected(response: httpx.Response, exc: ValidationError) -> UnexpectedRes
         f"unexpected answer to {where} (is the manager the same jobbers version?): "
         f"{exc.error_count()} problems, first: {exc.errors()[0]['msg']}"
     )
-
-
-def _reason(exc: httpx.TransportError) -> str:
-    """A short human reason from an httpx transport error and the OS errors behind it."""
-    cause: BaseException | None = exc
-    seen: set[int] = set()
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "unknown host"
-        cause = cause.__cause__ or cause.__context__
-    return str(exc) or type(exc).__name__

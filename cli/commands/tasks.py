@@ -23,7 +23,6 @@ from ..options import (  # noqa: TID252
     complete_queue,
     page_hint,
 )
-from ..output import Mode  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 from ..waiting import follow, require_completed  # noqa: TID252
 
@@ -159,10 +158,7 @@ def show_task(
     """Print a task (after following it with --wait); exit 6 if --wait saw it not complete."""
     if wait:
         task = follow(s, task, timeout)
-    s.out.record(document or task, task, views.TASK_FIELDS, str(task.id))
-    if task.errors and s.out.mode is Mode.TABLE:
-        s.out.note("")
-        s.out.listing(task, task.errors, views.HISTORY)
+    views.print_task(s.out, document or task, task)
     if wait:
         require_completed(task, timeout)
 
