@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from jobbers.redis_server import RedisServer
 
 HEALTH_TIMEOUT_S = 30.0
+ROLES_POLL_S = 2.0  # how often `jobbers dev` looks for roles created or deleted meanwhile
 LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
 
@@ -44,6 +45,8 @@ class Child:
     process: asyncio.subprocess.Process
     pump: asyncio.Task[None] | None = None
     exited: asyncio.Task[int] | None = None
+    role: str | None = None  # a worker's role
+    retired: bool = False  # stopped on purpose (its role was deleted): its exit is expected
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Supervisor:
         self._hurry = asyncio.Event()
         self._colour = colour_enabled(self.out)
         self._width = 10
+        self._env: dict[str, str] = {}
+        self._roles_run: list[str] = []
 
     @property
     def url(self) -> str:
@@ -97,10 +102,9 @@ class Supervisor:
             await self._spawn("manager", env, "manager", self.options.module, *address)
             await self._wait_healthy()
             roles = await self._roles()
+            self._env = env
             for role in roles:
-                for i in range(self.options.workers_per_role):
-                    worker = ["worker", self.options.module, "--role", role]
-                    await self._spawn(self._worker_name(roles, role, i), env, *worker)
+                await self._start_workers(roles, role)
             await self._spawn("scheduler", env, "scheduler")
             await self._spawn("cleaner", env, "cleaner", "--interval", "5")
             self._banner(env["REDIS_URL"], roles, tasks)
@@ -174,6 +178,35 @@ class Supervisor:
         self._say(f"started {name} (pid {process.pid})")
         return child
 
+    async def _start_workers(self, roles: list[str], role: str) -> None:
+        """The worker processes of one role."""
+        for i in range(self.options.workers_per_role):
+            worker = ["worker", self.options.module, "--role", role]
+            await self._spawn(self._worker_name(roles, role, i), self._env, *worker)
+            self.children[-1].role = role
+        self._roles_run.append(role)
+
+    async def _follow_roles(self) -> None:
+        """Start workers for roles created since start-up; stop those of deleted roles."""
+        from jobbers.client import ClientError, JobbersClient
+
+        try:
+            async with JobbersClient(self.url, timeout=2.0) as api:
+                roles = [r.name for r in (await api.list_roles()).roles]
+        except ClientError:
+            return  # the manager is busy or restarting: look again next time
+        for role in [r for r in roles if r not in self._roles_run]:
+            self._say(f"role {role} was created; starting its worker")
+            await self._start_workers(roles, role)
+        for role in [r for r in self._roles_run if r not in roles]:
+            self._say(f"role {role} was deleted; stopping its worker")
+            self._roles_run.remove(role)
+            for child in self.children:
+                if child.role == role and not child.retired:
+                    child.retired = True
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.send_signal(signal.SIGTERM)
+
     def _worker_name(self, roles: list[str], role: str, index: int) -> str:
         """``worker`` for the usual single default worker, else ``worker.ROLE[.N]``."""
         several = self.options.workers_per_role > 1
@@ -242,17 +275,29 @@ class Supervisor:
     # ------------------------------------------------------------------ run and stop
 
     async def _supervise(self) -> int:
-        """Wait for a stop signal (status 0) or for any child to die on its own (status 1)."""
+        """Wait for a stop signal (status 0) or for any child to die on its own (status 1).
+
+        Meanwhile, follow the roles: workers start for new roles and stop for deleted ones.
+        """
         stop = asyncio.create_task(self._stop.wait())
-        watched = {c.exited: c for c in self.children if c.exited is not None}
-        done, _ = await asyncio.wait({stop, *watched}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        for task in done:
-            if task in watched:
-                child = watched[task]
-                self._say(f"{child.name} exited ({child.process.returncode}); stopping everything")
-                return 1
-        return 0
+        try:
+            while True:
+                watched = {c.exited: c for c in self.children if c.exited and not c.retired}
+                done, _ = await asyncio.wait(
+                    {stop, *watched}, timeout=ROLES_POLL_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                if stop in done:
+                    return 0
+                for task in done:
+                    child = watched[task]
+                    code = child.process.returncode
+                    self._say(f"{child.name} exited ({code}); stopping everything")
+                    return 1
+                if not self._stop.is_set():
+                    with contextlib.suppress(StartupFailed):  # a stop arrived meanwhile
+                        await self._follow_roles()
+        finally:
+            stop.cancel()
 
     def _on_signal(self) -> None:
         if self._stop.is_set():

@@ -193,6 +193,24 @@ def test_dev_uses_redis_url_and_starts_workers_per_role(
     assert not (tmp_path / ".jobbers").exists()
 
 
+def test_dev_follows_roles_created_and_deleted_while_it_runs(
+    tmp_path: Path, devs: list[Dev]
+) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    assert dev.jobbers("queues", "create", "mail").returncode == 0
+    assert dev.jobbers("roles", "create", "mailers", "mail").returncode == 0
+    poll(lambda: "started worker.mailers" in dev.text(), 30, "a worker for the new role")
+    done = dev.jobbers("submit", "greet", "--queue", "mail", "--wait", "--timeout", "30")
+    assert done.returncode == 0, done.stderr  # only the new worker consumes `mail`
+    assert dev.jobbers("roles", "delete", "mailers").returncode == 0
+    poll(lambda: "role mailers was deleted" in dev.text(), 30, "the role's worker to stop")
+    poll(lambda: len(dev.jobbers("workers", "-q").stdout.split()) == 1, 30, "one worker left")
+    assert dev.proc.poll() is None, "a retired worker's exit must not stop everything"
+    assert dev.stop(signal.SIGINT) == 0
+
+
 def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("import no_such_dependency\n")
