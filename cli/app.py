@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .commands import dev, dlq, processes, queues, roles, system, tasks
+from .commands import batch, dev, dlq, processes, queues, roles, system, tasks
 
 app = typer.Typer(
     name="jobbers",
@@ -26,6 +26,7 @@ app = typer.Typer(
 TASKS, SYSTEM, CONFIG, PROCESSES = "Tasks", "System", "Configuration", "Processes"
 
 app.command("submit", rich_help_panel=TASKS)(tasks.submit)
+app.command("submit-many", rich_help_panel=TASKS)(batch.submit_many)
 app.command("status", rich_help_panel=TASKS)(tasks.status)
 app.command("list", rich_help_panel=TASKS)(tasks.list_tasks)
 app.command("cancel", rich_help_panel=TASKS)(tasks.cancel)

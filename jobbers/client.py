@@ -68,6 +68,8 @@ from jobbers.schemas import (
     Stats,
     SubmitTaskRequest,
     SubmitTaskResponse,
+    SubmitTasksRequest,
+    SubmitTasksResponse,
     Task,
     TaskPage,
     TaskStatus,
@@ -161,6 +163,10 @@ class JobbersClient:
     async def submit_task(self, request: SubmitTaskRequest) -> SubmitTaskResponse:
         """Submit a task (idempotent on its id)."""
         return await self._send("POST", "/submit-task", SubmitTaskResponse, request)
+
+    async def submit_tasks(self, request: SubmitTasksRequest) -> SubmitTasksResponse:
+        """Submit up to 1,000 tasks in one round trip, all or nothing (idempotent on ids)."""
+        return await self._send("POST", "/submit-tasks", SubmitTasksResponse, request)
 
     async def get_task(self, task_id: str) -> Task:
         """One task with its parameters, results and error history."""

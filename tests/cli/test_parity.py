@@ -9,6 +9,7 @@ from typer.main import get_command
 
 COMMAND_FOR_ROUTE = {
     ("POST", "/submit-task"): "submit",
+    ("POST", "/submit-tasks"): "submit-many",
     ("GET", "/task-status/{task_id}"): "status",
     ("GET", "/task-list"): "list",
     ("POST", "/task/{task_id}/cancel"): "cancel",
