@@ -146,3 +146,28 @@ def run_jobbers(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+# Runs the entry point as the console script does, then lists sys.modules at exit.
+_LISTING_MAIN = (
+    "import atexit, sys\n"
+    "listing = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(listing, 'w').write(' '.join(sorted(sys.modules))))\n"
+    "from jobbers.cli.main import main\n"
+    "main()\n"
+)
+
+
+def run_entry_point(
+    tmp_path: Any, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``jobbers ARGS`` in a subprocess; returns it and the modules it had loaded at exit."""
+    listing = tmp_path / f"modules-{time.monotonic_ns()}.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", _LISTING_MAIN, str(listing), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    return done, set(listing.read_text().split())

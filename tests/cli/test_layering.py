@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from jobbers.cli.choices import Period, Status
 
 from jobbers.models.queue import RatePeriod
 from jobbers.models.task import TaskStatus
 from jobbers.redis_server import free_port
+from tests.cli.conftest import run_entry_point
 
 HEAVY = {"textual", "fastapi", "uvicorn", "starlette", "redis"}
 
@@ -48,6 +50,40 @@ def test_an_api_command_loads_the_client_but_no_server_or_tui() -> None:
     assert not loaded & HEAVY, loaded & HEAVY
     # The blocking face needs no event loop, and httpx's own CLI (click, rich) stays unloaded.
     assert not loaded & {"asyncio", "rich", "click", "pygments"}, loaded
+
+
+# What the entry point answers itself (jobbers.cli.main) must not pay for.
+TYPER_AND_MODELS = {
+    "typer", "click", "rich", "pydantic", "pydantic_core", "ulid", "asyncio",
+    "jobbers.schemas", "jobbers.client", "jobbers.models", "jobbers.cli.app",
+}  # fmt: skip
+
+
+def test_the_entry_point_loads_no_typer_nor_models() -> None:
+    loaded = _loaded_after("import jobbers.cli.main")
+    assert not loaded & (TYPER_AND_MODELS | HEAVY | {"httpx"}), loaded & TYPER_AND_MODELS
+
+
+def test_quick_status_loads_httpx_but_no_typer_models_or_rich(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    down, loaded = run_entry_point(tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--url", dead)
+    assert down.returncode == 5 and down.stderr.startswith("error: cannot reach"), down
+    assert "jobbers.client_core" in loaded and "httpx" in loaded
+    assert not loaded & (TYPER_AND_MODELS | HEAVY), loaded & (TYPER_AND_MODELS | HEAVY)
+    bad, loaded = run_entry_point(tmp_path, "status", "xyz")
+    assert bad.returncode == 2 and "is not a ULID" in bad.stderr
+    assert not loaded & (TYPER_AND_MODELS | {"httpx"})
+    # --wait is the Typer command's, and the listing does see what it loads:
+    waited, loaded = run_entry_point(
+        tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--wait", "--url", dead
+    )
+    assert waited.returncode == 5 and {"typer", "pydantic", "jobbers.client"} <= loaded
+
+
+def test_the_client_core_has_no_models() -> None:
+    loaded = _loaded_after("import jobbers.client_core")
+    forbidden = {"pydantic", "jobbers.schemas", "jobbers.models", "asyncio", "typer"}
+    assert not loaded & (forbidden | HEAVY), loaded & (forbidden | HEAVY)
 
 
 def test_the_client_imports_no_redis_server_cli_or_tui() -> None:
