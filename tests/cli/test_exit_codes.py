@@ -12,9 +12,11 @@ from jobbers.cli.exit_codes import (
     exit_code_for,
     exit_code_for_outcome,
 )
+from jobbers.cli.main import main
 from pydantic import ValidationError
 
 from jobbers import client
+from jobbers.redis_server import free_port
 from jobbers.schemas import QueueConfig
 
 
@@ -74,3 +76,39 @@ def test_exit_code_for_outcome(outcome: str, code: ExitCode) -> None:
 
 def test_codes_are_the_documented_ones() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status"], "Missing argument 'ID'. (see 'jobbers status --help')"),
+        (["status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--bogus"], "No such option: --bogus (see"),
+        (["nosuch"], "No such command 'nosuch'. (see 'jobbers --help')"),
+        (["list", "--limit", "0"], "Invalid value for '--limit' / '-n': Input should be"),
+        (["stats", "-o", "yaml"], "Invalid value for '--output' / '-o': Value error, 'yaml'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == ExitCode.USAGE
+    out = capsys.readouterr()
+    assert out.err.startswith(f"error: {message}") and out.err.count("\n") == 1, out.err
+    assert out.out == "" and "╭" not in out.err
+
+
+def test_typer_exits_keep_their_status_through_the_entry_point(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    for args, code in (
+        (["status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--wait", "--url", dead], ExitCode.UNREACHABLE),
+        (["queues"], ExitCode.USAGE),  # no sub-command: the group's help, as Typer does
+        (["queues", "--help"], ExitCode.OK),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == code, args
+    assert "pause" in capsys.readouterr().out
