@@ -31,14 +31,17 @@ class CleanerSettings:
     max_recoveries: int = 3
     retention_s: float = 7 * 86400
     failed_retention_s: float = 30 * 86400
+    lease_ms: int = 15_000  # the workers' lease: how long they may take to renew
 
     @classmethod
     def from_env(cls) -> CleanerSettings:
-        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S."""
+        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S and
+        JOBBERS_WORKER_LEASE_MS (the workers' value)."""
         return cls(
             max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
             retention_s=float(os.environ.get("JOBBERS_RETENTION_S", str(7 * 86400))),
             failed_retention_s=float(os.environ.get("JOBBERS_FAILED_RETENTION_S", str(30 * 86400))),
+            lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
         )
 
 
@@ -85,11 +88,13 @@ class Cleaner:
     async def run(self, interval: float) -> None:
         """Passes every ``interval`` seconds until stopped; survives Redis outages."""
         healthy_since = time.monotonic()
+        # After an outage every lease looks lapsed. Redis came back at most one interval
+        # after the last failed pass; workers renew within a third of their lease once it
+        # is back. Reaping sooner would re-run the tasks of healthy workers.
+        grace = interval + self.settings.lease_ms / 1000
         while not self._stop.is_set():
             try:
-                # After an outage every lease looks lapsed: give workers one interval
-                # to renew before declaring any of them dead.
-                await self.run_once(reap=time.monotonic() - healthy_since >= interval)
+                await self.run_once(reap=time.monotonic() - healthy_since >= grace)
             except (*REDIS_ERRORS, StoreUnavailable) as exc:
                 log.warning("redis unavailable (%s)", exc)
                 healthy_since = time.monotonic()
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="jobbers_cleaner",
         description="Mark stalled tasks, recover dead workers' tasks, apply retention. "
-        "Environment: REDIS_URL, JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S.",
+        "Environment: REDIS_URL, JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, "
+        "JOBBERS_WORKER_LEASE_MS (the workers' lease).",
     )
     parser.add_argument("--interval", type=float, help="loop every S seconds (default: one pass)")
     args = parser.parse_args(argv)

@@ -1,0 +1,213 @@
+"""Fault suite, part A: Redis itself killed, restarted and frozen under a real fleet (issue #7).
+
+Each test starts its own Redis (``RedisServer``: AOF, ``appendfsync everysec``), a real
+manager (the ``jobbers_manager`` console script on uvicorn) and real worker and cleaner
+subprocesses, then SIGKILLs or SIGSTOPs that Redis. The session Redis is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ulid import ULID
+
+from jobbers.models.task import Task
+from jobbers.redis_server import RedisServer, free_port
+from jobbers.state_manager import StateManager
+from tests.conftest import TASKS_MODULE, eventually, spawn
+from tests.procs import Procs, RunLog, figure, live_workers, worker_with
+
+MANAGER = Path(sys.executable).parent / "jobbers_manager"
+
+
+@dataclass
+class Stack:
+    """A private Redis, a manager on it, and room for workers; all stopped after the test."""
+
+    server: RedisServer
+    state: StateManager
+    procs: Procs
+    http: httpx.AsyncClient
+    logdir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def log_lines(self, name: str, needle: str) -> int:
+        """How many lines of the ``name*.log`` files contain ``needle``."""
+        return sum(
+            line.count(needle)
+            for path in self.logdir.glob(f"{name}*.log")
+            for line in path.read_text(errors="replace").splitlines()
+        )
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    server = RedisServer(free_port(), tmp_path / "redis").start()
+    state = StateManager.from_url(server.url)
+    await state.ensure_defaults()
+    procs = Procs(server.url, tmp_path)
+    port = free_port()
+    manager = spawn(
+        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
+        server.url,
+        log=tmp_path / "manager.log",
+    )
+    procs.procs.append(manager)
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    async def up() -> bool:
+        try:
+            return (await http.get("/health")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        await eventually(up, within=30, what="the manager to listen")
+        yield Stack(server, state, procs, http, tmp_path)
+    finally:
+        await http.aclose()
+        procs.close()
+        await state.close()
+        server.stop(kill=True)
+
+
+async def submit(http: httpx.AsyncClient, tid: str, seconds: float) -> httpx.Response | None:
+    """POST one ``counted`` task with a client-chosen id; None when the manager is unreachable."""
+    body = {"id": tid, "name": "counted", "parameters": {"seconds": seconds}}
+    try:
+        return await http.post("/submit-task", json=body)
+    except httpx.TransportError:
+        return None
+
+
+async def test_redis_sigkill_and_restart_under_load(stack: Stack, tmp_path: Path) -> None:
+    state, server = stack.state, stack.server
+    runs = RunLog(tmp_path / "runs.log")
+    for _ in range(2):
+        worker_with(stack.procs, runs.env, concurrency=20)
+    stack.procs.cleaner(interval=0.5)
+    await live_workers(state, 2)
+
+    # Long tasks that run right across the outage: healthy work the cleaner must leave alone.
+    long_ids = [str(ULID()) for _ in range(4)]
+    for tid in long_ids:
+        response = await submit(stack.http, tid, 9.0)
+        assert response is not None and response.status_code == 201
+    await eventually(lambda: len(runs.count()) == 4, within=20, what="the long tasks to start")
+    long_runs = {
+        tid: str(await state.redis.hget(state.keys.task(tid), "run_id")) for tid in long_ids
+    }
+
+    acked: list[tuple[float, str]] = []
+    refused: list[tuple[float, int | None]] = []
+    stop = asyncio.Event()
+
+    async def submitter() -> None:
+        """A producer that keeps submitting and logs which submissions were acknowledged."""
+        while not stop.is_set():
+            tid = str(ULID())
+            response = await submit(stack.http, tid, 0.05)
+            if response is not None and response.status_code in (200, 201):
+                acked.append((time.monotonic(), tid))
+            else:
+                refused.append(
+                    (time.monotonic(), None if response is None else response.status_code)
+                )
+            await asyncio.sleep(0.01)  # the producer's pace, not synchronisation
+
+    producer = asyncio.create_task(submitter())
+    try:
+        await eventually(lambda: len(acked) >= 50, within=20, what="50 acknowledged submits")
+        server.stop(kill=True)  # SIGKILL: no shutdown save; the AOF is replayed on start
+        killed_at = time.monotonic()
+
+        # Redis stays down for two leases, until every process has failed and retried.
+        def everyone_retried() -> bool:
+            return (
+                time.monotonic() - killed_at > 3.0
+                and stack.log_lines("worker", "unavailable") >= 6
+                and stack.log_lines("cleaner", "unavailable") >= 2
+                and len([r for r in refused if r[0] > killed_at]) >= 5
+            )
+
+        await eventually(everyone_retried, within=30, what="every process to retry")
+        outage = time.monotonic() - killed_at
+        warnings = {name: stack.log_lines(name, "unavailable") for name in ("worker", "cleaner")}
+        server.start()
+        restarted_at = time.monotonic()
+        baseline = await state.redis.zcard(state.keys.status_index("completed"))
+
+        async def completed_since_restart() -> bool:
+            return bool(await state.redis.zcard(state.keys.status_index("completed")) > baseline)
+
+        await eventually(
+            lambda: any(at > restarted_at for at, _ in acked), within=20, what="a 2xx after restart"
+        )
+        first_ok = min(at for at, _ in acked if at > restarted_at) - restarted_at
+        await eventually(completed_since_restart, within=30, what="a completion after restart")
+        first_done = time.monotonic() - restarted_at
+        first_new = next(tid for at, tid in acked if at > restarted_at)
+
+        async def new_one_done() -> bool:
+            return (await state.get_task(first_new)).status == "completed"
+
+        await eventually(new_one_done, within=30, what="a task submitted after restart to run")
+        new_done = time.monotonic() - restarted_at
+        await eventually(
+            lambda: len([a for a in acked if a[0] > restarted_at]) >= 50,
+            within=30,
+            what="50 more acknowledged submits",
+        )
+    finally:
+        stop.set()
+        await producer
+    figure("Redis SIGKILL outage held", outage)
+    figure("Redis restart -> first 2xx from the manager", first_ok)
+    figure("Redis restart -> first task completed", first_done)
+    figure("Redis restart -> first task submitted after it completed", new_done)
+
+    # No tight reconnect loop: a handful of warnings per process over the outage.
+    per_second = {name: n / outage for name, n in warnings.items()}
+    figure(
+        "worker 'unavailable' log lines per second of outage (2 workers)", per_second["worker"], ""
+    )
+    assert per_second["worker"] < 20 and per_second["cleaner"] < 5, per_second
+    info = await state.redis.info("stats")
+    reconnects = int(info["total_connections_received"])
+    figure("connections Redis received after its restart", reconnects, "")
+    assert reconnects < 100  # pools reconnect once, no churn
+
+    # Every acknowledged submission survived the SIGKILL and ends terminal, run at least once.
+    ids = [tid for _, tid in acked] + long_ids
+
+    async def all_done() -> bool:
+        tasks = await state.get_tasks(ids)
+        return len(tasks) == len(ids) and all(t.status == "completed" for t in tasks)
+
+    await eventually(all_done, within=60, interval=0.2, what="every acknowledged task done")
+    starts = runs.count()
+    tasks = {str(t.id): t for t in await state.get_tasks(ids, history=True)}
+    assert all(starts.get(tid, 0) >= 1 for tid in ids)
+
+    # The outage killed no worker: the cleaner and the workers recovered nobody, and the
+    # long tasks finished with the run they had before Redis died.
+    for tid in long_ids:
+        t = tasks[tid]
+        assert t.recoveries == 0 and t.errors == [], (tid, t.errors)
+        assert await state.redis.hget(state.keys.task(tid), "run_id") == long_runs[tid]
+        assert starts[tid] == 1
+    reaped = [t for t in tasks.values() if any("lost while running" in e.message for e in t.errors)]
+    assert reaped == []
+    assert stack.log_lines("cleaner", "dead_workers=") == stack.log_lines(
+        "cleaner", "dead_workers=0"
+    )
+    assert {w.alive for w in await state.workers()} == {True}
