@@ -8,7 +8,6 @@ subprocesses, then SIGKILLs or SIGSTOPs that Redis. The session Redis is never t
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +19,6 @@ import httpx
 import pytest
 from ulid import ULID
 
-from jobbers.models.task import Task
 from jobbers.redis_server import RedisServer, free_port
 from jobbers.state_manager import StateManager
 from tests.conftest import TASKS_MODULE, eventually, spawn
