@@ -4,8 +4,15 @@ Each command runs as a fresh process (the console script users type), ``--runs``
 ``--warmup`` untimed runs; commands are interleaved run by run so background load hits them
 alike. ``status``/``list`` go to a real manager on a private Redis started here, so they
 include one HTTP round trip; ``status (manager down)`` is start-up plus a refused connection.
+``(terminal)`` rows run with stdout on a pseudo-terminal, where ``status`` draws a rich
+table; the others write to /dev/null (TSV). ``--wait --timeout 0`` is the same ``status``
+through the Typer command (the quick path leaves ``--wait`` to it), for comparison.
 
-    .venv/bin/python bench/cli_startup.py [--runs 30] [--warmup 3]
+``--cache-bytecode`` lets Python keep compiled bytecode (in a private temporary prefix) as an
+installed package has it; by default the environment decides (PYTHONDONTWRITEBYTECODE=1 makes
+every run compile jobbers' own modules again).
+
+    .venv/bin/python bench/cli_startup.py [--runs 30] [--warmup 3] [--cache-bytecode]
 
 Prints a Markdown table (min, median, mean, p90, max in milliseconds) for docs/benchmarks.md.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import pty
 import statistics
 import subprocess
 import sys
@@ -34,8 +42,12 @@ BARE_TYPER = (
 )
 
 
+TERMINAL = " (terminal)"
+
+
 def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
-    """Label -> argv of every measured command."""
+    """Label -> argv of every measured command (labels ending in TERMINAL run on a pty)."""
+    status = [JOBBERS, "status", task_id, "--url", url]
     return {
         "python -c pass (interpreter floor)": [PY, "-c", "pass"],
         "bare Typer app --help (Typer floor)": [PY, "-c", BARE_TYPER, "--help"],
@@ -44,22 +56,44 @@ def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
         "jobbers --help": [JOBBERS, "--help"],
         "jobbers queues --help": [JOBBERS, "queues", "--help"],
         "jobbers status ID (manager down)": [JOBBERS, "status", task_id, "--url", dead],
-        "jobbers status ID": [JOBBERS, "status", task_id, "--url", url],
+        "jobbers status ID": status,
+        "jobbers status ID --json": [*status, "--json"],
+        "jobbers status ID" + TERMINAL: status,
+        "jobbers status ID --wait --timeout 0 (Typer path)": [*status, "--wait", "--timeout", "0"],
         "jobbers list -q": [JOBBERS, "list", "-q", "--url", url],
     }
 
 
-def measure(argvs: dict[str, list[str]], runs: int, warmup: int) -> dict[str, list[float]]:
+def measure(
+    argvs: dict[str, list[str]], runs: int, warmup: int, env: dict[str, str]
+) -> dict[str, list[float]]:
     """Wall-clock milliseconds per command, interleaved run by run."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     times: dict[str, list[float]] = {label: [] for label in argvs}
     for i in range(warmup + runs):
         for label, argv in argvs.items():
             start = time.perf_counter()
-            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if label.endswith(TERMINAL):
+                on_terminal(argv, env)
+            else:
+                subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             if i >= warmup:
                 times[label].append((time.perf_counter() - start) * 1000)
     return times
+
+
+def on_terminal(argv: list[str], env: dict[str, str]) -> None:
+    """Run ``argv`` with stdout on a pseudo-terminal, reading what it draws until it exits."""
+    master, child_end = pty.openpty()
+    proc = subprocess.Popen(argv, stdout=child_end, stderr=subprocess.DEVNULL, env=env)
+    os.close(child_end)
+    try:
+        while os.read(master, 65536):
+            pass
+    except OSError:  # EIO: the child closed the terminal (it exited)
+        pass
+    finally:
+        proc.wait()
+        os.close(master)
 
 
 def start_manager(tmp: Path) -> tuple[RedisServer, subprocess.Popen[bytes], str]:
@@ -88,8 +122,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--cache-bytecode", action="store_true", help="keep compiled bytecode between runs"
+    )
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+        if args.cache_bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         redis, manager, url = start_manager(Path(tmp))
         try:
             submitted = subprocess.run(
@@ -97,14 +139,17 @@ def main() -> None:
             )
             task_id = submitted.stdout.strip()
             dead = f"http://127.0.0.1:{free_port()}"
-            times = measure(commands(url, task_id, dead), args.runs, args.warmup)
+            times = measure(commands(url, task_id, dead), args.runs, args.warmup, env)
         finally:
             manager.terminate()
             manager.wait(timeout=10)
             redis.stop()
     machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
+    load = " -> ".join(" ".join(f"{x:.2f}" for x in avg) for avg in (load_before, os.getloadavg()))
+    bytecode = "cached" if args.cache_bytecode else "as the environment says"
     print(f"Machine: {machine}, Python {platform.python_version()}")
-    print(f"Runs: {args.runs} per command after {args.warmup} warm-up runs, interleaved.\n")
+    print(f"Runs: {args.runs} per command after {args.warmup} warm-up runs, interleaved.")
+    print(f"Load average (1, 5, 15 min) before -> after: {load}. Bytecode: {bytecode}.\n")
     print("| command | min | median | mean | p90 | max |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, values in times.items():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,16 @@ def test_shell_completion_still_reaches_typer(tmp_path: Path) -> None:
     env = {"_JOBBERS_COMPLETE": "complete_bash", "COMP_WORDS": "jobbers qu", "COMP_CWORD": "1"}
     done, _ = run_entry_point(tmp_path, env=env)
     assert done.stdout.split() == ["queues"], done
+
+
+def test_a_reader_that_left_gets_no_traceback() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `jobbers --help | head -0` would leave it
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobbers.cli", "--help"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1 and done.stderr == ""
