@@ -23,7 +23,7 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Tasks", (
         ("submit", "Submit a task (idempotent on --id); --wait follows it to the end."),
-        ("submit-many", "Submit many tasks at once: {\"name\", \"version\", \"queue\", \"parameters\", \"id\"} per line."),
+        ("submit-many", "Submit many tasks from JSON Lines or a JSON array, 1,000 per request."),
         ("status", "Show a task: status, timings, parameters, results and error history."),
         ("list", "List tasks by status and/or queue (waiting and running ones oldest first)."),
         ("cancel", "Cancel tasks: waiting ones at once, running ones at their next await."),

@@ -41,10 +41,11 @@ def submit_many(
         str | None, typer.Option("--queue", help="Queue for lines that give none")
     ] = None,
 ) -> None:
-    """Submit many tasks at once: {"name", "version", "queue", "parameters", "id"} per line.
+    """Submit many tasks from JSON Lines or a JSON array, 1,000 per request.
 
-    Ids are generated for tasks without one. Each request of up to 1,000 tasks is stored
-    all or nothing; when one fails, the earlier requests stay stored and are reported.
+    Each task: {"name", "version", "queue", "parameters", "id"}; the options fill gaps.
+
+    Missing ids are generated. Requests are all or nothing; earlier ones stay if one fails.
     """
     from jobbers.schemas import SubmitTasksRequest, SubmitTasksResponse
 
