@@ -244,7 +244,7 @@ class DLQResubmitRequest(BaseModel):
     task_ids: list[str] | None = Field(default=None, max_length=MAX_BULK)
     task_name: Name | None = None
     queue: Name | None = None
-    task_version: int | None = None
+    task_version: int | None = Field(default=None, ge=0)
     reset_retry_count: bool = False
     limit: int = Field(default=100, ge=1, le=MAX_BULK)
 
@@ -257,7 +257,7 @@ class DLQDeleteRequest(BaseModel):
     task_ids: list[str] | None = Field(default=None, max_length=MAX_BULK)
     task_name: Name | None = None
     queue: Name | None = None
-    task_version: int | None = None
+    task_version: int | None = Field(default=None, ge=0)
     limit: int = Field(default=MAX_BULK, ge=1, le=MAX_BULK)
 
 

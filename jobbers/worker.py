@@ -344,8 +344,11 @@ class Worker:
             try:
                 await self._fetch_once()
                 backoff = 0.2
-            except REDIS_ERRORS as exc:
-                log.warning("fetch: redis unavailable (%s); retrying in %.1fs", exc, backoff)
+            except (*REDIS_ERRORS, redis.exceptions.ResponseError) as exc:
+                # An error reply must not end the loop either (CLIENT UNBLOCK ... ERROR on
+                # the blocking wait, OOM on a claim): the worker would go on heartbeating,
+                # so nobody would recover it, and never claim again.
+                log.warning("fetch: redis failed (%s); retrying in %.1fs", exc, backoff)
                 self._blocking_on = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

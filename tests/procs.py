@@ -119,3 +119,61 @@ def figure(name: str, value: float, unit: str = "s") -> None:
     if target:
         with open(target, "a") as out:
             out.write(line + "\n")
+
+
+# ---------------------------------------------------------------- fault suite, part B
+
+
+async def fresh_counts(url: str) -> Any:
+    """A client of the count DB where ``sample_tasks.tally`` runs record themselves, emptied.
+
+    It is another DB of the same server, so what tasks record is independent of jobbers'
+    records and leaves jobbers' keyspace alone.
+    """
+    from redis.asyncio import Redis
+
+    from tests.sample_tasks import count_url
+
+    client = Redis.from_url(count_url(url), decode_responses=True)
+    await client.flushdb()
+    return client
+
+
+def keyspace(url: str) -> dict[bytes, tuple[bytes, bytes | None]]:
+    """Every key of a small DB with its type and serialized value, to prove nothing changed.
+
+    SCAN is fine here: a test DB holds a few dozen keys, and product code never scans.
+    """
+    from redis import Redis as SyncRedis
+
+    client = SyncRedis.from_url(url)
+    try:
+        keys = list(client.scan_iter(count=1000))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.type(key)
+            pipe.dump(key)
+        replies = pipe.execute()
+        return {key: (replies[2 * i], replies[2 * i + 1]) for i, key in enumerate(keys)}
+    finally:
+        client.close()
+
+
+async def blocking_waits(state: StateManager) -> list[Any]:
+    """The connections blocked in BZPOPMIN now (fetchers, schedulers), from CLIENT LIST."""
+    return [
+        c
+        for c in await state.redis.client_list()
+        if c.get("cmd") == "bzpopmin" and "b" in c.get("flags", "")
+    ]
+
+
+async def blocked_on_bzpopmin(state: StateManager, n: int = 1, within: float = 15) -> list[Any]:
+    """Wait until at least ``n`` connections block in BZPOPMIN."""
+
+    async def check() -> list[Any]:
+        found = await blocking_waits(state)
+        return found if len(found) >= n else []
+
+    clients: list[Any] = await eventually(check, within=within, what=f"{n} blocked BZPOPMIN")
+    return clients
