@@ -122,6 +122,8 @@ class RuntimeState:
             return ClaimResult(status, retry_after_ms=int(res[1]))
         if status != "ok":
             return ClaimResult(status)
+        count = (len(res) - 2) // 6
+        params = res[2 + 5 * count :]
         tasks = [
             ClaimedTask(
                 id=res[i],
@@ -129,9 +131,9 @@ class RuntimeState:
                 name=res[i + 2],
                 version=int(res[i + 3]),
                 attempt=int(res[i + 4]),
-                parameters=json.loads(res[i + 5]),
+                parameters=json.loads(params[k]) if params[k] != "{}" else {},
             )
-            for i in range(2, len(res), 6)
+            for k, i in enumerate(range(2, 2 + 5 * count, 5))
         ]
         return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
 

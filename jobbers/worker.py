@@ -74,7 +74,9 @@ class WorkerSettings:
 
 def encode_results(result: object) -> str:
     """The JSON a task's return value is stored as; TypeError/ValueError say what is wrong."""
-    results = {} if result is None else result
+    if result is None:
+        return "{}"  # most tasks return nothing: skip the encoder
+    results = result
     if not isinstance(results, dict):
         raise TypeError(f"task must return a dict or None, not {type(result).__name__}")
     try:

@@ -6,7 +6,8 @@
 --   worker can run; free is how many more of that type it may start (-1: no cap), and a
 --   type with no free slot is left waiting for another worker (or later).
 -- Returns {'dead'} | {'noqueue'} | {'paused'} | {'limited', retry_after_ms}
---       | {'ok', skipped, id, run_id, name, version, attempt, params, ...}
+--       | {'ok', skipped, id, run_id, name, version, attempt, ..., params, ...}: five
+--         fields per claimed task, then the parameters of each in the same order
 local worker, queue = ARGV[2], ARGV[3]
 local n, look = tonumber(ARGV[4]), tonumber(ARGV[5])
 local known = cjson.decode(ARGV[6])
@@ -34,10 +35,12 @@ if cfg.rate_numerator then
   if avail < n then n = avail end
 end
 
-local out = {'ok', 0}
-local skipped, claimed = 0, 0
+-- Pick the tasks first, then write them as one batch: one INCRBY for the run ids, one
+-- variadic ZREM/ZADD per index, one MGET for the parameters, one counter bump.
+local skipped = 0
+local picked, specs, fields = {}, {}, {}
 for _, id in ipairs(redis.call('ZRANGE', qk, 0, look - 1)) do
-  if claimed >= n then break end
+  if #picked >= n then break end
   local t = tk(id)
   local f = redis.call('HMGET', t, 'name', 'version', 'status', 'attempt')
   if f[3] ~= 'submitted' then
@@ -56,27 +59,47 @@ for _, id in ipairs(redis.call('ZRANGE', qk, 0, look - 1)) do
       history(id, {attempt = tonumber(f[4]), kind = 'dropped', message = why, worker_id = worker})
       bump(queue, 'dropped')
     else
-      local run = worker .. '/' .. redis.call('INCR', P .. 'runseq')
-      move(id, queue, 'submitted', 'started', NOW)
-      redis.call('HDEL', t, 'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
-      redis.call('HSET', t, 'run_id', run, 'worker', worker, 'started_at', NOW,
-        'heartbeat_at', NOW, 'hbmax', spec[1], 'dlq', spec[2])
-      redis.call('ZADD', P .. 'inflight:' .. worker, NOW, id)
-      if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
-      if rl then redis.call('ZADD', rl, NOW, run) end
       if spec[3] > 0 then spec[3] = spec[3] - 1 end
-      bump(queue, 'started')
-      out[#out + 1] = id
-      out[#out + 1] = run
-      out[#out + 1] = f[1]
-      out[#out + 1] = f[2]
-      out[#out + 1] = f[4]
-      out[#out + 1] = redis.call('GET', t .. ':p') or '{}'
-      claimed = claimed + 1
+      picked[#picked + 1] = id
+      specs[#picked] = spec
+      fields[#picked] = f
     end
   end
 end
-out[2] = skipped
+
+local out = {'ok', skipped}
+local claimed = #picked
+if claimed > 0 then
+  local first = redis.call('INCRBY', P .. 'runseq', claimed) - claimed
+  local inflight, params_keys = {}, {}
+  for i, id in ipairs(picked) do
+    local t, spec = tk(id), specs[i]
+    local run = worker .. '/' .. (first + i)
+    redis.call('HDEL', t, 'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
+    redis.call('HSET', t, 'status', 'started', 'run_id', run, 'worker', worker,
+      'started_at', NOW, 'heartbeat_at', NOW, 'hbmax', spec[1], 'dlq', spec[2])
+    if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
+    if rl then redis.call('ZADD', rl, NOW, run) end
+    inflight[#inflight + 1] = NOW
+    inflight[#inflight + 1] = id
+    params_keys[i] = t .. ':p'
+    local f = fields[i]
+    out[#out + 1] = id
+    out[#out + 1] = run
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+    out[#out + 1] = f[4]
+  end
+  move_many(picked, queue, 'submitted', 'started', NOW)
+  -- Parameters go after the five fields of every task: id, run, name, version, attempt.
+  for i = 1, claimed, 1000 do
+    local last = math.min(i + 999, claimed)
+    redis.call('ZADD', P .. 'inflight:' .. worker, unpack(inflight, 2 * i - 1, 2 * last))
+    local params = redis.call('MGET', unpack(params_keys, i, last))
+    for j = 1, last - i + 1 do out[#out + 1] = params[j] or '{}' end
+  end
+  bump(queue, 'started', claimed)
+end
 if rl then redis.call('PEXPIRE', rl, window) end
 if redis.call('ZCARD', qk) > 0 then ring(queue) end
 return out

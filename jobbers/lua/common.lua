@@ -12,8 +12,9 @@ end
 
 local function tk(id) return P .. 'task:' .. id end
 
--- Move a task between status indexes and set its status: the only way statuses change,
--- so a task is in exactly one index and every count (ZCARD) matches the indexes.
+-- Move a task between status indexes and set its status: with move_many below, the only
+-- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
+-- the indexes.
 local function move(id, queue, old, new, score)
   if old then
     redis.call('ZREM', P .. 's:' .. old, id)
@@ -22,6 +23,28 @@ local function move(id, queue, old, new, score)
   redis.call('ZADD', P .. 's:' .. new, score, id)
   redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, score, id)
   redis.call('HSET', tk(id), 'status', new)
+end
+
+-- `move` for many tasks of one queue in one call per index (claim and finish batches:
+-- one variadic ZREM/ZADD per index instead of four commands per task). The caller sets
+-- each task's status field in the same HSET as its other fields. `scores` is one score
+-- for all, or one per id. Chunks of 1000 stay under Lua's unpack limit.
+local function move_many(ids, queue, old, new, scores)
+  if #ids == 0 then return end
+  for i = 1, #ids, 1000 do
+    local last = math.min(i + 999, #ids)
+    if old then
+      redis.call('ZREM', P .. 's:' .. old, unpack(ids, i, last))
+      redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, unpack(ids, i, last))
+    end
+    local pairs_ = {}
+    for j = i, last do
+      pairs_[#pairs_ + 1] = type(scores) == 'table' and scores[j] or scores
+      pairs_[#pairs_ + 1] = ids[j]
+    end
+    redis.call('ZADD', P .. 's:' .. new, unpack(pairs_))
+    redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, unpack(pairs_))
+  end
 end
 
 local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end

@@ -8,6 +8,28 @@
 --   outcome resubmit: back to the front of the queue, attempt unchanged
 -- A pending cancel request turns complete/retry/fail into cancelled.
 -- Returns, per group, two items: 'ok', new_status | 'stale', current_status
+
+-- What every outcome of the batch shares is written once at the end: the completed tasks'
+-- index moves (one variadic ZREM/ZADD per index and queue), the release of the workers'
+-- in-flight and heartbeat entries, the workers' counts and the per-minute counters. Each
+-- task's HASH changes at once, so a task repeated in the batch is fenced off as stale.
+local completed = {}  -- queue -> ids
+local released = {}   -- worker -> ids
+local worker_counts = {}  -- worker -> field -> n
+local minute_counts = {}  -- queue -> field -> n
+
+local function add(tbl, key, value)
+  local list = tbl[key]
+  if not list then list = {}; tbl[key] = list end
+  list[#list + 1] = value
+end
+
+local function tally(tbl, key, field)
+  local counts = tbl[key]
+  if not counts then counts = {}; tbl[key] = counts end
+  counts[field] = (counts[field] or 0) + 1
+end
+
 local function finish_one(id, run, outcome, payload, entry_json)
   local t = tk(id)
   local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel')
@@ -15,9 +37,8 @@ local function finish_one(id, run, outcome, payload, entry_json)
   local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6])
   local entry = nil
   if entry_json ~= '' then entry = cjson.decode(entry_json) end
-  release(id, worker)
-  local wk = P .. 'worker:' .. worker
-  redis.call('HINCRBY', wk, 'processed', 1)
+  add(released, worker, id)
+  tally(worker_counts, worker, 'processed')
 
   if f[8] == '1' and (outcome == 'complete' or outcome == 'retry' or outcome == 'fail') then
     outcome = 'cancel'
@@ -28,12 +49,13 @@ local function finish_one(id, run, outcome, payload, entry_json)
   if outcome == 'complete' then
     redis.call('SET', t .. ':r', payload)
     status = 'completed'
-    finish_at(id, status, queue, 'started')
-    bump(queue, 'completed')
+    redis.call('HSET', t, 'status', status, 'completed_at', NOW)
+    add(completed, queue, id)
+    tally(minute_counts, queue, 'completed')
   elseif outcome == 'retry' then
     history(id, entry)
     redis.call('HSET', t, 'attempt', attempt + 1, 'last_error', entry.message)
-    redis.call('HINCRBY', wk, 'failed', 1)
+    tally(worker_counts, worker, 'failed')
     local delay = tonumber(payload)
     if delay < 0 then
       status = 'submitted'
@@ -45,21 +67,21 @@ local function finish_one(id, run, outcome, payload, entry_json)
       redis.call('HSET', t, 'scheduled_for', NOW + delay)
       redis.call('ZADD', P .. 'schedbell', 0, 'r')
     end
-    bump(queue, 'retried')
+    tally(minute_counts, queue, 'retried')
   elseif outcome == 'fail' or outcome == 'stall' then
     history(id, entry)
     status = outcome == 'fail' and 'failed' or 'stalled'
     finish_at(id, status, queue, 'started')
     redis.call('HSET', t, 'last_error', entry.message)
-    redis.call('HINCRBY', wk, 'failed', 1)
+    tally(worker_counts, worker, 'failed')
     if f[7] == '1' then dead_letter(id, queue, name) end
-    bump(queue, 'failed')
+    tally(minute_counts, queue, 'failed')
   elseif outcome == 'cancel' then
     history(id, entry)
     status = 'cancelled'
     finish_at(id, status, queue, 'started')
     redis.call('HDEL', t, 'cancel')
-    bump(queue, 'cancelled')
+    tally(minute_counts, queue, 'cancelled')
   elseif outcome == 'resubmit' then
     if entry then history(id, entry) end
     status = 'submitted'
@@ -76,5 +98,19 @@ for i = 2, #ARGV, 5 do
   local a, b = finish_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
   out[#out + 1] = a
   out[#out + 1] = b
+end
+for queue, ids in pairs(completed) do move_many(ids, queue, 'started', 'completed', NOW) end
+for worker, ids in pairs(released) do
+  for i = 1, #ids, 1000 do
+    local last = math.min(i + 999, #ids)
+    redis.call('ZREM', P .. 'inflight:' .. worker, unpack(ids, i, last))
+    redis.call('ZREM', P .. 'hb', unpack(ids, i, last))
+  end
+end
+for worker, counts in pairs(worker_counts) do
+  for field, n in pairs(counts) do redis.call('HINCRBY', P .. 'worker:' .. worker, field, n) end
+end
+for queue, counts in pairs(minute_counts) do
+  for field, n in pairs(counts) do bump(queue, field, n) end
 end
 return out
