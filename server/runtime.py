@@ -27,11 +27,17 @@ class Runtime:
         # Built now (no connection is made yet), so a malformed REDIS_URL fails at start-up.
         # A request answers 503 fast while Redis is down: the core's connect timeout, one
         # immediate retry (enough for a pooled connection gone stale across a restart), and
-        # a socket timeout so a hung Redis cannot hold a request forever.
+        # a socket timeout so a hung Redis cannot hold a request forever. A timeout is not
+        # retried (redis-py's Retry would by default): against a frozen Redis every retry
+        # waits the whole timeout again, which made a request take four timeouts.
         self.state = state or StateManager.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=0.02, base=0.01), 1),
+            retry=Retry(
+                ExponentialBackoff(cap=0.02, base=0.01),
+                1,
+                supported_errors=(redis.exceptions.ConnectionError,),
+            ),
             retry_on_error=[redis.exceptions.ConnectionError],
         )
         self._defaults_ready = False

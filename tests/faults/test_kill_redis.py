@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -229,3 +231,93 @@ async def test_redis_sigkill_and_restart_under_load(stack: Stack, tmp_path: Path
         "cleaner", "dead_workers=0"
     )
     assert {w.alive for w in await state.workers()} == {True}
+
+
+async def test_requests_while_redis_is_away_get_a_quick_503_and_store_nothing(
+    stack: Stack,
+) -> None:
+    state, server, http = stack.state, stack.server, stack.http
+    seeded = str(ULID())
+    response = await submit(http, seeded, 0)
+    assert response is not None and response.status_code == 201
+    keys_before = await state.redis.dbsize()
+    tasks_before = await state.redis.zcard(state.keys.all_index())
+
+    # 1. Redis killed: every read and write answers 503 at once, with a JSON reason.
+    server.stop(kill=True)
+    health = await http.get("/health")
+    assert health.status_code == 503 and health.headers["retry-after"] == "2"
+    assert health.json()["status"] == "unavailable" and health.json()["redis"] is False
+    refused_ids = [str(ULID()), str(ULID())]
+    requests: list[tuple[str, str, Any]] = [
+        ("GET", f"/task-status/{seeded}", None),
+        ("GET", "/task-list?status=submitted", None),
+        ("GET", "/stats", None),
+        ("GET", "/queues", None),
+        ("GET", "/workers", None),
+        ("GET", "/dead-letter-queue", None),
+        ("POST", "/submit-task", {"id": refused_ids[0], "name": "counted"}),
+        ("POST", "/submit-task", {"id": refused_ids[1], "name": "add", "parameters": {}}),
+        ("POST", "/queues", {"name": "born_in_outage"}),
+        ("POST", "/queues/default/pause", None),
+        ("POST", f"/task/{seeded}/cancel", None),
+        ("POST", "/tasks/cancel", {"task_ids": [seeded]}),
+        ("PUT", "/roles/default", {"queues": ["default"]}),
+    ]
+    slowest = 0.0
+    for method, path, body in requests:
+        started = time.monotonic()
+        answer = await http.request(method, path, json=body)
+        took = time.monotonic() - started
+        slowest = max(slowest, took)
+        assert answer.status_code == 503, (method, path, answer.status_code, answer.text)
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["detail"].startswith("Redis is unavailable: "), answer.text
+        assert answer.headers["retry-after"] == "2"
+        assert took < 2.0, (method, path, took)
+    figure("503 while Redis is down: slowest of 13 reads and writes", slowest)
+
+    server.start()
+
+    async def healthy() -> bool:
+        return (await http.get("/health")).status_code == 200
+
+    await eventually(healthy, within=20, what="the manager to see Redis again")
+    # Nothing of the refused requests was written, in part or in whole.
+    assert await state.redis.dbsize() == keys_before
+    assert await state.redis.zcard(state.keys.all_index()) == tasks_before
+    assert (await http.get("/queues/born_in_outage/config")).status_code == 404
+    assert (await http.get(f"/task-status/{seeded}")).json()["status"] == "submitted"
+    for tid in refused_ids:
+        assert (await http.get(f"/task-status/{tid}")).status_code == 404
+    again = await submit(http, refused_ids[0], 0)
+    assert again is not None and again.status_code == 201  # the id was never used
+
+    # 2. Redis frozen (SIGSTOP): requests cannot hang; they get 503 after the socket
+    # timeout (5 s by default).
+    assert server.process is not None
+    frozen_id = str(ULID())
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            http.get("/health"), http.get("/stats"), submit(http, frozen_id, 0)
+        )
+        took = time.monotonic() - started
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    frozen_health, *others = answers
+    assert frozen_health.status_code == 503 and frozen_health.json()["redis"] is False
+    for refused in others:
+        assert refused is not None and refused.status_code == 503, refused
+        assert refused.json()["detail"].startswith("Redis is unavailable: ")
+    assert took < 5.0 + 3.0, took
+    figure("503 while Redis is frozen: health, stats and a submit, together", took)
+    # A frozen Redis may still run the submit it had received: a 503 after a timeout
+    # means "unknown". Retrying with the same id is safe: one task, whole, either way.
+    retried = await submit(http, frozen_id, 0)
+    assert retried is not None and retried.status_code in (200, 201), retried
+    task = await state.get_task(frozen_id)
+    assert task.status == "submitted" and task.parameters == {"seconds": 0}
+    assert await state.redis.zscore(state.keys.all_index(), frozen_id) is not None
+    assert await state.redis.zscore(state.keys.queue("default"), frozen_id) is not None
