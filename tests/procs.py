@@ -177,3 +177,9 @@ async def blocked_on_bzpopmin(state: StateManager, n: int = 1, within: float = 1
 
     clients: list[Any] = await eventually(check, within=within, what=f"{n} blocked BZPOPMIN")
     return clients
+
+
+async def inflight_keys(state: StateManager) -> list[str]:
+    """Every ``inflight:*`` key, found by a scan: test code may look where workers do not."""
+    pattern = f"{state.keys.prefix}inflight:*"
+    return [str(key) async for key in state.redis.scan_iter(match=pattern)]

@@ -280,3 +280,19 @@ async def tally(**kwargs: Any) -> None:
         end = dt.datetime.now(dt.UTC).timestamp()
         span = f"{os.getpid()} {start!r} {end!r} {task.id}"
         await client.rpush(f"spans:{kwargs['spans']}", span)
+
+
+@register_task(
+    name="drainer", version=1, on_shutdown=TaskShutdownPolicy.CONTINUE, max_concurrent=None
+)
+async def drainer(**kwargs: Any) -> dict[str, Any]:
+    """Policy CONTINUE: the first run outlasts any drain (an hour), later runs end at once."""
+    mark = str(kwargs.get("mark", "x"))
+    client = _redis()
+    try:
+        runs = int(await client.incr(f"test:started:{mark}"))
+    finally:
+        await client.aclose()
+    if runs == 1:
+        await asyncio.sleep(3600)
+    return {"run": runs}

@@ -24,7 +24,15 @@ from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
-from tests.procs import Procs, RunLog, cleaner_with, figure, live_workers, worker_with
+from tests.procs import (
+    Procs,
+    RunLog,
+    cleaner_with,
+    figure,
+    inflight_keys,
+    live_workers,
+    worker_with,
+)
 
 QUEUES = ("ka", "kb", "kc")
 N_TASKS = 1000
@@ -132,11 +140,6 @@ async def watch_commands(url: str) -> AsyncIterator[list[str]]:
                 await asyncio.gather(reader, return_exceptions=True)
     finally:
         await client.aclose()
-
-
-async def inflight_keys(state: StateManager) -> list[str]:
-    """Every ``inflight:*`` key, found by a scan: test code may look where workers do not."""
-    return [key async for key in state.redis.scan_iter(match=f"{state.keys.prefix}inflight:*")]
 
 
 async def test_sigkill_one_then_all_workers_mid_batch(
