@@ -15,7 +15,8 @@ from jobbers.state_manager import StateManager
 
 async def keyspace(state: StateManager) -> dict[str, str]:
     """Every key and its type: the whole store, for "nothing changed" checks (small DBs)."""
-    return {key: await state.redis.type(key) for key in await state.redis.keys("*")}
+    keys = await state.redis.keys("*")
+    return {str(key): str(await state.redis.type(key)) for key in keys}
 
 
 async def submit_calls(state: StateManager) -> int:

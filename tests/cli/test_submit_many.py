@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from jobbers.cli.exit_codes import ExitCode
@@ -10,7 +11,7 @@ from jobbers.cli.exit_codes import ExitCode
 from tests.cli.conftest import Cli
 
 
-def lines(*tasks: dict[str, object]) -> str:
+def lines(*tasks: Mapping[str, object]) -> str:
     return "".join(json.dumps(task) + "\n" for task in tasks)
 
 
