@@ -16,6 +16,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     WithJsonSchema,
     field_validator,
 )
@@ -124,7 +126,7 @@ class SubmitTaskRequest(BaseModel):
 
     id: SubmittedId | None = None
     name: Name
-    version: int = Field(default=1, ge=0)
+    version: StrictInt = Field(default=1, ge=0)
     queue: Name = "default"
     parameters: dict[str, Any] = Field(default_factory=dict)
 
@@ -197,7 +199,7 @@ class RetryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reset_retry_count: bool = False
+    reset_retry_count: StrictBool = False
 
 
 class QueueUpdate(BaseModel):
@@ -206,9 +208,9 @@ class QueueUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
-    rate_numerator: int | None = Field(default=None, ge=1, le=1_000_000)
-    rate_denominator: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_concurrent: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    rate_numerator: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    rate_denominator: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     rate_period: RatePeriod | None = None
 
 
@@ -244,9 +246,9 @@ class DLQResubmitRequest(BaseModel):
     task_ids: list[str] | None = Field(default=None, max_length=MAX_BULK)
     task_name: Name | None = None
     queue: Name | None = None
-    task_version: int | None = Field(default=None, ge=0)
-    reset_retry_count: bool = False
-    limit: int = Field(default=100, ge=1, le=MAX_BULK)
+    task_version: StrictInt | None = Field(default=None, ge=0)
+    reset_retry_count: StrictBool = False
+    limit: StrictInt = Field(default=100, ge=1, le=MAX_BULK)
 
 
 class DLQDeleteRequest(BaseModel):
@@ -257,8 +259,8 @@ class DLQDeleteRequest(BaseModel):
     task_ids: list[str] | None = Field(default=None, max_length=MAX_BULK)
     task_name: Name | None = None
     queue: Name | None = None
-    task_version: int | None = Field(default=None, ge=0)
-    limit: int = Field(default=MAX_BULK, ge=1, le=MAX_BULK)
+    task_version: StrictInt | None = Field(default=None, ge=0)
+    limit: StrictInt = Field(default=MAX_BULK, ge=1, le=MAX_BULK)
 
 
 class DLQDeleteResponse(BaseModel):

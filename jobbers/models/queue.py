@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from jobbers.models.names import Name
 
@@ -29,11 +29,11 @@ class QueueConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
-    rate_numerator: int | None = Field(default=None, ge=1, le=1_000_000)
-    rate_denominator: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_concurrent: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    rate_numerator: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    rate_denominator: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     rate_period: RatePeriod | None = None
-    paused: bool = False
+    paused: StrictBool = False
 
     @model_validator(mode="after")
     def _rate_is_complete(self) -> QueueConfig:

@@ -90,6 +90,7 @@ def raw(
 # Every endpoint that takes a body, with a valid body for it (so only the damage differs).
 BODY_ENDPOINTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "submit": ("POST", "/submit-task", {"name": "noop"}),
+    "submit-many": ("POST", "/submit-tasks", {"tasks": [{"name": "noop"}]}),
     "cancel-many": ("POST", "/tasks/cancel", {"task_ids": [UNKNOWN]}),
     "retry": ("POST", "/task/{waiting}/retry", {"reset_retry_count": True}),
     "queue-create": ("POST", "/queues", {"name": "fresh"}),
@@ -116,7 +117,7 @@ def _cases() -> list[Any]:
         cases[f"{name}-extra-field"] = j(method, path, {**valid, "colour": "red"}, 422, "body")
         cases[f"{name}-deep-nesting"] = raw(method, path, b"[" * 100_000 + b"]" * 100_000, 400)
         cases[f"{name}-bad-utf8"] = raw(method, path, b'{"name": "\xff\xfe"}', 400)
-    for name in ("submit", "cancel-many", "queue-create", "role-create"):
+    for name in ("submit", "submit-many", "cancel-many", "queue-create", "role-create"):
         method, path, _ = BODY_ENDPOINTS[name]
         cases[f"{name}-empty-object"] = j(method, path, {}, 422, "body")
         cases[f"{name}-empty-body"] = raw(method, path, b"", 422)
@@ -154,7 +155,32 @@ def _cases() -> list[Any]:
     cases["submit-version-null"] = j(
         "POST", submit, {"name": "noop", "version": None}, 422, "body", "version"
     )
+    cases["submit-version-bool"] = j(
+        "POST", submit, {"name": "noop", "version": True}, 422, "body", "version"
+    )
+    cases["submit-version-numeric-text"] = j(
+        "POST", submit, {"name": "noop", "version": "1"}, 422, "body", "version"
+    )
     cases["submit-name-number"] = j("POST", submit, {"name": 7}, 422, "body", "name")
+
+    # --- batch submit: all or nothing, so one bad task refuses the whole body
+    many = "/submit-tasks"
+    ok = {"name": "noop"}
+    cases["submit-many-empty-list"] = j("POST", many, {"tasks": []}, 422, "body", "tasks")
+    cases["submit-many-1001"] = j("POST", many, {"tasks": [ok] * 1001}, 422, "body", "tasks")
+    cases["submit-many-not-a-list"] = j("POST", many, {"tasks": ok}, 422, "body", "tasks")
+    cases["submit-many-unknown-task"] = j(
+        "POST", many, {"tasks": [ok, {"name": "nope"}]}, 422, "body", "tasks", 1, "name"
+    )
+    cases["submit-many-bad-id"] = j(
+        "POST", many, {"tasks": [ok, {"id": "nope", "name": "noop"}]}, 422, "body", "tasks", 1
+    )
+    cases["submit-many-unknown-queue"] = j(
+        "POST", many, {"tasks": [ok, {"name": "noop", "queue": "nope"}]}, 422
+    )
+    cases["submit-many-same-id-twice"] = j(
+        "POST", many, {"tasks": [{"id": UNKNOWN, "name": "noop"}] * 2}, 422
+    )
     cases["submit-unknown-queue"] = j("POST", submit, {"name": "noop", "queue": "nope"}, 422)
     cases["submit-params-list"] = j(
         "POST", submit, {"name": "noop", "parameters": [1]}, 422, "body", "parameters"
@@ -195,6 +221,9 @@ def _cases() -> list[Any]:
     cases["retry-waiting-task"] = Case("POST", "/task/{waiting}/retry", 409)
     cases["retry-flag-text"] = j(
         "POST", "/task/{failed}/retry", {"reset_retry_count": "maybe"}, 422, "body"
+    )
+    cases["retry-flag-truthy-text"] = j(
+        "POST", "/task/{failed}/retry", {"reset_retry_count": "true"}, 422, "body"
     )
 
     # --- bulk cancel
@@ -275,6 +304,8 @@ def _cases() -> list[Any]:
         "max_concurrent-huge": {"max_concurrent": 10**30},
         "max_concurrent-float": {"max_concurrent": 1.5},
         "max_concurrent-text": {"max_concurrent": "lots"},
+        "max_concurrent-numeric-text": {"max_concurrent": "2"},
+        "max_concurrent-bool": {"max_concurrent": True},
         "rate-0": {"rate_numerator": 0, "rate_period": "second"},
         "rate-negative": {"rate_numerator": -5, "rate_period": "second"},
         "rate-huge": {"rate_numerator": 10**12, "rate_period": "second"},

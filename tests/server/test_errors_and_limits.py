@@ -25,6 +25,7 @@ TID = "01JBKR2E5F3G4H5J6K718M9N0P"
 # its handler. The outage and auth sweeps send each one.
 TEMPLATES: list[tuple[str, str, dict[str, str], Any]] = [
     ("POST", "/submit-task", {}, {"name": "noop"}),
+    ("POST", "/submit-tasks", {}, {"tasks": [{"name": "noop"}]}),
     ("GET", "/task-status/{task_id}", {}, None),
     ("GET", "/task-list", {}, None),
     ("POST", "/task/{task_id}/cancel", {}, None),
