@@ -46,7 +46,16 @@ class UnknownTask(JobbersError):
 
 
 class InvalidInput(JobbersError, ValueError):
-    """Raised when a request is well-formed but refers to something that cannot be used."""
+    """Raised when a request is well-formed but refers to something that cannot be used.
+
+    ``field`` names the offending field of a submitted task and ``item`` its position in a
+    batch, so an API can point at it (a 422's ``loc``) rather than at the whole body.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, item: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.item = item
 
 
 class Conflict(JobbersError):

@@ -212,8 +212,9 @@ class StateManager(RuntimeState):
         sent: list[tuple[int, Task, str]] = []
         for task in tasks:
             checked = _checked_params(task)
-            if isinstance(checked, BaseException):
+            if isinstance(checked, InvalidInput):
                 if all_or_nothing:
+                    checked.item = len(outcomes)
                     raise checked
                 outcomes.append(checked)
                 continue
@@ -225,8 +226,11 @@ class StateManager(RuntimeState):
             return outcomes
         res = await self.scripts.run("submit", *argv)
         if res[0] == "rejected":
-            _, task, _ = sent[int(res[1]) - 1]
-            raise _refusal(task, len(tasks), res[2], res[3])
+            index, task, _ = sent[int(res[1]) - 1]
+            refusal = _refusal(task, len(tasks), res[2], res[3])
+            if isinstance(refusal, InvalidInput):
+                refusal.item = index
+            raise refusal
         repeats: list[tuple[int, str]] = []
         when: dict[str, datetime | None] = {}  # one script call has one clock reading
         for n, (i, task, tid) in enumerate(sent):
@@ -695,7 +699,8 @@ def _refusal(task: Task, size: int, kind: str, value: str) -> JobbersError:
             )
         case "noqueue":
             return InvalidInput(
-                f"queue {value!r} does not exist; create it first (POST /queues).{rest}"
+                f"queue {value!r} does not exist; create it first (POST /queues).{rest}",
+                field="queue",
             )
     return JobbersError(f"unexpected submit reply {kind!r} for task {tid}")
 
@@ -705,7 +710,12 @@ def _checked_params(task: Task) -> str | InvalidInput:
     try:
         params = task.params_json()
     except ValueError as exc:
-        return InvalidInput(f"task {task.id}: parameters are not plain JSON: {exc}")
+        return InvalidInput(
+            f"task {task.id}: parameters are not plain JSON: {exc}", field="parameters"
+        )
     if len(params.encode()) > MAX_PARAMS_BYTES:
-        return InvalidInput(f"task {task.id}: parameters are larger than {MAX_PARAMS_BYTES} bytes")
+        return InvalidInput(
+            f"task {task.id}: parameters are larger than {MAX_PARAMS_BYTES} bytes",
+            field="parameters",
+        )
     return params

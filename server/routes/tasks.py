@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response
 from ulid import ULID
 
-from jobbers.errors import UnknownTask
+from jobbers.errors import InvalidInput, UnknownTask
 from jobbers.models.task import Task
 from jobbers.registry import get_task_config
 from jobbers.schemas import (
@@ -59,7 +59,10 @@ async def submit_task(
     """Store and enqueue a task (201); the same id and body again returns it (200), runs once."""
     task = _task_of(body, "body")
     started = time.perf_counter()
-    stored, created = await state.submit(task)
+    try:
+        stored, created = await state.submit(task)
+    except InvalidInput as exc:
+        raise _pointed(exc, "body") from None
     runtime.metrics.submit_latency.observe(time.perf_counter() - started)
     if not created:
         response.status_code = 200
@@ -85,7 +88,10 @@ async def submit_tasks(
     """
     tasks = [_task_of(item, "body", "tasks", i) for i, item in enumerate(body.tasks)]
     started = time.perf_counter()
-    results = await state.submit_many(tasks)
+    try:
+        results = await state.submit_many(tasks)
+    except InvalidInput as exc:
+        raise _pointed(exc, "body", "tasks") from None
     runtime.metrics.submit_latency.observe(time.perf_counter() - started)
     created = sum(1 for _, new in results if new)
     if not created:
@@ -98,6 +104,14 @@ async def submit_tasks(
             for stored, new in results
         ],
     )
+
+
+def _pointed(exc: InvalidInput, *loc: str | int) -> InvalidInput:
+    """The error with its 422 ``loc`` at the field (and batch item) it is about."""
+    if exc.field is None:
+        return exc
+    item = [] if exc.item is None or loc[-1] != "tasks" else [exc.item]
+    return located(exc, *loc, *item, exc.field)
 
 
 def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:

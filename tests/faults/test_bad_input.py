@@ -176,12 +176,21 @@ def _cases() -> list[Any]:
         "POST", many, {"tasks": [ok, {"id": "nope", "name": "noop"}]}, 422, "body", "tasks", 1
     )
     cases["submit-many-unknown-queue"] = j(
-        "POST", many, {"tasks": [ok, {"name": "noop", "queue": "nope"}]}, 422
+        "POST",
+        many,
+        {"tasks": [ok, {"name": "noop", "queue": "nope"}]},
+        422,
+        "body",
+        "tasks",
+        1,
+        "queue",
     )
     cases["submit-many-same-id-twice"] = j(
         "POST", many, {"tasks": [{"id": UNKNOWN, "name": "noop"}] * 2}, 422
     )
-    cases["submit-unknown-queue"] = j("POST", submit, {"name": "noop", "queue": "nope"}, 422)
+    cases["submit-unknown-queue"] = j(
+        "POST", submit, {"name": "noop", "queue": "nope"}, 422, "body", "queue"
+    )
     cases["submit-params-list"] = j(
         "POST", submit, {"name": "noop", "parameters": [1]}, 422, "body", "parameters"
     )
@@ -195,7 +204,12 @@ def _cases() -> list[Any]:
         "POST", submit, b'{"name": "noop", "parameters": {"x": 1e999}}', 422
     )
     cases["submit-params-over-512k"] = j(
-        "POST", submit, {"name": "noop", "parameters": {"x": "y" * 600_000}}, 422
+        "POST",
+        submit,
+        {"name": "noop", "parameters": {"x": "y" * 600_000}},
+        422,
+        "body",
+        "parameters",
     )
     for label, bad in HOSTILE_NAMES.items():
         cases[f"submit-name-{label}"] = j("POST", submit, {"name": bad}, 422, "body", "name")
