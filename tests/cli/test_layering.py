@@ -69,6 +69,7 @@ def test_quick_status_loads_httpx_but_no_typer_models_or_rich(tmp_path: Path) ->
     down, loaded = run_entry_point(tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--url", dead)
     assert down.returncode == 5 and down.stderr.startswith("error: cannot reach"), down
     assert "jobbers.client_core" in loaded and "httpx" in loaded
+    assert "httpcore" not in loaded  # one request goes over http.client (OneShotTransport)
     assert not loaded & (TYPER_AND_MODELS | HEAVY), loaded & (TYPER_AND_MODELS | HEAVY)
     bad, loaded = run_entry_point(tmp_path, "status", "xyz")
     assert bad.returncode == 2 and "is not a ULID" in bad.stderr
