@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.exceptions
 from redis.asyncio import Redis
 
 from jobbers.keys import Keys
@@ -37,7 +38,7 @@ class ClaimedTask:
 class ClaimResult:
     """What a claim on one queue gave: tasks, or why there were none."""
 
-    status: str  # ok, dead, noqueue, paused, limited
+    status: str  # ok, dead, noqueue, paused, config, limited
     tasks: list[ClaimedTask] = field(default_factory=list)
     skipped: int = 0
     retry_after_ms: int = 0
@@ -59,6 +60,40 @@ class Outcome:
 
     ok: bool
     status: str
+
+
+def _claim_argv(
+    worker_id: str,
+    queue: str,
+    n: int,
+    known: dict[str, tuple[int, int, int]],
+    lookahead: int,
+    config_version: int | None,
+) -> list[Any]:
+    version = "" if config_version is None else str(config_version)
+    return [worker_id, queue, n, max(lookahead, n), json.dumps(known), version]
+
+
+def _claim_result(res: list[Any]) -> ClaimResult:
+    status = res[0]
+    if status == "limited":
+        return ClaimResult(status, retry_after_ms=int(res[1]))
+    if status != "ok":
+        return ClaimResult(status)
+    count = (len(res) - 2) // 6
+    params = res[2 + 5 * count :]
+    tasks = [
+        ClaimedTask(
+            id=res[i],
+            run_id=res[i + 1],
+            name=res[i + 2],
+            version=int(res[i + 3]),
+            attempt=int(res[i + 4]),
+            parameters=json.loads(params[k]) if params[k] != "{}" else {},
+        )
+        for k, i in enumerate(range(2, 2 + 5 * count, 5))
+    ]
+    return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
 
 
 class RuntimeState:
@@ -104,38 +139,46 @@ class RuntimeState:
         n: int,
         known: dict[str, tuple[int, int, int]],
         lookahead: int = 64,
+        config_version: int | None = None,
     ) -> ClaimResult:
         """Atomically take up to ``n`` tasks of ``queue`` (see ``lua/claim.lua``).
 
         ``known`` maps ``name@version`` to (max heartbeat ms, dlq 0/1, free slots or -1).
+        With ``config_version``, nothing is claimed (status ``config``) once the queues'
+        configuration has moved past it.
         """
-        res = await self.scripts.run(
-            "claim",
-            worker_id,
-            queue,
-            n,
-            max(lookahead, n),
-            json.dumps(known),
-        )
-        status = res[0]
-        if status == "limited":
-            return ClaimResult(status, retry_after_ms=int(res[1]))
-        if status != "ok":
-            return ClaimResult(status)
-        count = (len(res) - 2) // 6
-        params = res[2 + 5 * count :]
-        tasks = [
-            ClaimedTask(
-                id=res[i],
-                run_id=res[i + 1],
-                name=res[i + 2],
-                version=int(res[i + 3]),
-                attempt=int(res[i + 4]),
-                parameters=json.loads(params[k]) if params[k] != "{}" else {},
-            )
-            for k, i in enumerate(range(2, 2 + 5 * count, 5))
-        ]
-        return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
+        argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
+        return _claim_result(await self.scripts.run("claim", *argv))
+
+    async def wait_and_claim(
+        self,
+        worker_id: str,
+        queue: str,
+        n: int,
+        known: dict[str, tuple[int, int, int]],
+        wake_key: str,
+        block_s: float,
+        config_version: int,
+        lookahead: int = 64,
+    ) -> ClaimResult:
+        """Block on ``queue``'s doorbell (or ``wake_key``), then claim, in one round trip.
+
+        The claim travels behind the blocking pop on the same connection, so Redis runs it
+        the moment the pop returns (a bell, the wake key or the timeout alike): an idle
+        worker starts a new task one round trip after its submit, not two. A claim sent
+        ahead may meet changed limits; ``config_version`` makes it claim nothing then.
+        """
+        argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.bzpopmin([self.keys.bell(queue), wake_key], timeout=block_s)
+        self.scripts.send(pipe, "claim", *argv)
+        _, res = await pipe.execute(raise_on_error=False)
+        if isinstance(res, redis.exceptions.NoScriptError):
+            # A restarted Redis has an empty script cache: run loads the script.
+            res = await self.scripts.run("claim", *argv)
+        elif isinstance(res, Exception):
+            raise res
+        return _claim_result(res)
 
     async def wait_for_work(self, queues: list[str], wake_key: str, block_s: float) -> str | None:
         """Block until one of ``queues`` rings its doorbell; the queue name, or None."""

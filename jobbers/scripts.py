@@ -39,3 +39,11 @@ class Scripts:
     async def run(self, name: str, *argv: Any, client: Any = None) -> Any:
         """Run script ``name`` with the prefix as ARGV[1] and ``argv`` after it."""
         return await self._scripts[name](keys=[], args=[self._prefix, *argv], client=client)
+
+    def send(self, pipe: Any, name: str, *argv: Any) -> None:
+        """Queue script ``name`` on a pipeline as a bare EVALSHA.
+
+        A pipeline given a Script object checks it with SCRIPT EXISTS first, a round trip
+        of its own; a caller of ``send`` instead answers NoScriptError by calling ``run``.
+        """
+        pipe.evalsha(self._scripts[name].sha, 0, self._prefix, *argv)

@@ -32,7 +32,7 @@ from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
-from jobbers.runtime_state import ClaimedTask, FinishArgs, Outcome
+from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
@@ -373,12 +373,34 @@ class Worker:
             for queue in hot:
                 await self._claim(queue)
             return
+        timeout = self.settings.block_timeout
+        waits = [t - time.monotonic() for t in self.not_before.values() if t > time.monotonic()]
+        if waits:
+            timeout = min(timeout, max(0.01, min(waits)))
+        if len(eligible) == 1:
+            # One queue to wait on: send its claim behind the blocking wait, so Redis runs
+            # it the moment the doorbell rings (one round trip from submit to start).
+            queue = eligible[0]
+            free = self._free(queue)
+            if free <= 0:
+                return
+            self._blocking_on = eligible
+            try:
+                res = await self.state.wait_and_claim(
+                    self.id,
+                    queue,
+                    free,
+                    self._known(),
+                    self.wake_key,
+                    timeout,
+                    self.routing.version,
+                )
+            finally:
+                self._blocking_on = None
+            await self._took(queue, free, res)
+            return
         self._blocking_on = eligible
         try:
-            timeout = self.settings.block_timeout
-            waits = [t - time.monotonic() for t in self.not_before.values() if t > time.monotonic()]
-            if waits:
-                timeout = min(timeout, max(0.01, min(waits)))
             rung = await self.state.wait_for_work(eligible, self.wake_key, timeout)
         finally:
             self._blocking_on = None
@@ -400,16 +422,27 @@ class Worker:
             )
         }
 
-    async def _claim(self, queue: str) -> None:
-        if queue not in self._eligible():
-            return
+    def _free(self, queue: str) -> int:
+        """How many tasks of ``queue`` this worker may start now."""
         free = self.settings.concurrency - len(self.runs)
         cfg = self.routing.configs.get(queue)
         if cfg is not None and cfg.max_concurrent is not None:
             free = min(free, cfg.max_concurrent - self._queue_running()[queue])
+        return free
+
+    async def _claim(self, queue: str) -> None:
+        if queue not in self._eligible():
+            return
+        free = self._free(queue)
         if free <= 0:
             return
-        res = await self.state.claim(self.id, queue, free, self._known())
+        res = await self.state.claim(
+            self.id, queue, free, self._known(), config_version=self.routing.version
+        )
+        await self._took(queue, free, res)
+
+    async def _took(self, queue: str, free: int, res: ClaimResult) -> None:
+        """Act on a claim's answer: start its tasks, or learn why there were none."""
         if res.status == "ok" and len(res.tasks) == free:
             self.hot.add(queue)
         else:
@@ -417,7 +450,7 @@ class Worker:
         match res.status:
             case "limited":
                 self.not_before[queue] = time.monotonic() + res.retry_after_ms / 1000
-            case "paused" | "noqueue":
+            case "paused" | "noqueue" | "config":
                 await self.refresh_routing()
             case "dead":
                 log.warning("lease lapsed; registering again")
@@ -437,6 +470,10 @@ class Worker:
                     self.blocked.add(queue)
                 for claimed in res.tasks:
                     self._start(claimed, queue)
+                if res.tasks:
+                    # Let the new runs take their first step before this loop sends its
+                    # next claim or blocking wait: a task starts one write sooner.
+                    await asyncio.sleep(0)
 
     # ------------------------------------------------------------ running
 

@@ -1,19 +1,26 @@
 -- claim: atomically take up to n waiting tasks of one queue for a worker.
 -- The pop, the status flip to `started`, the run id and the in-flight record happen in
 -- this one script, so a task id is never only in a client's memory.
--- ARGV: prefix, worker, queue, n, lookahead, known_json
+-- ARGV: prefix, worker, queue, n, lookahead, known_json, config_version
 --   known_json: {"name@version": [max_heartbeat_ms, dlq 0/1, free], ...} the types the
 --   worker can run; free is how many more of that type it may start (-1: no cap), and a
 --   type with no free slot is left waiting for another worker (or later).
--- Returns {'dead'} | {'noqueue'} | {'paused'} | {'limited', retry_after_ms}
+--   config_version: the `cfgver` the worker computed n from ('' = do not check). A worker
+--   sends its claim ahead, behind its blocking wait, so the queues' limits may have
+--   changed by the time it runs: then nothing is claimed and the worker re-reads them.
+-- Returns {'dead'} | {'noqueue'} | {'paused'} | {'config'} | {'limited', retry_after_ms}
 --       | {'ok', skipped, id, run_id, name, version, attempt, ..., params, ...}: five
 --         fields per claimed task, then the parameters of each in the same order
 local worker, queue = ARGV[2], ARGV[3]
 local n, look = tonumber(ARGV[4]), tonumber(ARGV[5])
 local known = cjson.decode(ARGV[6])
+local version = ARGV[7] or ''
 
 local lease = redis.call('ZSCORE', P .. 'workers', worker)
 if not lease or tonumber(lease) < NOW then return {'dead'} end
+if version ~= '' and (redis.call('GET', P .. 'cfgver') or '0') ~= version then
+  return {'config'}
+end
 local raw = redis.call('HGET', P .. 'queues', queue)
 if not raw then return {'noqueue'} end
 local cfg = cjson.decode(raw)
