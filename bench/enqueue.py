@@ -1,0 +1,163 @@
+"""Enqueue: N no-op tasks into an empty Redis, no worker running.
+
+* ``submit``: ``StateManager.submit`` from 100 concurrent asyncio callers sharing one
+  StateManager (one connection pool), against the floor's 100 concurrent LPUSH callers;
+* ``submit_many``: batches of 1,000 from one caller (when the core has the verb), against
+  the floor's pipelined LPUSH batches of 1,000;
+* ``http``: ``POST /submit-task`` to a real manager (uvicorn, as ``jobbers_manager`` runs
+  it) from 16 concurrent keep-alive connections (``bench/http_load.py``, a driver light
+  enough that the manager is what is measured); ``POST /submit-tasks`` in batches of 100
+  when it exists.
+
+Every run checks that exactly N tasks are ``submitted`` afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jobbers.models.task import Task
+from jobbers.redis_server import free_port
+from jobbers.state_manager import StateManager
+
+from . import floor
+from .common import ROOT, TASKS, stop, sync_client, wait_until
+from .http_load import post_many
+
+CALLERS = 100
+HTTP_CLIENTS = 16
+BATCH = 1000
+HTTP_BATCH = 100
+
+
+def _check(url: str, n: int) -> None:
+    state = StateManager.from_url(url)
+    got = sync_client(url).zcard(state.keys.status_index("submitted"))
+    if got != n:
+        raise SystemExit(f"bench: enqueue stored {got} submitted tasks, not {n}")
+
+
+async def _submit(url: str, n: int) -> float:
+    state = StateManager.from_url(url)
+    await state.ensure_defaults()
+    left = [n]
+
+    async def caller() -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            await state.submit(Task(name="bench_noop"))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(CALLERS)))
+    rate = n / (time.perf_counter() - started)
+    await state.close()
+    return rate
+
+
+async def _submit_many(url: str, n: int) -> float | None:
+    state = StateManager.from_url(url)
+    await state.ensure_defaults()
+    submit_many = getattr(state, "submit_many", None)
+    if submit_many is None:
+        await state.close()
+        return None
+    started = time.perf_counter()
+    for offset in range(0, n, BATCH):
+        results = await submit_many(
+            [Task(name="bench_noop") for _ in range(min(BATCH, n - offset))]
+        )
+        assert all(created for _, created in results)
+    rate = n / (time.perf_counter() - started)
+    await state.close()
+    return rate
+
+
+def jobbers_submit(url: str, n: int) -> float:
+    """Unbatched submits from 100 concurrent callers: tasks/s."""
+    sync_client(url).flushdb()
+    rate = asyncio.run(_submit(url, n))
+    _check(url, n)
+    return rate
+
+
+def jobbers_submit_many(url: str, n: int) -> float | None:
+    """Batch submits of 1,000: tasks/s, or None while the core has no ``submit_many``."""
+    sync_client(url).flushdb()
+    rate = asyncio.run(_submit_many(url, n))
+    if rate is not None:
+        _check(url, n)
+    return rate
+
+
+def naive_submit(url: str, n: int) -> float:
+    """The floor's 100 concurrent LPUSH callers: tasks/s."""
+    sync_client(url).flushdb()
+    return asyncio.run(floor.enqueue(url, n, CALLERS))
+
+
+def naive_pipelined(url: str, n: int) -> float:
+    """The floor's pipelined LPUSH, 1,000 a round trip: tasks/s."""
+    sync_client(url).flushdb()
+    return asyncio.run(floor.enqueue_pipelined(url, n, BATCH))
+
+
+def start_manager(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real manager on a free port, serving the bench tasks; returns it and its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jobbers_manager"), TASKS, "--port", str(port)],
+        env={**os.environ, "REDIS_URL": url, "JOBBERS_API_TOKEN": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return proc.poll() is not None
+
+    wait_until(up, 60, "the manager", every=0.05)
+    if proc.poll() is not None:
+        raise SystemExit("bench: the manager exited at start")
+    return proc, base
+
+
+async def _http(base: str, n: int, batch: int) -> float:
+    one = b'{"name":"bench_noop"}'
+    if batch == 1:
+        bodies = [one] * n
+        path = "/submit-task"
+    else:
+        sizes = [min(batch, n - offset) for offset in range(0, n, batch)]
+        bodies = [b'{"tasks":[' + b",".join([one] * size) + b"]}" for size in sizes]
+        path = "/submit-tasks"
+    started = time.perf_counter()
+    await post_many(base, path, bodies, HTTP_CLIENTS)
+    return n / (time.perf_counter() - started)
+
+
+def http(url: str, n: int) -> dict[str, Any]:
+    """POST /submit-task from 16 clients (and /submit-tasks when served): tasks/s."""
+    sync_client(url).flushdb()
+    proc, base = start_manager(url)
+    try:
+        out: dict[str, Any] = {"single_per_s": asyncio.run(_http(base, n, 1))}
+        _check(url, n)
+        paths = httpx.get(f"{base}/openapi.json").json().get("paths", {})
+        if "/submit-tasks" in paths:
+            out["batch_per_s"] = asyncio.run(_http(base, n, HTTP_BATCH))
+            _check(url, 2 * n)
+    finally:
+        stop(proc)
+    return out
