@@ -87,3 +87,36 @@ def test_cells() -> None:
     assert age(when, when + dt.timedelta(seconds=90)) == "1m"
     assert age(when + dt.timedelta(seconds=5), when) == "in 5.0s"
     assert [duration(s) for s in (0.42, 42, 3 * 3600, 2 * 86400)] == ["0.4s", "42s", "3h", "2d"]
+
+
+def test_a_record_is_drawn_to_the_terminal_width_without_rich(
+    page: TaskPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = page.items[0].model_copy(update={"parameters": {"text": "word " * 30}})
+    monkeypatch.setenv("COLUMNS", "60")
+    tty = Terminal()
+    Output(stdout=tty).record(task, task, views.TASK_FIELDS, str(task.id))
+    lines = tty.getvalue().splitlines()
+    assert lines[0] == f"\x1b[1mid              \x1b[0m  {task.id}"
+    assert "\x1b[1;31mfailed\x1b[0m" in tty.getvalue() and "\x1b[2m-\x1b[0m" in tty.getvalue()
+    wrapped = [line for line in lines if line.startswith(" " * 16)]
+    assert len(wrapped) >= 2 and all(len(line) <= 60 for line in wrapped)
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = Terminal()
+    Output(stdout=plain).record(task, task, views.TASK_FIELDS, str(task.id))
+    assert "\x1b[1mfailed" in plain.getvalue(), "bold stays: NO_COLOR is about colour"
+    assert "31m" not in plain.getvalue()
+    pipe = io.StringIO()
+    Output(Mode.TABLE, pipe).record(task, task, views.TASK_FIELDS, str(task.id))
+    assert "\x1b" not in pipe.getvalue() and "status            failed" in pipe.getvalue()
+
+
+def test_every_style_a_view_uses_has_a_code() -> None:
+    from jobbers.cli.commands.system import HEALTH_FIELDS
+    from jobbers.cli.output import _COLOURS, _EFFECTS
+
+    words = set(" ".join(views.STATUS_STYLES.values()).split())
+    for column in [*views.TASK_FIELDS, *views.QUEUE_FIELDS, *views.ROLE_FIELDS, *HEALTH_FIELDS]:
+        if isinstance(column.style, str):
+            words |= set(column.style.split())
+    assert words <= _COLOURS.keys() | _EFFECTS.keys()

@@ -206,6 +206,9 @@ def test_the_console_script_against_a_real_manager(clean_redis: str, tmp_path: P
         assert quick_run.returncode == by_typer.returncode == 0, (quick_run, by_typer)
         assert quick_run.stdout == by_typer.stdout and f"id\t{tid}" in quick_run.stdout
         assert not loaded & {"typer", "pydantic", "rich", "asyncio", "jobbers.client"}, loaded
+        table, loaded = run_entry_point(tmp_path, "status", tid, "-o", "table", "--url", url)
+        assert table.returncode == 0 and f"id                {tid}" in table.stdout
+        assert "rich" not in loaded  # a task's fields are drawn without rich
         as_json = subprocess.run(
             [str(BIN / "jobbers"), "status", tid, "--json", "--url", url],
             capture_output=True, text=True, timeout=60,
