@@ -46,6 +46,21 @@ REDIS_ERRORS = (
 )
 
 
+async def stop_loops(loops: list[asyncio.Task[None]]) -> None:
+    """Cancel ``loops`` and wait for them, cancelling again while one still runs.
+
+    One cancel is not always enough: on Python 3.11 ``asyncio.wait_for``, which redis-py
+    sends every command through, drops a cancel that lands as its inner call completes,
+    and a ``while True`` loop then runs on and holds the worker's exit forever.
+    """
+    pending = {loop for loop in loops if not loop.done()}
+    while pending:
+        for loop in pending:
+            loop.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    await asyncio.gather(*loops, return_exceptions=True)
+
+
 @dataclass
 class WorkerSettings:
     """How a worker behaves; ``from_env`` reads the documented environment variables."""
@@ -240,9 +255,7 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
             await fetch
         await self._drain_runs()
-        for loop in self._loops[1:]:
-            loop.cancel()
-        await asyncio.gather(*self._loops[1:], return_exceptions=True)
+        await stop_loops(self._loops[1:])
         with contextlib.suppress(*REDIS_ERRORS):
             await self.state.deregister_worker(self.id)
         log.info("worker %s stopped after %d tasks", self.id, self.processed)

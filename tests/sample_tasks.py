@@ -296,3 +296,42 @@ async def drainer(**kwargs: Any) -> dict[str, Any]:
     if runs == 1:
         await asyncio.sleep(3600)
     return {"run": runs}
+
+
+def _runs_logged() -> int:
+    """How many runs of the current task the run log holds (this one included)."""
+    path = os.environ.get(RUN_LOG_ENV)
+    if not path:
+        return 1
+    with open(path) as log:
+        return sum(1 for line in log if line.startswith(f"{task.id} start "))
+
+
+@register_task(
+    name="resubmit_counted",
+    version=1,
+    on_shutdown=TaskShutdownPolicy.RESUBMIT,
+    max_concurrent=None,
+)
+async def resubmit_counted(**kwargs: Any) -> dict[str, Any]:
+    """Policy RESUBMIT: the first run waits to be interrupted, later runs end at once.
+
+    Between its start and its sleep it awaits nothing, so a shutdown's cancel always
+    lands in the sleep (a cancel inside a Redis call can stall in the client library).
+    """
+    _log_run("start")
+    runs = _runs_logged()
+    if runs == 1:
+        await asyncio.sleep(3600)
+    return {"runs": runs}
+
+
+@register_task(name="stubborn_counted", version=1, max_concurrent=None)
+async def stubborn_counted(**kwargs: Any) -> None:
+    """Swallows every cancellation, like ``stubborn``, with its runs in the run log."""
+    _log_run("start")
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            continue

@@ -7,14 +7,23 @@ real ``jobbers.worker_main`` subprocesses with a 1.5 s lease.
 
 from __future__ import annotations
 
-import functools
 import signal
 import time
+from pathlib import Path
 
 from jobbers.models.task import Task
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
-from tests.procs import Procs, cleaner_with, figure, inflight_keys, live_workers, wait_exit
+from tests.procs import (
+    Procs,
+    RunLog,
+    cleaner_with,
+    figure,
+    inflight_keys,
+    live_workers,
+    wait_exit,
+    worker_with,
+)
 
 
 async def subscribers(state: StateManager) -> int:
@@ -38,12 +47,17 @@ async def test_cancel_lands_when_the_pubsub_connection_was_killed(
     await eventually(lambda: started(state, "ps"), what="the task to run")
     await eventually(lambda: subscribers(state), what="the worker's listener")
 
-    killed = await state.redis.client_kill_filter(_type="pubsub")
+    # Kill the listeners' connections and cancel in one MULTI, so that redis-py's silent
+    # resubscribe cannot come in between: nobody hears the hint, only the durable request
+    # (the task's flag and the worker's mailbox) remains.
+    pipe = state.redis.pipeline(transaction=True)
+    pipe.client_kill_filter(_type="pubsub")
+    await state.scripts.run("cancel", str(task.id), "cancelled by operator", client=pipe)
+    pipe.pubsub_numsub(state.keys.events)
+    killed, outcome, listeners = await pipe.execute()
     requested_at = time.monotonic()
-    assert killed >= 1
-    assert await state.cancel_task(task.id) == "requested"
-    # Nobody listened when the hint was published: only the durable request remains.
-    assert await subscribers(state) == 0, "the listener came back before the cancel"
+    assert killed >= 1 and outcome == ["requested"]
+    assert listeners == [(state.keys.events, 0)]
 
     cancelled = await wait_status(state, task.id, "cancelled", within=10)
     took = time.monotonic() - requested_at
@@ -58,12 +72,13 @@ async def test_cancel_lands_when_the_pubsub_connection_was_killed(
 
 
 async def test_a_task_that_swallows_cancellation_ends_cancelled_not_rerun(
-    state: StateManager, procs: Procs
+    state: StateManager, procs: Procs, tmp_path: Path
 ) -> None:
-    worker = procs.worker()
+    runs = RunLog(tmp_path / "runs.log")
+    worker = worker_with(procs, runs.env)
     await live_workers(state, 1)
-    stubborn = await state.submit_task(Task(name="stubborn", parameters={"mark": "sw"}))
-    await eventually(lambda: started(state, "sw"), what="the stubborn task to run")
+    stubborn = await state.submit_task(Task(name="stubborn_counted"))
+    await eventually(lambda: runs.count(), what="the stubborn task to run")
     assert await state.cancel_task(stubborn.id) == "requested"
 
     # The task ignores the cancel: it stays started with the request recorded, and it
@@ -80,23 +95,28 @@ async def test_a_task_that_swallows_cancellation_ends_cancelled_not_rerun(
     worker.send_signal(signal.SIGTERM)
     assert await wait_exit(worker, within=20) == 0
     cleaner_with(procs, 0.3)
-    procs.worker()  # were the task re-queued, this worker would run it again
+    worker_with(procs, runs.env)  # were the task re-queued, this worker would run it again
     done = await wait_status(state, stubborn.id, "cancelled", within=20)
     assert done.errors[-1].kind == "cancelled" and "cancel was pending" in done.errors[-1].message
     assert done.recoveries == 1
-    assert await started(state, "sw") == 1
+    assert runs.count() == {str(stubborn.id): 1}
 
 
-async def test_each_shutdown_policy_on_one_worker(state: StateManager, procs: Procs) -> None:
-    worker = procs.worker()
+async def test_each_shutdown_policy_on_one_worker(
+    state: StateManager, procs: Procs, tmp_path: Path
+) -> None:
+    runs = RunLog(tmp_path / "runs.log")
+    worker = worker_with(procs, runs.env)
     await live_workers(state, 1)
-    stop = await state.submit_task(Task(name="forever", parameters={"mark": "p-stop"}))
-    resubmit = await state.submit_task(Task(name="resubmitter", parameters={"mark": "p-resub"}))
+    # STOP and RESUBMIT tasks that log their start to a file and await nothing before
+    # their sleep, so the shutdown's cancel never lands inside a Redis call.
+    stop = await state.submit_task(Task(name="counted", parameters={"seconds": 3600}))
+    resubmit = await state.submit_task(Task(name="resubmit_counted"))
     carry_on = await state.submit_task(
         Task(name="finisher", parameters={"mark": "p-cont", "seconds": 1.5})
     )
-    for mark in ("p-stop", "p-resub", "p-cont"):
-        await eventually(functools.partial(started, state, mark), what=f"{mark} to run")
+    await eventually(lambda: len(runs.count()) == 2, what="the STOP and RESUBMIT tasks to run")
+    await eventually(lambda: started(state, "p-cont"), what="the CONTINUE task to run")
 
     worker.send_signal(signal.SIGTERM)
     assert await wait_exit(worker, within=20) == 0
@@ -112,10 +132,11 @@ async def test_each_shutdown_policy_on_one_worker(state: StateManager, procs: Pr
         assert t.retry_attempt == 0 and t.recoveries == 0
     assert await state.workers() == [] and await inflight_keys(state) == []
 
-    procs.worker()  # the resubmitted task runs again elsewhere; nothing else does
+    worker_with(procs, runs.env)  # the resubmitted task runs again elsewhere; nothing else
     again = await wait_status(state, resubmit.id, "completed", within=20)
-    assert again.retry_attempt == 0 and again.recoveries == 0
-    assert [await started(state, m) for m in ("p-stop", "p-resub", "p-cont")] == [1, 2, 1]
+    assert again.retry_attempt == 0 and again.recoveries == 0 and again.results == {"runs": 2}
+    assert runs.count() == {str(stop.id): 1, str(resubmit.id): 2}
+    assert await started(state, "p-cont") == 1
     assert (await state.get_task(stop.id)).status == "stalled"
 
 
