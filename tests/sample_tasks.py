@@ -223,22 +223,29 @@ async def zombie(**kwargs: Any) -> dict[str, Any]:
     """
     mark = str(kwargs["mark"])
     client = _redis()
-    try:
-        run = int(await client.incr(f"test:runs:{mark}"))
-        if run == 1:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + float(kwargs.get("seconds", 1.0))
-            while (left := deadline - loop.time()) > 0:
-                try:
-                    await asyncio.sleep(left)
-                except asyncio.CancelledError:
-                    continue
-            await client.set(f"test:late:{mark}", os.getpid())
-        else:
-            await client.blpop([f"test:release:{mark}"], timeout=60)
+    run = int(await client.incr(f"test:runs:{mark}"))
+    if run == 1:
+        # Nothing may end this run early, not even a cancel inside a Redis call: its
+        # worker must send the result. (The client is left for the process to close.)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(kwargs.get("seconds", 1.0))
+        while (left := deadline - loop.time()) > 0:
+            try:
+                await asyncio.sleep(left)
+            except asyncio.CancelledError:
+                continue
+        while True:
+            try:
+                await client.set(f"test:late:{mark}", os.getpid())
+                break
+            except asyncio.CancelledError:
+                continue
         return {"run": run, "pid": os.getpid()}
+    try:
+        await client.blpop([f"test:release:{mark}"], timeout=60)
     finally:
         await client.aclose()
+    return {"run": run, "pid": os.getpid()}
 
 
 # ---------------------------------------------------------------- fault suite, part B
