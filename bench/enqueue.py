@@ -3,7 +3,8 @@
 * ``submit``: ``StateManager.submit`` from 100 concurrent asyncio callers sharing one
   StateManager (one connection pool), against the floor's 100 concurrent LPUSH callers;
 * ``submit_many``: batches of 1,000 from one caller (when the core has the verb), against
-  the floor's pipelined LPUSH batches of 1,000;
+  the floor's pipelined LPUSH batches of 1,000; and from 4 concurrent callers, whose
+  client work overlaps Redis's;
 * ``http``: ``POST /submit-task`` to a real manager (uvicorn, as ``jobbers_manager`` runs
   it) from 16 concurrent keep-alive connections (``bench/http_load.py``, a driver light
   enough that the manager is what is measured); ``POST /submit-tasks`` in batches of 100
@@ -62,19 +63,22 @@ async def _submit(url: str, n: int) -> float:
     return rate
 
 
-async def _submit_many(url: str, n: int) -> float | None:
+async def _submit_many(url: str, n: int, callers: int) -> float | None:
     state = StateManager.from_url(url)
     await state.ensure_defaults()
     submit_many = getattr(state, "submit_many", None)
     if submit_many is None:
         await state.close()
         return None
+    batches = [min(BATCH, n - offset) for offset in range(0, n, BATCH)]
+
+    async def caller() -> None:
+        while batches:
+            results = await submit_many([Task(name="bench_noop") for _ in range(batches.pop())])
+            assert all(created for _, created in results)
+
     started = time.perf_counter()
-    for offset in range(0, n, BATCH):
-        results = await submit_many(
-            [Task(name="bench_noop") for _ in range(min(BATCH, n - offset))]
-        )
-        assert all(created for _, created in results)
+    await asyncio.gather(*(caller() for _ in range(callers)))
     rate = n / (time.perf_counter() - started)
     await state.close()
     return rate
@@ -88,10 +92,10 @@ def jobbers_submit(url: str, n: int) -> float:
     return rate
 
 
-def jobbers_submit_many(url: str, n: int) -> float | None:
-    """Batch submits of 1,000: tasks/s, or None while the core has no ``submit_many``."""
+def jobbers_submit_many(url: str, n: int, callers: int = 1) -> float | None:
+    """Batch submits of 1,000 from ``callers`` concurrent callers: tasks/s (None: no verb)."""
     sync_client(url).flushdb()
-    rate = asyncio.run(_submit_many(url, n))
+    rate = asyncio.run(_submit_many(url, n, callers))
     if rate is not None:
         _check(url, n)
     return rate

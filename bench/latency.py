@@ -17,13 +17,16 @@ submitted_at`` of the task, on the Redis clock, millisecond resolution).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
+import statistics
 import time
 from typing import Any
 
 from redis.asyncio import Redis
 
 from jobbers.models.task import Task, TaskStatus
+from jobbers.scripts import SCRIPT_NAMES, script_source
 from jobbers.state_manager import StateManager
 
 from . import floor
@@ -73,6 +76,40 @@ async def _floor_sample(client: Redis, mode: str) -> float:
     return int(reply[1]) / 1e6
 
 
+async def _redis_times(state: StateManager, client: Redis, samples: int) -> dict[str, float]:
+    """Median server time per call on the path, in us, from samples taken after the others.
+
+    Scripts from SLOWLOG (threshold 20 us, so the commands inside them, each a few us, are
+    not logged and do not slow them down); the floor's commands from INFO commandstats.
+    """
+    names = {hashlib.sha1(script_source(n).encode()).hexdigest(): n for n in SCRIPT_NAMES}
+    old = (await client.config_get("slowlog-log-slower-than"))["slowlog-log-slower-than"]
+    await client.config_set("slowlog-max-len", 100_000)
+    await client.config_set("slowlog-log-slower-than", 20)
+    await client.slowlog_reset()
+    await client.config_resetstat()
+    try:
+        for _ in range(samples):
+            await _jobbers_sample(state)
+            await _floor_sample(client, "blmove")
+            await asyncio.sleep(0.003)
+        entries = await client.slowlog_get(100_000)
+        stats = await client.info("commandstats")
+    finally:
+        await client.config_set("slowlog-log-slower-than", old)
+    durations: dict[str, list[float]] = {}
+    for entry in entries:
+        command = entry["command"]
+        words = (command.decode() if isinstance(command, bytes) else str(command)).split()
+        if len(words) > 1 and words[0].lower() == "evalsha" and words[1] in names:
+            durations.setdefault(f"{names[words[1]]}.lua", []).append(float(entry["duration"]))
+    out = {name: statistics.median(v) for name, v in durations.items()}
+    for command in ("lpush", "blmove", "lrem"):
+        if f"cmdstat_{command}" in stats:
+            out[f"floor {command.upper()}"] = float(stats[f"cmdstat_{command}"]["usec_per_call"])
+    return out
+
+
 async def _samples(url: str, samples: int) -> dict[str, dict[str, Any]]:
     state = StateManager.from_url(url)
     await state.ensure_defaults()
@@ -92,10 +129,11 @@ async def _samples(url: str, samples: int) -> dict[str, dict[str, Any]]:
             if i >= WARMUP:
                 starts[system].append(start)
             await asyncio.sleep(random.uniform(0.002, 0.005))
+    redis_us = await _redis_times(state, client, 50)
     await state.close()
     await client.aclose()
     return {
-        "jobbers": _summary(starts["jobbers"], completed=completes),
+        "jobbers": _summary(starts["jobbers"], completed=completes) | {"redis_us": redis_us},
         **{m: _summary(starts[m]) for m in MODES},
     }
 

@@ -190,7 +190,11 @@ def part_latency(url: str, args: argparse.Namespace, report: Report) -> None:
             f"| submit -> completed {label} (API timestamps, 1 ms resolution) | - | - | "
             f"{med(rows['jobbers'], key):.0f} | - |"
         )
+    redis_us = rows["jobbers"][-1].get("redis_us", {})
     lines += [
+        "",
+        "Server time per call on the path (SLOWLOG, median us, last run): "
+        + ", ".join(f"{name} {us:.0f}" for name, us in sorted(redis_us.items())),
         "",
         "Runs (p50 / p99): "
         + "; ".join(
@@ -203,17 +207,25 @@ def part_latency(url: str, args: argparse.Namespace, report: Report) -> None:
 
 def part_enqueue(url: str, args: argparse.Namespace, report: Report) -> None:
     """Unbatched, batched and HTTP submits."""
-    rows: dict[str, list[Any]] = {"floor": [], "submit": [], "pipe": [], "many": [], "http": []}
+    rows: dict[str, list[Any]] = {
+        "floor": [],
+        "submit": [],
+        "pipe": [],
+        "many": [],
+        "many4": [],
+        "http": [],
+    }
     for i in range(args.runs):
         rows["floor"].append(enqueue.naive_submit(url, args.tasks))
         rows["submit"].append(enqueue.jobbers_submit(url, args.tasks))
         rows["pipe"].append(enqueue.naive_pipelined(url, args.tasks))
         rows["many"].append(enqueue.jobbers_submit_many(url, args.tasks))
+        rows["many4"].append(enqueue.jobbers_submit_many(url, args.tasks, callers=4))
         rows["http"].append(enqueue.http(url, args.http_tasks))
         log(
             f"enqueue run {i + 1}: floor {rows['floor'][-1]:.0f}, submit "
             f"{rows['submit'][-1]:.0f}, pipelined floor {rows['pipe'][-1]:.0f}, "
-            f"submit_many {rows['many'][-1]}, http {rows['http'][-1]}"
+            f"submit_many {rows['many'][-1]}, x4 {rows['many4'][-1]}, http {rows['http'][-1]}"
         )
     floor, ours, pipe = median(rows["floor"]), median(rows["submit"]), median(rows["pipe"])
     report.target(
@@ -254,9 +266,14 @@ def part_enqueue(url: str, args: argparse.Namespace, report: Report) -> None:
         f"{runs_of(rows['pipe'])} |",
     ]
     if many:
+        many4 = [v for v in rows["many4"] if v is not None]
         lines.append(
             f"| `StateManager.submit_many`, 1,000 a call | {median(many):,.0f} | "
             f"{median(many) / floor:.2f}x | {runs_of(many)} |"
+        )
+        lines.append(
+            f"| `StateManager.submit_many`, 1,000 a call, 4 concurrent callers | "
+            f"{median(many4):,.0f} | {median(many4) / floor:.2f}x | {runs_of(many4)} |"
         )
     lines.append(
         f"| `POST /submit-task`, 16 clients | {median(http_single):,.0f} | "
