@@ -49,7 +49,8 @@ local picked, specs, fields = {}, {}, {}
 for _, id in ipairs(redis.call('ZRANGE', qk, 0, look - 1)) do
   if #picked >= n then break end
   local t = tk(id)
-  local f = redis.call('HMGET', t, 'name', 'version', 'status', 'attempt')
+  local f = redis.call('HMGET', t, 'name', 'version', 'status', 'attempt',
+    'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
   if f[3] ~= 'submitted' then
     -- An index entry without a matching task: repair the index, never run it.
     redis.call('ZREM', qk, id)
@@ -82,7 +83,11 @@ if claimed > 0 then
   for i, id in ipairs(picked) do
     local t, spec = tk(id), specs[i]
     local run = worker .. '/' .. (first + i)
-    redis.call('HDEL', t, 'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
+    local f = fields[i]
+    if f[5] or f[6] or f[7] or f[8] or f[9] then
+      -- Left by an earlier run (a retry, a recovery): a fresh task has none of them.
+      redis.call('HDEL', t, 'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
+    end
     redis.call('HSET', t, 'status', 'started', 'run_id', run, 'worker', worker,
       'started_at', NOW, 'heartbeat_at', NOW, 'hbmax', spec[1], 'dlq', spec[2])
     if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
@@ -90,7 +95,6 @@ if claimed > 0 then
     inflight[#inflight + 1] = NOW
     inflight[#inflight + 1] = id
     params_keys[i] = t .. ':p'
-    local f = fields[i]
     out[#out + 1] = id
     out[#out + 1] = run
     out[#out + 1] = f[1]
