@@ -38,12 +38,22 @@ from jobbers.state_manager import StateManager
 log = logging.getLogger("jobbers.worker")
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
+
+
+class WorkerCrashed(JobbersError):
+    """Raised by ``Worker.run`` after a background loop failed and the worker stopped."""
+
+
 REDIS_ERRORS = (
     StoreUnavailable,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     OSError,
 )
+# What a loop that must outlive Redis trouble retries: the outages above, plus error
+# replies (OOM under maxmemory, CLIENT UNBLOCK ... ERROR, a script killed as BUSY), which
+# would otherwise end the loop and leave a worker that looks alive but no longer works.
+RETRIED = (*REDIS_ERRORS, redis.exceptions.ResponseError)
 
 
 async def stop_loops(loops: list[asyncio.Task[None]]) -> None:
@@ -184,6 +194,7 @@ class Worker:
         self.writer = OutcomeWriter(state)
         self.stopping = False
         self.hard_stop = False
+        self.crashed: str | None = None  # the loop that failed, when one did
         self.processed = 0
         self._changed = asyncio.Event()
         self._done = asyncio.Event()
@@ -215,8 +226,27 @@ class Worker:
             asyncio.create_task(self._beat_loop(), name="beat"),
             asyncio.create_task(self._listen_loop(), name="listen"),
         ]
+        for loop in self._loops:
+            loop.add_done_callback(self._loop_ended)
         await self._done.wait()
         await self._shutdown()
+        if self.crashed is not None:
+            raise WorkerCrashed(f"worker {self.id}: its {self.crashed} loop failed") from None
+
+    def _loop_ended(self, loop: asyncio.Task[None]) -> None:
+        """A loop that dies of a bug stops the worker (exit 1) instead of leaving it half alive.
+
+        Without its heartbeat a worker's tasks are re-run elsewhere while it still runs
+        them; without its fetcher it holds a lease and does nothing. Both are worse than
+        exiting, which a supervisor notices and restarts.
+        """
+        if loop.cancelled() or self.stopping or loop.exception() is None:
+            return
+        log.critical(
+            "the %s loop failed; stopping the worker", loop.get_name(), exc_info=loop.exception()
+        )
+        self.crashed = loop.get_name()
+        self.request_shutdown()
 
     def request_shutdown(self) -> None:
         """First call: stop taking tasks and apply each task's policy. Second: exit now."""
@@ -250,9 +280,9 @@ class Worker:
             await self.state.wake(self.wake_key)
         try:
             await asyncio.wait_for(asyncio.shield(fetch), self.settings.block_timeout + 5)
-        except (TimeoutError, *REDIS_ERRORS):
+        except Exception:  # a timeout, an outage, or the failure _loop_ended logged
             fetch.cancel()
-        with contextlib.suppress(asyncio.CancelledError, *REDIS_ERRORS):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await fetch
         await self._drain_runs()
         await stop_loops(self._loops[1:])
@@ -296,7 +326,7 @@ class Worker:
             try:
                 await fn()
                 return
-            except REDIS_ERRORS as exc:
+            except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -338,10 +368,6 @@ class Worker:
             if self.not_before.get(q, 0.0) > now:
                 continue
             out.append(q)
-        # Rotate so that no queue of the role starves the ones after it.
-        if out:
-            self._rotation = (self._rotation + 1) % len(out)
-            out = out[self._rotation :] + out[: self._rotation]
         return out
 
     async def _poke(self) -> None:
@@ -359,10 +385,7 @@ class Worker:
             try:
                 await self._fetch_once()
                 backoff = 0.2
-            except (*REDIS_ERRORS, redis.exceptions.ResponseError) as exc:
-                # An error reply must not end the loop either (CLIENT UNBLOCK ... ERROR on
-                # the blocking wait, OOM on a claim): the worker would go on heartbeating,
-                # so nobody would recover it, and never claim again.
+            except RETRIED as exc:
                 log.warning("fetch: redis failed (%s); retrying in %.1fs", exc, backoff)
                 self._blocking_on = None
                 await asyncio.sleep(backoff)
@@ -379,12 +402,16 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
             return
-        hot = [q for q in eligible if q in self.hot]
-        if hot:
-            # The last claim on these filled its request: more work is likely waiting,
-            # so claim again without a round trip through the doorbell.
-            for queue in hot:
-                await self._claim(queue)
+        # One step of rotation per pass, so that every queue of the role comes first in
+        # turn and no busy queue starves the ones after it.
+        self._rotation = (self._rotation + 1) % len(eligible)
+        eligible = eligible[self._rotation :] + eligible[: self._rotation]
+        if eligible[0] in self.hot:
+            # The last claim on the queue whose turn it is filled its request: more work
+            # is likely waiting, so claim again without a round trip through the doorbell.
+            # Only that queue: claiming every hot queue first let the one queue that got
+            # the first claim keep the worker until it was empty.
+            await self._claim(eligible[0])
             return
         timeout = self.settings.block_timeout
         waits = [t - time.monotonic() for t in self.not_before.values() if t > time.monotonic()]
@@ -607,7 +634,7 @@ class Worker:
                         outcome.status,
                     )
                 return
-            except REDIS_ERRORS as exc:
+            except RETRIED as exc:
                 if self.hard_stop:
                     log.error(
                         "task %s: outcome lost to redis outage at exit: %s", run.claimed.id, exc
@@ -624,8 +651,8 @@ class Worker:
         while True:
             try:
                 await self.beat_once(reap=beats % 3 == 0)
-            except REDIS_ERRORS as exc:
-                log.warning("heartbeat: redis unavailable (%s)", exc)
+            except RETRIED as exc:
+                log.warning("heartbeat: redis failed (%s)", exc)
                 self._connected_since = time.monotonic()
             except JobbersError as exc:
                 log.error("heartbeat: %s", exc)
@@ -672,13 +699,13 @@ class Worker:
             pubsub = self.state.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.state.keys.events)
-                backoff = 0.2
                 # Anything published while we were away is caught up by the heartbeat.
                 await self.refresh_routing()
+                backoff = 0.2
                 async for message in pubsub.listen():
                     await self._on_event(str(message.get("data", "")))
-            except REDIS_ERRORS as exc:
-                log.warning("listener: redis unavailable (%s); reconnecting", exc)
+            except RETRIED as exc:
+                log.warning("listener: redis failed (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:

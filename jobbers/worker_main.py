@@ -8,7 +8,7 @@ import sys
 from jobbers.errors import TaskDefinitionError
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.registry import load_tasks_module
-from jobbers.worker import Worker, WorkerSettings
+from jobbers.worker import Worker, WorkerCrashed, WorkerSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
         print("jobbers_worker: concurrency must be at least 1", file=sys.stderr)  # noqa: T201
         sys.exit(2)
     worker = Worker(state_from_env(), settings)
-    run_process(worker.run, worker.request_shutdown)
+    try:
+        run_process(worker.run, worker.request_shutdown)
+    except WorkerCrashed as exc:
+        print(f"jobbers_worker: {exc}; see the log above", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
 
 
 if __name__ == "__main__":
