@@ -15,11 +15,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from jobbers.errors import StoreUnavailable
 from jobbers.models.task import TaskStatus
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.state_manager import StateManager
-from jobbers.worker import REDIS_ERRORS
+from jobbers.worker import RETRIED
 
 log = logging.getLogger("jobbers.cleaner")
 
@@ -95,7 +94,7 @@ class Cleaner:
         while not self._stop.is_set():
             try:
                 await self.run_once(reap=time.monotonic() - healthy_since >= grace)
-            except (*REDIS_ERRORS, StoreUnavailable) as exc:
+            except RETRIED as exc:
                 log.warning("redis unavailable (%s)", exc)
                 healthy_since = time.monotonic()
             with contextlib.suppress(TimeoutError):

@@ -11,10 +11,9 @@ import argparse
 import asyncio
 import logging
 
-from jobbers.errors import StoreUnavailable
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.state_manager import StateManager
-from jobbers.worker import REDIS_ERRORS
+from jobbers.worker import RETRIED
 
 log = logging.getLogger("jobbers.scheduler")
 MAX_SLEEP = 5.0
@@ -55,7 +54,7 @@ class Scheduler:
                     for t in (waiter, stopper):
                         t.cancel()
                     await asyncio.gather(waiter, stopper, return_exceptions=True)
-            except (*REDIS_ERRORS, StoreUnavailable) as exc:
+            except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

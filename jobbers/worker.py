@@ -652,7 +652,7 @@ class Worker:
             try:
                 await self.beat_once(reap=beats % 3 == 0)
             except RETRIED as exc:
-                log.warning("heartbeat: redis failed (%s)", exc)
+                log.warning("heartbeat: redis unavailable (%s)", exc)
                 self._connected_since = time.monotonic()
             except JobbersError as exc:
                 log.error("heartbeat: %s", exc)
@@ -705,7 +705,7 @@ class Worker:
                 async for message in pubsub.listen():
                     await self._on_event(str(message.get("data", "")))
             except RETRIED as exc:
-                log.warning("listener: redis failed (%s); reconnecting", exc)
+                log.warning("listener: redis unavailable (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
