@@ -1,8 +1,9 @@
 """The ``jobbers`` command: every manager endpoint, the processes, ``dev`` and ``top``.
 
 Importing this module loads Typer and the command modules only; each command imports the
-client (httpx, pydantic), FastAPI, uvicorn or Textual when it runs, so ``jobbers --help``
-starts fast (see ``bench/cli_startup.py``).
+client (httpx, pydantic), FastAPI, uvicorn or Textual when it runs. The console script
+starts in ``main.py``, which answers ``--help``, ``--version`` and ``status`` without this
+module and hands everything else to ``app`` (see ``bench/cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -78,5 +79,5 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point of ``jobbers``."""
+    """Run the Typer app alone, with no quick path (the console script runs ``main.main``)."""
     app(prog_name="jobbers")
