@@ -377,3 +377,30 @@ async def test_a_frozen_workers_late_result_is_fenced_off(
     ]
     assert sum(int(c or 0) for c in counts) == 1  # one terminal transition
     assert frozen.poll() is None  # the thawed worker lives on
+
+
+async def test_a_busy_queue_does_not_starve_the_other_queues_of_its_role(
+    state: StateManager, procs: Procs
+) -> None:
+    # Recovered tasks go back to their own queue; a peer busy on another queue of the
+    # role must still get to them. The worker takes the role's queues in turn.
+    for q in ("busy", "quiet"):
+        await state.create_queue(QueueConfig(name=q))
+    await state.create_role(Role(name="pair", queues=["busy", "quiet"]))
+    procs.worker(role="pair", concurrency=4)
+    await live_workers(state, 1)
+    for _ in range(60):
+        await state.submit_task(Task(name="counted", queue="busy", parameters={"seconds": 0.2}))
+
+    async def busy_running() -> bool:
+        return bool(await state.redis.zcard(state.keys.status_index("started", "busy")) >= 4)
+
+    await eventually(busy_running, what="the worker to fill up on the busy queue")
+    quiet = [
+        await state.submit_task(Task(name="counted", queue="quiet", parameters={"seconds": 0}))
+        for _ in range(4)
+    ]
+    for t in quiet:
+        await wait_status(state, t.id, "completed", within=20)
+    left = await state.redis.zcard(state.keys.queue("busy"))
+    assert left >= 30, f"the quiet queue waited until the busy one had {left} tasks left"
