@@ -20,7 +20,9 @@ async def test_an_oom_reply_does_not_end_the_heartbeat(
     worker = await start_worker(lease_ms=600)  # a beat every 0.2 s
     await state.redis.config_set("maxmemory", 1)  # every write now answers OOM
     try:
-        await eventually(lambda: "heartbeat: redis unavailable" in caplog.text, within=10, what="OOM")
+        await eventually(
+            lambda: "heartbeat: redis unavailable" in caplog.text, within=10, what="OOM"
+        )
         assert "maxmemory" in caplog.text
     finally:
         await state.redis.config_set("maxmemory", 0)
