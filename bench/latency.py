@@ -101,7 +101,8 @@ async def _redis_times(state: StateManager, client: Redis, samples: int) -> dict
     for entry in entries:
         command = entry["command"]
         words = (command.decode() if isinstance(command, bytes) else str(command)).split()
-        if len(words) > 1 and words[0].lower() == "evalsha" and words[1] in names:
+        on_path = ("submit", "claim", "finish")
+        if len(words) > 1 and words[0].lower() == "evalsha" and names.get(words[1]) in on_path:
             durations.setdefault(f"{names[words[1]]}.lua", []).append(float(entry["duration"]))
     out = {name: statistics.median(v) for name, v in durations.items()}
     for command in ("lpush", "blmove", "lrem"):

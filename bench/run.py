@@ -253,8 +253,8 @@ def part_enqueue(url: str, args: argparse.Namespace, report: Report) -> None:
     http_batch = [r["batch_per_s"] for r in rows["http"] if "batch_per_s" in r]
     lines = [
         f"N = {args.tasks:,} tasks into an empty Redis, no worker; medians of {args.runs}. "
-        f"HTTP: {args.http_tasks:,} tasks to a real manager (uvicorn) from 16 concurrent "
-        "clients in the same process as the driver.",
+        f"HTTP: {args.http_tasks:,} tasks to a real manager (`jobbers_manager`, uvicorn) over "
+        "16 concurrent keep-alive connections from a minimal driver (`bench/http_load.py`).",
         "",
         "| path | tasks/s | ratio | runs |",
         "|---|---:|---:|---|",
