@@ -132,3 +132,30 @@ async def test_blocking_waits_outlast_the_default_socket_timeout(state: StateMan
     t0 = time.monotonic()
     assert await state.wait_for_work(["default"], state.keys.wake("nobody"), 5.5) is None
     assert time.monotonic() - t0 >= 5.4
+
+
+async def test_a_cancel_waits_for_the_worker_to_know_its_run(state: StateManager) -> None:
+    """A cancel that lands between a claim and the worker registering the run is kept."""
+    worker = "w-slow-to-register"
+    await state.register_worker(worker, 10_000, {"role": "default", "pid": 0})
+    task = await state.submit_task(Task(name="add"))
+    claim = await state.claim(worker, "default", 1, {"add@1": (0, 0, -1)})
+    run_id = claim.tasks[0].run_id
+    assert await state.cancel_task(task.id) == "requested"
+    # The worker's beat before it knows the run: the request must not be used up.
+    early = await state.worker_heartbeat(worker, 10_000, [])
+    assert early.cancels == [] and not early.reaped
+    later = await state.worker_heartbeat(worker, 10_000, [(str(task.id), run_id)])
+    assert later.cancels == [str(task.id)]
+    assert (await state.worker_heartbeat(worker, 10_000, [(str(task.id), run_id)])).cancels == []
+
+
+async def test_cancels_of_tasks_a_worker_no_longer_runs_are_dropped(state: StateManager) -> None:
+    worker = "w-finished"
+    await state.register_worker(worker, 10_000, {"role": "default", "pid": 0})
+    task = await state.submit_task(Task(name="add"))
+    claim = await state.claim(worker, "default", 1, {"add@1": (0, 0, -1)})
+    assert await state.cancel_task(task.id) == "requested"
+    await state.complete(str(task.id), claim.tasks[0].run_id, {})
+    assert (await state.worker_heartbeat(worker, 10_000, [])).cancels == []
+    assert not await state.redis.exists(state.keys.cancel_box(worker))

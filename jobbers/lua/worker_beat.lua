@@ -4,7 +4,7 @@
 --   runs_json: [[id, run_id], ...] the runs the worker believes it holds (beat only)
 -- Returns {'ok', stale_ids_json, cancel_ids_json, config_version} | {'reaped'}
 --   stale ids: runs that are no longer the worker's (recovered elsewhere): stop them
---   cancel ids: durable cancel requests, popped from the worker's mailbox
+--   cancel ids: durable cancel requests for runs in runs_json, popped from the mailbox
 --   grace_ms: how old an unknown in-flight entry must be before it is re-queued
 local worker, lease, mode = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local wk = P .. 'worker:' .. worker
@@ -43,9 +43,20 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', NOW - tonumber
     end
   end
 end
+-- Hand over the cancels of runs the worker knows. A run it holds but does not know yet
+-- (claimed, its reply still on the way) keeps its request for the next beat; requests for
+-- tasks this worker no longer runs are dropped.
 local box = P .. 'cancel:' .. worker
-local cancels = redis.call('SMEMBERS', box)
-redis.call('DEL', box)
+local cancels = {}
+for _, id in ipairs(redis.call('SMEMBERS', box)) do
+  if mine[id] then
+    cancels[#cancels + 1] = id
+    redis.call('SREM', box, id)
+  else
+    local f = redis.call('HMGET', tk(id), 'status', 'worker')
+    if f[1] ~= 'started' or f[2] ~= worker then redis.call('SREM', box, id) end
+  end
+end
 local s, c = '[]', '[]'
 if #stale > 0 then s = cjson.encode(stale) end
 if #cancels > 0 then c = cjson.encode(cancels) end
