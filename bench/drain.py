@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from jobbers.models.task import Task
@@ -69,8 +74,23 @@ def _per_task(cmds: dict[str, int], n: int) -> dict[str, float]:
     }
 
 
-def jobbers(url: str, n: int, concurrency: int) -> dict[str, Any]:
-    """One jobbers drain of ``n`` queued tasks; its figures, after the correctness checks."""
+def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the worker into a flame graph, when py-spy is installed."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("bench: --profile needs py-spy (pip install py-spy); not profiling", file=sys.stderr)
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = [spy, "record", "--pid", str(pid), "--rate", "250", "--output", str(out)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def jobbers(url: str, n: int, concurrency: int, profile: Path | None = None) -> dict[str, Any]:
+    """One jobbers drain of ``n`` queued tasks; its figures, after the correctness checks.
+
+    With ``profile``, py-spy samples the worker from its registration to the last
+    completion and writes a flame graph (SVG) there; the figures of that run are slower.
+    """
     r = sync_client(url)
     r.flushdb()
     asyncio.run(fill(url, n))
@@ -84,9 +104,13 @@ def jobbers(url: str, n: int, concurrency: int) -> dict[str, Any]:
     try:
         wait_until(lambda: r.zcount(keys.workers, "-inf", "+inf") > 0, 60, "worker registration")
         cpu_ready = proc_cpu_s(proc.pid)
+        spy = _profiler(proc.pid, profile) if profile else None
         done_key = keys.status_index("completed")
         wait_until(lambda: r.zcount(done_key, "-inf", "+inf") >= n, 600, "the drain", every=0.01)
         cpu_end = proc_cpu_s(proc.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            spy.wait(timeout=60)
         redis_cpu = redis_cpu_s(r) - redis_cpu
         cmds = delta(commandstats(r), before)
         [worker_id] = [str(w) for w in r.zrange(keys.workers, 0, -1)]

@@ -106,7 +106,8 @@ def part_drain(url: str, args: argparse.Namespace, report: Report) -> None:
         for mode in ("blmove", "brpop"):
             rows[mode].append(drain.naive(url, args.tasks, args.concurrency, mode))
             log(f"drain floor {mode} run {i + 1}: {_brief(rows[mode][-1])}")
-        rows["jobbers"].append(drain.jobbers(url, args.tasks, args.concurrency))
+        profile = args.profile / f"worker-drain-{i + 1}.svg" if args.profile else None
+        rows["jobbers"].append(drain.jobbers(url, args.tasks, args.concurrency, profile))
         log(f"drain jobbers run {i + 1}: {_brief(rows['jobbers'][-1])}")
     floor = med(rows["blmove"], "drain_per_s")
     ours = med(rows["jobbers"], "drain_per_s")
@@ -410,6 +411,9 @@ def main() -> None:
     parser.add_argument("--cli-runs", type=int, help="runs per CLI command (15)")
     parser.add_argument("--cli-warmup", type=int, help="warm-up runs per CLI command (3)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy flame graphs of the jobbers drain worker, into DIR"
+    )
     args = parser.parse_args()
     quick = {"tasks": 2000, "runs": 1, "samples": 50, "dashboard_tasks": 40_000}
     full = {"tasks": 20_000, "runs": 3, "samples": 200, "dashboard_tasks": 1_000_000}
