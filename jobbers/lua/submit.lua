@@ -53,22 +53,31 @@ for i = 3, #ARGV, 6 do
     end
   end
 end
+-- Write the new tasks: each task's HASH (status included) and parameters, then one
+-- variadic ZADD per index and queue for the whole batch (move_many), not four per task.
+local by_queue = {}
 for _, i in ipairs(fresh) do
   local id, name, version, queue, params, fp =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local t = tk(id)
   redis.call('HSET', t, 'id', id, 'name', name, 'version', version, 'queue', queue,
-    'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', fp)
+    'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', fp, 'status', 'submitted')
   redis.call('SET', t .. ':p', params)
-  redis.call('ZADD', P .. 'all', NOW, id)
-  redis.call('ZADD', P .. 'all:' .. queue, NOW, id)
-  move(id, queue, nil, 'submitted', NOW)
-  queues[queue] = queues[queue] + 1
+  by_queue[queue] = by_queue[queue] or {}
+  table.insert(by_queue[queue], id)
 end
-for queue, added in pairs(queues) do
-  if added and added > 0 then
-    ring(queue)
-    bump(queue, 'submitted', added)
+for queue, ids in pairs(by_queue) do
+  for i = 1, #ids, 1000 do
+    local pairs_ = {}
+    for j = i, math.min(i + 999, #ids) do
+      pairs_[#pairs_ + 1] = NOW
+      pairs_[#pairs_ + 1] = ids[j]
+    end
+    redis.call('ZADD', P .. 'all', unpack(pairs_))
+    redis.call('ZADD', P .. 'all:' .. queue, unpack(pairs_))
   end
+  move_many(ids, queue, nil, 'submitted', NOW)
+  ring(queue)
+  bump(queue, 'submitted', #ids)
 end
 return out
