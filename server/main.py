@@ -74,3 +74,7 @@ def _fail(message: str) -> None:
     """One line on stderr, exit status 2: what a service manager shows the operator."""
     sys.stderr.write(f"jobbers_manager: {' '.join(message.split())}\n")
     raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()
