@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 HEALTH_TIMEOUT_S = 30.0
 ROLES_POLL_S = 2.0  # how often `jobbers dev` looks for roles created or deleted meanwhile
+POLL_MARK = "jobbers-dev"  # query mark of those polls; their access-log lines are not shown
 LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
 
@@ -189,12 +190,15 @@ class Supervisor:
     async def _follow_roles(self) -> None:
         """Start workers for roles created since start-up; stop those of deleted roles."""
         from jobbers.client import ClientError, JobbersClient
+        from jobbers.schemas import RolesResponse
 
         try:
             async with JobbersClient(self.url, timeout=2.0) as api:
-                roles = [r.name for r in (await api.list_roles()).roles]
+                # Marked, so the relay can leave these polls out of the manager's log.
+                answer = await api.request("GET", "/roles", params={"poll": POLL_MARK})
         except ClientError:
             return  # the manager is busy or restarting: look again next time
+        roles = [r.name for r in RolesResponse.model_validate_json(answer.content).roles]
         for role in [r for r in roles if r not in self._roles_run]:
             self._say(f"role {role} was created; starting its worker")
             await self._start_workers(roles, role)
@@ -361,6 +365,8 @@ class Supervisor:
             if not raw:
                 return
             line = raw.decode(errors="replace").rstrip("\n")
+            if f"/roles?poll={POLL_MARK} " in line:
+                continue  # the supervisor's own polling, every 2 s: noise in the log
             prefix = f"{child.name:<{self._width}} |"
             if self._colour:
                 prefix = f"\x1b[{colour}m{prefix}\x1b[0m"

@@ -202,6 +202,7 @@ def test_dev_follows_roles_created_and_deleted_while_it_runs(
     assert dev.jobbers("queues", "create", "mail").returncode == 0
     assert dev.jobbers("roles", "create", "mailers", "mail").returncode == 0
     poll(lambda: "started worker.mailers" in dev.text(), 30, "a worker for the new role")
+    assert "poll=jobbers-dev" not in dev.text(), "the supervisor's own polls stay out of the log"
     done = dev.jobbers("submit", "greet", "--queue", "mail", "--wait", "--timeout", "30")
     assert done.returncode == 0, done.stderr  # only the new worker consumes `mail`
     assert dev.jobbers("roles", "delete", "mailers").returncode == 0
