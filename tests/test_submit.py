@@ -119,3 +119,13 @@ async def test_fifty_concurrent_submits_of_one_id_store_one_task(state: StateMan
     stats = await state.stats()
     assert stats.statuses["submitted"] == 1
     assert next(q for q in stats.queues if q.name == "default").depth == 1
+
+
+async def test_minute_counters_expire_on_their_own(state: StateManager) -> None:
+    await state.submit_many([Task(name="add") for _ in range(3)])
+    await state.submit_task(Task(name="add"))
+    keys = await state.redis.keys(f"{state.keys.prefix}m:default:*")
+    assert keys, "the submits were counted"
+    for key in keys:
+        assert 0 < await state.redis.ttl(key) <= 7200
+        assert await state.redis.hget(key, "submitted") == "4"

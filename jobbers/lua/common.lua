@@ -52,8 +52,9 @@ local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end
 -- Per-minute counters for the dashboard; they expire on their own.
 local function bump(queue, field, by)
   local k = P .. 'm:' .. queue .. ':' .. math.floor(NOW / 60000)
-  redis.call('HINCRBY', k, field, by or 1)
-  redis.call('EXPIRE', k, 7200)
+  -- The first count of a field (which includes the key's creation) sets the expiry; every
+  -- later bump of the minute saves the call.
+  if redis.call('HINCRBY', k, field, by or 1) == (by or 1) then redis.call('EXPIRE', k, 7200) end
 end
 
 local function history(id, entry)
