@@ -219,7 +219,10 @@ class StateManager(RuntimeState):
                 outcomes.append(checked)
                 continue
             tid = str(task.id)
-            argv += [tid, task.name, task.version, task.queue, checked, task.fingerprint(checked)]
+            fp = task.fingerprint(checked)
+            argv.append(
+                f"{tid}\x1f{task.name}\x1f{task.version}\x1f{task.queue}\x1f{fp}\x1f{checked}"
+            )
             sent.append((len(outcomes), task, tid))
             outcomes.append((task, False))  # replaced by the script's answer below
         if not sent:

@@ -1,5 +1,7 @@
 -- submit: store new tasks and put them on their queues, idempotent on each id.
--- ARGV: prefix, mode, then 6 per task: id, name, version, queue, params_json, fingerprint
+-- ARGV: prefix, mode, then one per task: id, name, version, queue, fingerprint and
+--   params_json joined by the unit separator (\31), which neither JSON text nor a name,
+--   ULID, number or hex digest can hold (one argument per task is 6x cheaper to send).
 -- mode 'all': all or nothing; a batch with one conflicting id or unknown queue stores none
 --   of its tasks, so a client that retries a rejected batch never finds half of it queued.
 --   Returns {'ok', kind1, value1, ...} with 'new', submitted_at | 'exists', status per task,
@@ -12,9 +14,19 @@ local queues = {}
 local out = {'ok'}
 local fresh = {}
 local taken = {}  -- id -> fingerprint of the tasks this call stores
-for i = 3, #ARGV, 6 do
-  local id, queue, fp = ARGV[i], ARGV[i + 3], ARGV[i + 5]
-  local index = (i - 3) / 6 + 1
+local tasks = {}
+for i = 3, #ARGV do
+  local packed, f, from = ARGV[i], {}, 1
+  for _ = 1, 5 do
+    local at = string.find(packed, '\31', from, true)
+    f[#f + 1] = string.sub(packed, from, at - 1)
+    from = at + 1
+  end
+  f[6] = string.sub(packed, from)
+  tasks[#tasks + 1] = f
+end
+for index, f in ipairs(tasks) do
+  local id, queue, fp = f[1], f[4], f[5]
   local existing
   if taken[id] then
     existing = {taken[id], 'submitted'}
@@ -46,7 +58,7 @@ for i = 3, #ARGV, 6 do
       out[#out + 1] = refused[1]
       out[#out + 1] = refused[2]
     else
-      fresh[#fresh + 1] = i
+      fresh[#fresh + 1] = f
       taken[id] = fp
       out[#out + 1] = 'new'
       out[#out + 1] = tostring(NOW)
@@ -56,9 +68,8 @@ end
 -- Write the new tasks: each task's HASH (status included) and parameters, then one
 -- variadic ZADD per index and queue for the whole batch (move_many), not four per task.
 local by_queue = {}
-for _, i in ipairs(fresh) do
-  local id, name, version, queue, params, fp =
-    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for _, f in ipairs(fresh) do
+  local id, name, version, queue, fp, params = f[1], f[2], f[3], f[4], f[5], f[6]
   local t = tk(id)
   redis.call('HSET', t, 'id', id, 'name', name, 'version', version, 'queue', queue,
     'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', fp, 'status', 'submitted')
