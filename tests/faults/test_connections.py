@@ -127,6 +127,8 @@ async def test_workers_follow_a_role_change_while_their_pubsub_is_cut(
 ) -> None:
     await state.create_queue(QueueConfig(name="later"))
     await _fleet(state, procs)
+    # Each worker subscribes in its own loop, maybe after it first blocks: wait for all.
+    await eventually(lambda: _resubscribed(state), within=10, what="every worker subscribed")
     subscribers = [c for c in await state.redis.client_list() if int(c.get("sub", 0)) > 0]
     assert len(subscribers) == WORKERS
     for client in subscribers:
