@@ -184,6 +184,9 @@ async def test_second_sigterm_exits_at_once(state: StateManager, procs: Procs) -
     await live_workers(state, 1)
     task = await state.submit_task(Task(name="finisher", parameters={"mark": "f2", "seconds": 60}))
     await wait_status(state, task.id, "started")
+    # "started" is written by the claim; a stop signal before the body runs hands the
+    # task back (status "submitted"), so wait for the body itself.
+    await eventually(lambda: state.redis.get("test:started:f2"))
     worker.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)  # not synchronisation: the gap between two keypresses
     worker.send_signal(signal.SIGINT)
