@@ -246,8 +246,10 @@ def part_enqueue(url: str, args: argparse.Namespace, report: Report) -> None:
             "batch submit, tasks/s (submit_many, 1,000 a call)",
             f"{m:,.0f}",
             f"{m / floor:.2f}x floor",
-            f">= 18,000/s (2x RQ); same-run: >= {same_run_goal:.2f}x floor",
-            m >= 18_000,
+            f">= {same_run_goal:.2f}x floor (2x RQ: 18,000/s on the peers' machine)",
+            # Judged as a ratio to this run's floor, as issue #8 sets every target: the
+            # absolute figure moves with the machine (the peers' floor did 6,458/s).
+            m / floor >= same_run_goal,
         )
     else:
         report.target("batch submit (submit_many)", "not built yet", "-", ">= 18,000/s", None)

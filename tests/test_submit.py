@@ -49,6 +49,25 @@ async def test_resending_a_batch_stores_nothing_twice(state: StateManager) -> No
     assert (await state.stats()).statuses["submitted"] == 3
 
 
+async def test_a_batch_mixing_new_stored_and_expired_ids(state: StateManager) -> None:
+    """The script skips per-task lookups when no id of a batch is known; any known one
+    (stored, or expired by retention) must still be found among the new ones."""
+    stored = await state.submit_task(Task(name="add", parameters={"a": 1}))
+    fresh = [Task(name="add", parameters={"a": i}) for i in range(2, 5)]
+    again = Task(id=stored.id, name="add", parameters={"a": 1})
+    results = await state.submit_many([fresh[0], again, fresh[1]])
+    assert [created for _, created in results] == [True, False, True]
+    assert results[1][0].submitted_at == stored.submitted_at
+    # Retention leaves a marker with the fingerprint of a deleted task's id.
+    gone = Task(name="add", parameters={"a": 7})
+    await state.redis.set(f"{state.keys.prefix}seen:{gone.id}", gone.fingerprint(), ex=60)
+    before = await keyspace(state)
+    with pytest.raises(DuplicateTask, match="deleted by retention"):
+        await state.submit_many([fresh[2], gone])
+    assert await keyspace(state) == before
+    assert (await state.stats()).statuses["submitted"] == 3
+
+
 async def test_one_conflict_rejects_the_whole_batch(state: StateManager) -> None:
     first = await state.submit_task(Task(name="add", parameters={"a": 1}))
     before = await keyspace(state)

@@ -15,22 +15,27 @@ local out = {'ok'}
 local fresh = {}
 local taken = {}  -- id -> fingerprint of the tasks this call stores
 local tasks = {}
+local now_text = tostring(NOW)
 for i = 3, #ARGV do
-  local packed, f, from = ARGV[i], {}, 1
-  for _ = 1, 5 do
-    local at = string.find(packed, '\31', from, true)
-    f[#f + 1] = string.sub(packed, from, at - 1)
-    from = at + 1
+  tasks[#tasks + 1] = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
+end
+-- Fresh ids are the rule: one variadic EXISTS over every task key and expiry marker of the
+-- batch answers for all of them when none is stored or expired (then no per-task lookup).
+local known_any
+do
+  local keys = {}
+  for _, f in ipairs(tasks) do
+    keys[#keys + 1] = tk(f[1])
+    keys[#keys + 1] = P .. 'seen:' .. f[1]
   end
-  f[6] = string.sub(packed, from)
-  tasks[#tasks + 1] = f
+  known_any = redis.call('EXISTS', unpack(keys)) > 0
 end
 for index, f in ipairs(tasks) do
   local id, queue, fp = f[1], f[4], f[5]
-  local existing
+  local existing = {}
   if taken[id] then
     existing = {taken[id], 'submitted'}
-  else
+  elseif known_any then
     existing = redis.call('HMGET', tk(id), 'fp', 'status')
   end
   if existing[1] then
@@ -42,7 +47,7 @@ for index, f in ipairs(tasks) do
     end
     out[#out + 1] = existing[2]
   else
-    local seen = redis.call('GET', P .. 'seen:' .. id)
+    local seen = known_any and redis.call('GET', P .. 'seen:' .. id)
     local refused = nil
     if seen then
       refused = {'expired', seen == fp and '1' or '0'}
@@ -61,7 +66,7 @@ for index, f in ipairs(tasks) do
       fresh[#fresh + 1] = f
       taken[id] = fp
       out[#out + 1] = 'new'
-      out[#out + 1] = tostring(NOW)
+      out[#out + 1] = now_text
     end
   end
 end

@@ -98,7 +98,12 @@ class Task(BaseModel):
 
     def params_json(self) -> str:
         """The parameters as compact JSON, rejecting values JSON cannot hold."""
-        return json.dumps(self.parameters, separators=(",", ":"), sort_keys=True, allow_nan=False)
+        # Canonical (sorted keys) because the fingerprint is computed over this text.
+        return _PARAMS_ENCODER.encode(self.parameters) if self.parameters else "{}"
+
+
+# One encoder for every task: json.dumps with options builds a new one per call.
+_PARAMS_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def content_fingerprint(name: str, version: int, queue: str, params_json: str) -> str:
