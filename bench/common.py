@@ -99,7 +99,7 @@ SCANS = ("keys", "scan", "sscan", "hscan", "zscan")
 def flush_sync(url: str) -> None:
     """FLUSHDB that has freed everything on return (Valkey frees lazily by default)."""
     client = sync_client(url)
-    client.execute_command("FLUSHDB", "SYNC")
+    client.execute_command("FLUSHDB", "SYNC")  # type: ignore[no-untyped-call]
     wait_until(lambda: int(client.info("memory")["lazyfree_pending_objects"]) == 0, 60, "lazyfree")
     client.close()
 

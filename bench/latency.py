@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import random
 import statistics
+import subprocess
 import time
 from typing import Any
 
@@ -83,7 +84,7 @@ async def _redis_times(state: StateManager, client: Redis, samples: int) -> dict
     not logged and do not slow them down); the floor's commands from INFO commandstats.
     """
     names = {hashlib.sha1(script_source(n).encode()).hexdigest(): n for n in SCRIPT_NAMES}
-    old = (await client.config_get("slowlog-log-slower-than"))["slowlog-log-slower-than"]
+    old = str((await client.config_get("slowlog-log-slower-than"))["slowlog-log-slower-than"])
     await client.config_set("slowlog-max-len", 100_000)
     await client.config_set("slowlog-log-slower-than", 20)
     await client.slowlog_reset()
@@ -143,11 +144,11 @@ def run(url: str, samples: int, concurrency: int) -> dict[str, dict[str, Any]]:
     """Percentiles per system ("jobbers", "blmove", "brpop"), sampled in turns."""
     r = sync_client(url)
     r.flushdb()
-    procs = [spawn_worker(url, concurrency)]
+    procs: list[subprocess.Popen[Any]] = [spawn_worker(url, concurrency)]
     try:
         for mode in MODES:
             proc = floor.spawn(url, mode, concurrency)
-            procs.append(proc)  # type: ignore[arg-type]
+            procs.append(proc)
             assert proc.stdout is not None
             proc.stdout.readline()  # ready
         workers = StateManager.from_url(url).keys.workers
