@@ -13,7 +13,7 @@ import logging
 
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.state_manager import StateManager
-from jobbers.worker import RETRIED
+from jobbers.worker import RETRIED, RETRY_MAX_S
 
 log = logging.getLogger("jobbers.scheduler")
 MAX_SLEEP = 5.0
@@ -57,7 +57,7 @@ class Scheduler:
             except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, RETRY_MAX_S)
 
 
 def main(argv: list[str] | None = None) -> None:

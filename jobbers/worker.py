@@ -54,6 +54,10 @@ REDIS_ERRORS = (
 # replies (OOM under maxmemory, CLIENT UNBLOCK ... ERROR, a script killed as BUSY), which
 # would otherwise end the loop and leave a worker that looks alive but no longer works.
 RETRIED = (*REDIS_ERRORS, redis.exceptions.ResponseError)
+# The longest pause between two retries of a loop while Redis is away: work resumes within
+# about this long once it is back, whatever the outage lasted (10 s made a worker sit idle
+# for up to 10 s after a long outage), at the cost of one log line per loop per pause.
+RETRY_MAX_S = 2.0
 
 
 async def stop_loops(loops: list[asyncio.Task[None]]) -> None:
@@ -329,7 +333,7 @@ class Worker:
             except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     # ------------------------------------------------------------ routing
 
@@ -389,7 +393,7 @@ class Worker:
                 log.warning("fetch: redis failed (%s); retrying in %.1fs", exc, backoff)
                 self._blocking_on = None
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, RETRY_MAX_S)
 
     async def _fetch_once(self) -> None:
         eligible = self._eligible()
@@ -642,7 +646,7 @@ class Worker:
                     return
                 log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     # ------------------------------------------------------------ heartbeat
 
@@ -707,7 +711,7 @@ class Worker:
             except RETRIED as exc:
                 log.warning("listener: redis unavailable (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, RETRY_MAX_S)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -72,3 +72,32 @@ async def test_state_manager_reports_unavailable_then_recovers(
     server.start()
     stored = await state.submit_task(Task(name="add"))
     assert (await state.get_task(stored.id)).status == "submitted"
+
+
+async def test_a_worker_resumes_promptly_after_a_long_outage(
+    own_redis: tuple[RedisServer, StateManager], tmp_path: Path
+) -> None:
+    """However long Redis was away, the fetcher's pause between retries stays short.
+
+    With pauses doubling from 0.2 s, six failed fetches take 6 s; an uncapped (or 10 s
+    capped) fetcher then sleeps 6.4 s more and leaves new work waiting that long.
+    """
+    server, state = own_redis
+    log = tmp_path / "worker.log"
+    tasks = str(Path(__file__).parent / "sample_tasks.py")
+    worker = spawn(["-m", "jobbers.worker_main", tasks], server.url, {}, log)
+    try:
+        first = await state.submit_task(Task(name="add", parameters={"a": 1, "b": 1}))
+        await wait_status(state, first.id, "completed")
+        server.stop(kill=True)
+        await eventually(
+            lambda: log.read_text().count("fetch: redis") >= 6, within=30, what="6 failed fetches"
+        )
+        server.start()
+        back = time.monotonic()
+        task = await state.submit_task(Task(name="add", parameters={"a": 2, "b": 2}))
+        await wait_status(state, task.id, "completed", within=20)
+        assert time.monotonic() - back < 4.0, log.read_text()[-2000:]
+    finally:
+        worker.kill()
+        worker.wait()
