@@ -9,7 +9,7 @@ Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write 
 task:{id}              HASH    name, version, queue, status, attempt, recoveries, run_id,
                                worker, *_at times, fp, hbmax, dlq, cancel, progress, pmsg,
                                last_error; kept until retention; submit/claim/finish/...
-task:{id}:p            STRING  parameters JSON; retention; submit
+task:{id}:p            STRING  parameters JSON, absent for {}; retention; submit
 task:{id}:r            STRING  results JSON; retention; finish
 task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
                                reap, stall, cancel, purge
@@ -68,7 +68,7 @@ class Keys:
         return f"{self.prefix}task:{task_id}"
 
     def params(self, task_id: str) -> str:
-        """The task's parameters."""
+        """The task's parameter JSON; absent when the parameters are ``{}``."""
         return f"{self.prefix}task:{task_id}:p"
 
     def results(self, task_id: str) -> str:

@@ -287,7 +287,9 @@ class StateManager(RuntimeState):
         for i in range(len(ids)):
             fields, params, results, *rest = replies[i * step : (i + 1) * step]
             if fields:
-                tasks.append(task_from_redis(fields, params, results, rest[0] if rest else None))
+                tasks.append(
+                    task_from_redis(ids[i], fields, params, results, rest[0] if rest else None)
+                )
         return tasks
 
     @store_op

@@ -9,6 +9,7 @@ from jobbers.models.task import Task, TaskError, TaskStatus, ms_to_datetime
 
 
 def task_from_redis(
+    task_id: str,
     fields: dict[str, str],
     params: str | None,
     results: str | None,
@@ -23,7 +24,7 @@ def task_from_redis(
     hbmax = int(fields.get("hbmax") or 0)
     progress = fields.get("progress")
     return Task.model_construct(
-        id=_ulid(fields["id"]),
+        id=_ulid(task_id),
         name=fields["name"],
         version=int(fields["version"]),
         queue=fields["queue"],

@@ -38,6 +38,9 @@ async def test_a_batch_is_stored_queued_and_counted(state: StateManager) -> None
     assert stats.statuses["submitted"] == 6
     got = await state.get_task(tasks[3].id)
     assert got.parameters == {"a": 3, "b": 1} and got.status == "submitted"
+    # No parameters, no parameters key (a task's smallest footprint); read back as {}.
+    assert await state.redis.exists(state.keys.params(str(tasks[5].id))) == 0
+    assert (await state.get_task(tasks[5].id)).parameters == {}
 
 
 async def test_resending_a_batch_stores_nothing_twice(state: StateManager) -> None:
