@@ -165,3 +165,9 @@ def wait_until(check: Callable[[], object], within: float, what: str, every: flo
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: timed out after {within}s waiting for {what}")
         time.sleep(every)
+
+
+def waiting(r: Any, keys: Any) -> int:
+    """Tasks waiting on any queue: in full form (``s:submitted``) or compact (``wq``)."""
+    compact = sum(int(v) for v in r.hvals(keys.waiting_counts))
+    return int(r.zcard(keys.status_index("submitted"))) + compact

@@ -38,6 +38,7 @@ from .common import (
     stop,
     sync_client,
     wait_until,
+    waiting,
 )
 
 # Commands only the driver sends while a drain runs (the worker never does).
@@ -95,7 +96,7 @@ def jobbers(url: str, n: int, concurrency: int, profile: Path | None = None) -> 
     r.flushdb()
     asyncio.run(fill(url, n))
     keys = StateManager.from_url(url).keys
-    assert r.zcard(keys.status_index("submitted")) == n
+    assert waiting(r, keys) == n
     r.config_resetstat()
     before = commandstats(r)
     redis_cpu = redis_cpu_s(r)
@@ -124,7 +125,7 @@ def jobbers(url: str, n: int, concurrency: int, profile: Path | None = None) -> 
     minutes = range(first_start_ms // 60000, last_ms // 60000 + 1)
     counted = sum(int(r.hget(f"{keys.prefix}m:default:{m}", "completed") or 0) for m in minutes)
     problems = {
-        "submitted left": r.zcard(keys.status_index("submitted")),
+        "submitted left": waiting(r, keys),
         "started left": r.zcard(keys.status_index("started")),
         "failed": r.zcard(keys.status_index("failed")),
         "completed != n": r.zcard(done_key) - n,

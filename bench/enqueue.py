@@ -30,7 +30,7 @@ from jobbers.redis_server import free_port
 from jobbers.state_manager import StateManager
 
 from . import floor
-from .common import ROOT, TASKS, stop, sync_client, wait_until
+from .common import ROOT, TASKS, stop, sync_client, wait_until, waiting
 from .http_load import post_many
 
 CALLERS = 100
@@ -41,7 +41,7 @@ HTTP_BATCH = 100
 
 def _check(url: str, n: int) -> None:
     state = StateManager.from_url(url)
-    got = sync_client(url).zcard(state.keys.status_index("submitted"))
+    got = waiting(sync_client(url), state.keys)
     if got != n:
         raise SystemExit(f"bench: enqueue stored {got} submitted tasks, not {n}")
 

@@ -40,17 +40,21 @@ def _per_task_keys(url: str, kinds: dict[str, str]) -> dict[str, dict[str, Any]]
 
 
 def _index_entries(url: str, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Bytes per member of each sorted-set index (whole set / members)."""
+    """Bytes per member of each shared key: sorted-set indexes, the compact tasks' hash and
+    lists (whole key / its members)."""
     r = sync_client(url)
     prefix = StateManager.from_url(url).keys.prefix
+    count = {"zset": r.zcard, "hash": r.hlen, "list": r.llen}
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         key = prefix + name
-        members = r.zcard(key)
+        kind = str(r.type(key))
+        members = count[kind](key) if kind in count else 0
         size = r.memory_usage(key, samples=0) or 0
-        out[f"index {name}"] = {
+        label = "index" if kind == "zset" else kind
+        out[f"{label} {name}"] = {
             "bytes": size / members if members else 0,
-            "encoding": r.object("encoding", key),
+            "encoding": r.object("encoding", key) if members else None,
         }
     return out
 
@@ -75,10 +79,8 @@ def jobbers(url: str, n: int, concurrency: int) -> dict[str, Any]:
     base = _baseline(url)
     asyncio.run(fill(url, n))
     queued = (used_memory(url) - base) / n
-    queued_parts = {
-        **_per_task_keys(url, {"": "task hash", ":p": "params string"}),
-        **_index_entries(url, ["s:submitted", "s:submitted:default", "all", "all:default"]),
-    }
+    # A fresh task waits compact: a record in `wait`, its id on `q:default` (lua/common.lua).
+    queued_parts = _index_entries(url, ["wait", "q:default"])
     r = sync_client(url)
     keys = StateManager.from_url(url).keys
     proc = spawn_worker(url, 32)

@@ -13,12 +13,21 @@ task:{id}:p            STRING  parameters JSON, absent for {}; retention; submit
 task:{id}:r            STRING  results JSON; retention; finish
 task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
                                reap, stall, cancel, purge
+wait                   HASH    id -> record of a compact waiting task (fresh submit no
+                               worker or operator has touched): queue, name, version, fp,
+                               submitted_at, params ('' = {}) joined by \x1f; submit; removed
+                               when claim, cancel or purge write the task's full form
+q:{queue}              LIST    ids of the queue's compact tasks in submit order; an id with
+                               no record in `wait` is a tombstone, dropped when reached
+wq                     HASH    queue -> count of its compact tasks (tombstones excluded)
 seen:{id}              STRING  fingerprint of a deleted task, for idempotent submit; 7 days;
                                retention
 s:{status}             ZSET    id -> time, every task in that status; every transition
-s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} IS the queue (score =
-                               enqueue time, 0 = front); every transition
-all, all:{queue}       ZSET    id -> submitted_at, every stored task; submit, retention
+s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} and q:{q} are the queue
+                               (score = enqueue time, 0 = front); every transition
+                               (a compact task is in none until its full form is written)
+all, all:{queue}       ZSET    id -> submitted_at, every task in full form; claim, cancel,
+                               purge (compact ones), retention
 bell:{queue}           ZSET    doorbell, one member while the queue may have work; submit,
                                claim, promote, reap, resume
 wake:{worker}          ZSET    a worker's private doorbell, interrupts its blocking wait
@@ -89,8 +98,22 @@ class Keys:
         return f"{self.prefix}all" if queue is None else f"{self.prefix}all:{queue}"
 
     def queue(self, queue: str) -> str:
-        """The waiting tasks of a queue (the ``submitted`` index of that queue)."""
+        """The queue's full-form waiting tasks (retries, re-queued; the ``submitted`` index)."""
         return self.status_index(TaskStatus.SUBMITTED, queue)
+
+    @property
+    def waiting_records(self) -> str:
+        """Compact waiting tasks: id -> record (see ``lua/common.lua``)."""
+        return f"{self.prefix}wait"
+
+    def waiting_list(self, queue: str) -> str:
+        """The ids of a queue's compact waiting tasks, oldest first."""
+        return f"{self.prefix}q:{queue}"
+
+    @property
+    def waiting_counts(self) -> str:
+        """Queue -> how many compact tasks wait on it."""
+        return f"{self.prefix}wq"
 
     def bell(self, queue: str) -> str:
         """The doorbell idle workers block on."""

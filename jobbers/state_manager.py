@@ -35,6 +35,7 @@ from jobbers.errors import (
     TaskNotFound,
 )
 from jobbers.keys import Keys
+from jobbers.listing import merged_page
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.names import check_name
 from jobbers.models.queue import QueueConfig, Role
@@ -49,7 +50,7 @@ from jobbers.models.task import (
 from jobbers.runtime_state import RuntimeState
 from jobbers.schemas import canonical_ulid
 from jobbers.scripts import Scripts
-from jobbers.task_codec import task_from_redis
+from jobbers.task_codec import task_from_record, task_from_redis
 
 __all__ = ["InvalidInput", "StateManager", "decode_cursor", "encode_cursor", "task_id_of"]
 
@@ -276,20 +277,25 @@ class StateManager(RuntimeState):
         k = self.keys
         pipe = self.redis.pipeline(transaction=False)
         for tid in ids:
+            # The compact record first: a claim that writes the full form in between is
+            # then seen one way or the other, never neither.
+            pipe.hget(k.waiting_records, tid)
             pipe.hgetall(k.task(tid))
             pipe.get(k.params(tid))
             pipe.get(k.results(tid))
             if history:
                 pipe.lrange(k.history(tid), 0, -1)
         replies = await pipe.execute()
-        step = 4 if history else 3
+        step = 5 if history else 4
         tasks = []
         for i in range(len(ids)):
-            fields, params, results, *rest = replies[i * step : (i + 1) * step]
+            record, fields, params, results, *rest = replies[i * step : (i + 1) * step]
             if fields:
                 tasks.append(
                     task_from_redis(ids[i], fields, params, results, rest[0] if rest else None)
                 )
+            elif record:
+                tasks.append(task_from_record(ids[i], record))
         return tasks
 
     @store_op
@@ -300,12 +306,27 @@ class StateManager(RuntimeState):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Task]:
-        """A page of tasks by status and/or queue, from the status indexes."""
+        """A page of tasks by status and/or queue, from the status indexes.
+
+        Waiting tasks stored compact are in no index: the listings that include them
+        (``submitted``, and every status) merge the queues' lists in (``jobbers.listing``).
+        """
         k = self.keys
         if queue is not None:
             await self.get_queue(queue)
         key = k.status_index(status, queue) if status is not None else k.all_index(queue)
-        return await self._page(key, limit, cursor, reverse=status not in _OLDEST_FIRST)
+        if status not in (None, TaskStatus.SUBMITTED):
+            return await self._page(key, limit, cursor, reverse=status not in _OLDEST_FIRST)
+        limit = max(1, min(limit, MAX_PAGE))
+        if queue is not None:
+            queues = [queue]
+        else:
+            counts = cast(dict[str, str], await self.redis.hgetall(k.waiting_counts))
+            queues = sorted(q for q, n in counts.items() if int(n) > 0)
+        ids, after = await merged_page(
+            self.redis, k, key, queues, status is not None, limit, cursor
+        )
+        return Page(items=await self.get_tasks(ids), next_cursor=after)
 
     async def _page(self, key: str, limit: int, cursor: str | None, reverse: bool) -> Page[Task]:
         limit = max(1, min(limit, MAX_PAGE))
@@ -428,7 +449,9 @@ class StateManager(RuntimeState):
         pipe = self.redis.pipeline(transaction=False)
         for status in (TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED):
             pipe.zcard(k.status_index(status, name))
-        waiting, scheduled, running = await pipe.execute()
+        pipe.hget(k.waiting_counts, name)
+        waiting, scheduled, running, compact = await pipe.execute()
+        waiting += int(compact or 0)
         if waiting or scheduled or running:
             raise Conflict(
                 f"queue {name!r} still has {waiting} waiting, {scheduled} scheduled and "
@@ -458,9 +481,9 @@ class StateManager(RuntimeState):
         await self.get_queue(name)
         total = 0
         while True:
-            n = int(await self.scripts.run("purge", name, 500))
-            total += n
-            if n < 500:
+            n, more = await self.scripts.run("purge", name, 500)
+            total += int(n)
+            if not int(more):
                 return total
 
     # ------------------------------------------------------------------ roles

@@ -53,3 +53,18 @@ def _ulid(value: str) -> Any:
     from ulid import ULID
 
     return ULID.from_str(value)
+
+
+def task_from_record(task_id: str, record: str) -> Task:
+    """Build a waiting Task from its compact record (``wait`` in ``jobbers/keys.py``)."""
+    queue, name, version, _fp, submitted_at, params = record.split("\x1f", 5)
+    return Task.model_construct(
+        id=_ulid(task_id),
+        name=name,
+        version=int(version),
+        queue=queue,
+        parameters=json.loads(params) if params else {},
+        status=TaskStatus.SUBMITTED,
+        submitted_at=ms_to_datetime(submitted_at),
+        errors=[],
+    )

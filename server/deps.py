@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
+from jobbers.listing import MergedCursor, is_merged_cursor
 from jobbers.models.names import NAME_PATTERN
 from jobbers.models.task import TaskStatus
 from jobbers.schemas import MAX_BULK, TaskId
@@ -74,13 +75,16 @@ _MAX_OFFSET = 2**53
 
 def check_cursor(cursor: str) -> str:
     """Reject a cursor the core did not make, or one pointing past any possible listing."""
-    if decode_cursor(cursor) > _MAX_OFFSET:  # InvalidInput (a ValueError) when not ours
+    if is_merged_cursor(cursor):
+        MergedCursor.decode(cursor)  # InvalidInput (a ValueError) when not ours
+    elif decode_cursor(cursor) > _MAX_OFFSET:
         raise ValueError(f"invalid cursor {cursor!r}")
     return cursor
 
 
 Cursor = Annotated[
-    Annotated[str, StringConstraints(max_length=64), AfterValidator(check_cursor)] | None,
+    # A merged listing's cursor holds an offset per queue it read from.
+    Annotated[str, StringConstraints(max_length=4096), AfterValidator(check_cursor)] | None,
     Query(description="opaque cursor from a previous page's next_cursor"),
 ]
 NameText = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]

@@ -5,7 +5,14 @@
 local id, reason = ARGV[2], ARGV[3]
 local t = tk(id)
 local f = redis.call('HMGET', t, 'status', 'queue', 'worker', 'attempt')
-if not f[1] then return {'notfound'} end
+if not f[1] then
+  -- A compact waiting task gets its full form first (its list entry stays a tombstone).
+  local rec = redis.call('HGET', wk(), id)
+  if not rec then return {'notfound'} end
+  local r = unpack_record(rec)
+  materialize(id, r)
+  f = {'submitted', r.queue, false, '0'}
+end
 if f[1] == 'submitted' or f[1] == 'scheduled' then
   history(id, {attempt = tonumber(f[4]), kind = 'cancelled', message = reason})
   finish_at(id, 'cancelled', f[2], f[1])

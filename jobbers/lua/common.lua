@@ -47,6 +47,57 @@ local function move_many(ids, queue, old, new, scores)
   end
 end
 
+-- Compact waiting tasks. A fresh submit stores only a record in the `wait` hash (id ->
+-- record) and the id at the tail of the queue's `q:{queue}` list, with the queue's count
+-- in `wq`: ~160 bytes a task instead of a hash, a parameters key and four index entries.
+-- The full form (task hash, parameters key, `all` entries) is written when a worker
+-- claims the task or an operator cancels or purges it; retries and re-queued tasks wait
+-- in full form in `s:submitted:{queue}`, and a claim takes from both in score order.
+-- A record removed from `wait` leaves its id in the list as a tombstone, skipped later.
+-- Record: queue, name, version, fingerprint, submitted_at, parameters ('' for {}),
+-- joined by the unit separator (\31).
+local function wk() return P .. 'wait' end
+local function wl(queue) return P .. 'q:' .. queue end
+
+local function pack_record(queue, name, version, fp, at, params)
+  if params == '{}' then params = '' end
+  return table.concat({queue, name, version, fp, at, params}, '\31')
+end
+
+local function unpack_record(rec)
+  local queue, name, version, fp, at, params = string.match(rec,
+    '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+  if params == '' then params = '{}' end
+  return {queue = queue, name = name, version = version, fp = fp, at = tonumber(at),
+    params = params}
+end
+
+-- The HSET arguments of a compact task's full form, as it stood waiting; `extra` field
+-- and value pairs are appended (a claim sets the started fields in the same call).
+local function full_fields(r, extra)
+  local args = {'name', r.name, 'version', r.version, 'queue', r.queue, 'attempt', 0,
+    'recoveries', 0, 'submitted_at', r.at, 'fp', r.fp, 'status', 'submitted'}
+  for _, v in ipairs(extra or {}) do args[#args + 1] = v end
+  return args
+end
+
+-- Write one compact task's full form (hash, parameters, `all` entries) and drop its
+-- record; the caller then moves it from `submitted` like any waiting task.
+local function materialize(id, r)
+  local t = tk(id)
+  redis.call('HSET', t, unpack(full_fields(r)))
+  if r.params ~= '{}' then redis.call('SET', t .. ':p', r.params) end
+  redis.call('ZADD', P .. 'all', r.at, id)
+  redis.call('ZADD', P .. 'all:' .. r.queue, r.at, id)
+  redis.call('HDEL', wk(), id)
+  redis.call('HINCRBY', P .. 'wq', r.queue, -1)
+end
+
+-- A queue's compact tasks still waiting (tombstones excluded).
+local function waiting_count(queue)
+  return tonumber(redis.call('HGET', P .. 'wq', queue) or '0') or 0
+end
+
 local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end
 
 -- Per-minute counters for the dashboard; they expire on their own.

@@ -5,7 +5,12 @@
 local id = ARGV[2]
 local t = tk(id)
 local f = redis.call('HMGET', t, 'status', 'queue', 'name', 'in_dlq')
-if not f[1] then return {'notfound'} end
+if not f[1] then
+  if redis.call('HEXISTS', wk(), id) == 1 then
+    return ARGV[4] == '1' and {'notindlq'} or {'conflict', 'submitted'}  -- waiting compact
+  end
+  return {'notfound'}
+end
 if ARGV[4] == '1' and f[4] ~= '1' then return {'notindlq'} end
 if f[1] ~= 'failed' and f[1] ~= 'stalled' and f[1] ~= 'cancelled' then return {'conflict', f[1]} end
 if redis.call('HEXISTS', P .. 'queues', f[2]) == 0 then return {'noqueue', f[2]} end

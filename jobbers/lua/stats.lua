@@ -10,12 +10,19 @@ res.dlq = redis.call('ZCARD', P .. 'dlq')
 for _, s in ipairs({'submitted', 'scheduled', 'started', 'completed', 'failed', 'cancelled', 'stalled', 'dropped'}) do
   res.statuses[s] = redis.call('ZCARD', P .. 's:' .. s)
 end
+-- Compact waiting tasks are counted per queue in `wq` (see common.lua).
+local compact = {}
+do
+  local flat = redis.call('HGETALL', P .. 'wq')
+  for i = 1, #flat, 2 do compact[flat[i]] = tonumber(flat[i + 1]) or 0 end
+end
+for _, c in pairs(compact) do res.statuses.submitted = res.statuses.submitted + c end
 local names = redis.call('HKEYS', P .. 'queues')
 table.sort(names)
 for _, q in ipairs(names) do
   local cfg = cjson.decode(redis.call('HGET', P .. 'queues', q))
   local e = {name = q, paused = cfg.paused and true or false,
-    depth = redis.call('ZCARD', P .. 's:submitted:' .. q),
+    depth = redis.call('ZCARD', P .. 's:submitted:' .. q) + (compact[q] or 0),
     running = redis.call('ZCARD', P .. 's:started:' .. q),
     scheduled = redis.call('ZCARD', P .. 's:scheduled:' .. q),
     dlq = redis.call('ZCARD', P .. 'dlq:q:' .. q),
@@ -23,6 +30,7 @@ for _, q in ipairs(names) do
   for _, s in ipairs({'submitted', 'scheduled', 'started', 'completed', 'failed', 'cancelled', 'stalled', 'dropped'}) do
     e.counts[s] = redis.call('ZCARD', P .. 's:' .. s .. ':' .. q)
   end
+  e.counts.submitted = e.counts.submitted + (compact[q] or 0)
   for i = minutes - 1, 0, -1 do
     local v = redis.call('HMGET', P .. 'm:' .. q .. ':' .. (cur - i), 'completed', 'failed')
     local c, fl = tonumber(v[1]) or 0, tonumber(v[2]) or 0

@@ -9,6 +9,8 @@
 --   'conflict', status | 'expired', same_content 0/1 | 'noqueue', queue
 -- mode 'each': tasks of unrelated callers sent together; each stands alone, and a refused
 --   one gets its own kind and value in the 'ok' reply (the others are stored).
+-- A new task is stored compact (see common.lua): a record in `wait` and its id on the
+-- queue's list, a handful of variadic calls for the whole batch.
 local all_or_nothing = ARGV[2] == 'all'
 local queues = {}
 local out = {'ok'}
@@ -20,21 +22,26 @@ for i = 3, #ARGV do
   tasks[#tasks + 1] = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
 end
 -- Fresh ids are the rule: one variadic EXISTS over every task key and expiry marker of the
--- batch answers for all of them when none is stored or expired (then no per-task lookup).
-local known_any
+-- batch answers for all of them when none is stored or expired (then no per-task lookup),
+-- and one HMGET finds the ones waiting compact.
+local known_any, records
 do
-  local keys = {}
-  for _, f in ipairs(tasks) do
+  local keys, ids = {}, {}
+  for i, f in ipairs(tasks) do
     keys[#keys + 1] = tk(f[1])
     keys[#keys + 1] = P .. 'seen:' .. f[1]
+    ids[i] = f[1]
   end
   known_any = redis.call('EXISTS', unpack(keys)) > 0
+  records = redis.call('HMGET', wk(), unpack(ids))
 end
 for index, f in ipairs(tasks) do
   local id, queue, fp = f[1], f[4], f[5]
   local existing = {}
   if taken[id] then
     existing = {taken[id], 'submitted'}
+  elseif records[index] then
+    existing = {unpack_record(records[index]).fp, 'submitted'}
   elseif known_any then
     existing = redis.call('HMGET', tk(id), 'fp', 'status')
   end
@@ -70,31 +77,27 @@ for index, f in ipairs(tasks) do
     end
   end
 end
--- Write the new tasks: each task's HASH (status included) and parameters, then one
--- variadic ZADD per index and queue for the whole batch (move_many), not four per task.
+-- Write the new tasks: one variadic HSET of records, then per queue one RPUSH of ids and
+-- one count, in chunks of 1000 tasks (Lua's unpack limit).
 local by_queue = {}
 for _, f in ipairs(fresh) do
-  local id, name, version, queue, fp, params = f[1], f[2], f[3], f[4], f[5], f[6]
-  local t = tk(id)
-  redis.call('HSET', t, 'name', name, 'version', version, 'queue', queue,
-    'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', fp, 'status', 'submitted')
-  -- No parameters, no key: readers take a missing one as {} (72 bytes saved per task).
-  if params ~= '{}' then redis.call('SET', t .. ':p', params) end
-  by_queue[queue] = by_queue[queue] or {}
-  table.insert(by_queue[queue], id)
+  by_queue[f[4]] = by_queue[f[4]] or {}
+  table.insert(by_queue[f[4]], f)
 end
-for queue, ids in pairs(by_queue) do
-  for i = 1, #ids, 1000 do
-    local pairs_ = {}
-    for j = i, math.min(i + 999, #ids) do
-      pairs_[#pairs_ + 1] = NOW
-      pairs_[#pairs_ + 1] = ids[j]
+for queue, list in pairs(by_queue) do
+  for i = 1, #list, 1000 do
+    local pairs_, ids = {}, {}
+    for j = i, math.min(i + 999, #list) do
+      local f = list[j]
+      pairs_[#pairs_ + 1] = f[1]
+      pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
+      ids[#ids + 1] = f[1]
     end
-    redis.call('ZADD', P .. 'all', unpack(pairs_))
-    redis.call('ZADD', P .. 'all:' .. queue, unpack(pairs_))
+    redis.call('HSET', wk(), unpack(pairs_))
+    redis.call('RPUSH', wl(queue), unpack(ids))
   end
-  move_many(ids, queue, nil, 'submitted', NOW)
+  redis.call('HINCRBY', P .. 'wq', queue, #list)
   ring(queue)
-  bump(queue, 'submitted', #ids)
+  bump(queue, 'submitted', #list)
 end
 return out

@@ -57,7 +57,11 @@ async def index_sizes(state: StateManager, queue: str | None = None) -> dict[str
     pipe = state.redis.pipeline(transaction=True)
     for status in STATUSES:
         pipe.zcard(state.keys.status_index(status, queue))
-    return dict(zip(STATUSES, await pipe.execute(), strict=True))
+    pipe.hgetall(state.keys.waiting_counts)  # fresh tasks wait compact, in no index
+    *sizes, compact = await pipe.execute()
+    found = dict(zip(STATUSES, sizes, strict=True))
+    found["submitted"] += sum(int(n) for q, n in compact.items() if queue in (None, q))
+    return found
 
 
 # ---------------------------------------------------------------- one id, fifty submits
