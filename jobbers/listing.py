@@ -149,4 +149,5 @@ async def _from_list(
         if len(ids) < chunk:
             break
         offset += len(ids)
+        chunk = min(chunk * 2, 10_000)  # a run of tombstones: read further each time
     return out

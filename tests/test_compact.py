@@ -120,6 +120,8 @@ async def test_cancelled_compact_tasks_leave_tombstones_that_nothing_runs_or_cou
     gone = await state.get_task(tasks[2].id)
     assert gone.status == TaskStatus.CANCELLED and gone.errors[-1].kind == "cancelled"
     assert await waiting(state) == [str(tasks[1].id), str(tasks[3].id)]
+    # The tombstones at both ends went with their cancel; the one in the middle stays.
+    assert await state.redis.llen(state.keys.waiting_list("default")) == 3
     assert (await state.stats()).statuses == {
         **(await state.stats()).statuses,
         "submitted": 2,
@@ -164,3 +166,17 @@ async def test_listings_merge_compact_tasks_by_time(state: StateManager) -> None
     assert newest_first == ids[::-1]
     mine = await state.list_tasks(queue="other", limit=50)
     assert [str(t.id) for t in mine.items] == ids[1::2][::-1]
+
+
+async def test_a_long_run_of_tombstones_never_leaves_a_claim_empty_handed(
+    state: StateManager,
+) -> None:
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    tasks = await state.submit_many([Task(name="noop") for _ in range(100)])
+    for task, _ in tasks[1:80]:  # more than a claim looks at (64), behind a live head
+        await state.cancel_task(task.id)
+    assert await claim_ids(state, 1) == [str(tasks[0][0].id)]
+    assert await claim_ids(state, 1) == [str(tasks[80][0].id)]
+    assert await waiting(state) == [str(t.id) for t, _ in tasks[81:]]
+    everything = [str(t.id) for t in (await state.list_tasks(limit=200)).items]
+    assert sorted(everything) == sorted(str(t.id) for t, _ in tasks)

@@ -50,8 +50,17 @@ end
 local skipped = 0
 local picked, specs, fields, compact = {}, {}, {}, {}
 local full = redis.call('ZRANGE', qk, 0, look - 1, 'WITHSCORES')
-local listed = redis.call('LRANGE', wl(queue), 0, look - 1)
-local recs = #listed > 0 and redis.call('HMGET', wk(), unpack(listed)) or {}
+-- Tombstones at the head are dropped first (a few rounds at most), so that a run of
+-- cancelled tasks does not leave this claim with nothing to take.
+local listed, recs
+for round = 1, 21 do
+  listed = redis.call('LRANGE', wl(queue), 0, look - 1)
+  recs = #listed > 0 and redis.call('HMGET', wk(), unpack(listed)) or {}
+  local k = 0
+  while k < #listed and not recs[k + 1] do k = k + 1 end
+  if k == 0 or round == 21 then break end
+  redis.call('LTRIM', wl(queue), k, -1)
+end
 local fi, li = 1, 1
 local used = {}  -- list position -> true once claimed, dropped or found to be a tombstone
 while #picked < n and (fi <= #full or li <= #listed) do

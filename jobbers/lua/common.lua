@@ -93,6 +93,26 @@ local function materialize(id, r)
   redis.call('HINCRBY', P .. 'wq', r.queue, -1)
 end
 
+-- Drop the tombstones at one end of a queue's list (at most 20 x 64 per call), so that
+-- claims, which read from the head, and newest-first listings, which read from the tail,
+-- do not wade through them.
+local function drop_tombstones(queue, tail)
+  for _ = 1, 20 do
+    local ids = redis.call('LRANGE', wl(queue), tail and -64 or 0, tail and -1 or 63)
+    if #ids == 0 then return end
+    local recs = redis.call('HMGET', wk(), unpack(ids))
+    local k = 0
+    if tail then
+      while k < #ids and not recs[#ids - k] do k = k + 1 end
+      if k > 0 then redis.call('LTRIM', wl(queue), 0, -(k + 1)) end
+    else
+      while k < #ids and not recs[k + 1] do k = k + 1 end
+      if k > 0 then redis.call('LTRIM', wl(queue), k, -1) end
+    end
+    if k < #ids then return end
+  end
+end
+
 -- A queue's compact tasks still waiting (tombstones excluded).
 local function waiting_count(queue)
   return tonumber(redis.call('HGET', P .. 'wq', queue) or '0') or 0
