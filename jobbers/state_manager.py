@@ -270,8 +270,14 @@ class StateManager(RuntimeState):
         return tasks[0]
 
     @store_op
-    async def get_tasks(self, ids: Sequence[str], history: bool = False) -> list[Task]:
-        """Tasks by id in one round trip, skipping ids that no longer exist."""
+    async def get_tasks(
+        self, ids: Sequence[str], history: bool = False, waiting: bool = True
+    ) -> list[Task]:
+        """Tasks by id in one round trip, skipping ids that no longer exist.
+
+        ``waiting=False`` skips the compact-record lookup, for ids read from an index that
+        holds no waiting task (a status other than ``submitted``, the DLQ).
+        """
         if not ids:
             return []
         k = self.keys
@@ -279,17 +285,20 @@ class StateManager(RuntimeState):
         for tid in ids:
             # The compact record first: a claim that writes the full form in between is
             # then seen one way or the other, never neither.
-            pipe.hget(k.waiting_records, tid)
+            if waiting:
+                pipe.hget(k.waiting_records, tid)
             pipe.hgetall(k.task(tid))
             pipe.get(k.params(tid))
             pipe.get(k.results(tid))
             if history:
                 pipe.lrange(k.history(tid), 0, -1)
         replies = await pipe.execute()
-        step = 5 if history else 4
+        step = 3 + int(history) + int(waiting)
         tasks = []
         for i in range(len(ids)):
-            record, fields, params, results, *rest = replies[i * step : (i + 1) * step]
+            reply = replies[i * step : (i + 1) * step]
+            record = reply.pop(0) if waiting else None
+            fields, params, results, *rest = reply
             if fields:
                 tasks.append(
                     task_from_redis(ids[i], fields, params, results, rest[0] if rest else None)
@@ -333,7 +342,7 @@ class StateManager(RuntimeState):
         offset = decode_cursor(cursor)
         ids = cast(list[str], await self.redis.zrange(key, offset, offset + limit, desc=reverse))
         more = len(ids) > limit
-        tasks = await self.get_tasks(ids[:limit])
+        tasks = await self.get_tasks(ids[:limit], waiting=False)
         return Page(items=tasks, next_cursor=encode_cursor(offset + limit) if more else None)
 
     @store_op
@@ -572,7 +581,7 @@ class StateManager(RuntimeState):
             )
             if not ids:
                 break
-            tasks = {str(t.id): t for t in await self.get_tasks(ids)}
+            tasks = {str(t.id): t for t in await self.get_tasks(ids, waiting=False)}
             for tid in ids:
                 offset += 1
                 budget -= 1

@@ -143,7 +143,7 @@ local out = {'ok', skipped}
 local claimed = #picked
 if claimed > 0 then
   local first = redis.call('INCRBY', P .. 'runseq', claimed) - claimed
-  local inflight, params_keys, params, all_pairs, fresh_ids = {}, {}, {}, {}, {}
+  local inflight, params_keys, params, all_pairs, fresh_ids, full_ids = {}, {}, {}, {}, {}, {}
   for i, id in ipairs(picked) do
     local t, spec, r = tk(id), specs[i], compact[i]
     local run = worker .. '/' .. (first + i)
@@ -167,6 +167,7 @@ if claimed > 0 then
       end
       redis.call('HSET', t, unpack(started))
       params_keys[#params_keys + 1] = i
+      full_ids[#full_ids + 1] = id
       name, version, attempt = f[1], f[2], f[4]
     end
     if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
@@ -191,12 +192,17 @@ if claimed > 0 then
     local got = redis.call('MGET', unpack(keys))
     for j, i in ipairs(params_keys) do params[i] = got[j] or '{}' end
   end
-  move_many(picked, queue, 'submitted', 'started', NOW)
+  -- Only the full-form tasks were in the `submitted` indexes.
+  if #full_ids > 0 then
+    redis.call('ZREM', P .. 's:submitted', unpack(full_ids))
+    redis.call('ZREM', qk, unpack(full_ids))
+  end
+  move_many(picked, queue, nil, 'started', NOW)
   redis.call('ZADD', P .. 'inflight:' .. worker, unpack(inflight))
   -- Parameters go after the five fields of every task: id, run, name, version, attempt.
   for i = 1, claimed do out[#out + 1] = params[i] end
   bump(queue, 'started', claimed)
 end
 if rl then redis.call('PEXPIRE', rl, window) end
-if redis.call('ZCARD', qk) > 0 or waiting_count(queue) > 0 then ring(queue) end
+if waiting_count(queue) > 0 or redis.call('ZCARD', qk) > 0 then ring(queue) end
 return out
