@@ -429,19 +429,20 @@ class Worker:
             if free <= 0:
                 return
             self._blocking_on = eligible
+            known = self._known()
             try:
                 res = await self.state.wait_and_claim(
                     self.id,
                     queue,
                     free,
-                    self._known(),
+                    known,
                     self.wake_key,
                     timeout,
                     self.routing.version,
                 )
             finally:
                 self._blocking_on = None
-            await self._took(queue, free, res)
+            await self._took(queue, free, res, known)
             return
         self._blocking_on = eligible
         try:
@@ -480,13 +481,21 @@ class Worker:
         free = self._free(queue)
         if free <= 0:
             return
+        known = self._known()
         res = await self.state.claim(
-            self.id, queue, free, self._known(), config_version=self.routing.version
+            self.id, queue, free, known, config_version=self.routing.version
         )
-        await self._took(queue, free, res)
+        await self._took(queue, free, res, known)
 
-    async def _took(self, queue: str, free: int, res: ClaimResult) -> None:
-        """Act on a claim's answer: start its tasks, or learn why there were none."""
+    async def _took(
+        self, queue: str, free: int, res: ClaimResult, known: dict[str, tuple[int, int, int]]
+    ) -> None:
+        """Act on a claim's answer: start its tasks, or learn why there were none.
+
+        ``known`` is what the claim was told about free slots per type. A claim sent ahead
+        behind the blocking wait may run long after: if a run ended since, the types it
+        skipped as full may have room now, and the queue must not wait for a run to end.
+        """
         if res.status == "ok" and len(res.tasks) == free:
             self.hot.add(queue)
         else:
@@ -508,7 +517,7 @@ class Worker:
                         args,
                     )
             case "ok":
-                if not res.tasks and res.skipped:
+                if not res.tasks and res.skipped and self._known() == known:
                     # Only types at their cap are waiting: leave the queue out of the
                     # wait until one of our runs ends (no busy polling).
                     self.blocked.add(queue)

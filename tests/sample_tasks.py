@@ -82,6 +82,22 @@ async def flaky_delayed(**kwargs: Any) -> dict[str, Any]:
 
 
 @register_task(
+    name="capped_delayed",
+    version=1,
+    max_retries=2,
+    retry_delay=1,
+    max_retry_delay=1,
+    backoff_strategy=BackoffStrategy.CONSTANT,
+    expected_exceptions=(Flaky,),
+)
+async def capped_delayed(**kwargs: Any) -> dict[str, Any]:
+    """``flaky_delayed`` with the default cap of one run at a time per worker."""
+    if task.attempt < kwargs.get("succeed_on", 99):
+        raise Flaky("not yet")
+    return {"attempt": task.attempt}
+
+
+@register_task(
     name="boom", version=1, dead_letter_policy=DeadLetterPolicy.SAVE, max_concurrent=None
 )
 async def boom(**kwargs: Any) -> None:

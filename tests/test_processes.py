@@ -156,6 +156,21 @@ async def test_cancel_survives_a_lost_pubsub_message(state: StateManager, procs:
     await wait_status(state, task.id, "cancelled", within=5)
 
 
+async def test_a_delayed_retry_of_a_capped_type_runs_on_an_idle_worker(
+    state: StateManager, procs: Procs
+) -> None:
+    """Types are capped at one run per worker by default. The claim an idle worker sends
+    ahead was computed while the failed run still held that slot; when the promoted retry
+    rings, that stale claim skips it, and the worker must not then shelve the queue until
+    a run ends (none would: it had no other work)."""
+    procs.worker()
+    procs.scheduler()
+    await live_workers(state, 1)
+    task = await state.submit_task(Task(name="capped_delayed", parameters={"succeed_on": 1}))
+    done = await wait_status(state, task.id, "completed", within=20)
+    assert done.retry_attempt == 1 and done.results == {"attempt": 1}
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("forever", "stalled"), ("resubmitter", "submitted"), ("finisher", "completed")],
