@@ -194,6 +194,8 @@ class Worker:
         self.routing = Routing()
         self.not_before: dict[str, float] = {}
         self.blocked: set[str] = set()
+        # The free slots per type told to the claim sent ahead of the current blocking wait.
+        self._armed_known: dict[str, tuple[int, int, int]] | None = None
         self.hot: set[str] = set()
         self.writer = OutcomeWriter(state)
         self.stopping = False
@@ -375,9 +377,17 @@ class Worker:
         return out
 
     async def _poke(self) -> None:
-        """Tell the fetcher its set of eligible queues may have changed."""
+        """Tell the fetcher its set of eligible queues may have changed.
+
+        A blocked fetcher is woken when that set changed, or when the claim it sent ahead
+        counts fewer free slots for a capped type than there are now (it would skip a task
+        of that type and cost a second claim when one arrives).
+        """
         self._changed.set()
-        if self._blocking_on is not None and set(self._eligible()) != set(self._blocking_on):
+        stale = self._armed_known is not None and self._armed_known != self._known()
+        if self._blocking_on is not None and (
+            stale or set(self._eligible()) != set(self._blocking_on)
+        ):
             with contextlib.suppress(*REDIS_ERRORS):
                 await self.state.wake(self.wake_key)
 
@@ -429,7 +439,7 @@ class Worker:
             if free <= 0:
                 return
             self._blocking_on = eligible
-            known = self._known()
+            known = self._armed_known = self._known()
             try:
                 res = await self.state.wait_and_claim(
                     self.id,
@@ -441,7 +451,7 @@ class Worker:
                     self.routing.version,
                 )
             finally:
-                self._blocking_on = None
+                self._blocking_on = self._armed_known = None
             await self._took(queue, free, res, known)
             return
         self._blocking_on = eligible
