@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import os
 from typing import Any
 
@@ -65,24 +66,10 @@ async def flaky(**kwargs: Any) -> dict[str, Any]:
     return {"attempt": attempt}
 
 
-@register_task(
-    name="flaky_delayed",
-    version=1,
-    max_retries=2,
-    retry_delay=1,
-    max_retry_delay=1,
-    backoff_strategy=BackoffStrategy.CONSTANT,
-    expected_exceptions=(Flaky,),
-    max_concurrent=None,
-)
-async def flaky_delayed(**kwargs: Any) -> dict[str, Any]:
-    if task.attempt < kwargs.get("succeed_on", 99):
-        raise Flaky("not yet")
-    return {"attempt": task.attempt}
-
-
-@register_task(
-    name="capped_delayed",
+# Retried after 1 s by the scheduler: with no cap, and with the default cap of one run
+# at a time per worker (which a claim sent ahead must count right).
+delayed_retries = functools.partial(
+    register_task,
     version=1,
     max_retries=2,
     retry_delay=1,
@@ -90,11 +77,16 @@ async def flaky_delayed(**kwargs: Any) -> dict[str, Any]:
     backoff_strategy=BackoffStrategy.CONSTANT,
     expected_exceptions=(Flaky,),
 )
-async def capped_delayed(**kwargs: Any) -> dict[str, Any]:
-    """``flaky_delayed`` with the default cap of one run at a time per worker."""
+
+
+async def _flaky_until(**kwargs: Any) -> dict[str, Any]:
     if task.attempt < kwargs.get("succeed_on", 99):
         raise Flaky("not yet")
     return {"attempt": task.attempt}
+
+
+flaky_delayed = delayed_retries(name="flaky_delayed", max_concurrent=None)(_flaky_until)
+capped_delayed = delayed_retries(name="capped_delayed")(_flaky_until)
 
 
 @register_task(
