@@ -16,6 +16,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from jobbers.keys import Keys
+from jobbers.lane import Lane, LaneBusy
 from jobbers.models.task import TaskStatus
 from jobbers.scripts import Scripts
 
@@ -102,6 +103,9 @@ class RuntimeState:
     redis: Redis
     keys: Keys
     scripts: Scripts
+    # The fetch loop's own connection (see ``jobbers.lane``): the blocking wait and the
+    # claims of a worker, one at a time.
+    fetch_lane: Lane
 
     # ---------------------------------------------------------------- workers
 
@@ -148,7 +152,7 @@ class RuntimeState:
         configuration has moved past it.
         """
         argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
-        return _claim_result(await self.scripts.run("claim", *argv))
+        return _claim_result(await self.scripts.run_on(self.fetch_lane, "claim", *argv))
 
     async def wait_and_claim(
         self,
@@ -169,10 +173,14 @@ class RuntimeState:
         ahead may meet changed limits; ``config_version`` makes it claim nothing then.
         """
         argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.bzpopmin([self.keys.bell(queue), wake_key], timeout=block_s)
-        self.scripts.send(pipe, "claim", *argv)
-        _, res = await pipe.execute(raise_on_error=False)
+        wait = ("BZPOPMIN", self.keys.bell(queue), wake_key, block_s)
+        try:
+            _, res = await self.fetch_lane.execute([wait, self.scripts.command("claim", *argv)])
+        except LaneBusy:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.bzpopmin([self.keys.bell(queue), wake_key], timeout=block_s)
+            self.scripts.send(pipe, "claim", *argv)
+            _, res = await pipe.execute(raise_on_error=False)
         if isinstance(res, redis.exceptions.NoScriptError):
             # A restarted Redis has an empty script cache: run loads the script.
             res = await self.scripts.run("claim", *argv)

@@ -10,8 +10,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import redis.exceptions
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from jobbers.lane import Lane, LaneBusy
 
 SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
@@ -39,6 +42,22 @@ class Scripts:
     async def run(self, name: str, *argv: Any, client: Any = None) -> Any:
         """Run script ``name`` with the prefix as ARGV[1] and ``argv`` after it."""
         return await self._scripts[name](keys=[], args=[self._prefix, *argv], client=client)
+
+    def command(self, name: str, *argv: Any) -> tuple[Any, ...]:
+        """Script ``name`` as a bare EVALSHA command, for a ``Lane``."""
+        return ("EVALSHA", self._scripts[name].sha, 0, self._prefix, *argv)
+
+    async def run_on(self, lane: Lane, name: str, *argv: Any) -> Any:
+        """``run`` over ``lane``; over the pool when the lane is busy or lacks the script."""
+        try:
+            (res,) = await lane.execute([self.command(name, *argv)])
+        except LaneBusy:
+            return await self.run(name, *argv)
+        if isinstance(res, redis.exceptions.NoScriptError):
+            return await self.run(name, *argv)  # loads it (a restarted Redis has none)
+        if isinstance(res, Exception):
+            raise res
+        return res
 
     def send(self, pipe: Any, name: str, *argv: Any) -> None:
         """Queue script ``name`` on a pipeline as a bare EVALSHA.

@@ -35,6 +35,7 @@ from jobbers.errors import (
     TaskNotFound,
 )
 from jobbers.keys import Keys
+from jobbers.lane import Lane
 from jobbers.listing import merged_page
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.names import check_name
@@ -124,6 +125,9 @@ class StateManager(RuntimeState):
         self.redis = redis
         self.keys = keys or Keys.from_env()
         self.scripts = Scripts(redis, self.keys.prefix)
+        self.fetch_lane = Lane(redis.connection_pool)
+        # The submit script's own connection: the coalescer sends one batch at a time.
+        self._submit_lane = Lane(redis.connection_pool)
         self._submitter: Coalescer[Task, tuple[Task, bool]] = Coalescer(
             self._submit_batch, MAX_SUBMIT_BATCH
         )
@@ -151,7 +155,9 @@ class StateManager(RuntimeState):
         return cls(Redis.from_pool(pool), keys)
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and the lanes."""
+        await self.fetch_lane.close()
+        await self._submit_lane.close()
         await self.redis.aclose()
 
     @store_op
@@ -228,7 +234,7 @@ class StateManager(RuntimeState):
             outcomes.append((task, False))  # replaced by the script's answer below
         if not sent:
             return outcomes
-        res = await self.scripts.run("submit", *argv)
+        res = await self.scripts.run_on(self._submit_lane, "submit", *argv)
         if res[0] == "rejected":
             index, task, _ = sent[int(res[1]) - 1]
             refusal = _refusal(task, len(tasks), res[2], res[3])

@@ -204,5 +204,12 @@ if claimed > 0 then
   bump(queue, 'started', claimed)
 end
 if rl then redis.call('PEXPIRE', rl, window) end
-if waiting_count(queue) > 0 or redis.call('ZCARD', qk) > 0 then ring(queue) end
+-- Ring again while tasks wait, so that another worker (or this one) comes back for them.
+-- A claim that read both sources whole and left nothing behind knows the queue is empty
+-- without asking (an idle worker's claim of one fresh task, the latency path).
+local emptied = skipped == 0 and fi > #full and #full < 2 * look and li > #listed
+  and #listed < look
+if not emptied and (waiting_count(queue) > 0 or redis.call('ZCARD', qk) > 0) then
+  ring(queue)
+end
 return out
