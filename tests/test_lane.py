@@ -1,9 +1,11 @@
-"""The dedicated connections of the submit path and the fetch loop (``jobbers.lane``)."""
+"""The latency path's trimmings: the lanes (``jobbers.lane``) and the pruned script prelude."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from jobbers.lane import Lane, LaneBusy
 from jobbers.models.task import Task
 from jobbers.redis_server import RedisServer, free_port
 from jobbers.runtime_state import _claim_argv
+from jobbers.scripts import SCRIPT_NAMES, script_source
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually
 
@@ -100,3 +103,16 @@ async def test_lanes_reconnect_after_a_redis_restart(tmp_path: Path) -> None:
     finally:
         await state.close()
         server.stop(kill=True)
+
+
+def test_each_script_carries_every_helper_it_calls_and_no_other() -> None:
+    """The pruned prelude (``scripts._used_helpers``) keeps what a script reaches."""
+    folder = resources.files("jobbers") / "lua"
+    helpers = set(re.findall(r"^local function (\w+)", (folder / "common.lua").read_text(), re.M))
+    for name in SCRIPT_NAMES:
+        source = script_source(name)
+        defined = set(re.findall(r"^local function (\w+)", source, re.M))
+        called = {h for h in helpers if re.search(rf"\b{h}\(", source)}
+        assert called <= defined, (name, called - defined)
+    assert "dead_letter" not in script_source("submit")
+    assert "dead_letter" in script_source("finish")
