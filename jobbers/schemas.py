@@ -24,7 +24,7 @@ from pydantic import (
 from ulid import ULID
 
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
-from jobbers.models.names import Name
+from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskError, TaskStatus
 
@@ -79,7 +79,6 @@ TaskPage = Page[Task]
 # Crockford base32 as the ULID spec reads it: case-insensitive, with I/L read as 1 and O as
 # 0 (so the user guide's example id is accepted), and a first character of 0-7 (128 bits).
 ULID_PATTERN = r"^[0-7][0-9A-TV-Za-tv-z]{25}$"
-_CROCKFORD_ALIASES = str.maketrans("ILOilo", "110110")
 _ULID_JSON_SCHEMA = WithJsonSchema(
     {
         "type": "string",
@@ -89,18 +88,6 @@ _ULID_JSON_SCHEMA = WithJsonSchema(
         "examples": ["01JBKR2E5F3G4H5J6K718M9N0P"],
     }
 )
-
-
-def canonical_ulid(value: str) -> str:
-    """The canonical (upper-case) spelling of a ULID, so every spelling finds the same task."""
-    if len(value) != 26:
-        raise ValueError(f"{value!r} is not a ULID: expected 26 Crockford base32 characters")
-    try:
-        return str(ULID.from_str(value.translate(_CROCKFORD_ALIASES).upper()))
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is not a ULID: expected 26 Crockford base32 characters, the first 0-7"
-        ) from None
 
 
 def _ulid_input(value: object) -> object:

@@ -38,7 +38,7 @@ from jobbers.keys import Keys
 from jobbers.lane import Lane
 from jobbers.listing import merged_page
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
-from jobbers.models.names import check_name
+from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
     MAX_PARAMS_BYTES,
@@ -49,7 +49,6 @@ from jobbers.models.task import (
     ms_to_datetime,
 )
 from jobbers.runtime_state import RuntimeState
-from jobbers.schemas import canonical_ulid
 from jobbers.scripts import Scripts
 from jobbers.task_codec import task_from_record, task_from_redis
 
