@@ -733,7 +733,7 @@ class Worker:
                 backoff = min(backoff * 2, RETRY_MAX_S)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     async def _on_event(self, data: str) -> None:
         if data.startswith("cancel:"):

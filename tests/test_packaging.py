@@ -33,6 +33,11 @@ def test_every_subpackage_is_listed() -> None:
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([package, *rel.parts]))
+        # Folders of data files only (the Lua scripts) are packages too, or setuptools warns
+        # on every build and a wheel may leave them out.
+        for data in (ROOT / folder).rglob("*.lua"):
+            rel = data.parent.relative_to(ROOT / folder)
+            found.add(".".join([package, *rel.parts]))
     assert found == set(setuptools["packages"])
 
 
