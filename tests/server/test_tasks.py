@@ -8,7 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager, encode_cursor
+from jobbers.listing import Key, PageCursor
+from jobbers.state_manager import StateManager
 
 from .conftest import Claimer, failure, new_id, submit
 
@@ -194,7 +195,8 @@ async def test_task_list_pages_with_an_opaque_cursor(client: httpx.AsyncClient) 
         ({"limit": "1001"}, 422),
         ({"limit": "many"}, 422),
         ({"cursor": "garbage"}, 422),
-        ({"cursor": encode_cursor(10**20)}, 422),
+        ({"cursor": PageCursor(Key(10**20, "01J00000000000000000000000")).encode()}, 422),
+        ({"cursor": PageCursor(Key(1, "not-a-ulid")).encode()}, 422),
         ({"cursor": "x" * 65}, 422),
     ],
 )
