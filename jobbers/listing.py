@@ -123,31 +123,37 @@ def beyond(key: Key, after: Key | None, oldest_first: bool) -> bool:
 
 
 @dataclass
-class _Entry:
-    key: Key
-    source: str | None  # None: a sorted set; else the waiting list it came from
-
-
-@dataclass
 class Window:
     """The next entries of a listing, merged in order, and how to resume after any of them."""
 
     entries: list[Key]
-    sources: list[str | None]
     at: PageCursor
     complete: bool  # True when no source has entries past the window
+    # Per waiting list, the entries read from it, in the list's own order.
+    reads: dict[str, list[Key]] = field(default_factory=dict)
 
     def position_after(self, n: int) -> PageCursor | None:
-        """Where a page made of the first ``n`` entries stops (None: nothing is left)."""
+        """Where a page made of the first ``n`` entries stops (None: nothing is left).
+
+        A list resumes after the last entry of the run, from where it was read, that the
+        page showed whole: within one submit time a list's order is not the merge order,
+        so an entry after an unshown one may have been shown (``after`` drops it next time).
+        """
         if n >= len(self.entries) and self.complete:
             return None
         if n == 0:
             return self.at
+        shown = {key.id for key in self.entries[:n]}
         after = PageCursor(self.entries[n - 1], dict(self.at.lists))
-        for key, source in zip(self.entries[:n], self.sources[:n], strict=True):
-            if source is not None:
+        for source, read in self.reads.items():
+            last = None
+            for key in read:
+                if key.id not in shown:
+                    break
+                last = key
+            if last is not None:
                 after.lists.pop(source, None)  # the most recently used last
-                after.lists[source] = key
+                after.lists[source] = last
         return after
 
 
@@ -166,28 +172,23 @@ async def merged_window(
     ``waiting_entries``). Each source is read ``count + 1`` entries ahead.
     """
     at = cursor if isinstance(cursor, PageCursor) else PageCursor.decode(cursor)
-    found: list[_Entry] = []
+    found: list[Key] = []
     for index in indexes:
-        found += [
-            _Entry(k, None)
-            for k in await index_entries(redis, index, at.after, count + 1, oldest_first)
-        ]
+        found += await index_entries(redis, index, at.after, count + 1, oldest_first)
+    reads: dict[str, list[Key]] = {}
     for name in lists:
-        got = await waiting_entries(
+        reads[name] = await waiting_entries(
             redis, keys, name, at.lists.get(name), at.after, count + 1, oldest_first
         )
-        found += [_Entry(k, name) for k in got]
-    found.sort(key=lambda e: e.key, reverse=not oldest_first)
+        found += reads[name]
+    found.sort(reverse=not oldest_first)
     seen: set[str] = set()
-    merged: list[_Entry] = []
-    for entry in found:  # a task read from two sources while it moved between them
-        if entry.key.id not in seen:
-            seen.add(entry.key.id)
-            merged.append(entry)
-    page = merged[:count]
-    return Window(
-        [e.key for e in page], [e.source for e in page], at, complete=len(merged) <= count
-    )
+    merged: list[Key] = []
+    for key in found:  # a task read from two sources while it moved between them
+        if key.id not in seen:
+            seen.add(key.id)
+            merged.append(key)
+    return Window(merged[:count], at, len(merged) <= count, reads)
 
 
 async def index_entries(
@@ -236,12 +237,14 @@ async def waiting_entries(
     count: int,
     oldest_first: bool,
 ) -> list[Key]:
-    """Up to ``count`` live entries of waiting list ``name`` past ``last`` and ``after``.
+    """At least ``count`` live entries of waiting list ``name`` past ``last`` and ``after``.
 
     The one place that reads the compact waiting lists (a list of ids in submit order; an
     id with no record in ``wait`` is a tombstone, skipped). ``last`` is the entry the
     previous page took from this list: reading resumes next to it while it is still there,
     and from the list's start (dropping what ``after`` says was shown) once it is not.
+    Entries come in list order, and the run of entries sharing the last one's submit time
+    is read whole (its order by id is not the list's), so no page boundary splits it.
     """
     key = keys.waiting_list(name)
     out: list[Key] = []
@@ -249,7 +252,7 @@ async def waiting_entries(
     anchor = last.id if last else None
     restarted = False
     chunk = count + 1
-    while len(out) < count:
+    while len(out) <= count or out[-1].score == out[count - 1].score:
         if anchor is None:
             ids = await _read_start(redis, key, oldest_first, chunk)
         else:
@@ -273,7 +276,7 @@ async def waiting_entries(
             break
         anchor = ids[-1]
         chunk = min(chunk * 2, _MAX_CHUNK)  # a run of tombstones: read further each time
-    return out[:count]
+    return out
 
 
 async def _read_start(redis: Redis, key: str, oldest_first: bool, chunk: int) -> list[str]:

@@ -211,3 +211,19 @@ async def test_list_rows_leave_out_parameters_and_results(state: StateManager) -
         assert type(row) is TaskSummary
         assert "parameters" not in row.model_dump() and "results" not in row.model_dump()
     assert (await state.get_task(waiting.id)).parameters == big  # the whole task is one call away
+
+
+async def test_pages_through_one_batch_of_waiting_tasks_list_each_once(
+    state: StateManager,
+) -> None:
+    """A batch shares one submit time: its list order (submit order) is not its id order."""
+    batch = [Task(name="add") for _ in range(40)]
+    await state.submit_many(batch[::-1])
+    query: dict[str, Any] = {"status": TaskStatus.SUBMITTED, "limit": 7}
+    page1 = await state.list_tasks(**query)
+    seen = ids_of(page1.items) + await rest(state, page1.next_cursor, **query)
+    assert sorted(seen) == sorted(str(t.id) for t in batch) and len(set(seen)) == 40
+    everything = ids_of((await state.list_tasks(limit=7)).items)
+    assert len(everything) == 7
+    newest = await rest(state, (await state.list_tasks(limit=7)).next_cursor, limit=7)
+    assert sorted(everything + newest) == sorted(seen) and len(set(everything + newest)) == 40
