@@ -45,6 +45,9 @@ MAX_CURSOR_LISTS = 24
 MAX_SOURCE_NAME = 200
 # Reads grow to this many entries at a time through a run of ties or tombstones.
 _MAX_CHUNK = 10_000
+# How far from a list's head a newest-first listing looks for where it stopped (see
+# ``_older_at_head``) before it reads the list from the tail instead.
+_HEAD_LOOK = 1000
 
 
 @dataclass(frozen=True, order=True)
@@ -247,10 +250,38 @@ async def waiting_entries(
     is read whole (its order by id is not the list's), so no page boundary splits it.
     """
     key = keys.waiting_list(name)
+    if last is not None:
+        found = await _walk(redis, keys, key, last.id, after, count, oldest_first)
+        if found is not None:
+            return found
+        if not oldest_first and after is not None:
+            # Newest first, the last entry shown left the list: most likely claimed at the
+            # head, with what is older than it. What is left to show is at the head, so
+            # look there before reading everything newer again from the tail.
+            older = await _older_at_head(redis, keys, key, after)
+            if older is not None:
+                return older
+    for _ in range(3):  # from the start, again if an entry read next to goes meanwhile
+        found = await _walk(redis, keys, key, None, after, count, oldest_first)
+        if found is not None:
+            return found
+    return []
+
+
+async def _walk(
+    redis: Redis,
+    keys: Keys,
+    key: str,
+    anchor: str | None,
+    after: Key | None,
+    count: int,
+    oldest_first: bool,
+) -> list[Key] | None:
+    """The live entries of list ``key`` after ``anchor`` (None: from the start) that are
+    past ``after``, in list order, until ``count`` and the run of the last one's submit
+    time are read; None when an anchor left the list."""
     out: list[Key] = []
     seen: set[str] = set()
-    anchor = last.id if last else None
-    restarted = False
     chunk = count + 1
     while len(out) <= count or out[-1].score == out[count - 1].score:
         if anchor is None:
@@ -258,25 +289,47 @@ async def waiting_entries(
         else:
             got = await _read_after(redis, key, anchor, oldest_first, chunk)
             if got is None:
-                if restarted:
-                    break
-                restarted, anchor = True, None
-                continue
+                return None
             ids = got
         if not ids:
             break
-        records = cast(list[str | None], await redis.hmget(keys.waiting_records, ids))
-        for tid, record in zip(ids, records, strict=True):
-            if record is not None and tid not in seen:
-                seen.add(tid)
-                k = Key(float(record.split("\x1f", 5)[4]), tid)
-                if beyond(k, after, oldest_first):
-                    out.append(k)
+        for k in await _live(redis, keys, ids):
+            if k.id not in seen and beyond(k, after, oldest_first):
+                seen.add(k.id)
+                out.append(k)
         if len(ids) < chunk:
             break
         anchor = ids[-1]
         chunk = min(chunk * 2, _MAX_CHUNK)  # a run of tombstones: read further each time
     return out
+
+
+async def _older_at_head(redis: Redis, keys: Keys, key: str, after: Key) -> list[Key] | None:
+    """Newest first, the entries of list ``key`` older than ``after``, read from the head.
+
+    They end at the first entry of a later submit time; None when they do not end within
+    ``_HEAD_LOOK`` entries (then the list is read from its tail as usual).
+    """
+    ids = cast(list[str], await redis.lrange(key, 0, _HEAD_LOOK - 1))
+    older: list[Key] = []
+    for k in await _live(redis, keys, ids):
+        if k.score > after.score:
+            return older[::-1]
+        if k < after:
+            older.append(k)
+    return older[::-1] if len(ids) < _HEAD_LOOK else None
+
+
+async def _live(redis: Redis, keys: Keys, ids: list[str]) -> list[Key]:
+    """The keys of the ids that still have a compact record (the others are tombstones)."""
+    if not ids:
+        return []
+    records = cast(list[str | None], await redis.hmget(keys.waiting_records, ids))
+    return [
+        Key(float(record.split("\x1f", 5)[4]), tid)
+        for tid, record in zip(ids, records, strict=True)
+        if record is not None
+    ]
 
 
 async def _read_start(redis: Redis, key: str, oldest_first: bool, chunk: int) -> list[str]:

@@ -227,3 +227,18 @@ async def test_pages_through_one_batch_of_waiting_tasks_list_each_once(
     assert len(everything) == 7
     newest = await rest(state, (await state.list_tasks(limit=7)).next_cursor, limit=7)
     assert sorted(everything + newest) == sorted(seen) and len(set(everything + newest)) == 40
+
+
+async def test_newest_first_pages_go_on_when_the_last_task_shown_was_claimed(
+    state: StateManager,
+) -> None:
+    await state.register_worker("w1", 60_000, {"role": "default"})
+    ids = await submitted(state, 8)
+    page1 = await state.list_tasks(limit=3)
+    page2 = await state.list_tasks(limit=3, cursor=page1.next_cursor)
+    assert ids_of(page1.items + page2.items) == ids[::-1][:6]
+    await state.claim("w1", "default", 4, KNOWN)  # takes the last task shown, and older ones
+    later = await submitted(state, 1)
+    seen = ids_of(page1.items + page2.items) + await rest(state, page2.next_cursor, limit=3)
+    assert seen == ids[::-1]
+    assert later[0] not in seen  # newer than the pages: it was not part of what was left
