@@ -13,14 +13,20 @@ where it was. A cursor holds:
   resumes strictly after it. A sorted set is ordered by ``(score, member)`` exactly as the
   merge is, so it resumes with one ``ZRANGE ... BYSCORE`` from that score (O(log n + page),
   plus the ties of that score read before it).
-* ``lists``: per waiting list, the ``(score, id)`` of the last entry taken from it. A list
-  is in submit order, so it resumes just after that id (``LPOS``, in Redis' C at O(distance
-  from the list's end it reads from), checked against the entry read next to it); when the
-  id left the list (claimed, or a tombstone dropped), it reads from its start again and the
-  ``after`` key drops what the earlier pages showed.
+* ``lists``: per waiting list, the ``(score, id)`` of the last entry of the run the
+  previous pages showed whole, in list order. A list is in submit order, so it resumes
+  just after that id (``LPOS``, in Redis' C, O(distance from the end it reads from),
+  checked against the entry read next to it). Tasks of one submit call share a
+  ``submitted_at`` and sit in submit order, not id order: a page reads such a run whole
+  and ``after`` drops the part already shown. When the id left the list (claimed, or a
+  tombstone dropped), the list is read from its start again (newest first: from the head
+  first, where a claim took it) and ``after`` drops what the earlier pages showed.
 
-A task whose own score changed (it moved to another status and back, was retried) is a
-different entry: it shows where its new key falls. Each page costs O(sources x page).
+A cursor keeps the positions of at most ``MAX_CURSOR_LISTS`` lists (the most recently
+used), so that it stays short; a list without one reads from its start. Each source reads
+``page + 1`` entries ahead, so a page costs O(sources x page). A task whose key changed
+between pages (moved to another status, retried) is a different entry and shows where its
+new key falls; every other task is listed exactly once.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ from jobbers.models.names import canonical_ulid
 # A cursor keeps the positions of at most this many waiting lists, the ones a page used
 # last, so that it stays within the 4 KiB the API accepts. A list with no position reads
 # from its start again (correct, only slower).
-MAX_CURSOR_LISTS = 24
-MAX_SOURCE_NAME = 200
+MAX_CURSOR_LISTS = 16
+# A list is named by its queue (and, per task name, ``queue/name``: 64 + 1 + 64).
+MAX_SOURCE_NAME = 129
 # Reads grow to this many entries at a time through a run of ties or tombstones.
 _MAX_CHUNK = 10_000
 # How far from a list's head a newest-first listing looks for where it stopped (see

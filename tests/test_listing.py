@@ -242,3 +242,15 @@ async def test_newest_first_pages_go_on_when_the_last_task_shown_was_claimed(
     seen = ids_of(page1.items + page2.items) + await rest(state, page2.next_cursor, limit=3)
     assert seen == ids[::-1]
     assert later[0] not in seen  # newer than the pages: it was not part of what was left
+
+
+def test_the_longest_cursor_fits_the_api_limit() -> None:
+    """A cursor keeps at most MAX_CURSOR_LISTS list positions, so it stays within 4 KiB."""
+    from jobbers.listing import MAX_CURSOR_LISTS, MAX_SOURCE_NAME, Key, PageCursor
+
+    tid = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
+    lists = {f"{i:03d}".ljust(MAX_SOURCE_NAME, "q"): Key(2**52 + 0.5, tid) for i in range(40)}
+    cursor = PageCursor(Key(2**52 + 0.5, tid), lists).encode()
+    assert len(cursor) <= 4096
+    kept = PageCursor.decode(cursor).lists
+    assert len(kept) == MAX_CURSOR_LISTS and list(kept) == list(lists)[-MAX_CURSOR_LISTS:]
