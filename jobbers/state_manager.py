@@ -361,8 +361,9 @@ class StateManager(RuntimeState):
             indexes = [k.status_name_index(s, name) for s in statuses]
             if queue is not None:
                 accept = lambda t: t.queue == queue  # noqa: E731
+        # Only the lists hold compact tasks: rows read from indexes need no record lookup.
         return await self._keyset_page(
-            indexes, lists, status in _OLDEST_FIRST, limit, cursor, accept, waiting
+            indexes, lists, status in _OLDEST_FIRST, limit, cursor, accept, bool(lists)
         )
 
     async def _waiting_lists(self, queue: str | None, name: str | None) -> list[str]:
@@ -634,7 +635,10 @@ class StateManager(RuntimeState):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[TaskSummary]:
-        """Dead-lettered tasks, newest first, filtered by name, queue and version."""
+        """Dead-lettered tasks, newest first, filtered by name, queue and version.
+
+        Rows are summaries, and pages follow keys, as in ``list_tasks``.
+        """
         k = self.keys
         for name in (task_name, queue):
             if name is not None:
