@@ -178,10 +178,20 @@ class JobbersClient:
         queue: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        name: str | None = None,
     ) -> TaskPage:
-        """A page of tasks filtered by status and/or queue."""
+        """A page of tasks filtered by status, queue and/or task name.
+
+        Rows leave out parameters, results and error history (``get_task`` has them).
+        """
         return await self._get(
-            "/task-list", TaskPage, status=status, queue=queue, limit=limit, cursor=cursor
+            "/task-list",
+            TaskPage,
+            status=status,
+            queue=queue,
+            limit=limit,
+            cursor=cursor,
+            name=name,
         )
 
     async def cancel_task(self, task_id: str) -> CancelResponse:
@@ -199,11 +209,15 @@ class JobbersClient:
         return await self._send("POST", f"/task/{task_id}/retry", Task, body)
 
     async def active_tasks(
-        self, queue: str | None = None, limit: int | None = None, cursor: str | None = None
+        self,
+        queue: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        name: str | None = None,
     ) -> ActiveTaskPage:
         """Running tasks, oldest start first, with elapsed time and heartbeat age."""
         return await self._get(
-            "/active-tasks", ActiveTaskPage, queue=queue, limit=limit, cursor=cursor
+            "/active-tasks", ActiveTaskPage, queue=queue, limit=limit, cursor=cursor, name=name
         )
 
     async def scheduled_tasks(

@@ -26,6 +26,9 @@ s:{status}             ZSET    id -> time, every task in that status; every tran
 s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} and q:{q} are the queue
                                (score = enqueue time, 0 = front); every transition
                                (a compact task is in none until its full form is written)
+s:{status}:n:{name}    ZSET    the same per task name, full-form tasks only (a compact
+                               waiting task is in none, so it costs no extra bytes);
+                               every transition (`move` in common.lua), retention
 all, all:{queue}       ZSET    id -> submitted_at, every task in full form; claim, cancel,
                                purge (compact ones), retention
 bell:{queue}           ZSET    doorbell, one member while the queue may have work; submit,
@@ -92,6 +95,13 @@ class Keys:
         """Tasks in a status, across queues or in one queue."""
         base = f"{self.prefix}s:{status}"
         return base if queue is None else f"{base}:{queue}"
+
+    def status_name_index(self, status: TaskStatus | str, name: str) -> str:
+        """Full-form tasks of one task name in a status, for listings filtered by name.
+
+        Names cannot hold ``:``, so ``s:{status}:n:{name}`` never meets ``s:{status}:{queue}``.
+        """
+        return f"{self.prefix}s:{status}:n:{name}"
 
     def all_index(self, queue: str | None = None) -> str:
         """Every stored task, across queues or in one queue."""

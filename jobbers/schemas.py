@@ -26,7 +26,7 @@ from ulid import ULID
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
-from jobbers.models.task import Task, TaskError, TaskStatus
+from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
 
@@ -69,12 +69,14 @@ __all__ = [
     "TaskId",
     "TaskPage",
     "TaskStatus",
+    "TaskSummary",
     "WorkerInfo",
     "WorkersResponse",
     "canonical_ulid",
 ]
 
-TaskPage = Page[Task]
+# Listing rows leave out parameters, results and error history (see TaskSummary).
+TaskPage = Page[TaskSummary]
 
 # Crockford base32 as the ULID spec reads it: case-insensitive, with I/L read as 1 and O as
 # 0 (so the user guide's example id is accepted), and a first character of 0-7 (128 bits).
@@ -301,7 +303,7 @@ class DLQResubmitResponse(OutcomesResponse):
     resubmitted: int
 
 
-class ActiveTask(Task):
+class ActiveTask(TaskSummary):
     """A running task with the ages an operator watches, computed on the manager's clock."""
 
     elapsed_s: float | None = Field(default=None, description="seconds since the run started")
@@ -310,7 +312,7 @@ class ActiveTask(Task):
     )
 
 
-class ScheduledTask(Task):
+class ScheduledTask(TaskSummary):
     """A task waiting for a retry, with the seconds until it is due (negative when overdue)."""
 
     due_in_s: float | None = None

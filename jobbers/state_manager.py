@@ -8,7 +8,6 @@ count is a ZCARD: nothing here scans the keyspace.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +35,7 @@ from jobbers.errors import (
 )
 from jobbers.keys import Keys
 from jobbers.lane import Lane
-from jobbers.listing import merged_page
+from jobbers.listing import PageCursor, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
@@ -46,13 +45,19 @@ from jobbers.models.task import (
     Task,
     TaskError,
     TaskStatus,
+    TaskSummary,
     ms_to_datetime,
 )
 from jobbers.runtime_state import RuntimeState
 from jobbers.scripts import Scripts
-from jobbers.task_codec import task_from_record, task_from_redis
+from jobbers.task_codec import (
+    summary_from_record,
+    summary_from_redis,
+    task_from_record,
+    task_from_redis,
+)
 
-__all__ = ["InvalidInput", "StateManager", "decode_cursor", "encode_cursor", "task_id_of"]
+__all__ = ["InvalidInput", "StateManager", "check_cursor", "task_id_of"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,7 +68,6 @@ MAX_PAGE = 1000
 # Connections per process, and how long a caller waits for one before Redis counts as down.
 POOL_SIZE = 64
 POOL_WAIT_S = 10.0
-MAX_OFFSET = 2**53
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
 
@@ -96,25 +100,10 @@ def task_id_of(task_id: str | ULID) -> str:
         raise InvalidInput(str(exc)) from None
 
 
-def encode_cursor(offset: int) -> str:
-    """An opaque cursor for a listing offset."""
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The offset in a cursor; a cursor that is not ours is invalid input."""
-    if not cursor:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("o"):
-            raise ValueError
-        offset = int(raw[1:])
-        if not 0 <= offset <= MAX_OFFSET:
-            raise ValueError
-        return offset
-    except ValueError:
-        raise InvalidInput(f"invalid cursor {cursor!r}") from None
+def check_cursor(cursor: str | None) -> str | None:
+    """``cursor`` if the core made it; InvalidInput (a ValueError) otherwise."""
+    PageCursor.decode(cursor)
+    return cursor
 
 
 class StateManager(RuntimeState):
@@ -313,42 +302,122 @@ class StateManager(RuntimeState):
         return tasks
 
     @store_op
+    async def get_summaries(self, ids: Sequence[str], waiting: bool = True) -> list[TaskSummary]:
+        """Listing rows by id in one round trip: the task HASH only, no parameters or results.
+
+        ``waiting`` as in ``get_tasks``.
+        """
+        if not ids:
+            return []
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            if waiting:
+                pipe.hget(k.waiting_records, tid)
+            pipe.hgetall(k.task(tid))
+        replies = await pipe.execute()
+        step = 1 + int(waiting)
+        out: list[TaskSummary] = []
+        for i, tid in enumerate(ids):
+            record = replies[i * step] if waiting else None
+            fields = replies[i * step + step - 1]
+            if fields:
+                out.append(summary_from_redis(tid, fields))
+            elif record:
+                out.append(summary_from_record(tid, record))
+        return out
+
+    @store_op
     async def list_tasks(
         self,
         status: TaskStatus | None = None,
         queue: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> Page[Task]:
-        """A page of tasks by status and/or queue, from the status indexes.
+        name: str | None = None,
+    ) -> Page[TaskSummary]:
+        """A page of tasks by status, queue and/or task name, from the indexes.
 
+        Rows are summaries (no parameters, results or history: ``get_task`` has them).
         Waiting tasks stored compact are in no index: the listings that include them
-        (``submitted``, and every status) merge the queues' lists in (``jobbers.listing``).
+        (``submitted``, and every status) merge the waiting lists in (``jobbers.listing``).
+        A name reads the per-name indexes (``s:{status}:n:{name}``; with no status, all of
+        them merged, newest change first); a queue with a name filters that index's rows.
         """
         k = self.keys
         if queue is not None:
             await self.get_queue(queue)
-        key = k.status_index(status, queue) if status is not None else k.all_index(queue)
-        if status not in (None, TaskStatus.SUBMITTED):
-            return await self._page(key, limit, cursor, reverse=status not in _OLDEST_FIRST)
-        limit = max(1, min(limit, MAX_PAGE))
-        if queue is not None:
-            queues = [queue]
+        if name is not None:
+            _checked_name(name)
+        waiting = status in (None, TaskStatus.SUBMITTED)
+        lists = await self._waiting_lists(queue, name) if waiting else []
+        accept: Callable[[TaskSummary], bool] | None = None
+        if name is None:
+            indexes = [k.status_index(status, queue) if status else k.all_index(queue)]
         else:
-            counts = cast(dict[str, str], await self.redis.hgetall(k.waiting_counts))
-            queues = sorted(q for q, n in counts.items() if int(n) > 0)
-        ids, after = await merged_page(
-            self.redis, k, key, queues, status is not None, limit, cursor
+            statuses = (
+                [status] if status else [s for s in TaskStatus if s is not TaskStatus.UNSUBMITTED]
+            )
+            indexes = [k.status_name_index(s, name) for s in statuses]
+            if queue is not None:
+                accept = lambda t: t.queue == queue  # noqa: E731
+        # Only the lists hold compact tasks: rows read from indexes need no record lookup.
+        return await self._keyset_page(
+            indexes, lists, status in _OLDEST_FIRST, limit, cursor, accept, bool(lists)
         )
-        return Page(items=await self.get_tasks(ids), next_cursor=after)
 
-    async def _page(self, key: str, limit: int, cursor: str | None, reverse: bool) -> Page[Task]:
+    async def _waiting_lists(self, queue: str | None, name: str | None) -> list[str]:
+        """The compact waiting lists a listing merges in (``listing.waiting_entries``).
+
+        One list per queue today. With a task name: none yet, so a name-filtered listing
+        shows the full-form waiting tasks only, until the lists are kept per task name.
+        """
+        if name is not None:
+            return []
+        if queue is not None:
+            return [queue]
+        counts = cast(dict[str, str], await self.redis.hgetall(self.keys.waiting_counts))
+        return sorted(q for q, n in counts.items() if int(n) > 0)
+
+    async def _keyset_page(
+        self,
+        indexes: list[str],
+        lists: list[str],
+        oldest_first: bool,
+        limit: int,
+        cursor: str | None,
+        accept: Callable[[TaskSummary], bool] | None = None,
+        waiting: bool = True,
+    ) -> Page[TaskSummary]:
+        """One page over ``indexes`` and ``lists`` after ``cursor`` (``jobbers.listing``).
+
+        ``accept`` filters rows beyond what the indexes select; the rows it reads are
+        bounded (a short page then carries a cursor to go on from).
+        """
         limit = max(1, min(limit, MAX_PAGE))
-        offset = decode_cursor(cursor)
-        ids = cast(list[str], await self.redis.zrange(key, offset, offset + limit, desc=reverse))
-        more = len(ids) > limit
-        tasks = await self.get_tasks(ids[:limit], waiting=False)
-        return Page(items=tasks, next_cursor=encode_cursor(offset + limit) if more else None)
+        at: PageCursor | None = PageCursor.decode(cursor)
+        found: list[TaskSummary] = []
+        budget = max(limit * 20, 1000)
+        while at is not None:
+            want = limit - len(found) if accept is None else min(limit * 2, MAX_PAGE)
+            window = await merged_window(
+                self.redis, self.keys, indexes, lists, oldest_first, want, at
+            )
+            rows = await self.get_summaries([key.id for key in window.entries], waiting)
+            by_id = {str(row.id): row for row in rows}
+            taken = 0
+            for key in window.entries:
+                taken += 1
+                budget -= 1
+                row = by_id.get(key.id)
+                if row is not None and (accept is None or accept(row)):
+                    found.append(row)
+                    if len(found) == limit:
+                        break
+            at = window.position_after(taken)
+            if len(found) == limit or budget <= 0:
+                break
+        return Page(items=found, next_cursor=at.encode() if at is not None else None)
 
     @store_op
     async def cancel_task(self, task_id: str | ULID, reason: str = "cancelled by operator") -> str:
@@ -565,40 +634,24 @@ class StateManager(RuntimeState):
         task_version: int | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> Page[Task]:
-        """Dead-lettered tasks, newest first, filtered by name, queue and version."""
+    ) -> Page[TaskSummary]:
+        """Dead-lettered tasks, newest first, filtered by name, queue and version.
+
+        Rows are summaries, and pages follow keys, as in ``list_tasks``.
+        """
         k = self.keys
         for name in (task_name, queue):
             if name is not None:
                 _checked_name(name)
         key = k.dlq(name=task_name) if task_name else k.dlq(queue=queue) if queue else k.dlq()
-        limit = max(1, min(limit, MAX_PAGE))
-        offset = decode_cursor(cursor)
-        found: list[Task] = []
+
+        def accept(task: TaskSummary) -> bool:
+            if queue is not None and task.queue != queue:
+                return False
+            return task_version is None or task.version == task_version
+
         # Filters beyond the chosen index are applied page by page; the scan is bounded.
-        budget = max(limit * 20, 1000)
-        while len(found) < limit and budget > 0:
-            ids = cast(
-                list[str],
-                await self.redis.zrange(
-                    key, offset, offset + min(limit * 2, MAX_PAGE) - 1, desc=True
-                ),
-            )
-            if not ids:
-                break
-            tasks = {str(t.id): t for t in await self.get_tasks(ids, waiting=False)}
-            for tid in ids:
-                offset += 1
-                budget -= 1
-                task = tasks.get(tid)
-                if task is None or (queue is not None and task.queue != queue):
-                    continue
-                if task_version is None or task.version == task_version:
-                    found.append(task)
-                    if len(found) == limit:
-                        break
-        more = await self.redis.zcard(key) > offset
-        return Page(items=found, next_cursor=encode_cursor(offset) if more else None)
+        return await self._keyset_page([key], [], False, limit, cursor, accept, waiting=False)
 
     @store_op
     async def dlq_history(self, task_id: str | ULID) -> list[TaskError]:
@@ -657,15 +710,19 @@ class StateManager(RuntimeState):
 
     @store_op
     async def active_tasks(
-        self, queue: str | None = None, limit: int = 100, cursor: str | None = None
-    ) -> Page[Task]:
+        self,
+        queue: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        name: str | None = None,
+    ) -> Page[TaskSummary]:
         """Running tasks, oldest start first."""
-        return await self.list_tasks(TaskStatus.STARTED, queue, limit, cursor)
+        return await self.list_tasks(TaskStatus.STARTED, queue, limit, cursor, name)
 
     @store_op
     async def scheduled_tasks(
         self, queue: str | None = None, limit: int = 100, cursor: str | None = None
-    ) -> Page[Task]:
+    ) -> Page[TaskSummary]:
         """Tasks waiting for a retry, soonest due first."""
         return await self.list_tasks(TaskStatus.SCHEDULED, queue, limit, cursor)
 

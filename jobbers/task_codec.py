@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jobbers.models.task import Task, TaskError, TaskStatus, ms_to_datetime
+from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary, ms_to_datetime
 
 
 def task_from_redis(
@@ -21,32 +21,43 @@ def task_from_redis(
         entry: dict[str, Any] = json.loads(raw)
         entry["at"] = ms_to_datetime(entry.get("at"))
         errors.append(TaskError.model_validate(entry))
+    return Task.model_construct(
+        **_summary_fields(task_id, fields),
+        parameters=json.loads(params) if params else {},
+        results=json.loads(results) if results else None,
+        errors=errors,
+    )
+
+
+def summary_from_redis(task_id: str, fields: dict[str, str]) -> TaskSummary:
+    """Build a listing's TaskSummary from the task HASH alone (no parameters or results)."""
+    return TaskSummary.model_construct(**_summary_fields(task_id, fields))
+
+
+def _summary_fields(task_id: str, fields: dict[str, str]) -> dict[str, Any]:
     hbmax = int(fields.get("hbmax") or 0)
     progress = fields.get("progress")
-    return Task.model_construct(
-        id=_ulid(task_id),
-        name=fields["name"],
-        version=int(fields["version"]),
-        queue=fields["queue"],
-        parameters=json.loads(params) if params else {},
-        status=TaskStatus(fields.get("status", "submitted")),
-        results=json.loads(results) if results else None,
-        retry_attempt=int(fields.get("attempt") or 0),
-        recoveries=int(fields.get("recoveries") or 0),
-        submitted_at=ms_to_datetime(fields.get("submitted_at")),
-        started_at=ms_to_datetime(fields.get("started_at")),
-        heartbeat_at=ms_to_datetime(fields.get("heartbeat_at")),
-        completed_at=ms_to_datetime(fields.get("completed_at")),
-        scheduled_for=ms_to_datetime(fields.get("scheduled_for")),
-        last_error=fields.get("last_error") or None,
-        errors=errors,
-        worker_id=fields.get("worker") or None,
-        progress=float(progress) if progress else None,
-        progress_message=fields.get("pmsg") or None,
-        max_heartbeat_interval=hbmax / 1000 if hbmax else None,
-        cancel_requested=fields.get("cancel") == "1",
-        in_dlq=fields.get("in_dlq") == "1",
-    )
+    return {
+        "id": _ulid(task_id),
+        "name": fields["name"],
+        "version": int(fields["version"]),
+        "queue": fields["queue"],
+        "status": TaskStatus(fields.get("status", "submitted")),
+        "retry_attempt": int(fields.get("attempt") or 0),
+        "recoveries": int(fields.get("recoveries") or 0),
+        "submitted_at": ms_to_datetime(fields.get("submitted_at")),
+        "started_at": ms_to_datetime(fields.get("started_at")),
+        "heartbeat_at": ms_to_datetime(fields.get("heartbeat_at")),
+        "completed_at": ms_to_datetime(fields.get("completed_at")),
+        "scheduled_for": ms_to_datetime(fields.get("scheduled_for")),
+        "last_error": fields.get("last_error") or None,
+        "worker_id": fields.get("worker") or None,
+        "progress": float(progress) if progress else None,
+        "progress_message": fields.get("pmsg") or None,
+        "max_heartbeat_interval": hbmax / 1000 if hbmax else None,
+        "cancel_requested": fields.get("cancel") == "1",
+        "in_dlq": fields.get("in_dlq") == "1",
+    }
 
 
 def _ulid(value: str) -> Any:
@@ -67,4 +78,17 @@ def task_from_record(task_id: str, record: str) -> Task:
         status=TaskStatus.SUBMITTED,
         submitted_at=ms_to_datetime(submitted_at),
         errors=[],
+    )
+
+
+def summary_from_record(task_id: str, record: str) -> TaskSummary:
+    """Build a listing's TaskSummary of a waiting task from its compact record."""
+    queue, name, version, _fp, submitted_at, _params = record.split("\x1f", 5)
+    return TaskSummary.model_construct(
+        id=_ulid(task_id),
+        name=name,
+        version=int(version),
+        queue=queue,
+        status=TaskStatus.SUBMITTED,
+        submitted_at=ms_to_datetime(submitted_at),
     )

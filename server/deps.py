@@ -9,11 +9,10 @@ from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
-from jobbers.listing import MergedCursor, is_merged_cursor
 from jobbers.models.names import NAME_PATTERN
 from jobbers.models.task import TaskStatus
 from jobbers.schemas import MAX_BULK, TaskId
-from jobbers.state_manager import StateManager, decode_cursor
+from jobbers.state_manager import StateManager, check_cursor
 
 from .runtime import Runtime
 
@@ -69,27 +68,19 @@ def blank_is_none(value: object) -> object:
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_BULK, description="page size (1-1000)")]
-# Offsets past this would overflow Redis' integer range (a 500) rather than end the list.
-_MAX_OFFSET = 2**53
-
-
-def check_cursor(cursor: str) -> str:
-    """Reject a cursor the core did not make, or one pointing past any possible listing."""
-    if is_merged_cursor(cursor):
-        MergedCursor.decode(cursor)  # InvalidInput (a ValueError) when not ours
-    elif decode_cursor(cursor) > _MAX_OFFSET:
-        raise ValueError(f"invalid cursor {cursor!r}")
-    return cursor
-
-
 Cursor = Annotated[
-    # A merged listing's cursor holds an offset per queue it read from.
+    # A keyset cursor: the last key of the page and the position in each waiting list.
     Annotated[str, StringConstraints(max_length=4096), AfterValidator(check_cursor)] | None,
     Query(description="opaque cursor from a previous page's next_cursor"),
 ]
 NameText = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 QueueFilter = Annotated[
     NameText | None, BeforeValidator(blank_is_none), Query(description="only tasks of this queue")
+]
+NameFilter = Annotated[
+    NameText | None,
+    BeforeValidator(blank_is_none),
+    Query(description="only tasks of this task name (read from a per-name index)"),
 ]
 StatusFilter = Annotated[
     TaskStatus | None, BeforeValidator(blank_is_none), Query(description="only this status")

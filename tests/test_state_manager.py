@@ -230,10 +230,10 @@ async def test_ulid_spellings_find_the_same_task(state: StateManager) -> None:
 
 
 async def test_cursor_and_dlq_filters_are_validated(state: StateManager) -> None:
-    from jobbers.state_manager import encode_cursor
+    from jobbers.listing import Key, PageCursor
 
     with pytest.raises(InvalidInput):
-        await state.list_tasks(cursor=encode_cursor(10**20))
+        await state.list_tasks(cursor=PageCursor(Key(1e20, str(ULID()))).encode())
     with pytest.raises(InvalidInput):
         await state.list_dlq(task_name="a:b")
     with pytest.raises(InvalidInput):

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+NameFilter = Annotated[
+    str | None,
+    typer.Option("--name", help="Only tasks of this task name (filtered by the manager)"),
+]
+
 
 @api_command
 def submit(
@@ -91,9 +96,13 @@ def list_tasks(
     queue: QueueFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    name: NameFilter = None,
 ) -> None:
-    """List tasks by status and/or queue (waiting and running ones oldest first)."""
-    page = s.call(s.api.list_tasks(status, queue, limit, cursor))
+    """List tasks by status, queue and/or task name (waiting and running ones oldest first).
+
+    Rows leave out parameters and results; ``jobbers status ID`` shows them.
+    """
+    page = s.call(s.api.list_tasks(status, queue, limit, cursor, name))
     s.out.listing(page, page.items, views.TASKS)
     page_hint(s, page.next_cursor)
 
@@ -131,10 +140,14 @@ def retry(
 
 @api_command
 def active(
-    s: Session, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
+    s: Session,
+    queue: QueueFilter = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    name: NameFilter = None,
 ) -> None:
     """List running tasks with elapsed time, heartbeat age and progress."""
-    page = s.call(s.api.active_tasks(queue, limit, cursor))
+    page = s.call(s.api.active_tasks(queue, limit, cursor, name))
     s.out.listing(page, page.items, views.ACTIVE)
     page_hint(s, page.next_cursor)
 

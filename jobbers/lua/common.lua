@@ -15,13 +15,19 @@ local function tk(id) return P .. 'task:' .. id end
 -- Move a task between status indexes and set its status: with move_many below, the only
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes.
+-- Both also keep the per-name indexes `s:{status}:n:{name}` (full-form tasks only), which
+-- the listings filtered by task name read.
+local function sn(status, name) return P .. 's:' .. status .. ':n:' .. name end
 local function move(id, queue, old, new, score)
+  local name = redis.call('HGET', tk(id), 'name')
   if old then
     redis.call('ZREM', P .. 's:' .. old, id)
     redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, id)
+    if name then redis.call('ZREM', sn(old, name), id) end
   end
   redis.call('ZADD', P .. 's:' .. new, score, id)
   redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, score, id)
+  if name then redis.call('ZADD', sn(new, name), score, id) end
   redis.call('HSET', tk(id), 'status', new)
 end
 
@@ -44,6 +50,27 @@ local function move_many(ids, queue, old, new, scores)
     end
     redis.call('ZADD', P .. 's:' .. new, unpack(pairs_))
     redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, unpack(pairs_))
+  end
+  -- The per-name indexes, one variadic call per name. A claim passes no `old`: its
+  -- full-form tasks leave `submitted` here (its compact ones were in no index, and ZREM
+  -- of an absent member does nothing).
+  local named = {}
+  for j, id in ipairs(ids) do
+    local name = redis.call('HGET', tk(id), 'name')
+    if name then
+      local g = named[name] or {ids = {}, zadd = {}}
+      named[name] = g
+      g.ids[#g.ids + 1] = id
+      g.zadd[#g.zadd + 1] = type(scores) == 'table' and scores[j] or scores
+      g.zadd[#g.zadd + 1] = id
+    end
+  end
+  for name, g in pairs(named) do
+    for i = 1, #g.ids, 1000 do
+      local last = math.min(i + 999, #g.ids)
+      redis.call('ZREM', sn(old or 'submitted', name), unpack(g.ids, i, last))
+      redis.call('ZADD', sn(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
+    end
   end
 end
 

@@ -11,6 +11,7 @@ for _, id in ipairs(ids) do
   if f[1] then
     if f[4] == '1' then undead(id, f[1], f[2]) end
     redis.call('ZREM', P .. 's:' .. status .. ':' .. f[1], id)
+    redis.call('ZREM', P .. 's:' .. status .. ':n:' .. f[2], id)
     redis.call('ZREM', P .. 'all:' .. f[1], id)
     if f[3] then redis.call('SET', P .. 'seen:' .. id, f[3], 'EX', ttl) end
   end

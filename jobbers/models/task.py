@@ -61,8 +61,13 @@ class TaskError(BaseModel):
     worker_id: str | None = None
 
 
-class Task(BaseModel):
-    """A unit of work: what to run, where, and everything that happened to it."""
+class TaskSummary(BaseModel):
+    """A task as listings show it: everything but its parameters, results and error history.
+
+    A page holds up to 1,000 tasks, and each task's parameters and results may be large:
+    listings leave them out (``last_error`` stays). ``GET /task-status/{id}`` answers the
+    whole task.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -70,9 +75,7 @@ class Task(BaseModel):
     name: Name
     version: int = Field(default=1, ge=0)
     queue: Name = "default"
-    parameters: dict[str, Any] = Field(default_factory=dict)
     status: TaskStatus = TaskStatus.UNSUBMITTED
-    results: dict[str, Any] | None = None
     retry_attempt: int = 0
     recoveries: int = 0
     submitted_at: dt.datetime | None = None
@@ -81,7 +84,6 @@ class Task(BaseModel):
     completed_at: dt.datetime | None = None
     scheduled_for: dt.datetime | None = None
     last_error: str | None = None
-    errors: list[TaskError] = Field(default_factory=list)
     worker_id: str | None = None
     progress: float | None = None
     progress_message: str | None = None
@@ -90,6 +92,14 @@ class Task(BaseModel):
     )
     cancel_requested: bool = False
     in_dlq: bool = False
+
+
+class Task(TaskSummary):
+    """A unit of work: what to run, where, and everything that happened to it."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    results: dict[str, Any] | None = None
+    errors: list[TaskError] = Field(default_factory=list)
 
     def fingerprint(self, params_json: str | None = None) -> str:
         """A digest of what the client asked for; equal digests mean an idempotent resubmit."""

@@ -20,7 +20,15 @@ from jobbers.schemas import (
     WorkersResponse,
 )
 
-from ..deps import Cursor, Limit, QueueFilter, RuntimeDep, StateDep, require_token  # noqa: TID252
+from ..deps import (  # noqa: TID252
+    Cursor,
+    Limit,
+    NameFilter,
+    QueueFilter,
+    RuntimeDep,
+    StateDep,
+    require_token,
+)
 from ..errors import responses  # noqa: TID252
 
 router = APIRouter(
@@ -34,10 +42,17 @@ def _seconds_since(now: dt.datetime, then: dt.datetime | None) -> float | None:
 
 @router.get("/active-tasks", responses=responses(404))
 async def active_tasks(
-    state: StateDep, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
+    state: StateDep,
+    queue: QueueFilter = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    name: NameFilter = None,
 ) -> ActiveTaskPage:
-    """Running tasks, oldest start first, with elapsed time and heartbeat age."""
-    page = await state.active_tasks(queue, limit, cursor)
+    """Running tasks, oldest start first, with elapsed time and heartbeat age.
+
+    Rows leave out parameters, results and error history (``GET /task-status/{id}``).
+    """
+    page = await state.active_tasks(queue, limit, cursor, name)
     # The manager's clock: ages stay readable while Redis is slow, and need no round trip.
     now = dt.datetime.now(dt.UTC)
     items = [

@@ -53,7 +53,11 @@ async def list_dead_letters(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TaskPage:
-    """Dead-lettered tasks, newest first, filtered by name, queue and version."""
+    """Dead-lettered tasks, newest first, filtered by name, queue and version.
+
+    Rows leave out parameters, results and error history (``/{task_id}/history`` and
+    ``GET /task-status/{id}`` have them).
+    """
     return await state.list_dlq(task_name, queue, task_version, limit, cursor)
 
 

@@ -29,6 +29,7 @@ from jobbers.schemas import (
 from ..deps import (  # noqa: TID252
     Cursor,
     Limit,
+    NameFilter,
     QueueFilter,
     RuntimeDep,
     StateDep,
@@ -152,9 +153,16 @@ async def task_list(
     queue: QueueFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    name: NameFilter = None,
 ) -> TaskPage:
-    """A page of tasks by status and/or queue (oldest first for waiting and running ones)."""
-    return await state.list_tasks(status, queue, limit, cursor)
+    """A page of tasks by status, queue and/or task name (oldest first for waiting and
+    running ones).
+
+    Rows leave out parameters, results and error history: ``GET /task-status/{id}`` has
+    them. Pages follow keys, not offsets, so tasks added or removed meanwhile never make
+    ``next_cursor`` skip or repeat the others.
+    """
+    return await state.list_tasks(status, queue, limit, cursor, name)
 
 
 @router.post("/task/{task_id}/cancel", responses=responses(404, 409))

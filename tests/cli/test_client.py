@@ -36,6 +36,7 @@ from jobbers.schemas import (
     Stats,
     SubmitTaskRequest,
     Task,
+    TaskSummary,
 )
 from jobbers.state_manager import StateManager
 from tests.cli.conftest import running_cli
@@ -59,7 +60,10 @@ async def test_typed_answers_for_the_tui(api: JobbersClient) -> None:
     submitted = await api.submit_task(SubmitTaskRequest(name="add", parameters={"a": 1, "b": 2}))
     task = await api.get_task(str(submitted.task.id))
     assert isinstance(task, Task) and task.status == "submitted"
-    assert (await api.list_tasks(status="submitted")).items == [task]
+    # List rows are the task less its parameters, results and history.
+    summary = TaskSummary(**task.model_dump(exclude={"parameters", "results", "errors"}))
+    assert (await api.list_tasks(status="submitted")).items == [summary]
+    assert (await api.list_tasks(name="noop")).items == []
     stats = await api.stats()
     assert isinstance(stats, Stats) and stats.queues[0].depth == 1
     assert len(stats.queues[0].series_completed) == 30

@@ -120,6 +120,24 @@ def test_list_filters_and_json_matches_the_api(cli: Cli) -> None:
     assert [t["id"] for t in doc["items"]] == [*ids, other]
 
 
+def test_list_filters_by_task_name(cli: Cli) -> None:
+    adds = [submit_id(cli, "add", "-p", "a:=1", "-p", "b:=1") for _ in range(2)]
+    noop = submit_id(cli, "noop")
+    cli.ok("cancel", *adds, noop)
+    assert cli.ok("list", "--name", "add", "-q").stdout.split() == adds[::-1]
+    assert cli.ok("list", "--name", "noop", "--status", "cancelled", "-q").stdout.split() == [noop]
+    bad = cli("list", "--name", "a:b")
+    assert bad.exit_code == ExitCode.USAGE and "name" in bad.stderr
+
+
+def test_list_json_rows_leave_out_parameters_and_results(cli: Cli) -> None:
+    tid = submit_id(cli, "add", "-p", "a:=1", "-p", "b:=2")
+    doc = cli.json("list")
+    assert [t["id"] for t in doc["items"]] == [tid]
+    assert "parameters" not in doc["items"][0] and doc["items"][0]["name"] == "add"
+    assert cli.json("status", tid)["parameters"] == {"a": 1, "b": 2}
+
+
 def test_list_pages_with_a_cursor(cli: Cli) -> None:
     ids = [submit_id(cli, "noop") for _ in range(3)]
     first = cli.ok("list", "--status", "submitted", "--limit", "2", "-q")
@@ -232,6 +250,8 @@ def test_active_and_scheduled(cli: Cli, worker: subprocess.Popen[bytes]) -> None
     assert row[:3] == [running, "forever", "default"]
     assert cli.ok("active", "--queue", "default", "-o", "table").stdout.startswith("ID ")
     assert cli("active", "--queue", "nosuch").exit_code == ExitCode.NOT_FOUND
+    assert cli.ok("active", "--name", "forever", "-q").stdout.split() == [running]
+    assert cli.ok("active", "--name", "add", "-q").stdout == ""
     cancel = cli.ok("cancel", running)
     assert cancel.stdout == f"{running}\tcancel_requested\n"
     ended = cli("status", running, "--wait", "--timeout", "20")

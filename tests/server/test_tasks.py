@@ -8,7 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager, encode_cursor
+from jobbers.listing import Key, PageCursor
+from jobbers.state_manager import StateManager
 
 from .conftest import Claimer, failure, new_id, submit
 
@@ -194,7 +195,8 @@ async def test_task_list_pages_with_an_opaque_cursor(client: httpx.AsyncClient) 
         ({"limit": "1001"}, 422),
         ({"limit": "many"}, 422),
         ({"cursor": "garbage"}, 422),
-        ({"cursor": encode_cursor(10**20)}, 422),
+        ({"cursor": PageCursor(Key(10**20, "01J00000000000000000000000")).encode()}, 422),
+        ({"cursor": PageCursor(Key(1, "not-a-ulid")).encode()}, 422),
         ({"cursor": "x" * 65}, 422),
     ],
 )
@@ -313,3 +315,86 @@ async def test_concurrent_duplicates_store_and_enqueue_once(
     assert codes == [200] * 29 + [201]
     assert {r.json()["task"]["id"] for r in responses} == {body["id"]}
     assert (await state.stats()).queues[0].depth == 1
+
+
+# ---------------------------------------------------------------- listing: keys, names, rows
+
+
+async def test_task_list_pages_neither_skip_nor_repeat_after_retries(
+    client: httpx.AsyncClient, state: StateManager
+) -> None:
+    """``jobbers list --status cancelled -q | jobbers retry -`` pages while it retries."""
+    for _ in range(6):
+        tid = (await submit(client))["id"]
+        assert (await client.post(f"/task/{tid}/cancel")).status_code == 200
+    params = {"status": "cancelled", "limit": "2"}
+    expected = [
+        t["id"]
+        for t in (await client.get("/task-list", params={**params, "limit": "100"})).json()["items"]
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        body = (
+            await client.get(
+                "/task-list", params={**params, **({"cursor": cursor} if cursor else {})}
+            )
+        ).json()
+        for item in body["items"]:  # retried as soon as listed: the set shrinks under the pages
+            seen.append(item["id"])
+            assert (await client.post(f"/task/{item['id']}/retry")).status_code == 200
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+async def test_task_list_and_active_tasks_filter_by_name(
+    client: httpx.AsyncClient, claim: Claimer
+) -> None:
+    add = (await submit(client))["id"]
+    noop = (await submit(client, name="noop", parameters={}))["id"]
+    running = await claim(key="add@1")
+    assert running.id == add
+    listed = (await client.get("/active-tasks", params={"name": "add"})).json()
+    assert [t["id"] for t in listed["items"]] == [add]
+    assert (await client.get("/active-tasks", params={"name": "noop"})).json()["items"] == []
+    for tid in (noop,):
+        assert (await client.post(f"/task/{tid}/cancel")).status_code == 200
+    by_name = (await client.get("/task-list", params={"name": "noop"})).json()
+    assert [t["id"] for t in by_name["items"]] == [noop]
+    both = (await client.get("/task-list", params={"name": "noop", "status": "cancelled"})).json()
+    assert [t["id"] for t in both["items"]] == [noop]
+    assert (await client.get("/task-list", params={"name": "add", "status": "cancelled"})).json()[
+        "items"
+    ] == []
+
+
+@pytest.mark.parametrize("path", ["/task-list", "/active-tasks"])
+@pytest.mark.parametrize("name", ["a b", "a:b", "x" * 65, "-lead"])
+async def test_name_filters_are_validated(client: httpx.AsyncClient, path: str, name: str) -> None:
+    response = await client.get(path, params={"name": name})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "name"]
+
+
+async def test_list_rows_leave_out_parameters_results_and_history(
+    client: httpx.AsyncClient, claim: Claimer
+) -> None:
+    big = {"a": 1, "b": 2, "blob": "x" * 10_000}
+    tid = (await submit(client, parameters=big))["id"]
+    await claim()
+    for path in ("/task-list", "/active-tasks"):
+        (row,) = (await client.get(path)).json()["items"]
+        assert row["id"] == tid and row["name"] == "add" and row["status"] == "started"
+        assert not {"parameters", "results", "errors"} & set(row)
+    assert (await client.get(f"/task-status/{tid}")).json()["parameters"] == big
+
+
+async def test_openapi_says_what_list_rows_leave_out(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    summary = schemas["TaskSummary"]
+    assert "parameters" not in summary["properties"]
+    assert "parameters, results and error history" in summary["description"]
+    page = schemas["Page_TaskSummary_"]
+    assert page["properties"]["items"]["items"]["$ref"].endswith("/TaskSummary")

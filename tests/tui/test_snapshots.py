@@ -24,7 +24,7 @@ from jobbers.tui.snapshot import PageQuery, View
 from textual.pilot import Pilot
 
 from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role
+from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, Task
 
 from . import frames
 
@@ -84,6 +84,7 @@ def test_workers(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int,
 def test_task_detail(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
     """A dead letter's parameters, timestamps and failure history with tracebacks."""
     task = frames.dlq().items[0]
+    assert isinstance(task, Task)  # the frame's rows are whole tasks, for the detail view
 
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.app.push_screen(TaskDetailScreen(str(task.id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from jobbers.schemas import Task
+from jobbers.schemas import TaskSummary
 
 from ..snapshot import Snapshot  # noqa: TID252
 from .cells import clip, duration, heartbeat, progress_bar, short_id, since
@@ -13,7 +13,7 @@ from .table import Col, LiveTable, Row
 WIDE = 120
 
 
-def task_label(task: Task) -> str:
+def task_label(task: TaskSummary) -> str:
     """``name@version``, the identity the registry and the worker use."""
     return f"{task.name}@{task.version}"
 
