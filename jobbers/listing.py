@@ -1,7 +1,7 @@
 """Pages of waiting tasks that merge the full-form index with the compact queue lists.
 
-A fresh task waits compact (a record in ``wait`` and its id on ``q:{queue}``, see
-``lua/common.lua``) and is in no sorted set until a worker claims it. The listings that
+A fresh task waits compact (a record in ``wait`` and its id on ``wl:{queue}:{type}``,
+see ``lua/common.lua``) and is in no sorted set until a worker claims it. The listings that
 include waiting tasks (``submitted``, oldest first; every status, newest first) therefore
 merge one sorted set with the lists of the queues concerned, by score: the sorted set's
 score, or the record's ``submitted_at``. Lists are in submit order, so each source is read
@@ -94,9 +94,7 @@ async def merged_page(
     at = MergedCursor.decode(cursor)
     entries = await _from_index(redis, index, at.index, limit, oldest_first)
     for rank, queue in enumerate(queues, start=1):
-        entries += await _from_list(
-            redis, keys, queue, rank, at.lists.get(queue, 0), limit, oldest_first
-        )
+        entries += await _from_list(redis, keys, queue, rank, at.lists, limit, oldest_first)
     entries.sort(key=lambda e: (e.score if oldest_first else -e.score, e.rank))
     page = entries[:limit]
     if len(entries) <= limit:
@@ -125,12 +123,38 @@ async def _from_list(
     keys: Keys,
     queue: str,
     rank: int,
+    offsets: dict[str, int],
+    limit: int,
+    oldest_first: bool,
+) -> list[_Entry]:
+    """Up to ``limit + 1`` live compact entries of each of a queue's waiting lists.
+
+    A queue has one list per task type (``wt:{queue}`` names them); each is a source of
+    its own, ``{queue}:{type}`` in the cursor, read from its offset. Full-form entries
+    (no record) come from the index and tombstones are skipped.
+    """
+    types = cast(list[str], await redis.zrange(keys.waiting_types(queue), 0, -1))
+    out: list[_Entry] = []
+    for task_type in types:
+        source = f"{queue}:{task_type}"
+        out += await _from_type_list(
+            redis, keys, keys.waiting_list(queue, task_type), source, rank,
+            offsets.get(source, 0), limit, oldest_first,
+        )  # fmt: skip
+    return out
+
+
+async def _from_type_list(
+    redis: Redis,
+    keys: Keys,
+    key: str,
+    source: str,
+    rank: int,
     offset: int,
     limit: int,
     oldest_first: bool,
 ) -> list[_Entry]:
-    """Up to ``limit + 1`` live entries of a queue's list from ``offset``, skipping tombstones."""
-    key = keys.waiting_list(queue)
+    """Up to ``limit + 1`` live entries of one list from ``offset``, skipping tombstones."""
     out: list[_Entry] = []
     chunk = limit + 1
     while len(out) <= limit:
@@ -145,7 +169,7 @@ async def _from_list(
         for i, (tid, record) in enumerate(zip(ids, records, strict=True)):
             if record is not None:
                 submitted_at = float(record.split("\x1f", 5)[4])
-                out.append(_Entry(submitted_at, rank, queue, offset + i + 1, tid))
+                out.append(_Entry(submitted_at, rank, source, offset + i + 1, tid))
         if len(ids) < chunk:
             break
         offset += len(ids)

@@ -178,6 +178,10 @@ class StateManager(RuntimeState):
         )
         if created:
             await self._config_changed()
+        # Waiting tasks stored in the layout before per-type waiting lists move onto them
+        # (``lua/migrate.lua``); once done, this is one GET per start.
+        while await self.scripts.run("migrate", 10_000):
+            pass
 
     # ------------------------------------------------------------------ tasks
 
