@@ -16,6 +16,7 @@ from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
+from tests.test_compact import next_ms
 
 SLOW_SWEEP = 30.0  # the worker's blocking wait: far longer than any deadline below
 PROMPT = 5.0  # an eligible task starts well within this
@@ -103,3 +104,104 @@ async def test_a_worker_with_room_for_a_capped_type_is_woken_for_it(
 
 async def _equals(value: Any, expected: int) -> bool:
     return await value == expected
+
+
+# ---------------------------------------------------------------- the claim script itself
+
+WORKER = "w-hol"
+UNCAPPED = {"add@1": (0, 0, -1), "noop@1": (0, 0, -1)}
+
+
+async def submitted_in_turn(state: StateManager, names: list[str]) -> list[Task]:
+    """Tasks submitted one per Redis millisecond, so that their order is their times'."""
+    out = []
+    for name in names:
+        out.append(await state.submit_task(Task(name=name)))
+        await next_ms(state)
+    return out
+
+
+async def claimed_ids(state: StateManager, n: int, known: dict[str, Any] = UNCAPPED) -> list[str]:
+    res = await state.claim(WORKER, "default", n, known)
+    assert res.status == "ok", res
+    return [t.id for t in res.tasks]
+
+
+async def test_claims_keep_submit_order_across_types_as_far_as_the_caps_allow(
+    state: StateManager,
+) -> None:
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    tasks = await submitted_in_turn(state, ["add", "noop", "add", "noop", "add", "noop"])
+    ids = [str(t.id) for t in tasks]
+    one_add = {"add@1": (0, 0, 1), "noop@1": (0, 0, -1)}
+    assert await claimed_ids(state, 2) == ids[:2]
+    # One more `add` may start: the oldest one, then every `noop` in order; the last add
+    # waits.
+    assert await claimed_ids(state, 3, one_add) == [ids[2], ids[3], ids[5]]
+    assert await claimed_ids(state, 10) == [ids[4]]
+
+
+async def test_a_task_listed_twice_is_claimed_once(state: StateManager) -> None:
+    """Audit item 9a: a task cancelled in the middle of its list leaves a tombstone there;
+    re-queued, it is listed again at the tail, and the claim that meets both entries must
+    return it once (the first entry counts, the second is dropped)."""
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    first, middle, last = [await state.submit_task(Task(name="noop")) for _ in range(3)]
+    assert await state.cancel_task(middle.id) == "cancelled"
+    await state.retry_task(middle.id)
+    key = state.keys.waiting_list("default", "noop@1")
+    assert await state.redis.lrange(key, 0, -1) == [
+        str(t.id) for t in (first, middle, last, middle)
+    ]
+    got = await claimed_ids(state, 10)
+    assert sorted(got) == sorted({str(first.id), str(middle.id), str(last.id)})
+    assert len(got) == 3
+    assert await state.redis.llen(key) == 0
+
+
+async def test_a_claim_that_takes_nothing_for_a_stale_worker_passes_the_doorbell_on(
+    state: StateManager,
+) -> None:
+    """Audit item 9b: the claim sent behind a blocking wait runs after the wait popped the
+    doorbell; when it answers `config` or `dead` the work is still there, so the bell must
+    be rung again for another worker (or this one, once it has caught up)."""
+    wake = state.keys.wake(WORKER)
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    version = await state.config_version()
+    await state.submit_task(Task(name="noop"))
+    res = await state.wait_and_claim(WORKER, "default", 1, UNCAPPED, wake, 1, version + 1)
+    assert res.status == "config"
+    assert await state.wait_for_work(["default"], wake, 0.5) == "default"
+    await state.submit_task(Task(name="noop"))  # rings the bell again
+    res = await state.wait_and_claim("w-unknown", "default", 1, UNCAPPED, wake, 1, version)
+    assert res.status == "dead"
+    assert await state.wait_for_work(["default"], wake, 0.5) == "default"
+
+
+async def test_waiting_tasks_of_the_old_layout_are_migrated_at_start(state: StateManager) -> None:
+    """Tasks stored before per-type lists (one `q:{queue}` list of compact ids, full-form
+    waiting tasks only in `s:submitted:{queue}`) move onto the lists when a worker or the
+    manager starts (``ensure_defaults``), and are then listed, counted and claimed."""
+    await state.ensure_defaults()
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    k, r = state.keys, state.redis
+    retried = await state.submit_task(Task(name="noop"))
+    [run] = (await state.claim(WORKER, "default", 1, UNCAPPED)).tasks
+    fail = state.outcome_args(
+        run.id, run.run_id, "fail", "", {"attempt": 0, "kind": "error", "message": "boom"}
+    )
+    assert (await state.finish_many([fail]))[0].ok
+    old = await submitted_in_turn(state, ["add", "noop", "add"])
+    await state.retry_task(retried.id)  # waits in full form, re-queued after `old`
+    # Rebuild the old layout by hand: the compact ids on one list, no per-type lists.
+    await r.delete(k.waiting_list("default", "add@1"), k.waiting_list("default", "noop@1"))
+    await r.delete(k.waiting_types("default"), f"{k.prefix}layout")
+    await r.rpush(k.legacy_waiting_list("default"), *[str(t.id) for t in old])
+    assert await claimed_ids(state, 10) == []  # invisible until migrated
+    await state.ensure_defaults()
+    assert await r.exists(k.legacy_waiting_list("default")) == 0
+    assert await r.get(f"{k.prefix}layout") == "2"
+    expected = [str(t.id) for t in (*old, retried)]
+    page = await state.list_tasks(TaskStatus.SUBMITTED, "default")
+    assert [str(t.id) for t in page.items] == expected
+    assert await claimed_ids(state, 10) == expected
