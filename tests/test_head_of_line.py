@@ -103,7 +103,7 @@ async def test_a_worker_with_room_for_a_capped_type_is_woken_for_it(
 
 
 async def _equals(value: Any, expected: int) -> bool:
-    return await value == expected
+    return bool(await value == expected)
 
 
 # ---------------------------------------------------------------- the claim script itself
