@@ -480,7 +480,10 @@ class StateManager(RuntimeState):
                 role.queues.remove(name)
                 await self.redis.hset(k.roles, role.name, role.model_dump_json())
         await self.redis.hdel(k.queues, name)
-        await self.redis.delete(k.bell(name))
+        # Lists left holding only tombstones go with the queue (bounded: one per type).
+        types = cast(list[str], await self.redis.zrange(k.waiting_types(name), 0, -1))
+        lists = [k.waiting_list(name, t) for t in types] + [k.bell(name, t) for t in types]
+        await self.redis.delete(k.bell(name), k.waiting_types(name), *lists)
         await self._config_changed()
 
     @store_op

@@ -46,6 +46,12 @@ async def test_tasks_submitted_behind_a_capped_head_start_while_it_runs(
     # The cap held throughout: two runs, the third still waiting.
     assert await running(state) == 2
     assert (await state.stats()).statuses["submitted"] == 1
+    # One run ends: the third starts in its place, and the cap still holds.
+    await state.redis.rpush("test:release:held", 1)
+    await eventually(
+        lambda: _equals(_submitted(state), 0), within=PROMPT, what="the third held run"
+    )
+    assert await running(state) == 2
 
 
 async def test_one_task_behind_a_thousand_capped_ones_starts_at_once(
@@ -100,6 +106,10 @@ async def test_a_worker_with_room_for_a_capped_type_is_woken_for_it(
     await eventually(lambda: _equals(running(state), 2), what="two held runs")
     await start_worker(concurrency=10, block_timeout=SLOW_SWEEP)
     await eventually(lambda: _equals(running(state), 3), within=PROMPT, what="the third run")
+
+
+async def _submitted(state: StateManager) -> int:
+    return (await state.stats()).statuses["submitted"]
 
 
 async def _equals(value: Any, expected: int) -> bool:
