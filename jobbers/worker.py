@@ -463,7 +463,7 @@ class Worker:
                 )
             finally:
                 self._blocking_on = self._armed_known = None
-            await self._took(queue, free, res, known)
+            await self._took(queue, free, res)
             return
         self._blocking_on = eligible
         known = self._armed_known = self._known()
@@ -509,16 +509,14 @@ class Worker:
         res = await self.state.claim(
             self.id, queue, free, known, config_version=self.routing.version
         )
-        await self._took(queue, free, res, known)
+        await self._took(queue, free, res)
 
-    async def _took(
-        self, queue: str, free: int, res: ClaimResult, known: dict[str, tuple[int, int, int]]
-    ) -> None:
+    async def _took(self, queue: str, free: int, res: ClaimResult) -> None:
         """Act on a claim's answer: start its tasks, or learn why there were none.
 
-        ``known`` is what the claim was told about free slots per type. A claim sent ahead
-        behind the blocking wait may run long after: if a run ended since, the types it
-        skipped as full may have room now, and the queue must not wait for a run to end.
+        Nothing here holds a queue back for its capped types: a claim sent ahead that ran
+        before a run of a capped type ended skipped that type, and rang its doorbell, which
+        the next wait includes now that the type has room.
         """
         if res.status == "ok" and len(res.tasks) == free:
             self.hot.add(queue)
