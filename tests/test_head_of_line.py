@@ -16,7 +16,7 @@ from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
-from tests.test_compact import next_ms
+from tests.test_compact import next_ms, waiting
 
 SLOW_SWEEP = 30.0  # the worker's blocking wait: far longer than any deadline below
 PROMPT = 5.0  # an eligible task starts well within this
@@ -149,6 +149,13 @@ async def test_claims_keep_submit_order_across_types_as_far_as_the_caps_allow(
     # waits.
     assert await claimed_ids(state, 3, one_add) == [ids[2], ids[3], ids[5]]
     assert await claimed_ids(state, 10) == [ids[4]]
+
+
+async def test_listings_page_through_each_type_list_from_its_own_offset(
+    state: StateManager,
+) -> None:
+    tasks = await submitted_in_turn(state, ["add", "add", "add", "noop", "add", "noop"])
+    assert await waiting(state) == [str(t.id) for t in tasks]  # two a page
 
 
 async def test_a_task_listed_twice_is_claimed_once(state: StateManager) -> None:
