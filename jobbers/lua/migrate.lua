@@ -4,9 +4,9 @@
 -- manager (StateManager.ensure_defaults) until it answers 0; `layout` = 2 marks it done,
 -- so later starts pay one GET. Idempotent and bounded: `limit` ids a call.
 -- Order: the old list is moved from its tail, each id pushed in front of its type's list,
--- so the lists stay oldest first ahead of anything submitted since the upgrade; full-form
--- waiting tasks go in front of their lists, as they would on a claim of the old layout
--- only when their score is oldest (a retry may so start a little early, once).
+-- so the lists stay oldest first ahead of anything submitted since the upgrade. Full-form
+-- waiting tasks go in front of their type's list: a claim orders what it reads by score,
+-- so they still start in their turn among the tasks it reads with them.
 -- ARGV: prefix, limit
 -- Returns 1 while more remains, 0 when done.
 if redis.call('GET', P .. 'layout') == '2' then return 0 end
