@@ -89,8 +89,8 @@ async def _run_share(state: StateManager, queue: str, count: int) -> None:
         results = await state.finish_many(outcomes)
         assert all(o.ok for o in results), results[:3]
     cancel = count * CANCEL // 100
-    # The oldest waiting tasks: compact ones, from the head of the queue's list.
-    ids = await state.redis.lrange(state.keys.waiting_list(queue), 0, cancel - 1)
+    # The oldest waiting tasks: compact ones, from the head of the queue's list of the type.
+    ids = await state.redis.lrange(state.keys.waiting_list(queue, "bench_noop@1"), 0, cancel - 1)
     sem = asyncio.Semaphore(32)
 
     async def one(tid: str) -> None:

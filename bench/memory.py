@@ -79,8 +79,9 @@ def jobbers(url: str, n: int, concurrency: int) -> dict[str, Any]:
     base = _baseline(url)
     asyncio.run(fill(url, n))
     queued = (used_memory(url) - base) / n
-    # A fresh task waits compact: a record in `wait`, its id on `q:default` (lua/common.lua).
-    queued_parts = _index_entries(url, ["wait", "q:default"])
+    # A fresh task waits compact: a record in `wait`, its id on the list of its queue and
+    # type (lua/common.lua).
+    queued_parts = _index_entries(url, ["wait", "wl:default:bench_noop@1"])
     r = sync_client(url)
     keys = StateManager.from_url(url).keys
     proc = spawn_worker(url, 32)

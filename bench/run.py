@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                 # the full suite (~10 minutes on 2 cores)
     .venv/bin/python -m bench --quick         # small N, one run: a minute, for development
     .venv/bin/python -m bench --parts drain,latency --runs 5
+    .venv/bin/python -m bench --quick --parts head --samples 20   # a smoke of one part
 
 Every part runs on one private Redis/Valkey started like the test fixtures' (persistence
 off), next to a naive redis-py floor measured in the same run, so each figure is also a
@@ -21,10 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, latency, memory
+from . import cli, dashboard, drain, enqueue, head, latency, memory
 from .common import loadavg, machine_line, median, private_redis
 
-PARTS = ("drain", "latency", "enqueue", "memory", "dashboard", "cli")
+PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli")
+# The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
+# must stay within 10% of it (compare on the same quiet machine).
+DRAIN_BEFORE_ISSUE_21 = 5_308
 RQ_PIPELINED = 9_088  # RQ 3.0 enqueue_many on the peers' machine (shared/notes/performance.md)
 FLOOR_ENQUEUE_PEERS = 6_458  # the floor's unbatched enqueue on that machine
 
@@ -119,6 +123,13 @@ def part_drain(url: str, args: argparse.Namespace, report: Report) -> None:
         # Boot is a fixed cost: the target is set for N = 20,000 (n/a for --quick).
         ours >= 1.5 * floor if args.tasks >= 20_000 else None,
     )
+    report.target(
+        "drain, tasks/s, against the figure before issue 21",
+        f"{ours:,.0f}",
+        f"{ours / DRAIN_BEFORE_ISSUE_21:.2f}x",
+        f">= 0.9x {DRAIN_BEFORE_ISSUE_21:,} (same machine)",
+        ours >= 0.9 * DRAIN_BEFORE_ISSUE_21 if args.tasks >= 20_000 else None,
+    )
     lines = [
         f"N = {args.tasks:,} no-op tasks queued first; one worker process, concurrency "
         f"{args.concurrency}; medians of {args.runs} (runs in the last columns).",
@@ -205,6 +216,38 @@ def part_latency(url: str, args: argparse.Namespace, report: Report) -> None:
         ),
     ]
     report.section("Latency", lines)
+
+
+def part_head(url: str, args: argparse.Namespace, report: Report) -> None:
+    """submit -> start of eligible tasks while a capped type fills the queue's head."""
+    rows = repeat(
+        args.runs, "head", lambda: head.run(url, args.samples, args.capped, args.concurrency)
+    )
+    for key in ("p50_ms", "p99_ms"):
+        ours = med(rows, key)
+        report.target(
+            f"behind {args.capped:,} capped tasks: submit -> start {key[:3]}, ms",
+            f"{ours:.2f}",
+            "-",
+            "< 50 ms (no waiting for a capped run to end)",
+            ours < 50,
+        )
+    report.section(
+        "Head of line",
+        [
+            f"One worker (concurrency {args.concurrency}) runs two `bench_capped` tasks "
+            f"(max_concurrent=2) while {args.capped - 2:,} more wait at the head of its "
+            f"queue; {args.samples} `bench_stamp` tasks are then submitted one at a time "
+            "(after a warm-up), as in the latency part. Medians of the runs' percentiles.",
+            "",
+            "| figure, ms | jobbers |",
+            "|---|---:|",
+            f"| submit -> start p50 | {med(rows, 'p50_ms'):.2f} |",
+            f"| submit -> start p99 | {med(rows, 'p99_ms'):.2f} |",
+            "",
+            "Runs (p50 / p99): " + ", ".join(f"{r['p50_ms']:.2f}/{r['p99_ms']:.2f}" for r in rows),
+        ],
+    )
 
 
 def part_enqueue(url: str, args: argparse.Namespace, report: Report) -> None:
@@ -409,6 +452,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="repeats of drain, latency, enqueue (3)")
     parser.add_argument("--samples", type=int, help="latency samples per run (200)")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--capped", type=int, help="capped tasks at the head (1,000)")
     parser.add_argument("--dashboard-tasks", type=int, help="tasks for the dashboard (1,000,000)")
     parser.add_argument("--requests", type=int, help="requests per dashboard endpoint (200)")
     parser.add_argument("--cli-runs", type=int, help="runs per CLI command (15)")
@@ -418,8 +462,9 @@ def main() -> None:
         "--profile", type=Path, help="py-spy flame graphs of the jobbers drain worker, into DIR"
     )
     args = parser.parse_args()
-    quick = {"tasks": 2000, "runs": 1, "samples": 50, "dashboard_tasks": 40_000}
+    quick = {"tasks": 2000, "runs": 1, "samples": 50, "dashboard_tasks": 40_000, "capped": 100}
     full = {"tasks": 20_000, "runs": 3, "samples": 200, "dashboard_tasks": 1_000_000}
+    full["capped"] = 1000
     defaults = {**(quick if args.quick else full), "requests": 50 if args.quick else 200}
     defaults |= {"cli_runs": 3 if args.quick else 15, "cli_warmup": 1 if args.quick else 3}
     for key, value in defaults.items():

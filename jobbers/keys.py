@@ -17,14 +17,23 @@ wait                   HASH    id -> record of a compact waiting task (fresh sub
                                worker or operator has touched): queue, name, version, fp,
                                submitted_at, params ('' = {}) joined by \x1f; submit; removed
                                when claim, cancel or purge write the task's full form
-q:{queue}              LIST    ids of the queue's compact tasks in submit order; an id with
-                               no record in `wait` is a tombstone, dropped when reached
+wl:{queue}:{name@ver}  LIST    ids of the queue's waiting tasks of one type, oldest first:
+                               compact ones (a record in `wait`; submit) and full-form ones
+                               (entering `submitted` through move(): retry, requeue, promote,
+                               recovery at the front); an id that is neither is a tombstone,
+                               dropped when reached; claim, cancel, purge
+wt:{queue}             ZSET    name@version -> lower bound of the time of the type's oldest
+                               waiting task, one member per type with a list; submit,
+                               move(), claim, cancel, purge
+q:{queue}              LIST    the layout before `wl`: migrated at start (migrate), then gone
+layout                 STRING  "2" once `q:{queue}` lists were migrated; migrate
 wq                     HASH    queue -> count of its compact tasks (tombstones excluded)
 seen:{id}              STRING  fingerprint of a deleted task, for idempotent submit; 7 days;
                                retention
 s:{status}             ZSET    id -> time, every task in that status; every transition
-s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} and q:{q} are the queue
-                               (score = enqueue time, 0 = front); every transition
+s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} holds the full-form
+                               waiting tasks (score = enqueue time, 0 = front); every
+                               transition
                                (a compact task is in none until its full form is written)
 s:{status}:n:{name}    ZSET    the same per task name, full-form tasks only (a compact
                                waiting task is in none, so it costs no extra bytes);
@@ -33,6 +42,8 @@ all, all:{queue}       ZSET    id -> submitted_at, every task in full form; clai
                                purge (compact ones), retention
 bell:{queue}           ZSET    doorbell, one member while the queue may have work; submit,
                                claim, promote, reap, resume
+bell:{queue}:{name@ver} ZSET   doorbell of a capped type's tasks left by a claim at its
+                               worker's cap; workers with a free slot of the type wait on it
 wake:{worker}          ZSET    a worker's private doorbell, interrupts its blocking wait
 schedbell              ZSET    doorbell of the scheduler, rung when a retry is scheduled
 inflight:{worker}      ZSET    id -> started_at, tasks a worker holds; claim, finish, reap
@@ -116,8 +127,16 @@ class Keys:
         """Compact waiting tasks: id -> record (see ``lua/common.lua``)."""
         return f"{self.prefix}wait"
 
-    def waiting_list(self, queue: str) -> str:
-        """The ids of a queue's compact waiting tasks, oldest first."""
+    def waiting_list(self, queue: str, task_type: str) -> str:
+        """The ids of a queue's waiting tasks of one type (``name@version``), oldest first."""
+        return f"{self.prefix}wl:{queue}:{task_type}"
+
+    def waiting_types(self, queue: str) -> str:
+        """A queue's task types with a waiting list, scored by their oldest task's time."""
+        return f"{self.prefix}wt:{queue}"
+
+    def legacy_waiting_list(self, queue: str) -> str:
+        """The queue's compact ids in the layout before per-type lists (``lua/migrate.lua``)."""
         return f"{self.prefix}q:{queue}"
 
     @property
@@ -125,9 +144,10 @@ class Keys:
         """Queue -> how many compact tasks wait on it."""
         return f"{self.prefix}wq"
 
-    def bell(self, queue: str) -> str:
-        """The doorbell idle workers block on."""
-        return f"{self.prefix}bell:{queue}"
+    def bell(self, queue: str, task_type: str | None = None) -> str:
+        """The doorbell idle workers block on; with ``task_type``, that capped type's bell."""
+        base = f"{self.prefix}bell:{queue}"
+        return base if task_type is None else f"{base}:{task_type}"
 
     def wake(self, worker_id: str) -> str:
         """A worker's private doorbell, rung to interrupt its blocking wait."""

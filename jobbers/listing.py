@@ -48,8 +48,9 @@ from jobbers.models.names import canonical_ulid
 # last, so that it stays within the 4 KiB the API accepts. A list with no position reads
 # from its start again (correct, only slower).
 MAX_CURSOR_LISTS = 16
-# A list is named by its queue (and, per task name, ``queue/name``: 64 + 1 + 64).
-MAX_SOURCE_NAME = 129
+# A waiting list is named ``queue/name@version`` (see ``list_source``): 64 + 1 + 64 + 1 +
+# the version's digits.
+MAX_SOURCE_NAME = 150
 # Reads grow to this many entries at a time through a run of ties or tombstones.
 _MAX_CHUNK = 10_000
 # How far from a list's head a newest-first listing looks for where it stopped (see
@@ -238,6 +239,14 @@ async def index_entries(
     return out[:count]
 
 
+def list_source(queue: str, task_type: str) -> str:
+    """The name of waiting list ``wl:{queue}:{task_type}`` as a listing source and in cursors.
+
+    Queue and task names never hold ``/`` (``jobbers.models.names``), so it splits back.
+    """
+    return f"{queue}/{task_type}"
+
+
 async def waiting_entries(
     redis: Redis,
     keys: Keys,
@@ -256,7 +265,8 @@ async def waiting_entries(
     Entries come in list order, and the run of entries sharing the last one's submit time
     is read whole (its order by id is not the list's), so no page boundary splits it.
     """
-    key = keys.waiting_list(name)
+    queue, task_type = name.split("/", 1)
+    key = keys.waiting_list(queue, task_type)
     if last is not None:
         found = await _walk(redis, keys, key, last.id, after, count, oldest_first)
         if found is not None:

@@ -164,6 +164,7 @@ class RuntimeState:
         block_s: float,
         config_version: int,
         lookahead: int = 64,
+        types: Sequence[str] = (),
     ) -> ClaimResult:
         """Block on ``queue``'s doorbell (or ``wake_key``), then claim, in one round trip.
 
@@ -171,14 +172,17 @@ class RuntimeState:
         the moment the pop returns (a bell, the wake key or the timeout alike): an idle
         worker starts a new task one round trip after its submit, not two. A claim sent
         ahead may meet changed limits; ``config_version`` makes it claim nothing then.
+        ``types``: the capped types the worker has a free slot for, whose own doorbells
+        (rung by a claim that left them at another worker's cap) are waited on too.
         """
         argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
-        wait = ("BZPOPMIN", self.keys.bell(queue), wake_key, block_s)
+        bells = [self.keys.bell(queue), *(self.keys.bell(queue, t) for t in types)]
+        wait = ("BZPOPMIN", *bells, wake_key, block_s)
         try:
             _, res = await self.fetch_lane.execute([wait, self.scripts.command("claim", *argv)])
         except LaneBusy:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.bzpopmin([self.keys.bell(queue), wake_key], timeout=block_s)
+            pipe.bzpopmin([*bells, wake_key], timeout=block_s)
             self.scripts.send(pipe, "claim", *argv)
             _, res = await pipe.execute(raise_on_error=False)
         if isinstance(res, redis.exceptions.NoScriptError):
@@ -188,15 +192,22 @@ class RuntimeState:
             raise res
         return _claim_result(res)
 
-    async def wait_for_work(self, queues: list[str], wake_key: str, block_s: float) -> str | None:
-        """Block until one of ``queues`` rings its doorbell; the queue name, or None."""
-        keys = [self.keys.bell(q) for q in queues] + [wake_key]
+    async def wait_for_work(
+        self, queues: list[str], wake_key: str, block_s: float, types: Sequence[str] = ()
+    ) -> str | None:
+        """Block until one of ``queues`` rings its doorbell; the queue name, or None.
+
+        ``types`` as in ``wait_and_claim``: each queue's bells of those types count too.
+        """
+        keys = [self.keys.bell(q, t) for q in queues for t in (None, *types)] + [wake_key]
         reply = await self.redis.bzpopmin(keys, timeout=block_s)
         if not reply:
             return None
         key = str(reply[0])
         bell_prefix = self.keys.bell("")
-        return key[len(bell_prefix) :] if key.startswith(bell_prefix) else None
+        if not key.startswith(bell_prefix):
+            return None
+        return key[len(bell_prefix) :].split(":", 1)[0]  # queue names hold no ':'
 
     async def wake(self, wake_key: str) -> None:
         """Interrupt a blocked ``wait_for_work`` that listens on ``wake_key``."""

@@ -35,7 +35,7 @@ from jobbers.errors import (
 )
 from jobbers.keys import Keys
 from jobbers.lane import Lane
-from jobbers.listing import PageCursor, merged_window
+from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
@@ -167,6 +167,10 @@ class StateManager(RuntimeState):
         )
         if created:
             await self._config_changed()
+        # Waiting tasks stored in the layout before per-type waiting lists move onto them
+        # (``lua/migrate.lua``); once done, this is one GET per start.
+        while await self.scripts.run("migrate", 10_000):
+            pass
 
     # ------------------------------------------------------------------ tasks
 
@@ -369,15 +373,23 @@ class StateManager(RuntimeState):
     async def _waiting_lists(self, queue: str | None, name: str | None) -> list[str]:
         """The compact waiting lists a listing merges in (``listing.waiting_entries``).
 
-        One list per queue today. With a task name: none yet, so a name-filtered listing
-        shows the full-form waiting tasks only, until the lists are kept per task name.
+        A queue keeps one list per task type (``wt:{queue}`` names those with work); a
+        task name keeps the lists of that name's versions. O(queues x types), never tasks.
         """
-        if name is not None:
-            return []
         if queue is not None:
-            return [queue]
-        counts = cast(dict[str, str], await self.redis.hgetall(self.keys.waiting_counts))
-        return sorted(q for q, n in counts.items() if int(n) > 0)
+            queues = [queue]
+        else:
+            counts = cast(dict[str, str], await self.redis.hgetall(self.keys.waiting_counts))
+            queues = sorted(q for q, n in counts.items() if int(n) > 0)
+        lists: list[str] = []
+        for q in queues:
+            types = cast(list[str], await self.redis.zrange(self.keys.waiting_types(q), 0, -1))
+            lists += [
+                list_source(q, t)
+                for t in sorted(types)
+                if name is None or t.rpartition("@")[0] == name
+            ]
+        return lists
 
     async def _keyset_page(
         self,
@@ -545,7 +557,10 @@ class StateManager(RuntimeState):
                 role.queues.remove(name)
                 await self.redis.hset(k.roles, role.name, role.model_dump_json())
         await self.redis.hdel(k.queues, name)
-        await self.redis.delete(k.bell(name))
+        # Lists left holding only tombstones go with the queue (bounded: one per type).
+        types = cast(list[str], await self.redis.zrange(k.waiting_types(name), 0, -1))
+        lists = [k.waiting_list(name, t) for t in types] + [k.bell(name, t) for t in types]
+        await self.redis.delete(k.bell(name), k.waiting_types(name), *lists)
         await self._config_changed()
 
     @store_op

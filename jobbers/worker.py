@@ -3,8 +3,9 @@
 Three loops share one event loop:
 
 * the fetcher blocks on the doorbells of the queues it may take from (no polling) and
-  claims tasks atomically; full queues, task types at their cap, rate-limited and paused
-  queues are left out of the wait, so they never block the others;
+  claims tasks atomically; full queues, rate-limited and paused queues are left out of
+  the wait, so they never block the others, and a task type at its cap only waits itself
+  (the claim reads each type's own list; the type's own doorbell brings it back);
 * the heartbeat renews the worker's lease, learns about lost runs and durable cancel
   requests, catches up on missed config changes, and recovers dead peers;
 * the listener applies pub/sub hints (cancel, config) at once.
@@ -38,6 +39,15 @@ from jobbers.state_manager import StateManager
 log = logging.getLogger("jobbers.worker")
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
+
+
+def _capped_with_room(known: dict[str, tuple[int, int, int]]) -> list[str]:
+    """The capped task types with a free slot: the type doorbells a fetcher waits on.
+
+    A claim that leaves tasks of a capped type at its worker's cap rings that type's bell
+    instead of the queue's, so that workers at the same cap are not woken in a loop.
+    """
+    return sorted(key for key, (_, _, free) in known.items() if free > 0)
 
 
 class WorkerCrashed(JobbersError):
@@ -379,9 +389,9 @@ class Worker:
     async def _poke(self) -> None:
         """Tell the fetcher its set of eligible queues may have changed.
 
-        A blocked fetcher is woken when that set changed, or when the claim it sent ahead
-        counts fewer free slots for a capped type than there are now (it would skip a task
-        of that type and cost a second claim when one arrives).
+        A blocked fetcher is woken when that set changed, or when the free slots of a
+        capped type changed since it began to wait: the claim sent ahead would skip a task
+        of that type, and the doorbells of the capped types with room are part of the wait.
         """
         self._changed.set()
         stale = self._armed_known is not None and self._armed_known != self._known()
@@ -449,16 +459,20 @@ class Worker:
                     self.wake_key,
                     timeout,
                     self.routing.version,
+                    types=_capped_with_room(known),
                 )
             finally:
                 self._blocking_on = self._armed_known = None
-            await self._took(queue, free, res, known)
+            await self._took(queue, free, res)
             return
         self._blocking_on = eligible
+        known = self._armed_known = self._known()
         try:
-            rung = await self.state.wait_for_work(eligible, self.wake_key, timeout)
+            rung = await self.state.wait_for_work(
+                eligible, self.wake_key, timeout, _capped_with_room(known)
+            )
         finally:
-            self._blocking_on = None
+            self._blocking_on = self._armed_known = None
         if rung is not None:
             await self._claim(rung)
         else:
@@ -495,16 +509,14 @@ class Worker:
         res = await self.state.claim(
             self.id, queue, free, known, config_version=self.routing.version
         )
-        await self._took(queue, free, res, known)
+        await self._took(queue, free, res)
 
-    async def _took(
-        self, queue: str, free: int, res: ClaimResult, known: dict[str, tuple[int, int, int]]
-    ) -> None:
+    async def _took(self, queue: str, free: int, res: ClaimResult) -> None:
         """Act on a claim's answer: start its tasks, or learn why there were none.
 
-        ``known`` is what the claim was told about free slots per type. A claim sent ahead
-        behind the blocking wait may run long after: if a run ended since, the types it
-        skipped as full may have room now, and the queue must not wait for a run to end.
+        Nothing here holds a queue back for its capped types: a claim sent ahead that ran
+        before a run of a capped type ended skipped that type, and rang its doorbell, which
+        the next wait includes now that the type has room.
         """
         if res.status == "ok" and len(res.tasks) == free:
             self.hot.add(queue)
@@ -527,10 +539,9 @@ class Worker:
                         args,
                     )
             case "ok":
-                if not res.tasks and res.skipped and self._known() == known:
-                    # Only types at their cap are waiting: leave the queue out of the
-                    # wait until one of our runs ends (no busy polling).
-                    self.blocked.add(queue)
+                # Types at their cap stay waiting without holding the queue: the claim
+                # rings their own doorbell, which this worker waits on again once it has
+                # a free slot of the type (see `_capped_with_room`).
                 for claimed in res.tasks:
                     self._start(claimed, queue)
                 if res.tasks:

@@ -124,6 +124,17 @@ async def capped(**kwargs: Any) -> dict[str, Any] | None:
     return await sleeper(**kwargs)
 
 
+@register_task(name="held", version=1, max_concurrent=2)
+async def held(**kwargs: Any) -> None:
+    """Capped at two runs per worker; each run lasts until the test pushes one
+    ``test:release:held`` (or a minute passes)."""
+    client = _redis()
+    try:
+        await client.blpop(["test:release:held"], timeout=60)
+    finally:
+        await client.aclose()
+
+
 @register_task(
     name="beater", version=1, max_heartbeat_interval=dt.timedelta(seconds=1), max_concurrent=None
 )

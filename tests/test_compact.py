@@ -68,7 +68,7 @@ async def test_a_fresh_task_has_no_full_form_until_a_worker_claims_it(state: Sta
         (tid, "add", 1, 0, {"a": 1, "b": 2})
     ]
     assert await state.redis.hget(k.waiting_records, tid) is None
-    assert await state.redis.llen(k.waiting_list("default")) == 0
+    assert await state.redis.llen(k.waiting_list("default", "add@1")) == 0
     full = await state.get_task(tid)
     assert full.status == TaskStatus.STARTED and full.submitted_at == task.submitted_at
     assert full.parameters == {"a": 1, "b": 2} and full.worker_id == WORKER
@@ -121,14 +121,16 @@ async def test_cancelled_compact_tasks_leave_tombstones_that_nothing_runs_or_cou
     assert gone.status == TaskStatus.CANCELLED and gone.errors[-1].kind == "cancelled"
     assert await waiting(state) == [str(tasks[1].id), str(tasks[3].id)]
     # The tombstones at both ends went with their cancel; the one in the middle stays.
-    assert await state.redis.llen(state.keys.waiting_list("default")) == 3
+    assert await state.redis.llen(state.keys.waiting_list("default", "noop@1")) == 3
     assert (await state.stats()).statuses == {
         **(await state.stats()).statuses,
         "submitted": 2,
         "cancelled": 3,
     }
     assert await claim_ids(state, 5) == [str(tasks[1].id), str(tasks[3].id)]
-    assert await state.redis.llen(state.keys.waiting_list("default")) == 0  # tombstones gone
+    assert (
+        await state.redis.llen(state.keys.waiting_list("default", "noop@1")) == 0
+    )  # tombstones gone
     # An id cancelled while compact is stored for good: resubmitting it changes nothing.
     again, created = await state.submit(Task(id=tasks[0].id, name="noop"))
     assert not created and again.status == TaskStatus.CANCELLED

@@ -5,28 +5,47 @@
 --   known_json: {"name@version": [max_heartbeat_ms, dlq 0/1, free], ...} the types the
 --   worker can run; free is how many more of that type it may start (-1: no cap), and a
 --   type with no free slot is left waiting for another worker (or later).
+--   lookahead: how many tasks of a type the worker cannot run are dropped in one call.
 --   config_version: the `cfgver` the worker computed n from ('' = do not check). A worker
 --   sends its claim ahead, behind its blocking wait, so the queues' limits may have
 --   changed by the time it runs: then nothing is claimed and the worker re-reads them.
+-- Order: the oldest waiting tasks (by submit time, or re-queue time for full-form ones;
+-- 0 = the front) among the types the worker may start, FIFO within a type and across
+-- types; each type is read from its own list (see common.lua), so a type at its cap
+-- never delays another, however many of its tasks wait ahead.
+-- Doorbells: the queue's bell is rung again when the claim filled its request (more work
+-- may wait for other workers), `bell:{queue}:{type}` when tasks of a capped type are left
+-- because this worker reached its cap (workers with a free slot of that type wait on it),
+-- and a claim that takes nothing because the worker's view was stale (`dead`, `config`)
+-- passes the bell on: the blocking wait in front of it popped it.
 -- Returns {'dead'} | {'noqueue'} | {'paused'} | {'config'} | {'limited', retry_after_ms}
 --       | {'ok', skipped, id, run_id, name, version, attempt, ..., params, ...}: five
---         fields per claimed task, then the parameters of each in the same order
+--         fields per claimed task, then the parameters of each in the same order;
+--         skipped is the number of waiting types left because of the worker's caps
 local worker, queue = ARGV[2], ARGV[3]
 -- At most 1000 a call (Lua's unpack limit); a worker with more free slots claims again.
 local n, look = math.min(tonumber(ARGV[4]), 1000), math.min(tonumber(ARGV[5]), 1000)
 local known = cjson.decode(ARGV[6])
 local version = ARGV[7] or ''
+local qk = P .. 's:submitted:' .. queue
+
+local function pass_bell()
+  if redis.call('ZCARD', wt(queue)) > 0 then ring(queue) end
+end
 
 local lease = redis.call('ZSCORE', P .. 'workers', worker)
-if not lease or tonumber(lease) < NOW then return {'dead'} end
+if not lease or tonumber(lease) < NOW then
+  pass_bell()
+  return {'dead'}
+end
 if version ~= '' and (redis.call('GET', P .. 'cfgver') or '0') ~= version then
+  pass_bell()
   return {'config'}
 end
 local raw = redis.call('HGET', P .. 'queues', queue)
 if not raw then return {'noqueue'} end
 local cfg = cjson.decode(raw)
 if cfg.paused then return {'paused'} end
-local qk = P .. 's:submitted:' .. queue
 
 local rl, window = nil, 0
 if cfg.rate_numerator then
@@ -37,105 +56,150 @@ if cfg.rate_numerator then
   local avail = cfg.rate_numerator - redis.call('ZCARD', rl)
   if avail <= 0 then
     local oldest = redis.call('ZRANGE', rl, 0, 0, 'WITHSCORES')
-    if redis.call('ZCARD', qk) > 0 or waiting_count(queue) > 0 then ring(queue) end
+    pass_bell()
     return {'limited', tostring(math.max(1, tonumber(oldest[2]) + window - NOW))}
   end
   if avail < n then n = avail end
 end
 
--- Candidates, oldest first: the full-form waiting tasks (retries, re-queued, recovered;
--- `qk`) and the compact ones (fresh submits; the queue's list), merged by score. Pick the
--- tasks first, then write them as one batch: one INCRBY for the run ids, one variadic
+-- Candidates, oldest first: each type the worker may start is read from the head of its
+-- list, as many live entries as it may take (its free slots, at most n), and the
+-- candidates of all types are merged by score. Types are visited in the order of their
+-- bound in `wt`, and one whose bound is past the n-th candidate is not read at all. Pick
+-- the tasks first, then write them as one batch: one INCRBY for the run ids, one variadic
 -- ZREM/ZADD per index, one counter bump.
-local skipped = 0
+local skipped, more = 0, false
 local picked, specs, fields, compact = {}, {}, {}, {}
-local full = redis.call('ZRANGE', qk, 0, look - 1, 'WITHSCORES')
--- Tombstones at the head are dropped first (a few rounds at most), so that a run of
--- cancelled tasks does not leave this claim with nothing to take.
-local listed, recs
-for round = 1, 21 do
-  listed = redis.call('LRANGE', wl(queue), 0, look - 1)
-  recs = #listed > 0 and redis.call('HMGET', wk(), unpack(listed)) or {}
-  local k = 0
-  while k < #listed and not recs[k + 1] do k = k + 1 end
-  if k == 0 or round == 21 then break end
-  redis.call('LTRIM', wl(queue), k, -1)
+local cands, lists, bells = {}, {}, {}
+local seen = {}  -- ids met in this claim: an id listed twice is taken once
+local function before(a, b)
+  if a.score ~= b.score then return a.score < b.score end
+  if a.list.rank ~= b.list.rank then return a.list.rank < b.list.rank end
+  return a.pos < b.pos
 end
-local fi, li = 1, 1
-local used = {}  -- list position -> true once claimed, dropped or found to be a tombstone
-while #picked < n and (fi <= #full or li <= #listed) do
-  local take_full
-  if li > #listed then
-    take_full = true
-  elseif not recs[li] then
-    used[li] = true  -- a tombstone: cancelled or purged while compact
-    li = li + 1
-    take_full = nil
-  elseif fi > #full then
-    take_full = false
-  else
-    take_full = tonumber(full[fi + 1]) <= unpack_record(recs[li]).at
+
+-- Up to `quota` live entries from the head of a type's list, reading past tombstones (at
+-- most 21 chunks); tombstones and second entries of an id are marked for removal.
+local function read(ttype, quota)
+  local L = {ttype = ttype, key = wl(queue, ttype), ids = {}, live = {}, used = {},
+    taken = {}, whole = false}
+  local chunk = math.max(quota, 16)
+  for round = 1, 21 do
+    local from = #L.ids
+    local ids = redis.call('LRANGE', L.key, from, from + chunk - 1)
+    local live = live_entries(queue, ids)
+    for i, id in ipairs(ids) do
+      local pos = from + i
+      L.ids[pos] = id
+      local e = live[i]
+      if e and not seen[id] then
+        local c = {pos = pos, id = id, list = L}
+        if type(e) == 'table' then c.rec, c.score = e, e.at else c.score = e end
+        L.live[#L.live + 1] = c
+      else
+        L.used[pos] = true
+      end
+      seen[id] = true
+    end
+    if #ids < chunk then L.whole = true; break end
+    if #L.live >= quota then break end
+    if round == 21 then more = true end
   end
-  if take_full == true then
-    local id = full[fi]
-    fi = fi + 2
-    local t = tk(id)
-    local f = redis.call('HMGET', t, 'name', 'version', 'status', 'attempt',
+  return L
+end
+
+local types = redis.call('ZRANGE', wt(queue), 0, -1, 'WITHSCORES')
+for i = 1, #types, 2 do
+  local ttype, bound = types[i], tonumber(types[i + 1])
+  local spec = known[ttype]
+  if spec and spec[3] == 0 then
+    skipped = skipped + 1
+    bells[ttype] = true
+  else
+    if n > 0 and #cands >= n then
+      table.sort(cands, before)
+      for j = #cands, n + 1, -1 do cands[j] = nil end
+      if bound > cands[n].score then
+        more = true
+        break
+      end
+    end
+    local quota = look
+    if spec then quota = spec[3] < 0 and n or math.min(n, spec[3]) end
+    local L = read(ttype, quota)
+    L.spec, L.rank = spec, #lists + 1
+    lists[L.rank] = L
+    if not spec then
+      -- A type this worker does not run: its tasks are dropped, whatever their place.
+      for _, c in ipairs(L.live) do
+        local id = c.id
+        L.used[c.pos], L.taken[c.pos] = true, true
+        local attempt = 0
+        if c.rec then
+          materialize(id, c.rec)
+        else
+          attempt = tonumber(redis.call('HGET', tk(id), 'attempt')) or 0
+        end
+        finish_at(id, 'dropped', queue, 'submitted')
+        local why = 'task ' .. ttype .. ' is not registered on worker ' .. worker
+        redis.call('HSET', tk(id), 'worker', worker, 'last_error', why)
+        history(id, {attempt = attempt, kind = 'dropped', message = why, worker_id = worker})
+        bump(queue, 'dropped')
+      end
+      if not L.whole then more = true end
+    else
+      for j = 1, math.min(quota, #L.live) do cands[#cands + 1] = L.live[j] end
+    end
+  end
+end
+table.sort(cands, before)
+for j = 1, math.min(n, #cands) do
+  local c = cands[j]
+  local L, id = c.list, c.id
+  L.used[c.pos], L.taken[c.pos] = true, true
+  local f = nil
+  if not c.rec then
+    f = redis.call('HMGET', tk(id), 'name', 'version', 'status', 'attempt',
       'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
     if f[3] ~= 'submitted' then
       -- An index entry without a matching task: repair the index, never run it.
       redis.call('ZREM', qk, id)
       redis.call('ZREM', P .. 's:submitted', id)
-    else
-      local key = f[1] .. '@' .. f[2]
-      local spec = known[key]
-      if spec and spec[3] == 0 then
-        skipped = skipped + 1
-      elseif not spec then
-        finish_at(id, 'dropped', queue, 'submitted')
-        local why = 'task ' .. key .. ' is not registered on worker ' .. worker
-        redis.call('HSET', t, 'worker', worker, 'last_error', why)
-        history(id, {attempt = tonumber(f[4]), kind = 'dropped', message = why, worker_id = worker})
-        bump(queue, 'dropped')
-      else
-        if spec[3] > 0 then spec[3] = spec[3] - 1 end
-        picked[#picked + 1] = id
-        specs[#picked] = spec
-        fields[#picked] = f
-      end
+      f = false
     end
-  elseif take_full == false then
-    local id, r = listed[li], unpack_record(recs[li])
-    local key = r.name .. '@' .. r.version
-    local spec = known[key]
-    if spec and spec[3] == 0 then
-      skipped = skipped + 1
-    elseif not spec then
-      used[li] = true
-      materialize(id, r)
-      finish_at(id, 'dropped', queue, 'submitted')
-      local why = 'task ' .. key .. ' is not registered on worker ' .. worker
-      redis.call('HSET', tk(id), 'worker', worker, 'last_error', why)
-      history(id, {attempt = 0, kind = 'dropped', message = why, worker_id = worker})
-      bump(queue, 'dropped')
-    else
-      used[li] = true
-      if spec[3] > 0 then spec[3] = spec[3] - 1 end
-      picked[#picked + 1] = id
-      specs[#picked] = spec
-      compact[#picked] = r
-    end
-    li = li + 1
+  end
+  if f ~= false then
+    L.picked = (L.picked or 0) + 1
+    picked[#picked + 1] = id
+    specs[#picked] = L.spec
+    compact[#picked] = c.rec
+    fields[#picked] = f
   end
 end
--- Take the used entries off the list: the leading run at once, any after a skipped one
--- by value (they sit within the first `look` entries).
-do
+
+-- Take the used entries off the lists: the leading run at once, any taken one after an
+-- entry left waiting by value (it is the first entry of its id). Then the type's bound
+-- moves up to the oldest entry left, or the type leaves the index with its list.
+for _, L in ipairs(lists) do
   local lead = 0
-  while used[lead + 1] do lead = lead + 1 end
-  if lead > 0 then redis.call('LTRIM', wl(queue), lead, -1) end
-  for pos = lead + 2, #listed do
-    if used[pos] then redis.call('LREM', wl(queue), 1, listed[pos]) end
+  while L.used[lead + 1] do lead = lead + 1 end
+  if lead > 0 then redis.call('LTRIM', L.key, lead, -1) end
+  for pos = lead + 2, #L.ids do
+    if L.taken[pos] then redis.call('LREM', L.key, 1, L.ids[pos]) end
+  end
+  local left = nil
+  for _, c in ipairs(L.live) do
+    if not L.taken[c.pos] then left = c.score; break end
+  end
+  if L.whole and not left and lead == #L.ids then
+    redis.call('ZREM', wt(queue), L.ttype)
+  else
+    if not left then
+      for _, c in ipairs(L.live) do left = math.max(left or c.score, c.score) end
+    end
+    if left then redis.call('ZADD', wt(queue), left, L.ttype) end
+    local spec = L.spec
+    if spec and spec[3] > 0 and (L.picked or 0) >= spec[3] then bells[L.ttype] = true end
   end
 end
 
@@ -204,12 +268,10 @@ if claimed > 0 then
   bump(queue, 'started', claimed)
 end
 if rl then redis.call('PEXPIRE', rl, window) end
--- Ring again while tasks wait, so that another worker (or this one) comes back for them.
--- A claim that read both sources whole and left nothing behind knows the queue is empty
--- without asking (an idle worker's claim of one fresh task, the latency path).
-local emptied = skipped == 0 and fi > #full and #full < 2 * look and li > #listed
-  and #listed < look
-if not emptied and (waiting_count(queue) > 0 or redis.call('ZCARD', qk) > 0) then
-  ring(queue)
+-- Ring again while tasks wait that another worker (or this one) may take: the request
+-- was filled, or a read stopped short. Types left at this worker's cap ring their own bell.
+if more or (claimed == n and redis.call('ZCARD', wt(queue)) > 0) then ring(queue) end
+for ttype in pairs(bells) do
+  redis.call('ZADD', P .. 'bell:' .. queue .. ':' .. ttype, 0, 'r')
 end
 return out

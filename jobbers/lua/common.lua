@@ -12,9 +12,30 @@ end
 
 local function tk(id) return P .. 'task:' .. id end
 
+-- Waiting lists. Every waiting task (compact or full form) has its id on the list of its
+-- queue and type, `wl:{queue}:{name@version}`, oldest first; `wt:{queue}` holds the types
+-- with a list, scored with a lower bound of their oldest task's time (0 = a recovered
+-- task at the front). A claim reads only the types it may start, so a capped type never
+-- hides the tasks behind it. An id that is neither compact (a record in `wait`) nor a
+-- full-form `submitted` task of the queue is a tombstone, dropped when reached; an id may
+-- be listed twice (a task re-queued while its old entry is still listed), the first entry
+-- counts.
+local function wl(queue, ttype) return P .. 'wl:' .. queue .. ':' .. ttype end
+local function wt(queue) return P .. 'wt:' .. queue end
+
+-- A full-form task entering `submitted` goes on its type's list: at the front when it
+-- goes back to the front of the queue (score 0), else at the tail.
+local function listed(id, queue, score)
+  local f = redis.call('HMGET', P .. 'task:' .. id, 'name', 'version')
+  if not f[1] or not f[2] then return end
+  local ttype = f[1] .. '@' .. f[2]
+  redis.call(score == 0 and 'LPUSH' or 'RPUSH', wl(queue, ttype), id)
+  redis.call('ZADD', wt(queue), 'LT', score, ttype)
+end
+
 -- Move a task between status indexes and set its status: with move_many below, the only
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
--- the indexes.
+-- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
 -- Both also keep the per-name indexes `s:{status}:n:{name}` (full-form tasks only), which
 -- the listings filtered by task name read.
 local function sn(status, name) return P .. 's:' .. status .. ':n:' .. name end
@@ -29,6 +50,7 @@ local function move(id, queue, old, new, score)
   redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, score, id)
   if name then redis.call('ZADD', sn(new, name), score, id) end
   redis.call('HSET', tk(id), 'status', new)
+  if new == 'submitted' then listed(id, queue, score) end
 end
 
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
@@ -50,6 +72,9 @@ local function move_many(ids, queue, old, new, scores)
     end
     redis.call('ZADD', P .. 's:' .. new, unpack(pairs_))
     redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, unpack(pairs_))
+    if new == 'submitted' then
+      for j = i, last do listed(ids[j], queue, type(scores) == 'table' and scores[j] or scores) end
+    end
   end
   -- The per-name indexes, one variadic call per name. A claim passes no `old`: its
   -- full-form tasks leave `submitted` here (its compact ones were in no index, and ZREM
@@ -75,16 +100,15 @@ local function move_many(ids, queue, old, new, scores)
 end
 
 -- Compact waiting tasks. A fresh submit stores only a record in the `wait` hash (id ->
--- record) and the id at the tail of the queue's `q:{queue}` list, with the queue's count
--- in `wq`: ~160 bytes a task instead of a hash, a parameters key and four index entries.
+-- record) and the id at the tail of its waiting list (above), with the queue's count in
+-- `wq`: ~150 bytes a task instead of a hash, a parameters key and four index entries.
 -- The full form (task hash, parameters key, `all` entries) is written when a worker
 -- claims the task or an operator cancels or purges it; retries and re-queued tasks wait
--- in full form in `s:submitted:{queue}`, and a claim takes from both in score order.
+-- in full form in `s:submitted:{queue}` and on the same lists.
 -- A record removed from `wait` leaves its id in the list as a tombstone, skipped later.
 -- Record: queue, name, version, fingerprint, submitted_at, parameters ('' for {}),
 -- joined by the unit separator (\31).
 local function wk() return P .. 'wait' end
-local function wl(queue) return P .. 'q:' .. queue end
 
 local function pack_record(queue, name, version, fp, at, params)
   if params == '{}' then params = '' end
@@ -120,21 +144,42 @@ local function materialize(id, r)
   redis.call('HINCRBY', P .. 'wq', r.queue, -1)
 end
 
--- Drop the tombstones at one end of a queue's list (at most 20 x 64 per call), so that
+-- Which of `ids` (entries of one of `queue`'s waiting lists) are live: a table of
+-- position -> the unpacked record (compact) or the score (full form, `submitted`).
+local function live_entries(queue, ids)
+  local live = {}
+  if #ids == 0 then return live end
+  local recs = redis.call('HMGET', wk(), unpack(ids))
+  for i, id in ipairs(ids) do
+    if recs[i] then
+      live[i] = unpack_record(recs[i])
+    else
+      local score = redis.call('ZSCORE', P .. 's:submitted:' .. queue, id)
+      if score then live[i] = tonumber(score) end
+    end
+  end
+  return live
+end
+
+-- Drop the tombstones at one end of a waiting list (at most 20 x 64 per call), so that
 -- claims, which read from the head, and newest-first listings, which read from the tail,
--- do not wade through them.
-local function drop_tombstones(queue, tail)
+-- do not wade through them. A list left empty leaves the queue's type index.
+local function drop_tombstones(queue, ttype, tail)
+  local key = wl(queue, ttype)
   for _ = 1, 20 do
-    local ids = redis.call('LRANGE', wl(queue), tail and -64 or 0, tail and -1 or 63)
-    if #ids == 0 then return end
-    local recs = redis.call('HMGET', wk(), unpack(ids))
+    local ids = redis.call('LRANGE', key, tail and -64 or 0, tail and -1 or 63)
+    if #ids == 0 then
+      redis.call('ZREM', wt(queue), ttype)
+      return
+    end
+    local live = live_entries(queue, ids)
     local k = 0
     if tail then
-      while k < #ids and not recs[#ids - k] do k = k + 1 end
-      if k > 0 then redis.call('LTRIM', wl(queue), 0, -(k + 1)) end
+      while k < #ids and not live[#ids - k] do k = k + 1 end
+      if k > 0 then redis.call('LTRIM', key, 0, -(k + 1)) end
     else
-      while k < #ids and not recs[k + 1] do k = k + 1 end
-      if k > 0 then redis.call('LTRIM', wl(queue), k, -1) end
+      while k < #ids and not live[k + 1] do k = k + 1 end
+      if k > 0 then redis.call('LTRIM', key, k, -1) end
     end
     if k < #ids then return end
   end

@@ -1,11 +1,12 @@
--- purge: cancel (visibly, with a reason) up to `limit` waiting tasks of a queue: compact
--- ones first (see common.lua), then full-form submitted ones, then scheduled retries.
--- Nothing is deleted.
+-- purge: cancel (visibly, with a reason) up to `limit` waiting tasks of a queue: those on
+-- its waiting lists (compact or full form, type by type, see common.lua), then any
+-- full-form submitted one no list holds, then scheduled retries. Nothing is deleted.
 -- ARGV: prefix, queue, limit
 -- Returns {cancelled, more}: call again while more is 1. A call also drops at most 20
--- x limit tombstones from the head of the queue's list, so it never runs long.
+-- x limit tombstones from the head of each list, so it never runs long.
 local queue, limit = ARGV[2], tonumber(ARGV[3])
 local n = 0
+local done = {}  -- an id listed twice is purged once
 local function purged(id, status, attempt)
   history(id, {attempt = attempt, kind = 'cancelled', message = 'queue ' .. queue .. ' purged'})
   finish_at(id, 'cancelled', queue, status)
@@ -13,23 +14,33 @@ local function purged(id, status, attempt)
   bump(queue, 'cancelled')
   n = n + 1
 end
-for _ = 1, 20 do
-  local listed = redis.call('LRANGE', wl(queue), 0, limit - 1)
-  if #listed == 0 then break end
-  local recs = redis.call('HMGET', wk(), unpack(listed))
-  local taken = 0
-  for i, id in ipairs(listed) do
-    if recs[i] then
-      if n >= limit then break end
-      materialize(id, unpack_record(recs[i]))
-      purged(id, 'submitted', 0)
+for _, ttype in ipairs(redis.call('ZRANGE', wt(queue), 0, -1)) do
+  local key = wl(queue, ttype)
+  for _ = 1, 20 do
+    local listed_ids = redis.call('LRANGE', key, 0, limit - 1)
+    if #listed_ids == 0 then break end
+    local live = live_entries(queue, listed_ids)
+    local taken = 0
+    for i, id in ipairs(listed_ids) do
+      local e = live[i]
+      if e and not done[id] then
+        if n >= limit then break end
+        done[id] = true
+        if type(e) == 'table' then
+          materialize(id, e)
+          purged(id, 'submitted', 0)
+        else
+          purged(id, 'submitted', tonumber(redis.call('HGET', tk(id), 'attempt')) or 0)
+        end
+      end
+      taken = i
     end
-    taken = i
+    redis.call('LTRIM', key, taken, -1)
+    if n >= limit then return {n, 1} end
   end
-  redis.call('LTRIM', wl(queue), taken, -1)
-  if n >= limit then return {n, 1} end
+  if redis.call('LLEN', key) > 0 then return {n, 1} end
+  redis.call('ZREM', wt(queue), ttype)
 end
-if redis.call('LLEN', wl(queue)) > 0 then return {n, 1} end
 for _, status in ipairs({'submitted', 'scheduled'}) do
   if n < limit then
     for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. status .. ':' .. queue, 0, limit - n - 1)) do

@@ -10,7 +10,7 @@
 -- mode 'each': tasks of unrelated callers sent together; each stands alone, and a refused
 --   one gets its own kind and value in the 'ok' reply (the others are stored).
 -- A new task is stored compact (see common.lua): a record in `wait` and its id on the
--- queue's list, a handful of variadic calls for the whole batch.
+-- list of its queue and type, a handful of variadic calls for the whole batch.
 local all_or_nothing = ARGV[2] == 'all'
 local queues = {}
 local out = {'ok'}
@@ -77,27 +77,40 @@ for index, f in ipairs(tasks) do
     end
   end
 end
--- Write the new tasks: one variadic HSET of records, then per queue one RPUSH of ids and
--- one count, in chunks of 1000 tasks (Lua's unpack limit).
+-- Write the new tasks: one variadic HSET of records, then per queue and type one RPUSH
+-- of ids, per queue one count, in chunks of 1000 tasks (Lua's unpack limit). A type new to
+-- the queue's type index enters it with this call's time (NX: a listed type keeps its
+-- older bound).
 local by_queue = {}
 for _, f in ipairs(fresh) do
-  by_queue[f[4]] = by_queue[f[4]] or {}
-  table.insert(by_queue[f[4]], f)
-end
-for queue, list in pairs(by_queue) do
-  for i = 1, #list, 1000 do
-    local pairs_, ids = {}, {}
-    for j = i, math.min(i + 999, #list) do
-      local f = list[j]
-      pairs_[#pairs_ + 1] = f[1]
-      pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
-      ids[#ids + 1] = f[1]
-    end
-    redis.call('HSET', wk(), unpack(pairs_))
-    redis.call('RPUSH', wl(queue), unpack(ids))
+  local q = by_queue[f[4]]
+  if not q then q = {n = 0, types = {}, order = {}}; by_queue[f[4]] = q end
+  local ttype = f[2] .. '@' .. f[3]
+  if not q.types[ttype] then
+    q.types[ttype] = {}
+    q.order[#q.order + 1] = ttype
   end
-  redis.call('HINCRBY', P .. 'wq', queue, #list)
+  table.insert(q.types[ttype], f)
+  q.n = q.n + 1
+end
+for queue, q in pairs(by_queue) do
+  for _, ttype in ipairs(q.order) do
+    local list = q.types[ttype]
+    for i = 1, #list, 1000 do
+      local pairs_, ids = {}, {}
+      for j = i, math.min(i + 999, #list) do
+        local f = list[j]
+        pairs_[#pairs_ + 1] = f[1]
+        pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
+        ids[#ids + 1] = f[1]
+      end
+      redis.call('HSET', wk(), unpack(pairs_))
+      redis.call('RPUSH', wl(queue, ttype), unpack(ids))
+    end
+    redis.call('ZADD', wt(queue), 'NX', NOW, ttype)
+  end
+  redis.call('HINCRBY', P .. 'wq', queue, q.n)
   ring(queue)
-  bump(queue, 'submitted', #list)
+  bump(queue, 'submitted', q.n)
 end
 return out
