@@ -47,7 +47,7 @@ from jobbers.models.names import canonical_ulid
 # A cursor keeps the positions of at most this many waiting lists, the ones a page used
 # last, so that it stays within the 4 KiB the API accepts. A list with no position reads
 # from its start again (correct, only slower).
-MAX_CURSOR_LISTS = 16
+MAX_CURSOR_LISTS = 14
 # A waiting list is named ``queue/name@version`` (see ``list_source``): 64 + 1 + 64 + 1 +
 # the version's digits.
 MAX_SOURCE_NAME = 150

@@ -30,8 +30,10 @@ async def cancelled(
     return ids
 
 
-async def submitted(state: StateManager, n: int, name: str = "add") -> list[str]:
-    return [str((await state.submit_task(Task(name=name))).id) for _ in range(n)]
+async def submitted(
+    state: StateManager, n: int, name: str = "add", queue: str = "default"
+) -> list[str]:
+    return [str((await state.submit_task(Task(name=name, queue=queue))).id) for _ in range(n)]
 
 
 def ids_of(items: list[Any]) -> list[str]:
@@ -254,3 +256,17 @@ def test_the_longest_cursor_fits_the_api_limit() -> None:
     assert len(cursor) <= 4096
     kept = PageCursor.decode(cursor).lists
     assert len(kept) == MAX_CURSOR_LISTS and list(kept) == list(lists)[-MAX_CURSOR_LISTS:]
+
+
+async def test_name_filtered_listings_include_compact_waiting_tasks(state: StateManager) -> None:
+    """Waiting tasks never claimed are compact (in no index): their per-type lists list them."""
+    await state.create_queue(QueueConfig(name="other"))
+    adds = await submitted(state, 3)
+    noops = await submitted(state, 2, name="noop")
+    other = await submitted(state, 1, name="noop", queue="other")
+    page = await state.list_tasks(TaskStatus.SUBMITTED, name="noop")
+    assert sorted(ids_of(page.items)) == sorted(noops + other)
+    assert ids_of((await state.list_tasks(TaskStatus.SUBMITTED, name="add")).items) == adds
+    assert ids_of((await state.list_tasks(queue="other", name="noop")).items) == other
+    pages = ids_of((await state.list_tasks(name="noop", limit=1)).items)
+    assert len(pages) == 1 and pages[0] in noops + other
