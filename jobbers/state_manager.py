@@ -38,6 +38,7 @@ from jobbers.keys import Keys
 from jobbers.lane import Lane
 from jobbers.listing import merged_page
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.document import check_document
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
@@ -751,6 +752,7 @@ def _checked_params(task: Task) -> str | InvalidInput:
     """The task's parameter JSON, or why the store must not take it."""
     try:
         params = task.params_json()
+        check_document(task.parameters, "parameters", params)
     except ValueError as exc:
         return InvalidInput(
             f"task {task.id}: parameters are not plain JSON: {exc}", field="parameters"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobbers.models.document import load_document
 from jobbers.models.task import Task, TaskError, TaskStatus, ms_to_datetime
 
 
@@ -28,9 +29,9 @@ def task_from_redis(
         name=fields["name"],
         version=int(fields["version"]),
         queue=fields["queue"],
-        parameters=json.loads(params) if params else {},
+        parameters=load_document(params) if params else {},
         status=TaskStatus(fields.get("status", "submitted")),
-        results=json.loads(results) if results else None,
+        results=load_document(results) if results else None,
         retry_attempt=int(fields.get("attempt") or 0),
         recoveries=int(fields.get("recoveries") or 0),
         submitted_at=ms_to_datetime(fields.get("submitted_at")),
@@ -63,7 +64,7 @@ def task_from_record(task_id: str, record: str) -> Task:
         name=name,
         version=int(version),
         queue=queue,
-        parameters=json.loads(params) if params else {},
+        parameters=load_document(params) if params else {},
         status=TaskStatus.SUBMITTED,
         submitted_at=ms_to_datetime(submitted_at),
         errors=[],

@@ -41,6 +41,7 @@ from jobbers.errors import (
     TaskNotFound,
     UnknownTask,
 )
+from jobbers.models.document import renderable
 from jobbers.schemas import ErrorResponse
 from jobbers.state_manager import InvalidInput
 
@@ -151,9 +152,14 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by their names, so it renders as JSON."""
+    """``value`` with NaN and infinities replaced by their names, so it renders as JSON.
+
+    Strings UTF-8 cannot encode (a lone surrogate) are repaired for the same reason.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return renderable(value)
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
