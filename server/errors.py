@@ -8,8 +8,10 @@ Conflict (InvalidTransition, DuplicateTask,            409     ``{"detail": "...
 AlreadyExists)
 InvalidInput, UnknownTask, pydantic ValidationError    422     ``{"detail": [{loc, msg, type}]}``
 StoreUnavailable, redis ConnectionError/TimeoutError,  503     ``{"detail": "Redis is
-Redis OOM/READONLY/LOADING/MASTERDOWN/... replies               unavailable: ..."}`` +
-                                                               ``Retry-After``
+Redis OOM/BUSY/READONLY/LOADING/MASTERDOWN/... replies          unavailable: ..."}`` (``Redis
+                                                               is out of memory ...`` for OOM,
+                                                               ``Redis is busy ...`` for BUSY)
+                                                               + ``Retry-After``
 anything else                                          500     ``{"detail": "internal ..."}``
 =====================================================  ======  ==============================
 
@@ -70,7 +72,12 @@ _UNAVAILABLE_REPLY_TYPES = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
-_UNAVAILABLE_REPLY = re.compile(r"\b(OOM|READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN)\b")
+_UNAVAILABLE_REPLY = re.compile(
+    r"\b(OOM|READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN|BUSY)\b|used memory > 'maxmemory'"
+)
+# The replies an operator acts on differently get their own first words in the 503's detail.
+_OUT_OF_MEMORY = re.compile(r"\bOOM\b|used memory > 'maxmemory'")
+_BUSY = re.compile(r"\bBUSY\b")
 
 # OpenAPI ``responses`` entries for the error statuses, shared by the routers.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -171,9 +178,21 @@ def _unavailable_response(exc: Exception, retry_after_s: int) -> JSONResponse:
     cause = exc.__cause__ if isinstance(exc, StoreUnavailable) and exc.__cause__ else exc
     return JSONResponse(
         status_code=503,
-        content={"detail": f"Redis is unavailable: {cause}"},
+        content={"detail": f"{_headline(cause)}: {cause}"},
         headers={"Retry-After": str(retry_after_s)},
     )
+
+
+def _headline(cause: BaseException) -> str:
+    """What the operator should read first: full memory and a long script need acting on."""
+    if isinstance(cause, redis.exceptions.OutOfMemoryError) or _OUT_OF_MEMORY.search(str(cause)):
+        return (
+            "Redis is out of memory (maxmemory reached): it refuses writes until memory is "
+            "freed or maxmemory is raised"
+        )
+    if _BUSY.search(str(cause)):
+        return "Redis is busy running a script: it answers again when the script ends"
+    return "Redis is unavailable"
 
 
 def located(exc: E, *loc: str | int) -> E:
