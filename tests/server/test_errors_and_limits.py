@@ -362,12 +362,13 @@ async def test_filling_a_small_maxmemory_gives_503_out_of_memory_never_500(
             stored: list[str] = []
             refused = None
             for _ in range(200):
-                body = {"id": new_id(), "name": "noop", "parameters": {"blob": "x" * 100_000}}
+                tid = new_id()
+                body = {"id": tid, "name": "noop", "parameters": {"blob": "x" * 100_000}}
                 response = await client.post("/submit-task", json=body)
                 if response.status_code != 201:
                     refused = response
                     break
-                stored.append(body["id"])
+                stored.append(tid)
             assert refused is not None and stored, "Redis never filled up"
             assert refused.status_code == 503, refused.text
             assert refused.json()["detail"].startswith("Redis is out of memory"), refused.text
