@@ -32,7 +32,8 @@ def served(redis_url: str, state: StateManager, **env: str) -> FastAPI:
     """The app as ``jobbers_manager`` builds it: settings from the environment."""
     environ = {"REDIS_URL": redis_url, **env}
     settings = ServerSettings.from_env(tasks_module=TASKS_MODULE, environ=environ)
-    return create_app(settings, state=state)
+    app: FastAPI = create_app(settings, state=state)
+    return app
 
 
 def client_at(app: FastAPI, base_url: str) -> httpx.AsyncClient:
