@@ -84,6 +84,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in (
         (401, "Missing or wrong bearer token (only when JOBBERS_API_TOKEN is set)"),
+        (403, "Without JOBBERS_API_TOKEN: a Host that is not loopback, or another site's Origin"),
         (404, "Unknown task, queue or role"),
         (409, "The current state does not allow the operation"),
         (413, "Request body over the configured limit"),

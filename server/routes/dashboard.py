@@ -24,7 +24,7 @@ from ..deps import Cursor, Limit, QueueFilter, RuntimeDep, StateDep, require_tok
 from ..errors import responses  # noqa: TID252
 
 router = APIRouter(
-    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 503)
+    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
 )
 
 
