@@ -155,6 +155,9 @@ class StateManager(RuntimeState):
         # connection instead of failing with "too many connections" at the pool's limit.
         options.setdefault("max_connections", POOL_SIZE)
         options.setdefault("timeout", POOL_WAIT_S)
+        # Bytes that are not UTF-8 (cjson stores an escaped lone surrogate, as in an error
+        # message, as such) read as U+FFFD: one bad record must never fail a read.
+        options.setdefault("encoding_errors", "replace")
         pool = BlockingConnectionPool.from_url(url, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
 

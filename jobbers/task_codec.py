@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jobbers.models.document import load_document
@@ -19,7 +18,7 @@ def task_from_redis(
     """Build a Task from its HASH fields, parameter and result JSON, and history entries."""
     errors = []
     for raw in history or []:
-        entry: dict[str, Any] = json.loads(raw)
+        entry: dict[str, Any] = load_document(raw)
         entry["at"] = ms_to_datetime(entry.get("at"))
         errors.append(TaskError.model_validate(entry))
     hbmax = int(fields.get("hbmax") or 0)

@@ -121,3 +121,22 @@ async def test_a_bad_record_already_stored_still_renders(
     waiting_shown = await client.get(f"/task-status/{waiting['id']}")
     assert waiting_shown.status_code == 200
     assert waiting_shown.json()["parameters"] == {"p": "\ufffd"}
+
+
+async def test_an_unencodable_error_message_still_renders(
+    client: httpx.AsyncClient, state: StateManager, claim: Claimer
+) -> None:
+    """A task that raised ``ValueError("\\ud800")``: cjson stores the surrogate as CESU bytes."""
+    task = await submit(client)
+    await claim()
+    k = state.keys
+    raw = Redis(connection_pool=state.redis.connection_pool)
+    await raw.hset(k.task(task["id"]), "last_error", b"ValueError: \xed\xa0\x80")
+    entry = {"attempt": 0, "at": 0, "kind": "error", "message": "ValueError: \ud800"}
+    await raw.rpush(k.history(task["id"]), json.dumps(entry))
+    shown = await client.get(f"/task-status/{task['id']}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["last_error"].startswith("ValueError: \ufffd")
+    assert shown.json()["errors"][0]["message"] == "ValueError: \ufffd"
+    page = await client.get("/task-list", params={"status": "started"})
+    assert page.status_code == 200 and page.json()["items"][0]["last_error"]
