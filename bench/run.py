@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, head, latency, memory
+from . import cli, dashboard, drain, enqueue, head, latency, memory, retention
 from .common import loadavg, machine_line, median, private_redis
 
-PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli")
+PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention")
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308
@@ -438,6 +438,36 @@ def part_cli(url: str, args: argparse.Namespace, report: Report) -> None:
             "(its own method; milliseconds):",
             "",
             res["table"],
+        ],
+    )
+
+
+def part_retention(url: str, args: argparse.Namespace, report: Report) -> None:
+    """The cleaner's retention step against the drain rate (``bench/retention.py``)."""
+    rows = repeat(args.runs, "retention", lambda: retention.run(url, args.tasks, args.concurrency))
+    drained, sustained = med(rows, "drain_per_s"), med(rows, "sustained_per_s")
+    report.target(
+        f"retention keeps up: tasks/s deleted at --interval {retention.INTERVAL_S:.0f}",
+        f"{sustained:,.0f}",
+        f"{sustained / drained:.2f}x drain",
+        ">= 1x the drain rate",
+        sustained >= drained,
+    )
+    report.section(
+        "Retention",
+        [
+            f"N = {args.tasks:,} no-op tasks drained by one worker (concurrency "
+            f"{args.concurrency}), then deleted by the cleaner's retention step; medians of "
+            f"{args.runs}. Sustained: one pass every {retention.INTERVAL_S:.0f} s spending at "
+            f"most its {rows[-1]['budget_s']:.0f} s budget on retention.",
+            "",
+            "| figure | value | runs |",
+            "|---|---:|---|",
+            f"| drain, tasks/s | {_num(drained)} | {runs_of(rows, 'drain_per_s')} |",
+            f"| retention deletes, tasks/s | {_num(med(rows, 'delete_per_s'))} | "
+            f"{runs_of(rows, 'delete_per_s')} |",
+            f"| sustained completions retention keeps up with, tasks/s | {_num(sustained)} | "
+            f"{runs_of(rows, 'sustained_per_s')} |",
         ],
     )
 

@@ -22,6 +22,11 @@ from jobbers.worker import RETRIED
 
 log = logging.getLogger("jobbers.cleaner")
 
+# Tasks deleted per retention script call: a few milliseconds of Redis time.
+RETENTION_BATCH = 500
+_KEPT_BRIEFLY = (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DROPPED)
+_KEPT_LONG = (TaskStatus.FAILED, TaskStatus.STALLED)
+
 
 @dataclass
 class CleanerSettings:
@@ -31,16 +36,19 @@ class CleanerSettings:
     retention_s: float = 7 * 86400
     failed_retention_s: float = 30 * 86400
     lease_ms: int = 15_000  # the workers' lease: how long they may take to renew
+    # Seconds one pass may spend deleting a retention backlog (batches repeat until then).
+    retention_budget_s: float = 5.0
 
     @classmethod
     def from_env(cls) -> CleanerSettings:
-        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S and
-        JOBBERS_WORKER_LEASE_MS (the workers' value)."""
+        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S,
+        JOBBERS_WORKER_LEASE_MS (the workers' value) and JOBBERS_RETENTION_BUDGET_S."""
         return cls(
             max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
             retention_s=float(os.environ.get("JOBBERS_RETENTION_S", str(7 * 86400))),
             failed_retention_s=float(os.environ.get("JOBBERS_FAILED_RETENTION_S", str(30 * 86400))),
             lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
+            retention_budget_s=float(os.environ.get("JOBBERS_RETENTION_BUDGET_S", "5")),
         )
 
 
@@ -74,15 +82,37 @@ class Cleaner:
         if reap:
             w, r, s = await self.state.reap_dead_workers(self.settings.max_recoveries)
             report.dead_workers, report.requeued, report.lost_stalled = w, r, s
-        for status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED, TaskStatus.DROPPED):
-            report.deleted += await self.state.apply_retention(status, self.settings.retention_s)
-        for status in (TaskStatus.FAILED, TaskStatus.STALLED):
-            report.deleted += await self.state.apply_retention(
-                status, self.settings.failed_retention_s
-            )
+        report.deleted = await self.delete_expired()
         if report.stalled or report.dead_workers or report.deleted:
             log.info("%s", report)
         return report
+
+    async def delete_expired(self) -> int:
+        """Delete terminal tasks past their retention; returns how many.
+
+        One batch per status per pass capped retention at ``RETENTION_BATCH`` tasks per
+        status per interval (50/s at ``--interval 10``): any steady load above that grew
+        Redis without bound. So batches repeat, a round over the statuses at a time (none
+        starves another), while they come back full, until the pass's time budget is
+        spent. Each batch is one short script call, so Redis serves others in between.
+        """
+        s = self.settings
+        ages = dict.fromkeys(_KEPT_BRIEFLY, s.retention_s)
+        ages |= dict.fromkeys(_KEPT_LONG, s.failed_retention_s)
+        deadline = time.monotonic() + s.retention_budget_s
+        deleted = 0
+        behind = list(ages)
+        while behind:
+            full = []
+            for status in behind:
+                n = await self.state.apply_retention(status, ages[status], RETENTION_BATCH)
+                deleted += n
+                if n >= RETENTION_BATCH:
+                    full.append(status)
+            behind = full
+            if time.monotonic() >= deadline:
+                break
+        return deleted
 
     async def run(self, interval: float) -> None:
         """Passes every ``interval`` seconds until stopped; survives Redis outages."""

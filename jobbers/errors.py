@@ -9,6 +9,7 @@
     ├── RoleNotFound             no role has this name
     ├── UnknownTask              (name, version) is not registered where it is needed
     ├── InvalidInput             well-formed, but names something that cannot be used
+    │   └── InvalidDocument      parameters or results JSON cannot be stored and read back
     ├── Conflict                 the request clashes with the current state
     │   ├── InvalidTransition    the task's status does not allow the operation
     │   ├── DuplicateTask        the id exists with different content
@@ -56,6 +57,13 @@ class InvalidInput(JobbersError, ValueError):
         super().__init__(message)
         self.field = field
         self.item = item
+
+
+class InvalidDocument(InvalidInput):
+    """Raised when parameters or results hold a string UTF-8 cannot encode or nest too deep.
+
+    Such JSON parses, but could not be sent back out: stored, it would break every read.
+    """
 
 
 class Conflict(JobbersError):

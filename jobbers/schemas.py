@@ -23,7 +23,9 @@ from pydantic import (
 )
 from ulid import ULID
 
+from jobbers.errors import InvalidDocument
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
@@ -122,11 +124,16 @@ class SubmitTaskRequest(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # Python's JSON parser accepts NaN and Infinity; the store must never see them.
+        # Python's JSON parser accepts NaN, Infinity, lone surrogates and any nesting; none
+        # of them could be sent back out, so the store must never see them.
         try:
-            json.dumps(value, allow_nan=False)
+            encoded = json.dumps(value, allow_nan=False)
         except (ValueError, RecursionError):
             raise ValueError("parameters must be plain JSON (no NaN or Infinity)") from None
+        try:
+            check_document(value, "parameters", encoded)
+        except InvalidDocument as exc:
+            raise ValueError(str(exc)) from None  # a plain ValueError: a plain 422 entry
         return value
 
 

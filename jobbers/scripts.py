@@ -20,6 +20,7 @@ from jobbers.lane import Lane, LaneBusy
 SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
     "cancel", "requeue", "promote", "purge", "dlq_remove", "stats", "retention", "migrate",
+    "queue_set", "queue_delete",
 )  # fmt: skip
 
 

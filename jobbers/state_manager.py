@@ -37,6 +37,7 @@ from jobbers.keys import Keys
 from jobbers.lane import Lane
 from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.document import check_document
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
@@ -68,6 +69,10 @@ MAX_PAGE = 1000
 # Connections per process, and how long a caller waits for one before Redis counts as down.
 POOL_SIZE = 64
 POOL_WAIT_S = 10.0
+# Compare-and-set rounds of a queue change before it gives up (each loses only to a write).
+_CAS_TRIES = 50
+# Queues per stats script call: about 5 ms of Redis time at 30 minutes of series each.
+STATS_PAGE = 100
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
 
@@ -139,6 +144,9 @@ class StateManager(RuntimeState):
         # connection instead of failing with "too many connections" at the pool's limit.
         options.setdefault("max_connections", POOL_SIZE)
         options.setdefault("timeout", POOL_WAIT_S)
+        # Bytes that are not UTF-8 (cjson stores an escaped lone surrogate, as in an error
+        # message, as such) read as U+FFFD: one bad record must never fail a read.
+        options.setdefault("encoding_errors", "replace")
         pool = BlockingConnectionPool.from_url(url, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
 
@@ -522,56 +530,78 @@ class StateManager(RuntimeState):
     @store_op
     async def put_queue(self, config: QueueConfig) -> tuple[QueueConfig, bool]:
         """Create or replace a queue's limits, keeping its paused state: (config, created)."""
-        try:
-            current = await self.get_queue(config.name)
-            config = config.model_copy(update={"paused": current.paused})
-            created = False
-        except QueueNotFound:
-            created = True
-        await self.redis.hset(self.keys.queues, config.name, _dump_queue(config))
-        await self._config_changed()
-        return config, created
+
+        def keep_paused(current: QueueConfig | None) -> QueueConfig:
+            return (
+                config if current is None else config.model_copy(update={"paused": current.paused})
+            )
+
+        return await self._change_queue(config.name, keep_paused)
 
     @store_op
     async def delete_queue(self, name: str) -> None:
-        """Delete an empty queue and remove it from every role.
+        """Delete an empty queue and remove it from every role, atomically.
 
         A queue with waiting, scheduled or running tasks is a Conflict: purge it first, so
         no task is stranded on a queue nobody reads.
         """
-        await self.get_queue(name)
-        k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        for status in (TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED):
-            pipe.zcard(k.status_index(status, name))
-        pipe.hget(k.waiting_counts, name)
-        waiting, scheduled, running, compact = await pipe.execute()
-        waiting += int(compact or 0)
-        if waiting or scheduled or running:
-            raise Conflict(
-                f"queue {name!r} still has {waiting} waiting, {scheduled} scheduled and "
-                f"{running} running tasks; purge it and let running tasks finish first"
-            )
-        for role in await self.list_roles():
-            if name in role.queues:
-                role.queues.remove(name)
-                await self.redis.hset(k.roles, role.name, role.model_dump_json())
-        await self.redis.hdel(k.queues, name)
-        # Lists left holding only tombstones go with the queue (bounded: one per type).
-        types = cast(list[str], await self.redis.zrange(k.waiting_types(name), 0, -1))
-        lists = [k.waiting_list(name, t) for t in types] + [k.bell(name, t) for t in types]
-        await self.redis.delete(k.bell(name), k.waiting_types(name), *lists)
-        await self._config_changed()
+        for _ in range(_CAS_TRIES):
+            roles = await self.redis.hgetall(self.keys.roles)
+            argv: list[str | bytes | int] = [name, len(roles)]
+            for role_name, raw in roles.items():
+                role = Role.model_validate_json(raw)
+                kept = [q for q in role.queues if q != name]
+                edited = role.model_copy(update={"queues": kept}).model_dump_json()
+                argv += [role_name, raw, "" if kept == role.queues else edited]
+            res = await self.scripts.run("queue_delete", *argv)
+            match res[0]:
+                case "ok":
+                    return
+                case "missing":
+                    raise QueueNotFound(f"queue {name!r} not found")
+                case "busy":
+                    waiting, scheduled, running = (int(n) for n in res[1:4])
+                    raise Conflict(
+                        f"queue {name!r} still has {waiting} waiting, {scheduled} scheduled "
+                        f"and {running} running tasks; purge it and let running tasks finish "
+                        "first"
+                    )
+        raise Conflict(f"the roles kept changing while queue {name!r} was deleted; try again")
 
     @store_op
     async def set_queue_paused(self, name: str, paused: bool) -> QueueConfig:
         """Pause or resume a queue. Paused queues accept tasks; no worker starts them."""
-        config = (await self.get_queue(name)).model_copy(update={"paused": paused})
-        await self.redis.hset(self.keys.queues, name, _dump_queue(config))
-        if not paused:
-            await self.redis.zadd(self.keys.bell(name), {"r": 0})
-        await self._config_changed()
+
+        def with_paused(current: QueueConfig | None) -> QueueConfig:
+            if current is None:
+                raise QueueNotFound(f"queue {name!r} not found")
+            return current.model_copy(update={"paused": paused})
+
+        config, _ = await self._change_queue(name, with_paused, ring=not paused)
         return config
+
+    async def _change_queue(
+        self,
+        name: str,
+        change: Callable[[QueueConfig | None], QueueConfig],
+        ring: bool = False,
+    ) -> tuple[QueueConfig, bool]:
+        """Read a queue, apply ``change`` and write it back only if nobody wrote in between.
+
+        A plain read-then-write let a pause and a limits update race and lose one of them;
+        the script writes only over the config this call read, else it reads again.
+        Returns (config written, created).
+        """
+        for _ in range(_CAS_TRIES):
+            raw = await self.redis.hget(self.keys.queues, name)
+            current = QueueConfig.model_validate_json(raw) if raw is not None else None
+            config = change(current)
+            written = await self.scripts.run(
+                "queue_set", name, raw or "", _dump_queue(config), "1" if ring else ""
+            )
+            if int(written):
+                return config, current is None
+        raise Conflict(f"queue {name!r} kept changing while it was updated; try again")
 
     @store_op
     async def purge_queue(self, name: str) -> int:
@@ -707,11 +737,21 @@ class StateManager(RuntimeState):
 
     @store_op
     async def stats(self, minutes: int = 30) -> Stats:
-        """Per-queue depth, running, scheduled and recent throughput, DLQ size, live workers."""
-        raw = json.loads(await self.scripts.run("stats", max(1, min(minutes, 120))))
+        """Per-queue depth, running, scheduled and recent throughput, DLQ size, live workers.
+
+        One script call per ``STATS_PAGE`` queues: with thousands of queues one call for
+        all of them held Redis for a second. Each page is a consistent snapshot of its queues.
+        """
+        minutes = max(1, min(minutes, 120))
         configs = {q.name: q for q in await self.list_queues()}
+        names = list(configs)
+        raw = json.loads(await self.scripts.run("stats", minutes, "head", *names[:STATS_PAGE]))
+        rows = list(raw["queues"])
+        for start in range(STATS_PAGE, len(names), STATS_PAGE):
+            page = names[start : start + STATS_PAGE]
+            rows += json.loads(await self.scripts.run("stats", minutes, "page", *page))["queues"]
         queues = []
-        for row in raw["queues"]:
+        for row in rows:
             cfg = configs.get(row["name"])
             extra = cfg.model_dump(exclude={"name", "paused"}) if cfg else {}
             queues.append(QueueStats.model_validate({**_lua_lists(row), **extra}))
@@ -823,6 +863,7 @@ def _checked_params(task: Task) -> str | InvalidInput:
     """The task's parameter JSON, or why the store must not take it."""
     try:
         params = task.params_json()
+        check_document(task.parameters, "parameters", params)
     except ValueError as exc:
         return InvalidInput(
             f"task {task.id}: parameters are not plain JSON: {exc}", field="parameters"

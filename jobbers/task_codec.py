@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from jobbers.models.document import load_document
 from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary, ms_to_datetime
 
 
@@ -18,13 +18,13 @@ def task_from_redis(
     """Build a Task from its HASH fields, parameter and result JSON, and history entries."""
     errors = []
     for raw in history or []:
-        entry: dict[str, Any] = json.loads(raw)
+        entry: dict[str, Any] = load_document(raw)
         entry["at"] = ms_to_datetime(entry.get("at"))
         errors.append(TaskError.model_validate(entry))
     return Task.model_construct(
         **_summary_fields(task_id, fields),
-        parameters=json.loads(params) if params else {},
-        results=json.loads(results) if results else None,
+        parameters=load_document(params) if params else {},
+        results=load_document(results) if results else None,
         errors=errors,
     )
 
@@ -74,7 +74,7 @@ def task_from_record(task_id: str, record: str) -> Task:
         name=name,
         version=int(version),
         queue=queue,
-        parameters=json.loads(params) if params else {},
+        parameters=load_document(params) if params else {},
         status=TaskStatus.SUBMITTED,
         submitted_at=ms_to_datetime(submitted_at),
         errors=[],

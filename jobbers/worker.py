@@ -30,6 +30,7 @@ from ulid import ULID
 
 from jobbers.context import RunContext, bind
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
+from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
@@ -122,6 +123,7 @@ def encode_results(result: object) -> str:
         payload = json.dumps(results, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"result is not JSON serialisable: {exc}") from None
+    check_document(results, "results", payload)  # InvalidDocument, a ValueError
     if len(payload) > MAX_RESULT_BYTES:
         raise ValueError(f"result is {len(payload)} bytes, over the {MAX_RESULT_BYTES} limit")
     return payload

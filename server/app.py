@@ -14,6 +14,7 @@ from jobbers.state_manager import StateManager
 
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
+from .local_only import LocalOnlyMiddleware
 from .routes import dashboard, dlq, docs, health, queues, roles, tasks
 from .runtime import Runtime
 from .settings import ServerSettings
@@ -23,8 +24,11 @@ and the dead-letter queue; watch running tasks, workers and stats.
 
 Errors are JSON: `{"detail": "..."}`, or FastAPI's list of `{loc, msg, type}` for 422.
 With `JOBBERS_API_TOKEN` set, every endpoint but `/health` needs
-`Authorization: Bearer <token>`. While Redis is unreachable every endpoint answers 503 with
-`Retry-After`, and recovers on its own when Redis is back."""
+`Authorization: Bearer <token>`. Without one, only requests addressed to a loopback name
+(`localhost`, `127.0.0.1`, `[::1]`, or `JOBBERS_ALLOWED_HOSTS`) are answered, and a
+state-changing request whose `Origin` is another site's gets 403. While Redis is
+unreachable every endpoint answers 503 with `Retry-After`, and recovers on its own when
+Redis is back."""
 
 
 def create_app(
@@ -59,6 +63,9 @@ def create_app(
     for module in (tasks, queues, roles, dlq, dashboard, health, docs):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_token is None:
+        # Outermost: a refused request costs nothing else.
+        app.add_middleware(LocalOnlyMiddleware, allowed_hosts=settings.allowed_hosts)
     return app
 
 

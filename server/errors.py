@@ -8,8 +8,10 @@ Conflict (InvalidTransition, DuplicateTask,            409     ``{"detail": "...
 AlreadyExists)
 InvalidInput, UnknownTask, pydantic ValidationError    422     ``{"detail": [{loc, msg, type}]}``
 StoreUnavailable, redis ConnectionError/TimeoutError,  503     ``{"detail": "Redis is
-Redis OOM/READONLY/LOADING/MASTERDOWN/... replies               unavailable: ..."}`` +
-                                                               ``Retry-After``
+Redis OOM/BUSY/READONLY/LOADING/MASTERDOWN/... replies          unavailable: ..."}`` (``Redis
+                                                               is out of memory ...`` for OOM,
+                                                               ``Redis is busy ...`` for BUSY)
+                                                               + ``Retry-After``
 anything else                                          500     ``{"detail": "internal ..."}``
 =====================================================  ======  ==============================
 
@@ -41,6 +43,7 @@ from jobbers.errors import (
     TaskNotFound,
     UnknownTask,
 )
+from jobbers.models.document import renderable
 from jobbers.schemas import ErrorResponse
 from jobbers.state_manager import InvalidInput
 
@@ -69,13 +72,19 @@ _UNAVAILABLE_REPLY_TYPES = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
-_UNAVAILABLE_REPLY = re.compile(r"\b(OOM|READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN)\b")
+_UNAVAILABLE_REPLY = re.compile(
+    r"\b(OOM|READONLY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN|BUSY)\b|used memory > 'maxmemory'"
+)
+# The replies an operator acts on differently get their own first words in the 503's detail.
+_OUT_OF_MEMORY = re.compile(r"\bOOM\b|used memory > 'maxmemory'")
+_BUSY = re.compile(r"\bBUSY\b")
 
 # OpenAPI ``responses`` entries for the error statuses, shared by the routers.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in (
         (401, "Missing or wrong bearer token (only when JOBBERS_API_TOKEN is set)"),
+        (403, "Without JOBBERS_API_TOKEN: a Host that is not loopback, or another site's Origin"),
         (404, "Unknown task, queue or role"),
         (409, "The current state does not allow the operation"),
         (413, "Request body over the configured limit"),
@@ -151,9 +160,14 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
 
 
 def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by their names, so it renders as JSON."""
+    """``value`` with NaN and infinities replaced by their names, so it renders as JSON.
+
+    Strings UTF-8 cannot encode (a lone surrogate) are repaired for the same reason.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return renderable(value)
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -165,9 +179,21 @@ def _unavailable_response(exc: Exception, retry_after_s: int) -> JSONResponse:
     cause = exc.__cause__ if isinstance(exc, StoreUnavailable) and exc.__cause__ else exc
     return JSONResponse(
         status_code=503,
-        content={"detail": f"Redis is unavailable: {cause}"},
+        content={"detail": f"{_headline(cause)}: {cause}"},
         headers={"Retry-After": str(retry_after_s)},
     )
+
+
+def _headline(cause: BaseException) -> str:
+    """What the operator should read first: full memory and a long script need acting on."""
+    if isinstance(cause, redis.exceptions.OutOfMemoryError) or _OUT_OF_MEMORY.search(str(cause)):
+        return (
+            "Redis is out of memory (maxmemory reached): it refuses writes until memory is "
+            "freed or maxmemory is raised"
+        )
+    if _BUSY.search(str(cause)):
+        return "Redis is busy running a script: it answers again when the script ends"
+    return "Redis is unavailable"
 
 
 def located(exc: E, *loc: str | int) -> E:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 
 from jobbers.errors import TaskDefinitionError
@@ -14,7 +15,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="jobbers_manager",
         description="Serve the jobbers HTTP API (REDIS_URL, JOBBERS_API_TOKEN, "
-        "JOBBERS_MAX_BODY_BYTES from the environment).",
+        "JOBBERS_MAX_BODY_BYTES, JOBBERS_ALLOWED_HOSTS from the environment).",
     )
     parser.add_argument("module", metavar="MODULE", help="tasks module (dotted path or .py file)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         settings = ServerSettings.from_env(tasks_module=args.module)
+        opened = args.insecure_no_auth and not _is_loopback(args.host)
+        if opened and "JOBBERS_ALLOWED_HOSTS" not in os.environ:
+            # The operator opened the port to the network: any Host, as they asked.
+            settings = settings.model_copy(update={"allowed_hosts": None})
         app = create_app(settings)
     except TaskDefinitionError as exc:
         _fail(str(exc))

@@ -14,7 +14,10 @@ ENV_VARS = {
     "redis_url": "REDIS_URL",
     "api_token": "JOBBERS_API_TOKEN",
     "max_body_bytes": "JOBBERS_MAX_BODY_BYTES",
+    "allowed_hosts": "JOBBERS_ALLOWED_HOSTS",
 }
+# What ``from_env`` allows as Host without a token: names only this machine reaches.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ServerSettings(BaseModel):
@@ -36,12 +39,18 @@ class ServerSettings(BaseModel):
         default=5.0, gt=0, description="socket timeout, so a hung Redis answers 503, not never"
     )
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After sent with every 503")
+    allowed_hosts: tuple[str, ...] | None = Field(
+        default=None,
+        description="JOBBERS_ALLOWED_HOSTS: the Host names answered while no token is set "
+        "(None: any). from_env defaults to the loopback names, against DNS rebinding",
+    )
 
     @classmethod
     def from_env(
         cls, tasks_module: str | None = None, environ: Mapping[str, str] | None = None
     ) -> ServerSettings:
-        """Settings from REDIS_URL, JOBBERS_API_TOKEN and JOBBERS_MAX_BODY_BYTES."""
+        """Settings from REDIS_URL, JOBBERS_API_TOKEN, JOBBERS_MAX_BODY_BYTES and
+        JOBBERS_ALLOWED_HOSTS (comma-separated host names; ``*`` for any; default loopback)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {"tasks_module": tasks_module}
         if env.get("REDIS_URL"):
@@ -50,4 +59,7 @@ class ServerSettings(BaseModel):
             values["api_token"] = env["JOBBERS_API_TOKEN"]
         if env.get("JOBBERS_MAX_BODY_BYTES"):
             values["max_body_bytes"] = env["JOBBERS_MAX_BODY_BYTES"]
+        hosts = env.get("JOBBERS_ALLOWED_HOSTS", "").strip()
+        names = tuple(h.strip().strip("[]") for h in hosts.split(",") if h.strip())
+        values["allowed_hosts"] = None if hosts == "*" else names or LOOPBACK_HOSTS
         return cls.model_validate(values)

@@ -361,3 +361,16 @@ async def stubborn_counted(**kwargs: Any) -> None:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             continue
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for _ in range(depth):
+        doc = {"a": doc}
+    return doc
+
+
+@register_task(name="unrenderable_result", version=1, max_concurrent=None)
+async def unrenderable_result(**kwargs: Any) -> dict[str, Any]:
+    """Returns JSON that parses but cannot be sent back out: a lone surrogate, or deep nesting."""
+    return {"p": "\ud800"} if kwargs.get("kind") == "surrogate" else _nested(300)

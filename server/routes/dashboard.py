@@ -32,7 +32,7 @@ from ..deps import (  # noqa: TID252
 from ..errors import responses  # noqa: TID252
 
 router = APIRouter(
-    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 503)
+    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
 )
 
 

@@ -35,7 +35,7 @@ router = APIRouter(
     prefix="/dead-letter-queue",
     tags=["dead-letter queue"],
     dependencies=[Depends(require_token)],
-    responses=responses(401, 503),
+    responses=responses(401, 403, 503),
 )
 
 TaskNameFilter = Annotated[

@@ -15,7 +15,7 @@ router = APIRouter(
     prefix="/queues",
     tags=["queues"],
     dependencies=[Depends(require_token)],
-    responses=responses(401, 503),
+    responses=responses(401, 403, 503),
 )
 
 

@@ -41,7 +41,7 @@ from ..errors import located, responses  # noqa: TID252
 from ..runtime import Runtime  # noqa: TID252
 
 router = APIRouter(
-    tags=["tasks"], dependencies=[Depends(require_token)], responses=responses(401, 503)
+    tags=["tasks"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
 )
 
 T = TypeVar("T")
