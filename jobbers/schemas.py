@@ -236,6 +236,12 @@ class DLQResubmitRequest(BaseModel):
     task_version: StrictInt | None = Field(default=None, ge=0)
     reset_retry_count: StrictBool = False
     limit: StrictInt = Field(default=100, ge=1, le=MAX_BULK)
+    parameters: dict[str, Any] | None = Field(
+        default=None,
+        description="new parameters for every resubmitted task: merged over its own (these "
+        "keys win), or instead of them with replace_parameters",
+    )
+    replace_parameters: StrictBool = False
 
 
 class DLQDeleteRequest(BaseModel):

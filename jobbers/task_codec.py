@@ -33,6 +33,7 @@ def task_from_redis(
         results=json.loads(results) if results else None,
         retry_attempt=int(fields.get("attempt") or 0),
         recoveries=int(fields.get("recoveries") or 0),
+        attempt_base=int(fields.get("abase") or 0),
         submitted_at=ms_to_datetime(fields.get("submitted_at")),
         started_at=ms_to_datetime(fields.get("started_at")),
         heartbeat_at=ms_to_datetime(fields.get("heartbeat_at")),

@@ -350,3 +350,9 @@ async def stubborn_counted(**kwargs: Any) -> None:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             continue
+
+
+@register_task(name="shout", version=1, max_retries=0, max_concurrent=None)
+async def shout(**kwargs: Any) -> None:
+    """Fails with ``message`` as its error, as task code may: any text, escapes included."""
+    raise ValueError(str(kwargs.get("message", "")))
