@@ -16,6 +16,7 @@ from jobbers.cli.exit_codes import ExitCode
 from jobbers.cli.main import quick
 from jobbers.cli.output import Mode, Output
 from jobbers.cli.session import CliConfig
+from typer.testing import CliRunner, Result
 
 from jobbers import __version__
 from jobbers.models.task import Task
@@ -65,9 +66,7 @@ def test_url_before_the_subcommand(cli: Cli) -> None:
 class CliRunnerNoTransport:
     """``jobbers ARGS`` with the CLI's real transport (for URLs nothing listens on)."""
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> object:
-        from typer.testing import CliRunner
-
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(app, list(args), env=env, obj=CliConfig())
 
 
@@ -175,8 +174,6 @@ def test_ctrl_c_during_a_piped_wait_names_the_task(cli: Cli) -> None:
                 if Interrupting.polls == 2:  # the first poll of --wait, after submit's answer
                     _thread.interrupt_main()
             return response
-
-    from typer.testing import CliRunner
 
     config = CliConfig(transport_factory=lambda: Interrupting(cli.portal, cli.manager))
     tid = submit_id(cli, "noop")
