@@ -60,7 +60,7 @@ def require_completed(task: Task, timeout: float | None) -> None:
         return
     if not task.status.is_terminal:
         raise StillRunning(f"task {task.id} is still {task.status} after {timeout:g}s")
-    error = f": {task.last_error}" if task.last_error else ""
+    error = f": {clean(task.last_error)}" if task.last_error else ""
     raise TaskNotCompleted(f"task {task.id} ended {task.status}{error}")
 
 

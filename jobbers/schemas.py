@@ -243,6 +243,12 @@ class DLQResubmitRequest(BaseModel):
     )
     replace_parameters: StrictBool = False
 
+    @field_validator("parameters")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # As SubmitTaskRequest's: refused as a whole (422) before any task is touched.
+        return None if value is None else SubmitTaskRequest._plain_json(value)
+
 
 class DLQDeleteRequest(BaseModel):
     """Body of ``DELETE /dead-letter-queue``: explicit ids, or a filter."""
