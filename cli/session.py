@@ -104,6 +104,21 @@ def config_of(ctx: typer.Context) -> CliConfig:
     return root.obj
 
 
+def command_url(ctx: typer.Context, url: str | None, param: str) -> str | None:
+    """The manager URL a command uses, checked (UsageProblem if it cannot be one).
+
+    ``--url`` after the command, else before it (``jobbers --url URL list``, which the
+    root help promises), else JOBBERS_URL (which Typer has put in ``url``), else None for
+    the client's default.
+    """
+    given = getattr(ctx.get_parameter_source(param), "name", None) == "COMMANDLINE"
+    root = config_of(ctx).url
+    if root and not given:
+        url, given = root, True
+    check_url(url, "--url" if given else URL_ENV)
+    return url
+
+
 def fail(error: BaseException) -> typer.Exit:
     """Print an expected error as one line on stderr and return the Exit to raise; re-raise bugs."""
     code = exit_code_for(error)
@@ -187,12 +202,9 @@ def api_command(fn: Callable[..., None]) -> Callable[..., None]:
         as_json, quiet = kwargs.pop("opt_json"), kwargs.pop("opt_quiet")
         mode = Mode.QUIET if quiet else Mode.JSON if as_json else output
         config = config_of(ctx)
-        given = getattr(ctx.get_parameter_source("opt_url"), "name", None) == "COMMANDLINE"
-        if config.url and not given:
-            url, given = config.url, True  # `jobbers --url URL list`: beats JOBBERS_URL
-        session = Session(url, Output(mode), config)
+        session = Session(None, Output(mode), config)
         try:
-            check_url(url, "--url" if given else URL_ENV)
+            session.url = command_url(ctx, url, "opt_url")
             fn(session, *args, **kwargs)
         except typer.Exit:
             raise

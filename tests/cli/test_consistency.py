@@ -76,6 +76,9 @@ def test_a_malformed_url_is_a_usage_error(cli: Cli, url: str) -> None:
         result = cli(*args)
         assert result.exit_code == ExitCode.USAGE, (args, result.stderr)
         assert result.stdout == "" and "is not a manager URL" in result.stderr, result.stderr
+    for args in (["top", "--url", url], ["--url", url, "top"]):  # refused before the TUI starts
+        top = cli(*args)
+        assert top.exit_code == ExitCode.USAGE and "is not a manager URL" in top.stderr, args
     env = cli("list", env={"JOBBERS_URL": url})
     assert env.exit_code == ExitCode.USAGE and "JOBBERS_URL" in env.stderr
 
