@@ -296,3 +296,18 @@ def test_dlq_resubmit_can_fix_the_parameters(cli: Cli, worker: subprocess.Popen[
     assert len(again.errors) == 4, "the retries used were kept: it ran once more, and completed"
     bad = cli("dlq", "resubmit", MISSING, "--replace-params", "--yes")
     assert bad.exit_code == ExitCode.USAGE and "--replace-params needs" in bad.stderr
+
+
+def test_a_refused_resubmit_leaves_the_parameters_alone(cli: Cli) -> None:
+    tid = submit_id(cli, "add", "-p", "a:=1", "-p", "b:=2")
+    cli.ok("cancel", tid)  # a stored task, but not in the DLQ
+    refused = cli("dlq", "resubmit", tid, "-p", "a:=5", "--yes")
+    assert refused.exit_code == ExitCode.NOT_FOUND and refused.stdout == f"{tid}\tnot_found\n"
+    assert cli.json("status", tid)["parameters"] == {"a": 1, "b": 2}
+    nan = cli.api(
+        "POST",
+        "/dead-letter-queue/resubmit",
+        content=b'{"task_ids": ["' + tid.encode() + b'"], "parameters": {"a": NaN}}',
+        headers={"content-type": "application/json"},
+    )
+    assert nan.status_code == 422 and "plain JSON" in nan.text
