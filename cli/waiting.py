@@ -71,10 +71,12 @@ def _spinner() -> Iterator[_Show]:
         yield lambda task: None
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True, no_color=not colour_enabled(sys.stderr))
     with console.status("waiting…") as status:
-        yield lambda task: status.update(describe(task))
+        # A Text, not a str: rich would read "[...]" in a progress message as markup.
+        yield lambda task: status.update(Text(describe(task)))
 
 
 def describe(task: Task, now: dt.datetime | None = None) -> str:
