@@ -4,13 +4,16 @@
 status  meaning
 ======  ==================================================================
 0       success
-1       the manager failed or refused (5xx, 503, 401), or the user said no
-2       usage error: bad option, parameter, JSON or id (also a 400/413/422)
+1       the manager failed or refused (5xx, 503, 401)
+2       usage error: bad option, parameter, JSON, id or ``--url`` (also a
+        400/413/422), or a confirmation needed with no terminal to ask on
 3       not found: no such task, queue or role
 4       conflict: the current state does not allow it (409)
 5       cannot reach the manager
-6       ``--wait``: the task ended other than ``completed``, or the timeout
-        passed first
+6       ``--wait``: the task ended other than ``completed``
+7       ``--wait --timeout``: the time ran out while the task was still
+        waiting or running (it goes on; wait again with ``status --wait``)
+8       declined: the user answered no to a confirmation; nothing changed
 ======  ==================================================================
 
 A bulk command (several ids) exits with the status of its first failed id.
@@ -18,6 +21,7 @@ A bulk command (several ids) exits with the status of its first failed id.
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import IntEnum
 from typing import TYPE_CHECKING, TypeGuard
@@ -36,6 +40,8 @@ class ExitCode(IntEnum):
     CONFLICT = 4
     UNREACHABLE = 5
     NOT_COMPLETED = 6
+    STILL_RUNNING = 7
+    DECLINED = 8
 
 
 class CliError(Exception):
@@ -51,15 +57,24 @@ class UsageProblem(CliError):
 
 
 class Declined(CliError):
-    """Raised when the user answers no to a confirmation."""
+    """Raised when the user answers no to a confirmation: not a failure, so its own status."""
 
-    code = ExitCode.FAILURE
+    code = ExitCode.DECLINED
 
 
 class TaskNotCompleted(CliError):
-    """Raised by ``--wait`` when the task ends otherwise than ``completed`` or time runs out."""
+    """Raised by ``--wait`` when the task ends otherwise than ``completed``."""
 
     code = ExitCode.NOT_COMPLETED
+
+
+class StillRunning(CliError):
+    """Raised by ``--wait --timeout`` when time runs out first: the task has not ended yet.
+
+    Distinct from 6 so that a script can tell "it failed" from "wait longer".
+    """
+
+    code = ExitCode.STILL_RUNNING
 
 
 class SomeFailed(CliError):
@@ -94,12 +109,30 @@ def exit_code_for(error: BaseException) -> ExitCode | None:
 
 
 def one_line(error: BaseException) -> str:
-    """An expected error as the single line printed after ``error:`` on stderr."""
+    """An expected error as the single line printed after ``error:`` on stderr.
+
+    The manager's words are for API clients: where they point at a route, the line names
+    the ``jobbers`` command instead. Control characters are dropped (``output.clean``).
+    """
     if _is_validation_error(error):
         first = error.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         return f"{loc}: {first['msg']}" if loc else str(first["msg"])
-    return " ".join(str(error).split()) or type(error).__name__
+    from .output import clean
+
+    text = " ".join(clean(str(error)).split()) or type(error).__name__
+    for route, command in _ROUTE_HINTS:
+        text = route.sub(command, text)
+    return text
+
+
+# A hint of the manager's that names an HTTP route, and the command that does the same.
+_ROUTE_HINTS = [
+    (
+        re.compile(r"queue '([^']+)' does not exist; create it first \(POST /queues\)"),
+        r"queue '\1' does not exist; create it with: jobbers queues create \1",
+    ),
+]
 
 
 def _is_validation_error(error: BaseException) -> TypeGuard[ValidationError]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +12,29 @@ from typing import Any, TextIO
 from .exit_codes import UsageProblem
 
 STDIN = "-"
+URL_ENV = "JOBBERS_URL"  # jobbers.client_core.URL_ENV, not imported: it loads httpx
+
+
+def check_url(url: str | None, where: str = "--url") -> None:
+    """UsageProblem (exit 2) unless the manager URL (``url`` or JOBBERS_URL) can be one.
+
+    Without it a typo such as ``http//host`` reaches httpx and reads as "cannot reach the
+    manager" (exit 5), which sends people looking for a manager that is not the problem.
+    """
+    from urllib.parse import urlsplit
+
+    value = url or os.environ.get(URL_ENV)
+    if not value:
+        return
+    where = where if url else URL_ENV
+    problem = f"{where} {value!r} is not a manager URL: expected http(s)://HOST[:PORT]"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise UsageProblem(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageProblem(problem)
 
 
 def read_ids(values: Iterable[str], stdin: TextIO | None = None) -> list[str]:

@@ -1,10 +1,10 @@
 """The ``jobbers`` entry point: the commands people run most, answered without Typer.
 
-``jobbers``, ``jobbers --help``, ``jobbers --version`` and ``jobbers status ID`` are served
-here from the standard library, httpx and the CLI's own renderers; every other command line
-goes to the Typer app (``app.py``) unchanged. Typer loads pydantic and rich before it parses
-anything, a few hundred milliseconds on a small VM that these commands do not need
-(``bench/cli_startup.py``). The quick answers are held to the Typer ones by
+``jobbers``, ``jobbers --help``, ``jobbers --version`` (or ``version``) and ``jobbers status
+ID`` are served here from the standard library, httpx and the CLI's own renderers; every
+other command line goes to the Typer app (``app.py``) unchanged. Typer loads pydantic and
+rich before it parses anything, a few hundred milliseconds on a small VM that these
+commands do not need (``bench/cli_startup.py``). The quick answers are held to the Typer ones by
 ``tests/cli/test_quick_path.py``.
 """
 
@@ -42,7 +42,7 @@ def quick(args: Sequence[str]) -> int | None:
 
             root_help.show()
             return 2 if not args else 0  # Typer's no_args_is_help exits 2 after the page
-        case ["--version"]:
+        case ["--version"] | ["version"]:
             from jobbers import __version__
 
             sys.stdout.write(f"{PROG} {__version__}\n")

@@ -76,7 +76,39 @@ QueueFilter = Annotated[
     str | None,
     typer.Option("--queue", help="Only this queue", autocompletion=complete_queue),
 ]
-StatusFilter = Annotated[Status | None, typer.Option("--status", "-s", help="Only this status")]
+STATUS_NAMES = "|".join(Status)
+
+
+def _status(value: str | None) -> Status | None:
+    """``--status`` read as a Status; a wrong one names the valid ones, in the CLI's words.
+
+    Typer's own choice check words its refusal as a pydantic validation error.
+    """
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a task status; use one of: {', '.join(Status)}"
+        ) from None
+
+
+def _complete_status(incomplete: str) -> list[str]:
+    return [s.value for s in Status if s.value.startswith(incomplete)]
+
+
+StatusFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        "-s",
+        help="Only this status",
+        metavar=f"<{STATUS_NAMES}>",
+        callback=_status,
+        autocompletion=_complete_status,
+    ),
+]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Page size")]
 Cursor = Annotated[
     str | None, typer.Option("--cursor", help="Continue from a previous page's next_cursor")

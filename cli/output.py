@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum, StrEnum
@@ -77,6 +78,36 @@ class View(NamedTuple):
     ident: Callable[[Any], str]
 
 
+# Terminal escape sequences (CSI such as colours and cursor moves, OSC such as titles and
+# hyperlinks, and the two-byte ones), then any other control character but tab and newline.
+_ESCAPES = (
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+_UNSAFE: re.Pattern[str] | None = None
+
+
+def clean(text: str) -> str:
+    """``text`` without terminal escape sequences or control characters (tab, newline stay).
+
+    Task errors, progress messages and results are written by task code, so they are
+    anyone's text: printed raw, an escape sequence in one could recolour, retitle or
+    rewrite the operator's terminal, or a stray control character break a TSV row.
+    """
+    global _UNSAFE  # compiled on first use: `re` patterns cost start-up time otherwise
+    if text.isprintable():
+        return text
+    if _UNSAFE is None:
+        _UNSAFE = re.compile(f"{_ESCAPES}|{_CONTROLS}")
+    return _UNSAFE.sub("", text)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``: the count with its noun, for sentences people read."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def colour_enabled(stream: TextIO) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
@@ -100,7 +131,7 @@ def machine_cell(value: object) -> str:
         case dict():
             return json.dumps(value, separators=(",", ":"), default=str)
     # Tabs and newlines would break the row structure a pipe relies on.
-    return str(value).replace("\t", " ").replace("\n", " ")
+    return clean(str(value)).replace("\t", " ").replace("\n", " ")
 
 
 def age(when: dt.datetime | None, now: dt.datetime | None = None) -> str:
@@ -174,7 +205,7 @@ class Output:
         if self.mode is Mode.JSON:
             self.json(document)
         else:
-            self.lines(idents if self.mode is Mode.QUIET else [message])
+            self.lines(idents if self.mode is Mode.QUIET else [clean(message)])
 
     def json(self, document: Document) -> None:
         """Print the API's JSON: compact in a pipe, indented on a terminal."""
@@ -252,7 +283,8 @@ class Output:
                 overflow="fold" if column.wrap else "ellipsis",
                 no_wrap=not column.wrap,
                 min_width=None if column.flex else width,
-                max_width=share if column.flex else None,
+                # A flex column gives up width, never its header's.
+                max_width=max(share, len(label)) if column.flex else None,
             )
         for row_cells in cells:
             table.add_row(*row_cells)
@@ -275,7 +307,7 @@ class Output:
 def _cell(column: Column, row: Any) -> tuple[str, str]:
     """A table cell's human text and style (dim for a missing value)."""
     value = column.value(row)
-    text = column.human(row) if column.human else human_cell(value)
+    text = clean(column.human(row)) if column.human else human_cell(value)
     style = column.style(row) if callable(column.style) else column.style
     return text, "dim" if value is None else style
 

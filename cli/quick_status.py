@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .choices import Status
 from .exit_codes import UsageProblem, exit_code_for, one_line
+from .inputs import check_url
 from .main import skip_httpx_cli
 from .output import Mode, Output, RawJson
 from .views import print_task
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 TASK_KEYS = frozenset(
     {
         "id", "name", "version", "queue", "parameters", "status", "results", "retry_attempt",
-        "recoveries", "submitted_at", "started_at", "heartbeat_at", "completed_at",
+        "recoveries", "attempt_base", "submitted_at", "started_at", "heartbeat_at", "completed_at",
         "scheduled_for", "last_error", "errors", "worker_id", "progress", "progress_message",
         "max_heartbeat_interval", "cancel_requested", "in_dlq",
     }
@@ -70,6 +71,7 @@ def run(
         return None
     try:
         task_id = canonical_id(parsed.task_id)
+        check_url(parsed.url)
         skip_httpx_cli()
         from jobbers.client_core import RawClient
 

@@ -10,10 +10,11 @@ USAGE = "jobbers [OPTIONS] COMMAND [ARGS]..."
 
 HELP: tuple[str, ...] = (
     "Operate jobbers, the Redis task queue for asyncio, from the terminal.",
-    "Talks to the manager at --url or JOBBERS_URL (default http://127.0.0.1:8000), with JOBBERS_API_TOKEN when set. Exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 conflict, 5 manager unreachable, 6 waited-for task did not complete.",
+    "Talks to the manager at --url or JOBBERS_URL (default http://127.0.0.1:8000), with JOBBERS_API_TOKEN when set. Exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 conflict, 5 manager unreachable, 6 waited-for task did not complete, 7 still running when --timeout passed, 8 declined at a confirmation. A confirmation needs --yes when stdin is not a terminal.",
 )
 
 OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--url", "Manager URL, before the command or after it [default: JOBBERS_URL, else http://127.0.0.1:8000]"),
     ("--version", "Show the version"),
     ("--install-completion", "Install completion for the current shell."),
     ("--show-completion", "Show completion for the current shell, to copy it or customize the installation."),
@@ -38,6 +39,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("top", "Watch queues, running tasks, workers and the DLQ live, and act on them (a TUI)."),
         ("health", "Check that the manager and its Redis answer (exit 1 if Redis is down)."),
         ("metrics", "Print the manager's Prometheus metrics (text exposition format)."),
+        ("version", "Show the CLI's version (same as jobbers --version)."),
     )),
     ("Processes", (
         ("dev", "Run Redis, the manager, a worker per role, scheduler and cleaner; Ctrl-C stops all."),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from .exit_codes import Declined, UsageProblem, exit_code_for, one_line
+from .inputs import URL_ENV, check_url
 from .main import skip_httpx_cli
 from .output import Mode, Output
 
@@ -31,9 +32,19 @@ T = TypeVar("T")
 
 @dataclass
 class CliConfig:
-    """What the root context carries; tests inject a transport to reach an in-process app."""
+    """What the root context carries: the root ``--url``, and what tests inject.
+
+    Tests inject a transport to reach an in-process app, and ``terminal`` to say whether
+    stdin is a terminal one can ask on (CliRunner's stdin never is).
+    """
 
     transport_factory: Callable[[], httpx.BaseTransport] | None = None
+    url: str | None = None
+    terminal: bool | None = None
+
+    def stdin_is_terminal(self) -> bool:
+        """Whether a confirmation can be asked: stdin is a terminal (or a test says so)."""
+        return sys.stdin.isatty() if self.terminal is None else self.terminal
 
 
 class Session:
@@ -70,11 +81,17 @@ class Session:
             self._sync = None
 
     def confirm(self, question: str, yes: bool, stdin_used: bool = False) -> None:
-        """Ask before a destructive action unless ``--yes``; Declined on no."""
+        """Ask before a destructive action unless ``--yes``; Declined (exit 8) on no.
+
+        Only a terminal is asked: a script's stdin holds no answer (or holds the ids), so
+        without ``--yes`` it is a usage error (exit 2), before anything is printed or changed.
+        """
         if yes:
             return
         if stdin_used:
-            raise UsageProblem(f"{question} Pass --yes: stdin holds the ids, not an answer")
+            raise UsageProblem(f"{question} needs --yes: stdin holds the ids, not an answer")
+        if not self._config.stdin_is_terminal():
+            raise UsageProblem(f"{question} needs --yes when not run from a terminal")
         if not typer.confirm(question, default=False, err=True):
             raise Declined("nothing changed")
 
@@ -85,6 +102,21 @@ def config_of(ctx: typer.Context) -> CliConfig:
     if not isinstance(root.obj, CliConfig):
         root.obj = CliConfig()
     return root.obj
+
+
+def command_url(ctx: typer.Context, url: str | None, param: str) -> str | None:
+    """The manager URL a command uses, checked (UsageProblem if it cannot be one).
+
+    ``--url`` after the command, else before it (``jobbers --url URL list``, which the
+    root help promises), else JOBBERS_URL (which Typer has put in ``url``), else None for
+    the client's default.
+    """
+    given = getattr(ctx.get_parameter_source(param), "name", None) == "COMMANDLINE"
+    root = config_of(ctx).url
+    if root and not given:
+        url, given = root, True
+    check_url(url, "--url" if given else URL_ENV)
+    return url
 
 
 def fail(error: BaseException) -> typer.Exit:
@@ -169,8 +201,10 @@ def api_command(fn: Callable[..., None]) -> Callable[..., None]:
         url, output = kwargs.pop("opt_url"), kwargs.pop("opt_output")
         as_json, quiet = kwargs.pop("opt_json"), kwargs.pop("opt_quiet")
         mode = Mode.QUIET if quiet else Mode.JSON if as_json else output
-        session = Session(url, Output(mode), config_of(ctx))
+        config = config_of(ctx)
+        session = Session(None, Output(mode), config)
         try:
+            session.url = command_url(ctx, url, "opt_url")
             fn(session, *args, **kwargs)
         except typer.Exit:
             raise

@@ -65,16 +65,35 @@ def _heartbeat_style(task: Any) -> str:
     return "bold red" if age > limit else "yellow" if age > limit / 2 else "green"
 
 
+def attempt_number(task: Any) -> int:
+    """The task's attempt, counted from 1 over its whole life: what every view calls attempt.
+
+    ``retry_attempt`` is the retry policy's count, which an operator's reset sets back to 0;
+    ``attempt_base`` is what the attempts before such a requeue add (0 from older managers).
+    """
+    return int(getattr(task, "attempt_base", 0) or 0) + int(task.retry_attempt) + 1
+
+
+# Where the last error is the outcome (red), or why a retry is pending (yellow); on a task
+# that completed or runs again it is history, shown dim.
+_ERROR_STYLES = {"failed": "red", "stalled": "red", "dropped": "red", "scheduled": "yellow"}
+
+
+def _error_style(task: Any) -> str:
+    return _ERROR_STYLES.get(str(task.status), "dim")
+
+
 ID = Column("id", lambda t: t.id)
 NAME = Column("name", lambda t: t.name, "bold")
-VERSION = Column("version", lambda t: t.version, label="ver")
+VERSION = Column("version", lambda t: t.version)
 QUEUE = Column("queue", lambda t: t.queue)
 STATUS = Column("status", lambda t: t.status, _status_style)
-ATTEMPT = Column("attempt", lambda t: t.retry_attempt, label="retry")
+ATTEMPT = Column("attempt", attempt_number)
 SUBMITTED = Column("submitted", lambda t: t.submitted_at, label="age")
 LAST_ERROR = Column(
-    "last_error", lambda t: t.last_error, "red", lambda t: _short(t.last_error), "error", True
+    "last_error", lambda t: t.last_error, _error_style, lambda t: _short(t.last_error), flex=True
 )
+FAILED = Column("failed", lambda t: t.completed_at)
 
 TASKS = View(
     [ID, NAME, VERSION, QUEUE, STATUS, ATTEMPT, SUBMITTED, LAST_ERROR], lambda t: str(t.id)
@@ -111,14 +130,20 @@ SCHEDULED = View(
     lambda t: str(t.id),
 )
 
-DLQ = View([ID, NAME, VERSION, QUEUE, STATUS, ATTEMPT, LAST_ERROR], lambda t: str(t.id))
+DLQ = View([ID, NAME, VERSION, QUEUE, STATUS, ATTEMPT, FAILED, LAST_ERROR], lambda t: str(t.id))
 
+RESULTS = Column("results", lambda t: t.results, "green")
+TASK_ERROR = Column("last_error", lambda t: t.last_error, _error_style)
+
+# The outcome (status, then results or the error) first; how it got there after.
 TASK_FIELDS = [
     ID,
     NAME,
     VERSION,
     QUEUE,
     STATUS,
+    RESULTS,
+    TASK_ERROR,
     ATTEMPT,
     Column("recoveries", lambda t: t.recoveries),
     Column("submitted", lambda t: t.submitted_at, "", lambda t: _when(t.submitted_at)),
@@ -131,31 +156,36 @@ TASK_FIELDS = [
     Column("cancel_requested", lambda t: t.cancel_requested),
     Column("in_dlq", lambda t: t.in_dlq),
     Column("parameters", lambda t: t.parameters),
-    Column("results", lambda t: t.results, "green"),
-    Column("last_error", lambda t: t.last_error, "red", label="error"),
 ]
 
 HISTORY = View(
     [
-        Column("attempt", lambda e: e.attempt),
+        Column("attempt", lambda e: e.attempt + 1),
         Column("at", lambda e: e.at),
         Column("kind", lambda e: e.kind, "yellow"),
         Column("worker", lambda e: e.worker_id),
         Column("exc_type", lambda e: e.exc_type, "red"),
         Column("message", lambda e: e.message, flex=True, wrap=True),
     ],
-    lambda e: str(e.attempt),
+    lambda e: str(e.attempt + 1),
 )
 
 
 def print_task(out: Output, document: Document, task: Any) -> None:
     """Print a task (a Task, or the quick path's record of its JSON); a table adds its errors.
 
-    Shared by ``jobbers status`` and its quick path so that both print the same thing.
+    A table shows a completed task's outcome alone: the errors of its earlier attempts are
+    history, listed below it, not a last error in red. Shared by ``jobbers status`` and its
+    quick path so that both print the same thing.
     """
-    out.record(document, task, TASK_FIELDS, str(task.id))
-    if task.errors and out.mode is Mode.TABLE:
+    table = out.mode is Mode.TABLE
+    done = str(task.status) == "completed"
+    fields = [f for f in TASK_FIELDS if not (table and done and f is TASK_ERROR)]
+    out.record(document, task, fields, str(task.id))
+    if task.errors and table:
         out.note("")
+        if done:
+            out.note("earlier attempts:")
         out.listing(document, task.errors, HISTORY)
 
 

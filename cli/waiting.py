@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .exit_codes import TaskNotCompleted
-from .output import colour_enabled
+from .exit_codes import StillRunning, TaskNotCompleted
+from .output import clean, colour_enabled, duration
+from .views import attempt_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,29 +27,40 @@ MAX_POLL_S = 1.0
 
 
 def follow(s: Session, task: Task, timeout: float | None = None) -> Task:
-    """Poll the task until it is terminal or ``timeout`` seconds pass; return its last state."""
+    """Poll the task until it is terminal or ``timeout`` seconds pass; return its last state.
+
+    Ctrl-C names the task on stderr first: the task goes on, and a script that was
+    interrupted (its stdout a pipe, so no spinner showed the id) can follow it again.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = FIRST_POLL_S
-    with _spinner() as show:
-        while not task.status.is_terminal:
-            show(task)
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-            # A client polling a remote API: the pause is the point, not synchronisation.
-            time.sleep(pause)
-            delay = min(delay * 1.5, MAX_POLL_S)
-            task = s.call(s.api.get_task(str(task.id)))
+    try:
+        with _spinner() as show:
+            while not task.status.is_terminal:
+                show(task)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                # A client polling a remote API: the pause is the point, not synchronisation.
+                time.sleep(delay if left is None else min(delay, left))
+                delay = min(delay * 1.5, MAX_POLL_S)
+                task = s.call(s.api.get_task(str(task.id)))
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            f"interrupted: task {task.id} is still {task.status}; "
+            f"follow it again with: jobbers status {task.id} --wait\n"
+        )
+        raise
     return task
 
 
 def require_completed(task: Task, timeout: float | None) -> None:
-    """Raise TaskNotCompleted (exit 6) unless the task completed."""
+    """Raise TaskNotCompleted (exit 6) unless the task completed; StillRunning (7) if unended."""
     if task.status == "completed":
         return
     if not task.status.is_terminal:
-        raise TaskNotCompleted(f"task {task.id} is still {task.status} after {timeout:g}s")
-    error = f": {task.last_error}" if task.last_error else ""
+        raise StillRunning(f"task {task.id} is still {task.status} after {timeout:g}s")
+    error = f": {clean(task.last_error)}" if task.last_error else ""
     raise TaskNotCompleted(f"task {task.id} ended {task.status}{error}")
 
 
@@ -58,18 +71,25 @@ def _spinner() -> Iterator[_Show]:
         yield lambda task: None
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True, no_color=not colour_enabled(sys.stderr))
     with console.status("waiting…") as status:
-        yield lambda task: status.update(_describe(task))
+        # A Text, not a str: rich would read "[...]" in a progress message as markup.
+        yield lambda task: status.update(Text(describe(task)))
 
 
-def _describe(task: Task) -> str:
+def describe(task: Task, now: dt.datetime | None = None) -> str:
+    """The spinner's line: status, progress, the attempt, and when a scheduled retry is due."""
     parts = [f"{task.name} {task.id}: {task.status}"]
     if task.progress is not None:
         parts.append(f"{task.progress * 100:.0f}%")
     if task.progress_message:
-        parts.append(task.progress_message)
-    if task.retry_attempt:
-        parts.append(f"(attempt {task.retry_attempt})")
+        parts.append(clean(task.progress_message))
+    number = attempt_number(task)
+    if number > 1:
+        parts.append(f"(attempt {number})")
+    if task.status == "scheduled" and task.scheduled_for is not None:
+        due = (task.scheduled_for - (now or dt.datetime.now(dt.UTC))).total_seconds()
+        parts.append(f"retry due in {duration(due)}" if due > 0 else "retry due now")
     return " ".join(parts)

@@ -245,6 +245,18 @@ class DLQResubmitRequest(BaseModel):
     task_version: StrictInt | None = Field(default=None, ge=0)
     reset_retry_count: StrictBool = False
     limit: StrictInt = Field(default=100, ge=1, le=MAX_BULK)
+    parameters: dict[str, Any] | None = Field(
+        default=None,
+        description="new parameters for every resubmitted task: merged over its own (these "
+        "keys win), or instead of them with replace_parameters",
+    )
+    replace_parameters: StrictBool = False
+
+    @field_validator("parameters")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # As SubmitTaskRequest's: refused as a whole (422) before any task is touched.
+        return None if value is None else SubmitTaskRequest._plain_json(value)
 
 
 class DLQDeleteRequest(BaseModel):

@@ -476,8 +476,11 @@ class StateManager(RuntimeState):
         await self._requeue(task_id_of(task_id), reset_retry_count, from_dlq=False)
         return await self.get_task(task_id)
 
-    async def _requeue(self, tid: str, reset: bool, from_dlq: bool) -> None:
-        res = await self.scripts.run("requeue", tid, int(reset), int(from_dlq))
+    async def _requeue(
+        self, tid: str, reset: bool, from_dlq: bool, params: tuple[str, str] | None = None
+    ) -> None:
+        """Requeue one task; ``params`` (JSON, fingerprint) replaces its parameters as well."""
+        res = await self.scripts.run("requeue", tid, int(reset), int(from_dlq), *(params or ()))
         match res[0]:
             case "ok":
                 return
@@ -495,6 +498,18 @@ class StateManager(RuntimeState):
                     f"task {tid} belongs to queue {res[1]!r}, which no longer exists"
                 )
         raise JobbersError(f"unexpected requeue reply {res!r}")
+
+    async def _new_params(
+        self, tid: str, overrides: dict[str, Any], replace: bool
+    ) -> tuple[str, str]:
+        """The parameter JSON and fingerprint a resubmit gives the task; InvalidInput if unfit."""
+        task = await self.get_task(tid)
+        merged = dict(overrides) if replace else {**task.parameters, **overrides}
+        changed = task.model_copy(update={"parameters": merged})
+        params = _checked_params(changed)
+        if isinstance(params, InvalidInput):
+            raise params
+        return params, changed.fingerprint(params)
 
     @store_op
     async def task_history(self, task_id: str | ULID) -> list[TaskError]:
@@ -708,13 +723,25 @@ class StateManager(RuntimeState):
 
     @store_op
     async def resubmit_dlq(
-        self, task_ids: Sequence[str], reset_retry_count: bool
+        self,
+        task_ids: Sequence[str],
+        reset_retry_count: bool,
+        parameters: dict[str, Any] | None = None,
+        replace_parameters: bool = False,
     ) -> dict[str, str]:
-        """Put dead-lettered tasks back on their queues; one outcome per id."""
+        """Put dead-lettered tasks back on their queues; one outcome per id.
+
+        ``parameters`` fixes what made a task fail: merged over each task's own (keys given
+        win), or instead of them with ``replace_parameters``. The new parameters and their
+        fingerprint are written by the requeue itself, so a refused requeue changes nothing.
+        """
         outcomes: dict[str, str] = {}
         for tid in task_ids:
             try:
-                await self._requeue(task_id_of(tid), reset_retry_count, from_dlq=True)
+                new = None
+                if parameters is not None:
+                    new = await self._new_params(tid, parameters, replace_parameters)
+                await self._requeue(task_id_of(tid), reset_retry_count, from_dlq=True, params=new)
                 outcomes[tid] = "resubmitted"
             except TaskNotFound:
                 outcomes[tid] = "not_found"

@@ -45,6 +45,7 @@ def _summary_fields(task_id: str, fields: dict[str, str]) -> dict[str, Any]:
         "status": TaskStatus(fields.get("status", "submitted")),
         "retry_attempt": int(fields.get("attempt") or 0),
         "recoveries": int(fields.get("recoveries") or 0),
+        "attempt_base": int(fields.get("abase") or 0),
         "submitted_at": ms_to_datetime(fields.get("submitted_at")),
         "started_at": ms_to_datetime(fields.get("started_at")),
         "heartbeat_at": ms_to_datetime(fields.get("heartbeat_at")),

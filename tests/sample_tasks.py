@@ -374,3 +374,9 @@ def _nested(depth: int) -> dict[str, Any]:
 async def unrenderable_result(**kwargs: Any) -> dict[str, Any]:
     """Returns JSON that parses but cannot be sent back out: a lone surrogate, or deep nesting."""
     return {"p": "\ud800"} if kwargs.get("kind") == "surrogate" else _nested(300)
+
+
+@register_task(name="shout", version=1, max_retries=0, max_concurrent=None)
+async def shout(**kwargs: Any) -> None:
+    """Fails with ``message`` as its error, as task code may: any text, escapes included."""
+    raise ValueError(str(kwargs.get("message", "")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
@@ -9,7 +10,7 @@ import typer
 
 from .. import views  # noqa: TID252
 from ..exit_codes import UsageProblem  # noqa: TID252
-from ..inputs import STDIN, read_ids  # noqa: TID252
+from ..inputs import STDIN, parse_params, read_ids  # noqa: TID252
 from ..options import (  # noqa: TID252
     Cursor,
     Limit,
@@ -20,7 +21,7 @@ from ..options import (  # noqa: TID252
     chunks,
     page_hint,
 )
-from ..output import Mode  # noqa: TID252
+from ..output import Mode, clean, plural  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 from .tasks import show_outcomes
 
@@ -62,7 +63,7 @@ def history(s: Session, task_id: TaskIdArg) -> None:
     answer = s.call(s.api.dlq_history(task_id))
     if s.out.mode is Mode.TABLE:
         task = answer.task
-        s.out.text(f"{task.name} v{task.version} on {task.queue}: {task.status}")
+        s.out.text(clean(f"{task.name} v{task.version} on {task.queue}: {task.status}"))
     s.out.listing(answer, answer.history, views.HISTORY)
 
 
@@ -75,23 +76,58 @@ def resubmit(
     queue: QueueFilter = None,
     task_version: TaskVersion = None,
     every: AllOpt = False,
-    reset: Annotated[bool, typer.Option("--reset-retry-count", help="Attempts from 0")] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset-retry-count/--keep-retry-count",
+            help="Give the tasks their full retries again (as `jobbers top` does), or keep the "
+            "retries they used",
+        ),
+    ] = True,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Fix a parameter: key=value or key:=json; repeatable"),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option("--params", help="Parameters to fix as a JSON object, @file or -"),
+    ] = None,
+    replace_params: Annotated[
+        bool,
+        typer.Option(
+            "--replace-params",
+            help="The given parameters replace each task's own (default: merged over them)",
+        ),
+    ] = False,
     limit: Matching = 100,
     yes: Yes = False,
 ) -> None:
-    """Put dead-lettered tasks back on their queues: given ids, or the filter's matches."""
+    """Put dead-lettered tasks back on their queues: given ids, or the filter's matches.
+
+    -p/--params change the tasks' parameters as they go back, merged over their own unless
+    --replace-params. The retry count is reset unless --keep-retry-count; the attempt
+    number goes on either way.
+    """
     from jobbers.schemas import DLQResubmitRequest, DLQResubmitResponse
 
+    if STDIN in (task_ids or []) and params == STDIN:
+        raise UsageProblem("stdin can hold the ids or --params, not both")
+    overrides = parse_params(param or [], params) if (param or params is not None) else None
+    if replace_params and overrides is None:
+        raise UsageProblem("--replace-params needs the parameters: -p or --params")
     ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
     s.confirm(
-        f"Resubmit {len(ids)} dead-lettered tasks?", yes or not ids, STDIN in (task_ids or [])
+        f"Resubmit {plural(len(ids), 'dead-lettered task')}?",
+        yes or not ids,
+        STDIN in (task_ids or []),
     )
-    answers = batched(
-        s,
-        ids,
-        "resubmitting",
-        lambda b: s.api.resubmit_dlq(DLQResubmitRequest(task_ids=b, reset_retry_count=reset)),
+    request = functools.partial(
+        DLQResubmitRequest,
+        reset_retry_count=reset,
+        parameters=overrides,
+        replace_parameters=replace_params,
     )
+    answers = batched(s, ids, "resubmitting", lambda b: s.api.resubmit_dlq(request(task_ids=b)))
     results = {k: v for a in answers for k, v in a.results.items()}
     total = sum(a.resubmitted for a in answers)
     show_outcomes(s, DLQResubmitResponse(results=results, resubmitted=total), ids)
@@ -113,14 +149,16 @@ def delete(
     from jobbers.schemas import DLQDeleteRequest, DLQDeleteResponse
 
     ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
-    question = f"Remove {len(ids)} tasks from the dead-letter queue?"
+    question = f"Remove {plural(len(ids), 'task')} from the dead-letter queue?"
     s.confirm(question, yes or not ids, STDIN in (task_ids or []))
     answers = batched(s, ids, "removing", lambda b: s.api.delete_dlq(DLQDeleteRequest(task_ids=b)))
     removed = DLQDeleteResponse(
         removed=sum(a.removed for a in answers), task_ids=[i for a in answers for i in a.task_ids]
     )
     s.out.done(
-        removed, f"removed {removed.removed} tasks from the dead-letter queue", removed.task_ids
+        removed,
+        f"removed {plural(removed.removed, 'task')} from the dead-letter queue",
+        removed.task_ids,
     )
 
 

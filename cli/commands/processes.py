@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..exit_codes import ExitCode  # noqa: TID252
+from ..exit_codes import ExitCode, UsageProblem  # noqa: TID252
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -46,6 +46,7 @@ def cleaner(ctx: typer.Context) -> None:
 
 
 def top(
+    ctx: typer.Context,
     url: Annotated[
         str | None,
         typer.Option("--url", envvar="JOBBERS_URL", help="Manager URL", show_default=False),
@@ -56,6 +57,13 @@ def top(
 ) -> None:
     """Watch queues, running tasks, workers and the DLQ live, and act on them (a TUI)."""
     from jobbers.client import DEFAULT_URL
+
+    from ..session import command_url, fail  # noqa: TID252
+
+    try:
+        url = command_url(ctx, url, "url")
+    except UsageProblem as exc:
+        raise fail(exc) from None
 
     try:
         from jobbers.tui.app import run

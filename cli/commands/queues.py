@@ -9,6 +9,7 @@ import typer
 from .. import views  # noqa: TID252
 from ..choices import Period  # noqa: TID252
 from ..options import QueueArg, Yes  # noqa: TID252
+from ..output import plural  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 
 app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
@@ -81,14 +82,24 @@ def update(
     rate_period: RatePeriod = None,
     unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove --max-concurrent")] = False,
     no_rate: Annotated[bool, typer.Option("--no-rate-limit", help="Remove the rate limit")] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the queue if it does not exist")
+    ] = False,
 ) -> None:
-    """Change some of a queue's limits, keeping the others (creates a missing queue)."""
+    """Change some of a queue's limits, keeping the others (exit 3 if missing, unless --create)."""
     from jobbers.client import NotFound
     from jobbers.schemas import QueueUpdate
 
     try:
         current = s.call(s.api.get_queue(name)).model_dump(exclude={"name", "paused"})
-    except NotFound:
+    except NotFound as exc:
+        if not create:
+            # A typo in NAME would otherwise make a new queue no worker consumes.
+            raise NotFound(
+                exc.status,
+                f"queue {name!r} not found; create it with: jobbers queues create {name} "
+                "(or add --create)",
+            ) from None
         current = {}
     limits = {**current, **_limits(max_concurrent=max_concurrent, rate_numerator=rate_numerator)}
     limits |= _limits(rate_denominator=rate_denominator, rate_period=rate_period)
@@ -130,4 +141,5 @@ def purge(s: Session, name: QueueArg, yes: Yes = False) -> None:
     """Cancel every waiting (submitted or scheduled) task of a queue; running ones finish."""
     s.confirm(f"Cancel every waiting task of queue {name!r}?", yes)
     answer = s.call(s.api.purge_queue(name))
-    s.out.done(answer, f"cancelled {answer.cancelled} waiting tasks of queue {name!r}", [name])
+    done = f"cancelled {plural(answer.cancelled, 'waiting task')} of queue {name!r}"
+    s.out.done(answer, done, [name])

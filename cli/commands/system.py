@@ -41,3 +41,12 @@ def health(s: Session) -> None:
 def metrics(s: Session) -> None:
     """Print the manager's Prometheus metrics (text exposition format)."""
     s.out.text(s.call(s.api.metrics()))
+
+
+def version() -> None:
+    """Show the CLI's version (same as jobbers --version)."""
+    import sys
+
+    from jobbers import __version__
+
+    sys.stdout.write(f"jobbers {__version__}\n")

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from .. import views  # noqa: TID252
-from ..exit_codes import ExitCode, SomeFailed, exit_code_for, exit_code_for_outcome  # noqa: TID252
+from ..exit_codes import (  # noqa: TID252
+    ExitCode,
+    SomeFailed,
+    exit_code_for,
+    exit_code_for_outcome,
+    one_line,
+)
 from ..inputs import STDIN, check_ids, parse_params, read_ids  # noqa: TID252
 from ..options import (  # noqa: TID252
     Cursor,
@@ -124,7 +130,11 @@ def retry(
     s: Session,
     task_ids: TaskIdsArg,
     reset: Annotated[
-        bool, typer.Option("--reset-retry-count", help="Start again from attempt 0")
+        bool,
+        typer.Option(
+            "--reset-retry-count",
+            help="Give the tasks their full retries again (the attempt number goes on)",
+        ),
     ] = False,
 ) -> None:
     """Put failed, stalled or cancelled tasks back on their queues."""
@@ -209,6 +219,6 @@ def each_id(
         try:
             done.append(s.call(call(tid)))
         except ApiError as exc:
-            s.out.note(f"error: {tid}: {exc}")
+            s.out.note(f"error: {tid}: {one_line(exc)}")
             first_error = first_error or exit_code_for(exc)
     return done, first_error

@@ -200,8 +200,12 @@ local function bump(queue, field, by)
   if redis.call('HINCRBY', k, field, by or 1) == (by or 1) then redis.call('EXPIRE', k, 7200) end
 end
 
+-- `entry.attempt` comes in as the task's retry count (HASH field `attempt`); the history
+-- numbers attempts over the task's whole life, so it adds `abase`, the attempts before the
+-- last operator requeue (which may reset that count: requeue.lua).
 local function history(id, entry)
   entry.at = NOW
+  entry.attempt = (tonumber(entry.attempt) or 0) + (tonumber(redis.call('HGET', tk(id), 'abase')) or 0)
   local k = tk(id) .. ':h'
   redis.call('RPUSH', k, cjson.encode(entry))
   redis.call('LTRIM', k, -50, -1)

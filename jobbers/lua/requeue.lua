@@ -1,6 +1,7 @@
 -- requeue: an operator puts a failed, stalled or cancelled task back on its queue
 -- (also DLQ resubmit). Atomic per task: never in the DLQ and the queue at once.
--- ARGV: prefix, id, reset_attempts 0/1, from_dlq_only 0/1
+-- ARGV: prefix, id, reset_attempts 0/1, from_dlq_only 0/1[, params JSON, fingerprint]
+-- (new parameters, checked by the caller: a DLQ resubmit that fixes the task's input)
 -- Returns {'ok'} | {'notfound'} | {'notindlq'} | {'conflict', status} | {'noqueue', queue}
 local id = ARGV[2]
 local t = tk(id)
@@ -15,8 +16,18 @@ if ARGV[4] == '1' and f[4] ~= '1' then return {'notindlq'} end
 if f[1] ~= 'failed' and f[1] ~= 'stalled' and f[1] ~= 'cancelled' then return {'conflict', f[1]} end
 if redis.call('HEXISTS', P .. 'queues', f[2]) == 0 then return {'noqueue', f[2]} end
 if f[4] == '1' then undead(id, f[2], f[3]) end
-if ARGV[3] == '1' then redis.call('HSET', t, 'attempt', 0) end
+-- A requeue starts a new attempt: `abase` grows so that the next run's number (abase +
+-- attempt) follows the last one, whether the retry count is reset to 0 or kept.
+local g = redis.call('HMGET', t, 'attempt', 'abase')
+local attempt, base = tonumber(g[1]) or 0, tonumber(g[2]) or 0
+local kept = attempt
+if ARGV[3] == '1' then kept = 0 end
+redis.call('HSET', t, 'attempt', kept, 'abase', base + attempt + 1 - kept)
 redis.call('HSET', t, 'recoveries', 0)
+if ARGV[5] then
+  if ARGV[5] == '{}' then redis.call('DEL', t .. ':p') else redis.call('SET', t .. ':p', ARGV[5]) end
+  redis.call('HSET', t, 'fp', ARGV[6])
+end
 redis.call('HDEL', t, 'completed_at', 'cancel', 'scheduled_for', 'progress', 'pmsg', 'run_id', 'worker')
 move(id, f[2], f[1], 'submitted', NOW)
 ring(f[2])

@@ -78,6 +78,12 @@ class TaskSummary(BaseModel):
     status: TaskStatus = TaskStatus.UNSUBMITTED
     retry_attempt: int = 0
     recoveries: int = 0
+    attempt_base: int = Field(
+        default=0,
+        description="attempts before the last operator requeue (retry, DLQ resubmit), which "
+        "may reset retry_attempt; the attempt number is attempt_base + retry_attempt + 1, "
+        "and history entries record attempt_base + retry_attempt",
+    )
     submitted_at: dt.datetime | None = None
     started_at: dt.datetime | None = None
     heartbeat_at: dt.datetime | None = None

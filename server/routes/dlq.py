@@ -80,13 +80,17 @@ async def resubmit_dead_letters(body: DLQResubmitRequest, state: StateDep) -> DL
                 sent_as.setdefault(canonical_ulid(raw), []).append(raw)
             except ValueError:
                 results[raw] = "invalid_id"
-        outcomes = await state.resubmit_dlq(list(sent_as), body.reset_retry_count)
+        outcomes = await state.resubmit_dlq(
+            list(sent_as), body.reset_retry_count, body.parameters, body.replace_parameters
+        )
         for tid, outcome in outcomes.items():
             for raw in sent_as[tid]:
                 results[raw] = outcome
     else:
         ids = await _matching_ids(state, body.task_name, body.queue, body.task_version, body.limit)
-        results = await state.resubmit_dlq(ids, body.reset_retry_count)
+        results = await state.resubmit_dlq(
+            ids, body.reset_retry_count, body.parameters, body.replace_parameters
+        )
     done = sum(1 for outcome in results.values() if outcome == "resubmitted")
     return DLQResubmitResponse(results=results, resubmitted=done)
 

@@ -62,9 +62,16 @@ class Cli:
         return PortalTransport(self.portal, self.manager)
 
     def __call__(
-        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        terminal: bool | None = None,
     ) -> Result:
+        """Run ``jobbers ARGS``; ``terminal=True`` makes stdin count as a terminal (prompts)."""
         config = CliConfig(transport_factory=self.transport)
+        if terminal is not None:
+            config.terminal = terminal
         return self.runner.invoke(app, list(args), input=input, env=env, obj=config)
 
     def ok(self, *args: str, input: str | None = None) -> Result:

@@ -34,7 +34,7 @@ def test_list_and_history(cli: Cli, dlq_ids: list[str]) -> None:
     assert len(doc["items"]) == 2 and doc["next_cursor"]
     assert cli.ok("dlq", "list", "--task-name", "add", "-q").stdout == ""
     row = cli.ok("dlq", "list").stdout.splitlines()[0].split("\t")
-    assert row[1] == "boom" and row[4] == "failed" and row[6] == "ValueError: unexpected failure"
+    assert row[1] == "boom" and row[4] == "failed" and row[7] == "ValueError: unexpected failure"
 
     history = cli.json("dlq", "history", dlq_ids[0])
     assert history["task_id"] == dlq_ids[0] and history["task"]["in_dlq"] is True
@@ -46,9 +46,9 @@ def test_list_and_history(cli: Cli, dlq_ids: list[str]) -> None:
 
 
 def test_resubmit_by_ids_asks_first(cli: Cli, dlq_ids: list[str]) -> None:
-    declined = cli("dlq", "resubmit", dlq_ids[0], input="n\n")
-    assert declined.exit_code == ExitCode.FAILURE
-    assert "Resubmit 1 dead-lettered tasks?" in declined.stderr
+    declined = cli("dlq", "resubmit", dlq_ids[0], input="n\n", terminal=True)
+    assert declined.exit_code == ExitCode.DECLINED
+    assert "Resubmit 1 dead-lettered task?" in declined.stderr
     result = cli.ok("dlq", "resubmit", dlq_ids[0], "--reset-retry-count", "--yes")
     assert result.stdout == f"{dlq_ids[0]}\tresubmitted\n"
     status = cli.json("status", dlq_ids[0])
@@ -58,7 +58,7 @@ def test_resubmit_by_ids_asks_first(cli: Cli, dlq_ids: list[str]) -> None:
 def test_resubmit_from_stdin_needs_yes(cli: Cli, dlq_ids: list[str]) -> None:
     ids = cli.ok("dlq", "list", "-q").stdout
     refused = cli("dlq", "resubmit", "-", input=ids)
-    assert refused.exit_code == ExitCode.USAGE and "Pass --yes" in refused.stderr
+    assert refused.exit_code == ExitCode.USAGE and "needs --yes" in refused.stderr
     done = cli.ok("dlq", "resubmit", "-", "--yes", "--json", input=ids)
     doc = json.loads(done.stdout)
     assert doc["resubmitted"] == 3 and set(doc["results"]) == set(dlq_ids)
@@ -90,8 +90,11 @@ def test_delete_by_ids_and_all(cli: Cli, dlq_ids: list[str]) -> None:
     one = cli.ok("dlq", "delete", dlq_ids[0], "--yes", "--json")
     assert json.loads(one.stdout) == {"removed": 1, "task_ids": [dlq_ids[0]]}
     assert cli.json("status", dlq_ids[0])["status"] == "failed", "the task itself stays"
-    declined = cli("dlq", "delete", "--all", input="n\n")
-    assert declined.exit_code == ExitCode.FAILURE and "Remove 2 tasks" in declined.stderr
+    declined = cli("dlq", "delete", "--all", input="n\n", terminal=True)
+    assert declined.exit_code == ExitCode.DECLINED and "Remove 2 tasks" in declined.stderr
+    no_terminal = cli("dlq", "delete", "--all")
+    assert no_terminal.exit_code == ExitCode.USAGE and no_terminal.stdout == ""
+    assert "Remove 2 tasks from the dead-letter queue? needs --yes" in no_terminal.stderr
     rest = cli.ok("dlq", "delete", "--all", "--yes")
     assert rest.stdout == "removed 2 tasks from the dead-letter queue\n"
     assert cli.ok("dlq", "list", "-q").stdout == ""

@@ -7,6 +7,7 @@ from jobbers.cli.exit_codes import (
     Declined,
     ExitCode,
     SomeFailed,
+    StillRunning,
     TaskNotCompleted,
     UsageProblem,
     exit_code_for,
@@ -43,7 +44,8 @@ def _validation_error() -> ValidationError:
         (client.UnexpectedResponse("skew"), ExitCode.FAILURE),
         (_validation_error(), ExitCode.USAGE),
         (UsageProblem("bad --param"), ExitCode.USAGE),
-        (Declined("no"), ExitCode.FAILURE),
+        (Declined("no"), ExitCode.DECLINED),
+        (StillRunning("still started"), ExitCode.STILL_RUNNING),
         (TaskNotCompleted("failed"), ExitCode.NOT_COMPLETED),
         (SomeFailed("1 of 2", ExitCode.CONFLICT), ExitCode.CONFLICT),
         (RuntimeError("a bug"), None),
@@ -75,7 +77,7 @@ def test_exit_code_for_outcome(outcome: str, code: ExitCode) -> None:
 
 
 def test_codes_are_the_documented_ones() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sys
 
 import pytest
 from jobbers.cli import views
@@ -120,3 +121,15 @@ def test_every_style_a_view_uses_has_a_code() -> None:
         if isinstance(column.style, str):
             words |= set(column.style.split())
     assert words <= _COLOURS.keys() | _EFFECTS.keys()
+
+
+def test_the_wait_line_takes_a_progress_message_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task code writes progress messages: "[/]" in one is text, not rich markup to fail on."""
+    from jobbers.cli import waiting
+
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    task = Task(name="add", status="started", progress_message="step [/] of [bold]x")
+    with waiting._spinner() as show:
+        show(task)
+    assert "step [/] of [bold]x" in tty.getvalue()

@@ -44,8 +44,8 @@ def test_queue_lifecycle(cli: Cli) -> None:
     assert cli("queues", "delete", "reports").exit_code == ExitCode.NOT_FOUND
 
 
-def test_update_creates_a_missing_queue(cli: Cli) -> None:
-    doc = cli.json("queues", "update", "fresh", "--max-concurrent", "3")
+def test_update_creates_a_missing_queue_with_create(cli: Cli) -> None:
+    doc = cli.json("queues", "update", "fresh", "--max-concurrent", "3", "--create")
     assert doc["name"] == "fresh" and doc["max_concurrent"] == 3
 
 
@@ -65,19 +65,21 @@ def test_delete_a_busy_queue_conflicts_then_purge(cli: Cli) -> None:
     busy = cli("queues", "delete", "busy")
     assert busy.exit_code == ExitCode.CONFLICT and "3 waiting" in busy.stderr
 
-    declined = cli("queues", "purge", "busy", input="n\n")
-    assert declined.exit_code == ExitCode.FAILURE
+    declined = cli("queues", "purge", "busy", input="n\n", terminal=True)
+    assert declined.exit_code == ExitCode.DECLINED
     assert "Cancel every waiting task of queue 'busy'?" in declined.stderr
     assert declined.stderr.endswith("error: nothing changed\n")
     assert cli.ok("list", "--queue", "busy", "--status", "submitted", "-q").stdout.split() == ids
 
-    no_answer = cli("queues", "purge", "busy")  # stdin at EOF, as in a script without --yes
-    assert no_answer.exit_code == ExitCode.FAILURE, no_answer.stderr
+    no_answer = cli("queues", "purge", "busy")  # no terminal, as in a script without --yes
+    assert no_answer.exit_code == ExitCode.USAGE, no_answer.stderr
 
     purged = cli.ok("queues", "purge", "busy", "--yes", "--json")
     assert json.loads(purged.stdout) == {"queue": "busy", "cancelled": 3}
     # (CliRunner echoes the typed answer to stdout, as a terminal would show it)
-    yes = cli.ok("queues", "purge", "busy", input="y\n").stdout
+    answered = cli("queues", "purge", "busy", input="y\n", terminal=True)
+    assert answered.exit_code == 0, answered.stderr
+    yes = answered.stdout
     assert yes.splitlines()[-1] == "cancelled 0 waiting tasks of queue 'busy'"
     assert cli.ok("queues", "delete", "busy", "-q").stdout == "busy\n"
 
