@@ -305,13 +305,13 @@ async def test_paging_through_the_dlq(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         await has_rows(app, "#dlq", lambda r: len(r) == 3)
-        await shows(app, "(more: n)")
+        await shows(app, "(more: ])")
         page_one = keys(app, "#dlq")
-        await pilot.press("n")
+        await pilot.press("right_square_bracket")
         await has_rows(app, "#dlq", lambda r: len(r) == 2)
         assert set(page_one) | set(keys(app, "#dlq")) == set(ids)
         await shows(app, "page 2")
-        await pilot.press("p")
+        await pilot.press("left_square_bracket")
         await has_rows(app, "#dlq", lambda r: len(r) == 3)
         assert keys(app, "#dlq") == page_one
 

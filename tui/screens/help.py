@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static
 
 NAVIGATION = [
     ("↑ ↓ j k", "move the cursor"),
-    ("pgup pgdn g G", "page the table, top, bottom"),
+    ("pgup pgdn g G", "scroll the table a screen, to the top, to the bottom"),
     ("tab", "next table or field"),
     ("enter", "open: queue → its running tasks, task → detail, worker → its tasks"),
     ("click", "tabs, rows and buttons work with the mouse"),
@@ -45,7 +45,7 @@ def _bindings(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[s
         elif binding.description:
             keys = [k.strip() for k in binding.key.split(",")]
             shown = ", ".join(app.get_key_display(Binding(k, binding.action)) for k in keys)
-            rows.append((shown, binding.description))
+            rows.append((shown, binding.tooltip or binding.description))
     if views:
         numbers = " ".join(b.key for b in views)
         rows.insert(0, (numbers, "views: " + ", ".join(b.description for b in views)))
