@@ -22,6 +22,7 @@ from textual.worker import Worker
 
 from jobbers.client import ClientError, JobbersClient, ManagerUnreachable, Unauthorized
 
+from .commands import commands
 from .messages import PollFailed, SnapshotFetched
 from .screens.base import LiveScreen, ViewScreen
 from .screens.detail import TaskDetailScreen
@@ -69,7 +70,13 @@ class JobbersApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("f", "freeze", "Pause/resume refresh", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False),
-        Binding("colon", "command_palette", "Commands", show=False),
+        Binding(
+            "colon",
+            "command_palette",
+            "Commands",
+            show=False,
+            tooltip="Commands: views, submit a task, create a queue or a role",
+        ),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -200,7 +207,8 @@ class JobbersApp(App[None]):
         self.poll_now()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The command palette (``:``) offers the views and the refresh toggle too."""
+        """The command palette (``:``): the views, the refresh toggle, and the forms that
+        submit a task, create a queue or a role."""
         yield from super().get_system_commands(screen)
         for key, view, label in TABS:
             yield SystemCommand(
@@ -209,6 +217,7 @@ class JobbersApp(App[None]):
                 partial(self.run_action, f"show_view('{view.value}')"),
             )
         yield SystemCommand("Pause or resume refresh", "Freeze the frame (f)", self.action_freeze)
+        yield from commands(self)
 
     async def on_unmount(self) -> None:
         """Close the connection pool if ``run`` made the client."""

@@ -20,8 +20,10 @@ from jobbers.server.settings import ServerSettings
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.messages import PollFailed, SnapshotFetched
 from jobbers.tui.screens.detail import TaskDetailScreen
+from jobbers.tui.screens.forms import SubmitForm
 from jobbers.tui.snapshot import PageQuery, View
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from jobbers.client import JobbersClient
 from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role
@@ -124,6 +126,20 @@ def test_help(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
 def test_queue_form(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
     """Editing a paused queue's limits (the third queue in the overview)."""
     assert snap_compare(frozen, press=["down", "down", "e"], run_before=feed())
+
+
+def test_submit_form(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
+    """The palette's "Submit a task": name and version, JSON parameters, queue."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await feed()(pilot)
+        form = SubmitForm([q.name for q in frames.stats().queues])
+        await pilot.app.push_screen(form)
+        form.query_one("#name", Input).value = "generate_report"
+        form.query_one("#parameters", Input).value = '{"report_id": 42, "format": "pdf"}'
+        await pilot.pause()
+
+    assert snap_compare(frozen, run_before=run_before)
 
 
 def test_queues_and_roles_from_a_real_manager(snap_compare: SnapCompare, clean_redis: str) -> None:
