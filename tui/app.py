@@ -68,7 +68,7 @@ class JobbersApp(App[None]):
             for key, view, label in TABS
         ),
         Binding("question_mark", "help", "Help"),
-        Binding("f", "freeze", "Pause/resume refresh", show=False),
+        Binding("f", "freeze", "Freeze/unfreeze the refresh", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False),
         Binding(
             "colon",
@@ -216,7 +216,7 @@ class JobbersApp(App[None]):
                 f"Show the {label} view ({key})",
                 partial(self.run_action, f"show_view('{view.value}')"),
             )
-        yield SystemCommand("Pause or resume refresh", "Freeze the frame (f)", self.action_freeze)
+        yield SystemCommand("Freeze or unfreeze refresh", "Hold the frame (f)", self.action_freeze)
         yield from commands(self)
 
     async def on_unmount(self) -> None:

@@ -54,6 +54,9 @@ async def test_help_says_what_each_key_does(frozen: JobbersApp) -> None:
         text = await shows(frozen, "Previous page", "Next page")
         lines = {" ".join(line.strip(" █▊▎▌").split()) for line in text.splitlines()}
         assert "p Pause/resume queue" in lines
+        # The refresh freezes (f): "pause" is said of queues only.
+        assert "f Freeze/unfreeze the refresh" in lines
+        assert all(line.startswith("p ") for line in lines if "Pause" in line)
         assert "[ Previous page" in lines and "] Next page" in lines
         assert not any(line.startswith(("p Prev", "n Next")) for line in lines)
 

@@ -276,7 +276,7 @@ async def test_f_pauses_the_refresh_and_resumes_it(
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(lambda: transport.calls["GET /stats"] >= 2, what="frames")
         await pilot.press("f")
-        await shows(app, "PAUSED")
+        await shows(app, "FROZEN")
         frozen_at = transport.calls["GET /stats"]
         await submit(client)
         # Ten ticks of a timer beside the app's own (same interval, same loop) later: not

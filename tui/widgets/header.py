@@ -84,7 +84,7 @@ class StatusLine(Widget):
         else:
             line.append(f" · refreshed {clock_time(self.fetched_at)}")
         if self.frozen:
-            line.append(" · PAUSED (f resumes)", style="bold reverse")
+            line.append(" · FROZEN (f resumes)", style="bold reverse")
         else:
             line.append(f" · every {duration(self.refresh_s)}", style="dim")
         return line
