@@ -31,6 +31,7 @@ from .screens.help import HelpScreen, own_bindings
 from .screens.overview import OverviewScreen
 from .screens.queues import QueuesScreen
 from .screens.running import RunningScreen
+from .screens.scheduled import ScheduledScreen
 from .screens.workers import WorkersScreen
 from .snapshot import Clock, DepthHistory, PageQuery, Snapshot, TaskFilter, View, fetch, local_now
 from .widgets.header import TABS, StatusLine
@@ -41,6 +42,7 @@ VIEWS: dict[str, type[ViewScreen]] = {
     View.DLQ: DeadLetterScreen,
     View.WORKERS: WorkersScreen,
     View.QUEUES: QueuesScreen,
+    View.SCHEDULED: ScheduledScreen,
 }
 
 
@@ -56,7 +58,7 @@ def failure_reason(exc: Exception) -> str:
 
 
 class JobbersApp(App[None]):
-    """Live queues, running tasks, dead letters, workers, queues and roles, with verbs."""
+    """Live queues, running tasks, dead letters, workers, queues and roles, scheduled tasks."""
 
     CSS_PATH = "jobbers.tcss"
     TITLE = "jobbers top"
@@ -146,7 +148,14 @@ class JobbersApp(App[None]):
         snapshot = message.snapshot
         if snapshot.query != self.current_query():
             snapshot = dataclasses.replace(
-                snapshot, active=None, stalled=None, dlq=None, workers=None, roles=None, detail=None
+                snapshot,
+                active=None,
+                stalled=None,
+                dlq=None,
+                scheduled=None,
+                workers=None,
+                roles=None,
+                detail=None,
             )
         self.last = snapshot
         if self.failure is not None:
@@ -174,7 +183,7 @@ class JobbersApp(App[None]):
             self.poll_now()
 
     async def action_show_view(self, view: str) -> None:
-        """``1``-``5`` and the tabs."""
+        """``1``-``6`` and the tabs."""
         await self.show_view(view)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -19,7 +19,14 @@ from . import frames
 from .conftest import screen_text
 
 WIDTHS = [80, 100, 120, 160, 200]
-VIEWS = {"1": "#overview", "2": "#running", "3": "#dlq", "4": "#workers", "5": "#queues"}
+VIEWS = {
+    "1": "#overview",
+    "2": "#running",
+    "3": "#dlq",
+    "4": "#workers",
+    "5": "#queues",
+    "6": "#scheduled",
+}
 # The columns each view must keep at every width: what an operator looks at first.
 KEEP = {
     "#overview": {"name", "depth", "running", "done", "failed", "dlq", "limits"},
@@ -29,6 +36,7 @@ KEEP = {
     "#workers": {"id", "role", "uptime", "busy", "processed", "failed", "seen"},
     "#queues": {"name", "state", "concurrency", "rate", "depth", "roles"},
     "#roles": {"name", "workers", "queues"},
+    "#scheduled": {"id", "task", "queue", "attempt", "due", "at"},
 }
 
 

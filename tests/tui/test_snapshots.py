@@ -83,6 +83,12 @@ def test_queues(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, 
     assert snap_compare(frozen, terminal_size=size, press=["5"], run_before=feed())
 
 
+@SIZES
+def test_scheduled(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
+    """Tasks waiting for a retry, soonest first, with their due time; one overdue."""
+    assert snap_compare(frozen, terminal_size=size, press=["6"], run_before=feed())
+
+
 def test_dlq_with_marks(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
     """Dead letters, newest first, two of them marked for a bulk action."""
     assert snap_compare(frozen, press=["3", "space", "space"], run_before=feed())

@@ -26,10 +26,12 @@ COLUMNS = [
     ("‖ name", "a paused queue: it accepts tasks, no worker starts them"),
     ("Heartbeat", "age/limit: amber near max_heartbeat_interval, red LATE past it"),
     ("Stalled", "running view, beneath: tasks the cleaner marked stalled (r retries)"),
+    ("Due in", "scheduled: time until the retry; negative when overdue (scheduler behind)"),
+    ("Attempt", "numbered from 0, as the task's own attempt and the CLI number it"),
 ]
 FILTERS = [
     ("name:TASK", "DLQ and running: task name (DLQ filtered by the manager)"),
-    ("queue:NAME", "running and DLQ: filtered by the manager; overview: that queue"),
+    ("queue:NAME", "running, DLQ, scheduled: filtered by the manager; overview: that queue"),
     ("version:N", "DLQ: task version"),
     ("other words", "match any visible column of the page"),
 ]
