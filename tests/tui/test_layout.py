@@ -101,3 +101,19 @@ async def test_long_text_is_cut_with_an_ellipsis(frozen: JobbersApp) -> None:
             assert len(first["task"].plain) == table.width_of("task")
             assert table.max_scroll_x == 0
         assert first["error"].plain.endswith("…")
+
+
+async def test_a_resize_lays_the_columns_out_again(frozen: JobbersApp) -> None:
+    async with frozen.run_test(size=(200, 30)) as pilot:
+        frozen.post_message(SnapshotFetched(frames.frame()))
+        await pilot.press("2")
+        await pilot.pause()
+        table = frozen.screen.query_one("#running", LiveTable)
+        assert table.width_of("id") == 26
+        for width in (120, 80, 160):
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            assert table.max_scroll_x == 0, f"scrolls sideways at {width}"
+            assert {"progress", "heartbeat"} <= {str(k.value) for k in table.columns}
+            row = table.get_row_at(0)
+            assert len(row) == len(table.columns)  # rows re-rendered for the new columns
