@@ -22,6 +22,7 @@ from textual.worker import Worker
 
 from jobbers.client import ClientError, JobbersClient, ManagerUnreachable, Unauthorized
 
+from .commands import commands
 from .messages import PollFailed, SnapshotFetched
 from .screens.base import LiveScreen, ViewScreen
 from .screens.detail import TaskDetailScreen
@@ -30,6 +31,7 @@ from .screens.help import HelpScreen, own_bindings
 from .screens.overview import OverviewScreen
 from .screens.queues import QueuesScreen
 from .screens.running import RunningScreen
+from .screens.scheduled import ScheduledScreen
 from .screens.workers import WorkersScreen
 from .snapshot import Clock, DepthHistory, PageQuery, Snapshot, TaskFilter, View, fetch, local_now
 from .widgets.header import TABS, StatusLine
@@ -40,6 +42,7 @@ VIEWS: dict[str, type[ViewScreen]] = {
     View.DLQ: DeadLetterScreen,
     View.WORKERS: WorkersScreen,
     View.QUEUES: QueuesScreen,
+    View.SCHEDULED: ScheduledScreen,
 }
 
 
@@ -55,7 +58,7 @@ def failure_reason(exc: Exception) -> str:
 
 
 class JobbersApp(App[None]):
-    """Live queues, running tasks, dead letters, workers, queues and roles, with verbs."""
+    """Live queues, running tasks, dead letters, workers, queues and roles, scheduled tasks."""
 
     CSS_PATH = "jobbers.tcss"
     TITLE = "jobbers top"
@@ -67,9 +70,15 @@ class JobbersApp(App[None]):
             for key, view, label in TABS
         ),
         Binding("question_mark", "help", "Help"),
-        Binding("f", "freeze", "Pause/resume refresh", show=False),
+        Binding("f", "freeze", "Freeze/unfreeze the refresh", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh now", show=False),
-        Binding("colon", "command_palette", "Commands", show=False),
+        Binding(
+            "colon",
+            "command_palette",
+            "Commands",
+            show=False,
+            tooltip="Commands: views, submit a task, create a queue or a role",
+        ),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -139,7 +148,14 @@ class JobbersApp(App[None]):
         snapshot = message.snapshot
         if snapshot.query != self.current_query():
             snapshot = dataclasses.replace(
-                snapshot, active=None, stalled=None, dlq=None, workers=None, roles=None, detail=None
+                snapshot,
+                active=None,
+                stalled=None,
+                dlq=None,
+                scheduled=None,
+                workers=None,
+                roles=None,
+                detail=None,
             )
         self.last = snapshot
         if self.failure is not None:
@@ -167,7 +183,7 @@ class JobbersApp(App[None]):
             self.poll_now()
 
     async def action_show_view(self, view: str) -> None:
-        """``1``-``5`` and the tabs."""
+        """``1``-``6`` and the tabs."""
         await self.show_view(view)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -200,7 +216,8 @@ class JobbersApp(App[None]):
         self.poll_now()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The command palette (``:``) offers the views and the refresh toggle too."""
+        """The command palette (``:``): the views, the refresh toggle, and the forms that
+        submit a task, create a queue or a role."""
         yield from super().get_system_commands(screen)
         for key, view, label in TABS:
             yield SystemCommand(
@@ -208,7 +225,8 @@ class JobbersApp(App[None]):
                 f"Show the {label} view ({key})",
                 partial(self.run_action, f"show_view('{view.value}')"),
             )
-        yield SystemCommand("Pause or resume refresh", "Freeze the frame (f)", self.action_freeze)
+        yield SystemCommand("Freeze or unfreeze refresh", "Hold the frame (f)", self.action_freeze)
+        yield from commands(self)
 
     async def on_unmount(self) -> None:
         """Close the connection pool if ``run`` made the client."""

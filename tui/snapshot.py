@@ -1,7 +1,8 @@
 """One frame of ``jobbers top``: what a poll fetched, and the client-side history beside it.
 
 A frame costs one ``/stats`` call plus the page the visible view shows (running tasks, one
-DLQ page, the workers, the roles, or the task open in the detail modal). Nothing here
+DLQ page, one page of scheduled tasks, the workers, the roles, or the task open in the
+detail modal). Nothing here
 loops over tasks, so the cost of a frame does not grow with the number of tasks in Redis.
 """
 
@@ -19,6 +20,7 @@ from jobbers.client import JobbersClient, NotFound
 from jobbers.schemas import (
     ActiveTaskPage,
     Role,
+    ScheduledTaskPage,
     Stats,
     Task,
     TaskPage,
@@ -44,6 +46,7 @@ class View(StrEnum):
     DLQ = "dlq"
     WORKERS = "workers"
     QUEUES = "queues"
+    SCHEDULED = "scheduled"
     DETAIL = "detail"
 
 
@@ -128,6 +131,7 @@ class Snapshot:
     active: ActiveTaskPage | None = None
     stalled: TaskPage | None = None
     dlq: TaskPage | None = None
+    scheduled: ScheduledTaskPage | None = None
     workers: list[WorkerInfo] | None = None
     roles: list[Role] | None = None
     detail: TaskDetail | None = None
@@ -167,6 +171,8 @@ async def fetch(
             page["stalled"] = client.list_tasks(TaskStatus.STALLED, f.queue, STALLED_PAGE)
         case View.DLQ:
             page["dlq"] = client.list_dlq(f.name, f.queue, f.version, query.limit, query.cursor)
+        case View.SCHEDULED:
+            page["scheduled"] = client.scheduled_tasks(f.queue, query.limit, query.cursor)
         case View.WORKERS:
             page["workers"] = _workers(client)
         case View.QUEUES:

@@ -102,6 +102,14 @@ def rows(app: App[Any], selector: str) -> list[list[str]]:
     return [[getattr(c, "plain", str(c)) for c in t.get_row_at(i)] for i in range(t.row_count)]
 
 
+def by_column(app: App[Any], selector: str) -> list[dict[str, str]]:
+    """The cells of a table as plain text, row by row, keyed by column (columns come and go
+    with the width)."""
+    t = table(app, selector)
+    names = [str(k.value) for k in t.columns]
+    return [dict(zip(names, row, strict=True)) for row in rows(app, selector)]
+
+
 def keys(app: App[Any], selector: str) -> list[str]:
     """The row keys of a table, in display order."""
     return [row.key.value or "" for row in table(app, selector).ordered_rows]

@@ -18,6 +18,8 @@ from jobbers.schemas import (
     ActiveTaskPage,
     QueueStats,
     Role,
+    ScheduledTask,
+    ScheduledTaskPage,
     Stats,
     Task,
     TaskError,
@@ -196,6 +198,32 @@ def dlq() -> TaskPage:
     )
 
 
+def scheduled() -> ScheduledTaskPage:
+    """Tasks waiting for a retry, soonest first: one overdue (the scheduler is behind)."""
+    rows = [
+        ("send_email", "emails", -2.5, 1, "SMTPServerDisconnected: Connection unexpectedly closed"),
+        ("generate_report", "reports", 14.0, 1, "ConnectionError: database refused the connection"),
+        ("send_email", "emails", 3600.0, 4, "SMTP 451 [4.7.1] try again later"),
+    ]
+    items = [
+        ScheduledTask(
+            id=tid(40 + n),
+            name=name,
+            version=1,
+            queue=queue,
+            status="scheduled",
+            retry_attempt=attempt,
+            submitted_at=ago(900),
+            completed_at=ago(30),
+            scheduled_for=NOW + dt.timedelta(seconds=due),
+            last_error=error,
+            due_in_s=due,
+        )
+        for n, (name, queue, due, attempt, error) in enumerate(rows, start=1)
+    ]
+    return ScheduledTaskPage(items=items)
+
+
 def workers() -> list[WorkerInfo]:
     """Two live workers and one whose lease expired."""
 
@@ -257,6 +285,7 @@ def frame(query: PageQuery | None = None, detail: Task | None = None) -> Snapsho
         active=active(),
         stalled=stalled(),
         dlq=dlq(),
+        scheduled=scheduled(),
         workers=workers(),
         roles=roles(),
         detail=TaskDetail(str(detail.id), detail) if detail else None,

@@ -11,11 +11,13 @@ from jobbers.tui.widgets.cells import (
     Palette,
     duration,
     heartbeat,
+    middle,
     progress_bar,
     rate,
     short_id,
     sparkline,
 )
+from jobbers.tui.widgets.table import PADDING, SCROLLBAR, Col, fit
 from rich.style import Style
 
 from jobbers.schemas import QueueStats, Stats
@@ -132,3 +134,37 @@ def test_run_is_what_the_cli_calls() -> None:
     from jobbers.tui.app import run
 
     assert list(inspect.signature(run).parameters) == ["url", "refresh"]
+
+
+COLS = [
+    Col("id", "ID", 26, least=7, snap=True),
+    Col("task", "Task", 24, least=12),
+    Col("beat", "Beat", 11),
+    Col("message", "Message", 12, least=10, drop=1, grow=True),
+]
+
+
+@pytest.mark.parametrize("width", range(40, 241, 7))
+def test_fit_never_takes_more_than_the_width(width: int) -> None:
+    cols = fit(COLS, width)
+    floors = sum(c.floor + PADDING for c in COLS if not c.drop) + SCROLLBAR
+    used = sum(c.width + PADDING for c in cols) + SCROLLBAR
+    assert used <= width or used == floors  # only a terminal too narrow for the floors
+    assert {"id", "task", "beat"} <= {c.key for c in cols}
+    grow = [c for c in cols if c.grow]
+    assert not grow or used == width  # whatever is left goes to the message
+
+
+def test_fit_drops_first_squeezes_next_and_snaps_ids() -> None:
+    by_key = {c.key: c.width for c in fit(COLS, 45)}
+    assert "message" not in by_key  # dropped: the floors of all four need 49 cells
+    assert by_key["id"] == 7  # an id is whole or its tail, nothing in between
+    assert by_key["task"] == 20  # squeezed from 24 to fit the 45
+    wide = {c.key: c.width for c in fit(COLS, 200)}
+    assert wide["id"] == 26 and wide["task"] == 24 and wide["message"] > 12
+
+
+def test_middle_keeps_the_head_and_more_of_the_tail() -> None:
+    assert middle("ops-host-1-4100-7Q2K90", 30) == "ops-host-1-4100-7Q2K90"
+    assert middle("ops-host-1-4100-7Q2K90", 13) == "ops-…0-7Q2K90"
+    assert len(middle("x" * 100, 13)) == 13

@@ -1,4 +1,4 @@
-"""Snapshot tests: the main screens at 80x24 and 200x50 must not regress.
+"""Snapshot tests: every view at 80x24, 120x36 and 200x50 must not regress.
 
 Most render one frozen frame (``frames.py``: the API's models with fixed ids and times)
 through the app's own message path with polling off; the queues view renders what a real
@@ -20,8 +20,10 @@ from jobbers.server.settings import ServerSettings
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.messages import PollFailed, SnapshotFetched
 from jobbers.tui.screens.detail import TaskDetailScreen
+from jobbers.tui.screens.forms import SubmitForm
 from jobbers.tui.snapshot import PageQuery, View
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from jobbers.client import JobbersClient
 from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, Task
@@ -30,7 +32,11 @@ from . import frames
 
 SnapCompare = Callable[..., bool]
 SMALL = (80, 24)
+MEDIUM = (120, 36)
 LARGE = (200, 50)
+# Every view at the three widths operators use most (tests/tui/test_layout.py checks
+# that nothing scrolls sideways at the widths in between).
+SIZES = pytest.mark.parametrize("size", [SMALL, MEDIUM, LARGE], ids=["80x24", "120x36", "200x50"])
 
 
 @pytest.fixture
@@ -53,16 +59,34 @@ def feed(*messages: Any) -> Callable[[Pilot[None]], Awaitable[None]]:
     return run_before
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "200x50"])
+@SIZES
 def test_overview(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
     """Queues with depth, throughput, limits and sparklines; a paused queue; totals."""
     assert snap_compare(frozen, terminal_size=size, run_before=feed())
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "200x50"])
+@SIZES
 def test_running(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
     """Progress bars, heartbeat ages near and past their limit, the stalled table beneath."""
     assert snap_compare(frozen, terminal_size=size, press=["2"], run_before=feed())
+
+
+@SIZES
+def test_dlq(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
+    """Dead letters, newest first: attempt, age and error, the error cut with an ellipsis."""
+    assert snap_compare(frozen, terminal_size=size, press=["3"], run_before=feed())
+
+
+@SIZES
+def test_queues(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
+    """Queue settings, a paused queue, and the roles that read them."""
+    assert snap_compare(frozen, terminal_size=size, press=["5"], run_before=feed())
+
+
+@SIZES
+def test_scheduled(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
+    """Tasks waiting for a retry, soonest first, with their due time; one overdue."""
+    assert snap_compare(frozen, terminal_size=size, press=["6"], run_before=feed())
 
 
 def test_dlq_with_marks(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
@@ -75,7 +99,7 @@ def test_dlq_delete_asks_first(snap_compare: SnapCompare, frozen: JobbersApp) ->
     assert snap_compare(frozen, press=["3", "space", "space", "d"], run_before=feed())
 
 
-@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "200x50"])
+@SIZES
 def test_workers(snap_compare: SnapCompare, frozen: JobbersApp, size: tuple[int, int]) -> None:
     """Live workers and one whose lease expired."""
     assert snap_compare(frozen, terminal_size=size, press=["4"], run_before=feed())
@@ -109,6 +133,20 @@ def test_help(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
 def test_queue_form(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
     """Editing a paused queue's limits (the third queue in the overview)."""
     assert snap_compare(frozen, press=["down", "down", "e"], run_before=feed())
+
+
+def test_submit_form(snap_compare: SnapCompare, frozen: JobbersApp) -> None:
+    """The palette's "Submit a task": name and version, JSON parameters, queue."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await feed()(pilot)
+        form = SubmitForm([q.name for q in frames.stats().queues])
+        await pilot.app.push_screen(form)
+        form.query_one("#name", Input).value = "generate_report"
+        form.query_one("#parameters", Input).value = '{"report_id": 42, "format": "pdf"}'
+        await pilot.pause()
+
+    assert snap_compare(frozen, run_before=run_before)
 
 
 def test_queues_and_roles_from_a_real_manager(snap_compare: SnapCompare, clean_redis: str) -> None:

@@ -21,6 +21,7 @@ from tests.conftest import eventually
 
 from .conftest import (
     CountingTransport,
+    by_column,
     filter_by,
     has_rows,
     keys,
@@ -55,7 +56,7 @@ async def test_overview_shows_each_queue_with_depth_limits_and_totals(
         by_name = {r[0].removeprefix("‖ "): r for r in found}
         assert by_name["reports"][0] == "‖ reports"  # paused, at a glance
         assert by_name["reports"][1:4] == ["3", "0", "0"]
-        assert by_name["reports"][6] == "≤5 100/h"
+        assert by_name["reports"][7] == "≤5 100/h"
         assert by_name["default"][1] == "0"
         screen = await shows(app, "Depth 3", "Workers 0", "http://manager.test", "refreshed")
         assert "DLQ 0" in screen
@@ -69,10 +70,10 @@ async def test_overview_counts_throughput_and_drills_into_running_tasks(
         await submit(client, parameters={"a": i, "b": 1})
     forever = await submit(client, "forever")
     app = top()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 24)) as pilot:
         # Five done in the last minute, the forever task running.
-        found = await has_rows(app, "#overview", lambda r: bool(r) and r[0][2:5:2] == ["1", "5"])
-        assert found[0][7].strip() != ""  # the throughput sparkline has a bar
+        await has_rows(app, "#overview", lambda r: bool(r) and r[0][2:5:2] == ["1", "5"])
+        assert by_column(app, "#overview")[0]["spark_done"].strip() != ""  # a bar
         await pilot.press("enter")
         await has_rows(app, "#running", lambda r: len(r) == 1)
         assert keys(app, "#running") == [forever]
@@ -149,10 +150,14 @@ async def test_workers_view_shows_each_live_worker(
     app = top()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("4")
-        found = await has_rows(app, "#workers", lambda r: len(r) == 1 and r[0][4] == "1/4")
-        role, host, pid = found[0][:3]
-        assert (role, pid) == ("default", str(os.getpid()))
-        assert socket.gethostname().startswith(host.rstrip("…"))
+        await has_rows(app, "#workers", lambda r: len(r) == 1 and "1/4" in r[0])
+        found = by_column(app, "#workers")[0]
+        assert (found["role"], found["busy"]) == ("default", "1/4")
+        # At 80 columns the id names the worker (host and pid), cut in the middle if long.
+        (worker,) = (await client.workers()).workers
+        assert (worker.host, worker.pid) == (socket.gethostname(), os.getpid())
+        head, _, tail = found["id"].partition("…")
+        assert worker.id.startswith(head) and worker.id.endswith(tail)
         await shows(app, "Workers 1 live", "1 tasks in flight")
 
 
@@ -271,7 +276,7 @@ async def test_f_pauses_the_refresh_and_resumes_it(
     async with app.run_test(size=(80, 24)) as pilot:
         await eventually(lambda: transport.calls["GET /stats"] >= 2, what="frames")
         await pilot.press("f")
-        await shows(app, "PAUSED")
+        await shows(app, "FROZEN")
         frozen_at = transport.calls["GET /stats"]
         await submit(client)
         # Ten ticks of a timer beside the app's own (same interval, same loop) later: not
@@ -300,13 +305,13 @@ async def test_paging_through_the_dlq(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         await has_rows(app, "#dlq", lambda r: len(r) == 3)
-        await shows(app, "(more: n)")
+        await shows(app, "(more: ])")
         page_one = keys(app, "#dlq")
-        await pilot.press("n")
+        await pilot.press("right_square_bracket")
         await has_rows(app, "#dlq", lambda r: len(r) == 2)
         assert set(page_one) | set(keys(app, "#dlq")) == set(ids)
         await shows(app, "page 2")
-        await pilot.press("p")
+        await pilot.press("left_square_bracket")
         await has_rows(app, "#dlq", lambda r: len(r) == 3)
         assert keys(app, "#dlq") == page_one
 

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from ..app import JobbersApp  # noqa: TID252
 
 PAGE_LIMIT = 100
+# Brackets turn pages in every paged view: ``p`` pauses a queue wherever it means anything,
+# and pgup/pgdn already scroll within the table.
+PAGE_KEYS: list[BindingType] = [
+    Binding("left_square_bracket", "prev_page", "Prev", tooltip="Previous page"),
+    Binding("right_square_bracket", "next_page", "Next", tooltip="Next page"),
+]
 FED: tuple[type[Widget], ...] = (StatusLine, Banner, Totals, LiveTable, TaskDetailView)
 
 

@@ -12,7 +12,7 @@ from jobbers.schemas import DLQDeleteRequest, DLQResubmitRequest
 
 from ..snapshot import Snapshot, View  # noqa: TID252
 from ..widgets.dlq import DeadLetterTable  # noqa: TID252
-from .base import ViewScreen
+from .base import PAGE_KEYS, ViewScreen
 from .detail import TaskDetailScreen
 
 
@@ -24,10 +24,9 @@ class DeadLetterScreen(ViewScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "mark", "Mark"),
         Binding("a", "mark_all", "Mark all", show=False),
-        Binding("r", "resubmit", "Resubmit"),
+        Binding("r", "retry", "Resubmit"),
         Binding("d", "delete", "Delete"),
-        Binding("n", "next_page", "Next page", show=False),
-        Binding("p", "prev_page", "Prev page", show=False),
+        *PAGE_KEYS,
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -47,7 +46,7 @@ class DeadLetterScreen(ViewScreen):
     def caption(self, snapshot: Snapshot) -> str:
         """DLQ size from /stats, the filter, the marks, the page."""
         marked = f" · {len(self.table.marked)} marked" if self.table.marked else ""
-        more = " (more: n)" if self.current_page() else ""
+        more = " (more: ])" if self.current_page() else ""
         filt = f" · filter: {self.filter}" if self.filter else ""
         return f"Dead letters {snapshot.stats.dlq:,}{more}{filt}{marked}{self.page_label()}"
 
@@ -82,7 +81,7 @@ class DeadLetterScreen(ViewScreen):
         what = f"{len(ids)} marked tasks" if self.table.marked else f"task {ids[0] if ids else ''}"
         return ids, what
 
-    def action_resubmit(self) -> None:
+    def action_retry(self) -> None:
         """Put the selection back on its queues (retry count reset), after a confirmation."""
         ids, what = self._targets()
         if not ids:

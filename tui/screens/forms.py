@@ -1,7 +1,14 @@
-"""Forms: a queue's limits, and a role's queue list. They return values; the caller saves."""
+"""Forms: submit a task, a new queue or a queue's limits, a new role or a role's queues.
+
+A form validates what was typed with the API's own models and returns the value. Given a
+``send`` call, it also saves through the client before closing: a refusal of the manager
+(an unknown task, a queue that exists) shows in the form, which stays open to fix it.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -11,7 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod
+from jobbers.client import ClientError
+from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, SubmitTaskRequest
 
 T = TypeVar("T")
 PERIODS: list[tuple[str, str]] = [(p.value, p.value) for p in RatePeriod]
@@ -31,6 +39,9 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
     ]
+
+    #: Saves the value through the client and says what happened (None: the caller saves).
+    send: Callable[[T], Awaitable[str]] | None = None
 
     def compose_buttons(self) -> ComposeResult:
         """The error line and Save/Cancel."""
@@ -64,6 +75,18 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
         except ValueError as exc:
             self.query_one("#error", Label).update(str(exc))
             return
+        if self.send is None:
+            self.dismiss(value)
+        else:
+            self.run_worker(self._send(self.send, value), exclusive=True, group="save")
+
+    async def _send(self, send: Callable[[T], Awaitable[str]], value: T) -> None:
+        try:
+            message = await send(value)
+        except ClientError as exc:
+            self.query_one("#error", Label).update(str(exc))
+            return
+        self.app.notify(message, markup=False)
         self.dismiss(value)
 
     def value(self) -> T:
@@ -80,26 +103,9 @@ class QueueForm(FormScreen[QueueUpdate]):
 
     def compose(self) -> ComposeResult:
         """One field per limit, filled with the current values."""
-        c = self.config
-
-        def text(value: object) -> str:
-            return "" if value is None else str(value)
-
         with Vertical(id="dialog", classes="form"):
-            yield Label(f"Queue [b]{c.name}[/b]: limits (empty = none)", markup=True)
-            yield Label("Max concurrent tasks per worker")
-            yield Input(text(c.max_concurrent), id="max_concurrent", type="integer")
-            yield Label("Rate limit: tasks per (denominator x period)")
-            with Horizontal(classes="rate"):
-                yield Input(text(c.rate_numerator), id="rate_numerator", type="integer")
-                yield Label(" per ")
-                yield Input(text(c.rate_denominator), id="rate_denominator", type="integer")
-                yield Select(
-                    PERIODS,
-                    value=str(c.rate_period) if c.rate_period else Select.NULL,
-                    id="rate_period",
-                    prompt="period",
-                )
+            yield Label(f"Queue [b]{self.config.name}[/b]: limits (empty = none)", markup=True)
+            yield from compose_limits(self.config)
             yield from self.compose_buttons()
 
     def on_mount(self) -> None:
@@ -108,15 +114,64 @@ class QueueForm(FormScreen[QueueUpdate]):
 
     def value(self) -> QueueUpdate:
         """Every field set explicitly, so a cleared field clears the limit on the manager."""
-        fields: dict[str, Any] = {}
-        for key in ("max_concurrent", "rate_numerator", "rate_denominator"):
-            raw = self.query_one(f"#{key}", Input).value.strip()
-            fields[key] = int(raw) if raw else None
-        period = self.query_one("#rate_period", Select).value
-        fields["rate_period"] = None if period == Select.NULL else period
+        fields = read_limits(self)
         # The full config's rules too (a rate needs a period), before the manager says so.
         QueueConfig.model_validate({**fields, "name": self.config.name})
         return QueueUpdate(**fields)
+
+
+def compose_limits(c: QueueConfig) -> ComposeResult:
+    """A queue's limit fields, filled with ``c``'s values."""
+
+    def text(value: object) -> str:
+        return "" if value is None else str(value)
+
+    yield Label("Max concurrent tasks per worker")
+    yield Input(text(c.max_concurrent), id="max_concurrent", type="integer")
+    yield Label("Rate limit: tasks per (denominator x period)")
+    with Horizontal(classes="rate"):
+        yield Input(text(c.rate_numerator), id="rate_numerator", type="integer")
+        yield Label(" per ")
+        yield Input(text(c.rate_denominator), id="rate_denominator", type="integer")
+        yield Select(
+            PERIODS,
+            value=str(c.rate_period) if c.rate_period else Select.NULL,
+            id="rate_period",
+            prompt="period",
+        )
+
+
+def read_limits(form: ModalScreen[Any]) -> dict[str, Any]:
+    """The limit fields of ``form``, empty ones as None."""
+    fields: dict[str, Any] = {}
+    for key in ("max_concurrent", "rate_numerator", "rate_denominator"):
+        raw = form.query_one(f"#{key}", Input).value.strip()
+        fields[key] = int(raw) if raw else None
+    period = form.query_one("#rate_period", Select).value
+    fields["rate_period"] = None if period == Select.NULL else period
+    return fields
+
+
+class NewQueueForm(FormScreen[QueueConfig]):
+    """A new queue: its name and, optionally, its limits."""
+
+    def compose(self) -> ComposeResult:
+        """The name, then the limit fields, empty."""
+        with Vertical(id="dialog", classes="form"):
+            yield Label("New queue (limits: empty = none)")
+            yield Label("Name")
+            yield Input(id="name", placeholder="reports")
+            yield from compose_limits(QueueConfig.model_construct(name=""))
+            yield from self.compose_buttons()
+
+    def on_mount(self) -> None:
+        """Start in the name."""
+        self.query_one("#name", Input).focus()
+
+    def value(self) -> QueueConfig:
+        """The queue as the manager will store it (the name and limits checked here first)."""
+        name = self.query_one("#name", Input).value.strip()
+        return QueueConfig.model_validate({**read_limits(self), "name": name})
 
 
 class RoleForm(FormScreen[list[str]]):
@@ -142,9 +197,90 @@ class RoleForm(FormScreen[list[str]]):
 
     def value(self) -> list[str]:
         """The names typed, each an existing queue."""
-        raw = self.query_one("#queues", Input).value
-        names = [n.strip() for n in raw.replace(" ", ",").split(",") if n.strip()]
-        unknown = [n for n in names if n not in self.known]
-        if unknown:
-            raise ValueError(f"no such queue: {', '.join(unknown)}")
-        return names
+        return known_queues(self.query_one("#queues", Input).value, self.known)
+
+
+def known_queues(raw: str, known: list[str]) -> list[str]:
+    """The queue names in ``raw`` (commas or spaces between), each one of ``known``."""
+    names = [n.strip() for n in raw.replace(" ", ",").split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"no such queue: {', '.join(unknown)}")
+    return names
+
+
+class NewRoleForm(FormScreen[Role]):
+    """A new role: its name and the queues its workers read, highest priority first."""
+
+    def __init__(self, known: list[str]) -> None:
+        super().__init__()
+        self.known = known
+
+    def compose(self) -> ComposeResult:
+        """The name, the queue list, and the queues that exist to choose from."""
+        with Vertical(id="dialog", classes="form"):
+            yield Label("New role")
+            yield Label("Name")
+            yield Input(id="name", placeholder="heavy")
+            yield Label("Queues, highest priority first")
+            yield Input(id="queues", placeholder="reports, default")
+            yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
+            yield from self.compose_buttons()
+
+    def on_mount(self) -> None:
+        """Start in the name."""
+        self.query_one("#name", Input).focus()
+
+    def value(self) -> Role:
+        """The role, its queues each an existing one."""
+        queues = known_queues(self.query_one("#queues", Input).value, self.known)
+        return Role.model_validate(
+            {"name": self.query_one("#name", Input).value.strip(), "queues": queues}
+        )
+
+
+class SubmitForm(FormScreen[SubmitTaskRequest]):
+    """A task to submit: its name (and version), its JSON parameters, its queue."""
+
+    def __init__(self, known: list[str]) -> None:
+        super().__init__()
+        self.known = known
+
+    def compose(self) -> ComposeResult:
+        """Name and version, parameters, queue; the queues that exist beneath."""
+        with Vertical(id="dialog", classes="form"):
+            yield Label("Submit a task")
+            yield Label("Task name and version")
+            with Horizontal(classes="row"):
+                yield Input(id="name", placeholder="generate_report")
+                yield Label(" version ")
+                yield Input("1", id="version", type="integer")
+            yield Label("Parameters (a JSON object, empty = none)")
+            yield Input(id="parameters", placeholder='{"report_id": 42}')
+            yield Label("Queue")
+            yield Input("default", id="queue")
+            yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
+            yield from self.compose_buttons()
+
+    def on_mount(self) -> None:
+        """Start in the name."""
+        self.query_one("#name", Input).focus()
+
+    def value(self) -> SubmitTaskRequest:
+        """The request, checked by the API's model (and the parameters parsed) first."""
+        raw = self.query_one("#parameters", Input).value.strip()
+        try:
+            parameters = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"parameters: not JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(parameters, dict):
+            raise ValueError("parameters: a JSON object ({...}) is needed")
+        version = self.query_one("#version", Input).value.strip()
+        return SubmitTaskRequest.model_validate(
+            {
+                "name": self.query_one("#name", Input).value.strip(),
+                "version": int(version) if version else 1,
+                "queue": self.query_one("#queue", Input).value.strip() or "default",
+                "parameters": parameters,
+            }
+        )

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static
 
 NAVIGATION = [
     ("↑ ↓ j k", "move the cursor"),
-    ("pgup pgdn g G", "page the table, top, bottom"),
+    ("pgup pgdn g G", "scroll the table a screen, to the top, to the bottom"),
     ("tab", "next table or field"),
     ("enter", "open: queue → its running tasks, task → detail, worker → its tasks"),
     ("click", "tabs, rows and buttons work with the mouse"),
@@ -26,10 +26,12 @@ COLUMNS = [
     ("‖ name", "a paused queue: it accepts tasks, no worker starts them"),
     ("Heartbeat", "age/limit: amber near max_heartbeat_interval, red LATE past it"),
     ("Stalled", "running view, beneath: tasks the cleaner marked stalled (r retries)"),
+    ("Due in", "scheduled: time until the retry; negative when overdue (scheduler behind)"),
+    ("Attempt", "numbered from 0, as the task's own attempt and the CLI number it"),
 ]
 FILTERS = [
     ("name:TASK", "DLQ and running: task name (DLQ filtered by the manager)"),
-    ("queue:NAME", "running and DLQ: filtered by the manager; overview: that queue"),
+    ("queue:NAME", "running, DLQ, scheduled: filtered by the manager; overview: that queue"),
     ("version:N", "DLQ: task version"),
     ("other words", "match any visible column of the page"),
 ]
@@ -45,7 +47,7 @@ def _bindings(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[s
         elif binding.description:
             keys = [k.strip() for k in binding.key.split(",")]
             shown = ", ".join(app.get_key_display(Binding(k, binding.action)) for k in keys)
-            rows.append((shown, binding.description))
+            rows.append((shown, binding.tooltip or binding.description))
     if views:
         numbers = " ".join(b.key for b in views)
         rows.insert(0, (numbers, "views: " + ", ".join(b.description for b in views)))

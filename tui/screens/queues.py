@@ -21,7 +21,7 @@ class QueueActions(ViewScreen):
     """Pause/resume, purge and edit the queue under the cursor (overview and queues view)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("p", "toggle_pause", "Pause/resume queue"),
         Binding("x", "purge", "Purge"),
         Binding("e", "edit", "Edit"),
     ]

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from ..snapshot import Snapshot, View  # noqa: TID252
 from ..widgets.running import RunningTable, StalledTable  # noqa: TID252
-from .base import ViewScreen
+from .base import PAGE_KEYS, ViewScreen
 from .detail import TaskDetailScreen
 
 
@@ -22,8 +22,7 @@ class RunningScreen(ViewScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel_task", "Cancel"),
         Binding("r", "retry", "Retry stalled"),
-        Binding("n", "next_page", "Next page", show=False),
-        Binding("p", "prev_page", "Prev page", show=False),
+        *PAGE_KEYS,
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -41,7 +40,7 @@ class RunningScreen(ViewScreen):
         running = snapshot.stats.statuses.get("started", 0)
         stalled = snapshot.stats.statuses.get("stalled", 0)
         shown = self.query_one("#running", RunningTable).row_count
-        more = " (more: n)" if self.current_page() else ""
+        more = " (more: ])" if self.current_page() else ""
         filt = f" · filter: {self.filter}" if self.filter else ""
         return (
             f"Running {running:,} · showing {shown}{more} · stalled {stalled:,}"

@@ -91,6 +91,18 @@ def short_id(task_id: object, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
+def middle(value: object, width: int) -> str:
+    """The head and the tail with ``…`` between: a worker id keeps its host and its pid.
+
+    The tail gets two thirds: it is what tells apart the workers of one host.
+    """
+    text = str(value)
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 3
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 def clip(value: object, width: int) -> str:
     """One line of at most ``width`` characters, ending in an ellipsis when cut."""
     text = " ".join(str(value).split())
@@ -132,18 +144,24 @@ def progress_bar(fraction: float | None, message: str | None, width: int) -> Tex
     return text
 
 
-def heartbeat(age: float | None, limit: float | None, palette: Palette) -> Text:
-    """``age/limit`` against ``max_heartbeat_interval``: warning near it, ``age LATE`` past it."""
+def heartbeat(age: float | None, limit: float | None, palette: Palette, width: int = 13) -> Text:
+    """``age/limit`` against ``max_heartbeat_interval``: warning near it, ``age LATE`` past it.
+
+    When ``age/limit`` does not fit ``width``, the age alone is shown (the colour still
+    says how near the limit it is).
+    """
     if age is None:
         return Text("—", style=palette.muted)
     if not limit:
         return Text(duration(age), style=palette.muted)
     if age >= limit:
-        return Text(f"{duration(age)} LATE", style=palette.error)
+        return Text(clip(f"{duration(age)} LATE", width), style=palette.error, no_wrap=True)
     label = f"{duration(age)}/{duration(limit)}"
+    if len(label) > width:
+        label = duration(age)
     if age >= NEAR_LATE * limit:
-        return Text(label, style=palette.warning)
-    return Text(label)
+        return Text(label, style=palette.warning, no_wrap=True)
+    return Text(label, no_wrap=True)
 
 
 def rate(

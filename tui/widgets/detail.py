@@ -28,6 +28,16 @@ def stamp(moment: dt.datetime | None, now: dt.datetime) -> str:
     return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z ({when})"
 
 
+def attempt(task: Task) -> str:
+    """The attempt the task is at, numbered as the task itself and the CLI number it.
+
+    Recoveries (runs lost with their worker, which use no attempt) show only when there
+    were some.
+    """
+    recovered = f" (recoveries {task.recoveries})" if task.recoveries else ""
+    return f"{task.retry_attempt}{recovered}"
+
+
 def pretty(value: Any) -> str:
     """Indented JSON, as the API returned it."""
     return json.dumps(value, indent=2, sort_keys=True, default=str)
@@ -67,7 +77,7 @@ class TaskDetailView(Widget):
             return Text(f"Task {self.task_id} no longer exists.", style=p.warning)
         parts: list[RenderableType] = [self._fields(t, p)]
         if t.last_error:
-            parts += [Text(""), Text(f"Last error: {t.last_error}", style=p.error)]
+            parts += [Text(""), Text(f"Error: {t.last_error}", style=p.error)]
         parts += [Text(""), Text("Parameters", style="bold underline"), Text(pretty(t.parameters))]
         if t.results is not None:
             parts += [Text(""), Text("Results", style="bold underline"), Text(pretty(t.results))]
@@ -95,10 +105,7 @@ class TaskDetailView(Widget):
             ("ID", str(t.id)),
             ("Task", f"{task_label(t)} on queue {t.queue}"),
             ("Status", status),
-            (
-                "Attempt",
-                f"{t.retry_attempt + 1} (retries {t.retry_attempt}, recoveries {t.recoveries})",
-            ),
+            ("Attempt", attempt(t)),
             ("Worker", t.worker_id or "—"),
             ("Progress", progress),
             ("Submitted", stamp(t.submitted_at, self.now)),
@@ -119,7 +126,7 @@ class TaskDetailView(Widget):
         return grid
 
     def _error(self, err: TaskError, p: Palette) -> list[RenderableType]:
-        head = Text(f"#{err.attempt + 1} ", style="bold")
+        head = Text(f"attempt {err.attempt} ", style="bold")
         head.append(err.kind, style=p.error)
         head.append(f"  {err.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z", style=p.muted)
         if err.worker_id:

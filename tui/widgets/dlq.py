@@ -9,8 +9,6 @@ from .cells import clip, duration, short_id, since
 from .running import task_label
 from .table import Col, LiveTable, Row
 
-WIDE = 120
-
 
 class DeadLetterTable(LiveTable):
     """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
@@ -20,18 +18,16 @@ class DeadLetterTable(LiveTable):
         self.marked: set[str] = set()
 
     def columns_for(self, width: int) -> list[Col]:
-        """A mark, the task, its queue and attempts, when it failed; the error takes the rest."""
-        wide = width >= WIDE
-        cols = [
+        """A mark, the task, its queue and attempt, when it failed; the error takes the rest."""
+        return [
             Col("mark", " ", 1),
-            Col("id", "ID", 26 if wide else 7),
-            Col("task", "Task", 24 if wide else 14),
-            Col("queue", "Queue", 14 if wide else 8),
-            Col("attempt", "Tries", 5, right=True),
+            Col("id", "ID", 26, least=7, snap=True),
+            Col("task", "Task", 24, least=12),
+            Col("queue", "Queue", 14, least=7),
+            Col("attempt", "Attempt", 7, right=True),
             Col("failed", "Failed", 7, right=True),
+            Col("error", "Error", 30, least=10, grow=True),
         ]
-        used = sum(c.width + 2 for c in cols) + 4
-        return [*cols, Col("error", "Last error", max(10, width - used))]
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """The page as the API filtered it, narrowed by free text; None without a page."""
@@ -51,7 +47,7 @@ class DeadLetterTable(LiveTable):
                 Text(short_id(tid, w("id")), style=p.muted, no_wrap=True),
                 Text(clip(label, w("task")), no_wrap=True),
                 Text(clip(t.queue, w("queue")), no_wrap=True),
-                Text(str(t.retry_attempt + 1), justify="right"),
+                Text(str(t.retry_attempt), justify="right"),
                 Text(duration(failed), justify="right", no_wrap=True),
                 Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),
             ]

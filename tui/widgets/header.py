@@ -20,7 +20,10 @@ TABS: list[tuple[str, View, str]] = [
     ("3", View.DLQ, "Dead letters"),
     ("4", View.WORKERS, "Workers"),
     ("5", View.QUEUES, "Queues & roles"),
+    ("6", View.SCHEDULED, "Scheduled"),
 ]
+# The labels on a terminal too narrow for the whole ones.
+SHORT = {View.DLQ: "DLQ", View.QUEUES: "Queues", View.SCHEDULED: "Sched"}
 
 
 def clock_time(moment: dt.datetime) -> str:
@@ -37,8 +40,11 @@ class ViewTabs(Widget):
 
     def render(self) -> RenderResult:
         """``1 Overview  2 Running ...`` with the current view in reverse video."""
+        whole = sum(len(label) + len(key) + 3 for key, _, label in TABS) + len("  ? help")
+        short = whole > self.size.width
         parts: list[Content] = []
         for key, view, label in TABS:
+            label = SHORT.get(view, label) if short else label
             # Constants only: no operator data ever reaches this markup.
             text = Content.from_markup(
                 f"[@click=app.show_view('{view.value}')] [b]{key}[/b] {label} [/]"
@@ -84,7 +90,7 @@ class StatusLine(Widget):
         else:
             line.append(f" · refreshed {clock_time(self.fetched_at)}")
         if self.frozen:
-            line.append(" · PAUSED (f resumes)", style="bold reverse")
+            line.append(" · FROZEN (f resumes)", style="bold reverse")
         else:
             line.append(f" · every {duration(self.refresh_s)}", style="dim")
         return line

@@ -9,9 +9,8 @@ from jobbers.schemas import Role
 
 from ..snapshot import Snapshot  # noqa: TID252
 from .cells import clip, count, queue_limits, rate, sparkline
-from .table import Col, LiveTable, Row
+from .table import PADDING, SCROLLBAR, Col, LiveTable, Row
 
-WIDE = 120
 MAX_SPARK = 30  # /stats returns 30 minutes of throughput
 
 
@@ -19,29 +18,29 @@ class QueueTable(LiveTable):
     """The overview: depth, running, scheduled, throughput, limits and two sparklines a queue."""
 
     def columns_for(self, width: int) -> list[Col]:
-        """Numbers first; the sparklines share what is left of the width."""
-        wide = width >= WIDE
+        """Numbers first; the sparklines share what is left, the throughput one goes first."""
         cols = [
-            Col("name", "Queue", 20 if wide else 11),
-            Col("depth", "Depth", 7 if wide else 6, right=True),
-            Col("running", "Run", 7 if wide else 4, right=True),
-            Col("scheduled", "Sched", 7 if wide else 5, right=True),
-            Col("done", "Done/m", 7 if wide else 6, right=True),
-            Col("failed", "Fail/m", 7 if wide else 6, right=True),
+            Col("name", "Queue", 20, least=10),
+            Col("depth", "Depth", 7, right=True, least=6),
+            Col("running", "Run", 7, right=True, least=5),
+            Col("scheduled", "Sched", 7, right=True, least=5),
+            Col("done", "Done/m", 7, right=True, least=6),
+            Col("failed", "Fail/m", 7, right=True, least=6),
+            Col("dlq", "DLQ", 7, right=True, least=5),
+            Col("limits", "Limits", 14, least=8),
         ]
-        if wide:
-            cols.append(Col("dlq", "DLQ", 7, right=True))
-        cols.append(Col("limits", "Limits", 14 if wide else 8))
-        used = sum(c.width + 2 for c in cols) + 2 * 2 + 2  # two spark paddings, a scrollbar
-        spark = min(MAX_SPARK, max(7, (width - used) // 2))
-        cols += [Col("spark_done", "Done ~", spark), Col("spark_depth", "Depth ~", spark)]
-        return cols
+        fixed = sum(c.width + PADDING for c in cols) + SCROLLBAR
+        spark = min(MAX_SPARK, max(7, (width - fixed) // 2 - PADDING))
+        return [
+            *cols,
+            Col("spark_done", "Done ~", spark, least=7, drop=2),
+            Col("spark_depth", "Depth ~", spark, least=7, drop=1),
+        ]
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """One row per queue matching the filter's text or queue."""
         p = self.palette
-        name_w, spark_w = self.width_of("name"), self.width_of("spark_done")
-        wide = bool(self.width_of("dlq"))
+        name_w, done_w = self.width_of("name"), self.width_of("spark_done")
         out: list[Row] = []
         for q in snapshot.stats.queues:
             if self.filter.queue and q.name != self.filter.queue:
@@ -59,14 +58,13 @@ class QueueTable(LiveTable):
                 count(q.scheduled, p),
                 count(q.completed_1m, p),
                 count(q.failed_1m, p, alert=True),
+                count(q.dlq, p, alert=True),
+                Text(clip(queue_limits(q), self.width_of("limits")), no_wrap=True),
             ]
-            if wide:
-                cells.append(count(q.dlq, p, alert=True))
-            cells += [
-                Text(queue_limits(q), no_wrap=True),
-                sparkline(q.series_completed, spark_w, p.success),
-                sparkline(list(snapshot.depth.get(q.name, ())), spark_w, p.accent),
-            ]
+            if done_w:
+                cells.append(sparkline(q.series_completed, done_w, p.success))
+            depth = list(snapshot.depth.get(q.name, ()))
+            cells.append(sparkline(depth, self.width_of("spark_depth"), p.accent))
             out.append((q.name, cells))
         return out
 
@@ -80,17 +78,14 @@ class QueueConfigTable(LiveTable):
 
     def columns_for(self, width: int) -> list[Col]:
         """Name, state, limits and roles; the roles column takes the rest."""
-        wide = width >= WIDE
-        cols = [
-            Col("name", "Queue", 24 if wide else 12),
+        return [
+            Col("name", "Queue", 24, least=12),
             Col("state", "State", 7),
             Col("concurrency", "Max conc.", 9, right=True),
-            Col("rate", "Rate limit", 12 if wide else 10),
-            Col("depth", "Depth", 7 if wide else 6, right=True),
+            Col("rate", "Rate limit", 12, least=10),
+            Col("depth", "Depth", 7, right=True, least=6),
+            Col("roles", "Roles", 20, least=8, grow=True),
         ]
-        used = sum(c.width + 2 for c in cols) + 4
-        cols.append(Col("roles", "Roles", max(8, width - used)))
-        return cols
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """One row per queue, from the stats frame (which carries every queue's config)."""
@@ -109,7 +104,7 @@ class QueueConfigTable(LiveTable):
                 Text(clip(q.name, self.width_of("name")), no_wrap=True),
                 state,
                 Text("—" if q.max_concurrent is None else str(q.max_concurrent), justify="right"),
-                Text(limit, no_wrap=True),
+                Text(clip(limit, self.width_of("rate")), no_wrap=True),
                 count(q.depth, p),
                 Text(clip(", ".join(readers) or "—", self.width_of("roles")), no_wrap=True),
             ]
@@ -122,9 +117,11 @@ class RoleTable(LiveTable):
 
     def columns_for(self, width: int) -> list[Col]:
         """Role, workers, then the queue list in the rest of the width."""
-        cols = [Col("name", "Role", 24 if width >= WIDE else 14), Col("workers", "Workers", 7)]
-        used = sum(c.width + 2 for c in cols) + 4
-        return [*cols, Col("queues", "Queues (in priority order)", max(10, width - used))]
+        return [
+            Col("name", "Role", 24, least=14),
+            Col("workers", "Workers", 7),
+            Col("queues", "Queues (in priority order)", 26, least=10, grow=True),
+        ]
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """One row per role; None until a frame carries the roles."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,15 +14,76 @@ from textual.widgets import DataTable
 from ..snapshot import Snapshot, TaskFilter  # noqa: TID252
 from .cells import Palette
 
+SCROLLBAR = 1  # the vertical scrollbar's cells, kept free so a long page never scrolls sideways
+PADDING = 2  # a cell's padding, one each side
+
 
 @dataclass(frozen=True)
 class Col:
-    """One column: its key, header and width in cells."""
+    """One column: its key, header and the width it wants in cells.
+
+    ``least`` is the narrowest it may be squeezed to (its cells are cut with an ellipsis);
+    None keeps it at ``width``. A ``snap`` column is either whole or at ``least``, never in
+    between (a 12-character tail of an id says no more than a 7-character one), and whole
+    only when every other column has its full width. ``drop`` ranks the columns to hide
+    when even the narrowest widths do not fit: the highest goes first, 0 never. ``grow``
+    takes the width left over.
+    """
 
     key: str
     label: str
     width: int
     right: bool = False
+    least: int | None = None
+    drop: int = 0
+    grow: bool = False
+    snap: bool = False
+
+    @property
+    def floor(self) -> int:
+        """The narrowest this column may be."""
+        return self.width if self.least is None else min(self.least, self.width)
+
+
+def _cells(widths: Iterable[int]) -> int:
+    return sum(w + PADDING for w in widths)
+
+
+def fit(cols: Sequence[Col], width: int) -> list[Col]:
+    """The columns laid out in ``width`` cells, so that nothing ever scrolls sideways.
+
+    Columns are dropped (highest ``drop`` first) until their narrowest widths fit; then
+    every squeezable column gives up cells in proportion to what it could give, and a
+    ``grow`` column takes whatever is left. A terminal too narrow even for the columns that
+    are never dropped keeps them at their narrowest (the one case that scrolls).
+    """
+    room = width - SCROLLBAR
+    kept = list(cols)
+    while _cells(c.floor for c in kept) > room and any(c.drop for c in kept):
+        worst = max(c.drop for c in kept)
+        kept.remove(next(c for c in reversed(kept) if c.drop == worst))
+    widths = [c.floor if c.snap else c.width for c in kept]
+    excess = _cells(widths) - room
+    if excess <= 0:
+        for i, c in enumerate(kept):
+            if c.snap and _cells(widths) + c.width - c.floor <= room:
+                widths[i] = c.width
+    else:
+        slack = [w - c.floor for c, w in zip(kept, widths, strict=True)]
+        cut = min(excess, sum(slack))
+        shares = [s * cut // max(1, sum(slack)) for s in slack]
+        # Hand the cells lost to rounding to the columns with the most slack still left.
+        for i in sorted(range(len(kept)), key=lambda i: shares[i] - slack[i]):
+            if sum(shares) >= cut:
+                break
+            if shares[i] < slack[i]:
+                shares[i] += 1
+        widths = [w - s for w, s in zip(widths, shares, strict=True)]
+    spare = room - _cells(widths)
+    grow = next((i for i, c in enumerate(kept) if c.grow), None)
+    if spare > 0 and grow is not None:
+        widths[grow] += spare
+    return [replace(c, width=w) for c, w in zip(kept, widths, strict=True)]
 
 
 Row = tuple[str, Sequence[Text]]
@@ -31,9 +92,10 @@ Row = tuple[str, Sequence[Text]]
 class LiveTable(DataTable[Text]):
     """Rows replaced every frame by key, keeping the cursor's row and the scroll position.
 
-    Subclasses say which columns fit a width (``columns``) and turn a frame into rows
-    (``rows``); they never call the client. The last frame is kept, so a filter or a resize
-    re-renders at once without waiting for the next poll.
+    Subclasses say which columns they want at a width (``columns_for``; ``fit`` squeezes
+    and drops them to the width) and turn a frame into rows (``frame_rows``, cutting each
+    cell to ``width_of`` its column); they never call the client. The last frame is kept,
+    so a filter or a resize re-renders at once without waiting for the next poll.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -53,7 +115,7 @@ class LiveTable(DataTable[Text]):
     # ------------------------------------------------------------------ for subclasses
 
     def columns_for(self, width: int) -> list[Col]:
-        """The columns that fit ``width`` cells."""
+        """The columns wanted at ``width`` cells, before ``fit`` squeezes them to it."""
         raise NotImplementedError
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
@@ -108,7 +170,8 @@ class LiveTable(DataTable[Text]):
     # ------------------------------------------------------------------ mechanics
 
     def _ensure_columns(self) -> bool:
-        spec = self.columns_for(self.size.width or self.app.size.width)
+        width = self.size.width or self.app.size.width
+        spec = fit(self.columns_for(width), width)
         if spec == self._spec:
             return False
         self._spec = spec

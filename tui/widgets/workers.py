@@ -5,33 +5,27 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..snapshot import Snapshot  # noqa: TID252
-from .cells import clip, count, duration, short_id, since
+from .cells import clip, count, duration, middle, since
 from .table import Col, LiveTable, Row
-
-WIDE = 120
 
 
 class WorkerTable(LiveTable):
     """One row per registered worker; an expired lease (a dead worker) shows in red."""
 
     def columns_for(self, width: int) -> list[Col]:
-        """Host and pid name a worker at 80 columns; the full id and queues join wider."""
-        wide = width >= WIDE
-        cols = [Col("id", "Worker", 30)] if wide else []
-        cols += [
-            Col("role", "Role", 14 if wide else 8),
-            Col("host", "Host", 20 if wide else 12),
-            Col("pid", "PID", 7, right=True),
-            Col("uptime", "Up", 7 if wide else 6, right=True),
-            Col("busy", "Busy", 7 if wide else 6, right=True),
-            Col("processed", "Done", 8 if wide else 7, right=True),
-            Col("failed", "Failed", 7 if wide else 6, right=True),
-            Col("seen", "Seen", 6 if wide else 5, right=True),
+        """The id always (it names host and pid); queues, pid and host when they fit."""
+        return [
+            Col("id", "Worker", 30, least=18),
+            Col("role", "Role", 14, least=7),
+            Col("host", "Host", 20, least=10, drop=2),
+            Col("pid", "PID", 7, right=True, drop=3),
+            Col("uptime", "Up", 7, right=True, least=6),
+            Col("busy", "Busy", 7, right=True, least=5),
+            Col("processed", "Done", 8, right=True, least=7),
+            Col("failed", "Failed", 7, right=True, least=6),
+            Col("seen", "Seen", 6, right=True, least=5),
+            Col("queues", "Queues", 16, least=8, drop=4, grow=True),
         ]
-        if wide:
-            used = sum(c.width + 2 for c in cols) + 4
-            cols.append(Col("queues", "Queues", max(8, width - used)))
-        return cols
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """Workers matching the free text; None until a frame carries them."""
@@ -49,13 +43,15 @@ class WorkerTable(LiveTable):
                 if wk.concurrency
                 else str(len(wk.in_flight))
             )
-            cells = []
-            if w("id"):
-                cells.append(Text(short_id(wk.id, w("id")), style=p.muted, no_wrap=True))
-            cells += [
+            cells = [
+                Text(middle(wk.id, w("id")), style=p.muted, no_wrap=True),
                 Text(clip(wk.role, w("role")), no_wrap=True),
-                Text(clip(wk.host, w("host")), no_wrap=True),
-                Text(str(wk.pid), justify="right"),
+            ]
+            if w("host"):
+                cells.append(Text(clip(wk.host, w("host")), no_wrap=True))
+            if w("pid"):
+                cells.append(Text(str(wk.pid), justify="right"))
+            cells += [
                 Text(duration(since(snapshot.now, wk.started_at)), justify="right"),
                 Text(busy, justify="right"),
                 count(wk.processed, p),
