@@ -5,6 +5,10 @@ Start order: Redis (``REDIS_URL`` if set, else a private server whose data stays
 one worker per role, the scheduler and the cleaner, whose output is shown line by line
 behind a name prefix.
 
+Only one ``jobbers dev`` may use a data folder: the first takes a lock on
+``DATA_DIR/dev.lock`` (also held by its Redis, so the folder stays busy until that Redis
+has exited) and a second one refuses before it starts anything.
+
 Stop order, on Ctrl-C, SIGTERM or SIGHUP: every process but Redis gets SIGTERM and ``grace``
 seconds to finish (a second Ctrl-C cuts that short), stragglers get SIGKILL, then Redis is
 stopped last so workers can record their shutdown. Children run in their own process group,
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jobbers.children import die_with_parent
 
+from .exit_codes import ExitCode
 from .output import colour_enabled
 
 if TYPE_CHECKING:
@@ -70,6 +76,35 @@ class StartupFailed(Exception):
         self.code = code
 
 
+class DataDirBusy(StartupFailed):
+    """Raised when another ``jobbers dev`` (or its Redis) still uses the data folder."""
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Lock ``data_dir`` for this process; the open lock file's descriptor.
+
+    Two private Redis servers on one appendonly file would corrupt it, and two supervisors
+    would fight over workers. ``flock`` is released by the kernel when every holder dies,
+    so a SIGKILLed ``jobbers dev`` never leaves a stale lock behind.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "dev.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise DataDirBusy(
+            f"another jobbers dev (pid {holder}) is running with data in {data_dir}; "
+            "stop it first, or pass --data-dir",
+            code=ExitCode.CONFLICT,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 class Supervisor:
     """Starts the processes, relays their output, and stops them all."""
 
@@ -84,6 +119,7 @@ class Supervisor:
         self._width = 10
         self._env: dict[str, str] = {}
         self._roles_run: list[str] = []
+        self._lock: int | None = None  # the data folder's lock, held until exit
 
     @property
     def url(self) -> str:
@@ -97,6 +133,8 @@ class Supervisor:
             loop.add_signal_handler(sig, self._on_signal)
         status = 0
         try:
+            if not os.environ.get("REDIS_URL"):
+                self._lock = lock_data_dir(self.options.data_dir.resolve())
             tasks = self._load_tasks()
             env = {**os.environ, "REDIS_URL": await self._redis_url(), "PYTHONUNBUFFERED": "1"}
             address = ["--host", self.options.host, "--port", str(self.options.port)]
@@ -115,6 +153,8 @@ class Supervisor:
             status = exc.code
         finally:
             await self._shutdown()
+            if self._lock is not None:
+                os.close(self._lock)  # Redis has exited: the folder is free
         return status
 
     # ------------------------------------------------------------------ start
@@ -145,7 +185,12 @@ class Supervisor:
         try:
             # The appendonly file in data_dir is what keeps tasks across restarts.
             self.redis = RedisServer(
-                free_port(), data_dir, own_process_group=True, die_with_parent=True
+                free_port(),
+                data_dir,
+                own_process_group=True,
+                die_with_parent=True,
+                # Redis holds the lock too: the folder is busy until it has exited.
+                keep_fds=() if self._lock is None else (self._lock,),
             )
             await asyncio.to_thread(self.redis.start)
         except (RedisBinaryNotFound, RuntimeError) as exc:
@@ -249,6 +294,8 @@ class Supervisor:
         return roles or ["default"]
 
     def _banner(self, redis_url: str, roles: list[str], tasks: list[str]) -> None:
+        from jobbers.redis_server import mask_password
+
         where = f"data in {self.options.data_dir}" if self.redis else "from REDIS_URL"
         per = f" x{self.options.workers_per_role}" if self.options.workers_per_role > 1 else ""
         example = tasks[0].split()[0] if tasks else "NAME"
@@ -263,7 +310,7 @@ class Supervisor:
             "",
             f"jobbers dev is up with {self.options.module}",
             f"  manager   {self.url}  (API docs: {self.url}/docs)",
-            f"  redis     {redis_url}  ({where})",
+            f"  redis     {mask_password(redis_url)}  ({where})",
             f"  workers   {', '.join(r + per for r in roles)}; scheduler; cleaner every 5s",
             f"  tasks     {', '.join(tasks) or '(none registered)'}",
             "",

@@ -16,7 +16,7 @@ import pytest
 from jobbers.cli.exit_codes import ExitCode
 
 from jobbers.models.queue import Role
-from jobbers.redis_server import free_port
+from jobbers.redis_server import RedisServer, free_port
 from jobbers.state_manager import StateManager
 from tests.cli.conftest import poll, run_jobbers
 
@@ -210,6 +210,43 @@ def test_dev_follows_roles_created_and_deleted_while_it_runs(
     poll(lambda: len(dev.jobbers("workers", "-q").stdout.split()) == 1, 30, "one worker left")
     assert dev.proc.poll() is None, "a retired worker's exit must not stop everything"
     assert dev.stop(signal.SIGINT) == 0
+
+
+def test_a_second_dev_in_the_same_folder_refuses_at_once(tmp_path: Path, devs: list[Dev]) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    second = Dev(tmp_path)
+    devs.append(second)
+    code = second.proc.wait(timeout=60)
+    assert code == ExitCode.CONFLICT, second.text()
+    out = second.text()
+    assert f"another jobbers dev (pid {dev.proc.pid}) is running with data in" in out
+    assert "started" not in out, "it refuses before it starts anything"
+    assert dev.jobbers("queues", "list", "-q").returncode == 0, "the first one runs on"
+    assert dev.stop(signal.SIGINT) == 0
+    # The lock dies with its holders: the folder is free again.
+    third = Dev(tmp_path)
+    devs.append(third)
+    third.wait_up(processes=5)
+    assert third.stop(signal.SIGTERM) == 0
+
+
+def test_the_banner_masks_the_redis_password(tmp_path: Path, devs: list[Dev]) -> None:
+    import redis
+
+    server = RedisServer(free_port(), tmp_path / "locked", appendonly=False).start()
+    try:
+        redis.Redis(port=server.port).config_set("requirepass", "hunter2-secret")
+        url = f"redis://:hunter2-secret@127.0.0.1:{server.port}/0"
+        dev = Dev(tmp_path, env={"REDIS_URL": url})
+        devs.append(dev)
+        dev.wait_up(processes=4)  # manager, worker, scheduler, cleaner
+        assert f"redis     redis://:***@127.0.0.1:{server.port}/0  (from REDIS_URL)" in dev.text()
+        assert "hunter2" not in dev.text()
+        assert dev.stop(signal.SIGINT) == 0
+    finally:
+        server.stop()
 
 
 def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
