@@ -54,6 +54,7 @@ class Child:
     exited: asyncio.Task[int] | None = None
     role: str | None = None  # a worker's role
     retired: bool = False  # stopped on purpose (its role was deleted): its exit is expected
+    ended: bool = False  # its exit was seen and dealt with
 
 
 @dataclass
@@ -248,13 +249,16 @@ class Supervisor:
             self._say(f"role {role} was created; starting its worker")
             await self._start_workers(roles, role)
         for role in [r for r in self._roles_run if r not in roles]:
-            self._say(f"role {role} was deleted; stopping its worker")
+            # SIGUSR1, not SIGTERM: a routine admin action must not leave tasks `stalled`
+            # (policy STOP), so the worker retires: RESUBMIT runs are re-queued, the others
+            # finish, then it exits.
+            self._say(f"role {role} was deleted; its worker finishes its tasks and stops")
             self._roles_run.remove(role)
             for child in self.children:
                 if child.role == role and not child.retired:
                     child.retired = True
                     with contextlib.suppress(ProcessLookupError):
-                        child.process.send_signal(signal.SIGTERM)
+                        child.process.send_signal(signal.SIGUSR1)
 
     def _worker_name(self, roles: list[str], role: str, index: int) -> str:
         """``worker`` for the usual single default worker, else ``worker.ROLE[.N]``."""
@@ -333,7 +337,7 @@ class Supervisor:
         stop = asyncio.create_task(self._stop.wait())
         try:
             while True:
-                watched = {c.exited: c for c in self.children if c.exited and not c.retired}
+                watched = {c.exited: c for c in self.children if c.exited and not c.ended}
                 done, _ = await asyncio.wait(
                     {stop, *watched}, timeout=ROLES_POLL_S, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -341,7 +345,11 @@ class Supervisor:
                     return 0
                 for task in done:
                     child = watched[task]
+                    child.ended = True
                     code = child.process.returncode
+                    if child.retired:
+                        self._say(f"{child.name} stopped ({code}): its role was deleted")
+                        continue
                     self._say(f"{child.name} exited ({code}); stopping everything")
                     return 1
                 if not self._stop.is_set():

@@ -199,6 +199,7 @@ class Worker:
         self.hot: set[str] = set()
         self.writer = OutcomeWriter(state)
         self.stopping = False
+        self.retiring = False  # stopping because the role was deleted: runs may finish
         self.hard_stop = False
         self.crashed: str | None = None  # the loop that failed, when one did
         self.processed = 0
@@ -254,9 +255,28 @@ class Worker:
         self.crashed = loop.get_name()
         self.request_shutdown()
 
+    def request_retire(self) -> None:
+        """Its role was deleted (``jobbers dev`` sends SIGUSR1): finish, then exit.
+
+        Deleting a role is a routine admin action, so no task may end ``stalled`` by it:
+        the worker takes nothing new, re-queues the runs whose policy is RESUBMIT and lets
+        the others (STOP, CONTINUE) finish. A stop signal meanwhile is a first one: it
+        applies the shutdown policies to what still runs.
+        """
+        if self.stopping:
+            return
+        log.info("retiring (role deleted): no new tasks; %d running finish", len(self.runs))
+        self.retiring = True
+        self.stopping = True
+        for run in list(self.runs.values()):
+            if run.config.on_shutdown == TaskShutdownPolicy.RESUBMIT:
+                self._stop_run(run, "resubmit")
+        self._done.set()
+        self._changed.set()
+
     def request_shutdown(self) -> None:
         """First call: stop taking tasks and apply each task's policy. Second: exit now."""
-        if self.stopping:
+        if self.stopping and not self.retiring:
             log.warning("second stop signal: stopping every task now")
             self.hard_stop = True
             for run in list(self.runs.values()):
@@ -265,8 +285,11 @@ class Worker:
         log.info(
             "stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs)
         )
+        self.retiring = False
         self.stopping = True
         for run in list(self.runs.values()):
+            if run.stop_reason is not None:
+                continue  # already being stopped (re-queued on retiring, or cancelled)
             match run.config.on_shutdown:
                 case TaskShutdownPolicy.STOP:
                     self._stop_run(run, "stop")

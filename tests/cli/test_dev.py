@@ -53,12 +53,14 @@ def alive(pid: int) -> bool:
 class Dev:
     """One ``jobbers dev`` subprocess and its log."""
 
-    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cwd: Path, *args: str, env: dict[str, str] | None = None, module: str = EXAMPLES
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"dev-{self.port}.log"
         base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBBERS_URL")}
-        command = [sys.executable, "-m", "jobbers.cli", "dev", EXAMPLES, "--port", str(self.port)]
+        command = [sys.executable, "-m", "jobbers.cli", "dev", module, "--port", str(self.port)]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [*command, *args],
@@ -247,6 +249,71 @@ def test_the_banner_masks_the_redis_password(tmp_path: Path, devs: list[Dev]) ->
         assert dev.stop(signal.SIGINT) == 0
     finally:
         server.stop()
+
+
+GATED_TASKS = """
+import asyncio
+import pathlib
+
+from jobbers.models.task_config import TaskShutdownPolicy
+from jobbers.registry import register_task
+
+
+async def _until(gate: str) -> dict[str, bool]:
+    while not pathlib.Path(gate).exists():
+        await asyncio.sleep(0.05)
+    return {"ok": True}
+
+
+@register_task(name="gated_stop", version=1)
+async def gated_stop(gate: str) -> dict[str, bool]:
+    return await _until(gate)
+
+
+@register_task(name="gated_resubmit", version=1, on_shutdown=TaskShutdownPolicy.RESUBMIT)
+async def gated_resubmit(gate: str) -> dict[str, bool]:
+    return await _until(gate)
+"""
+
+
+def test_deleting_a_role_retires_its_worker_and_stalls_nothing(
+    tmp_path: Path, devs: list[Dev]
+) -> None:
+    module = tmp_path / "gated.py"
+    module.write_text(GATED_TASKS)
+    gate = tmp_path / "gate"
+    dev = Dev(tmp_path, module=str(module))
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    assert dev.jobbers("queues", "create", "mail").returncode == 0
+    assert dev.jobbers("roles", "create", "mailers", "mail").returncode == 0
+    poll(lambda: "started worker.mailers" in dev.text(), 30, "a worker for the new role")
+    ids = {}
+    for name in ("gated_stop", "gated_resubmit"):
+        out = dev.jobbers("submit", name, "-p", f"gate={gate}", "--queue", "mail", "--json")
+        assert out.returncode == 0, out.stderr
+        ids[name] = json.loads(out.stdout)["task"]["id"]
+
+    def status(name: str) -> str:
+        out = dev.jobbers("status", ids[name], "--json")
+        return str(json.loads(out.stdout)["status"])
+
+    poll(lambda: all(status(n) == "started" for n in ids), 30, "both tasks to start")
+    deleted = dev.jobbers("roles", "delete", "mailers")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "warning: 1 worker(s) of role mailers still run 2 task(s)" in deleted.stderr
+    poll(lambda: "role mailers was deleted" in dev.text(), 30, "the supervisor to notice")
+    # RESUBMIT goes back to its queue at once (no worker consumes `mail` any more) ...
+    poll(lambda: status("gated_resubmit") == "submitted", 30, "the RESUBMIT task re-queued")
+    # ... while the STOP task runs on to its end: never `stalled` by a role deletion.
+    assert status("gated_stop") == "started"
+    gate.touch()
+    poll(lambda: status("gated_stop") != "started", 30, "the STOP task to end")
+    assert status("gated_stop") == "completed"
+    poll(lambda: "worker.mailers stopped (0): its role was deleted" in dev.text(), 30)
+    assert len(dev.jobbers("workers", "-q").stdout.split()) == 1
+    assert dev.proc.poll() is None, "a retired worker's exit must not stop everything"
+    assert dev.stop(signal.SIGINT) == 0
 
 
 def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
