@@ -30,12 +30,13 @@ from ulid import ULID
 from jobbers.context import RunContext, bind
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.queue import QueueConfig
-from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
+from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
+outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
 
@@ -672,7 +673,9 @@ class Worker:
         while True:
             try:
                 outcome: Outcome = await self.writer.write(args)
-                if not outcome.ok:
+                if outcome.ok:
+                    self._log_outcome(run, args, outcome.status)
+                else:
                     log.info(
                         "task %s: run %s is stale (now %s); outcome dropped",
                         run.claimed.id,
@@ -689,6 +692,26 @@ class Worker:
                 log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
+
+    def _log_outcome(self, run: Run, args: FinishArgs, status: str) -> None:
+        """One INFO line per outcome, the story ``jobbers dev`` shows as tasks end."""
+        if not outcomes_log.isEnabledFor(logging.INFO):
+            return
+        claimed, verb = run.claimed, args[2]
+        error = json.loads(args[4]).get("message", "") if args[4] else ""
+        what = status
+        if status in ("submitted", "scheduled") and verb == "retry":
+            delay = int(args[3]) / 1000
+            when = f"in {delay:g}s" if delay >= 0 else "at once"
+            what = f"retried {when} (attempt {claimed.attempt + 1} failed: {error})"
+        elif status == "submitted":
+            what = "re-queued (worker stopping)"
+        elif status == "failed":
+            dlq = run.config.dead_letter_policy == DeadLetterPolicy.SAVE
+            what = f"{'dead-lettered' if dlq else 'failed'}: {error}"
+        elif status == "stalled":
+            what = f"stalled: {error}"
+        outcomes_log.info("task %s %s v%d %s", claimed.id, claimed.name, claimed.version, what)
 
     # ------------------------------------------------------------ heartbeat
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from jobbers.cli.exit_codes import ExitCode
 
@@ -313,6 +314,73 @@ def test_deleting_a_role_retires_its_worker_and_stalls_nothing(
     poll(lambda: "worker.mailers stopped (0): its role was deleted" in dev.text(), 30)
     assert len(dev.jobbers("workers", "-q").stdout.split()) == 1
     assert dev.proc.poll() is None, "a retired worker's exit must not stop everything"
+    assert dev.stop(signal.SIGINT) == 0
+
+
+OUTCOME_TASKS = """
+from jobbers import task
+from jobbers.models.task_config import DeadLetterPolicy
+from jobbers.registry import register_task
+
+
+class Flaky(Exception):
+    pass
+
+
+@register_task(name="fine", version=1)
+async def fine() -> None:
+    return None
+
+
+@register_task(name="flaky", version=1, max_retries=2, expected_exceptions=(Flaky,))
+async def flaky() -> None:
+    if task.attempt == 0:
+        raise Flaky("first try fails")
+
+
+@register_task(name="boom", version=1)
+async def boom() -> None:
+    raise ValueError("no luck")
+
+
+@register_task(name="boom_dlq", version=1, dead_letter_policy=DeadLetterPolicy.SAVE)
+async def boom_dlq() -> None:
+    raise ValueError("into the DLQ")
+"""
+
+
+def test_the_log_tells_task_outcomes_and_leaves_out_polls(tmp_path: Path, devs: list[Dev]) -> None:
+    module = tmp_path / "outcomes.py"
+    module.write_text(OUTCOME_TASKS)
+    dev = Dev(tmp_path, module=str(module))
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    ids = {}
+    for name in ("fine", "flaky", "boom", "boom_dlq"):
+        out = dev.jobbers("submit", name, "--json")
+        assert out.returncode == 0, out.stderr
+        ids[name] = json.loads(out.stdout)["task"]["id"]
+    expected = [
+        f"task {ids['fine']} fine v1 completed",
+        f"task {ids['flaky']} flaky v1 retried at once (attempt 1 failed: Flaky: first try fails)",
+        f"task {ids['flaky']} flaky v1 completed",
+        f"task {ids['boom']} boom v1 failed: ValueError: no luck",
+        f"task {ids['boom_dlq']} boom_dlq v1 dead-lettered: ValueError: into the DLQ",
+    ]
+    poll(lambda: all(line in dev.text() for line in expected), 30, "the outcome lines")
+    for line in expected:
+        [logged] = [mine for mine in dev.text().splitlines() if line in mine]
+        assert logged.startswith("worker     | ") and " INFO " in logged, logged
+    # What `jobbers top` and `--wait` poll leaves no access line; a submit still has one.
+    with httpx.Client(base_url=dev.url) as api:
+        for path in ("/stats", "/active-tasks", "/workers", f"/task-status/{ids['fine']}"):
+            assert api.get(path).status_code == 200
+        assert api.get("/task-status/nope").status_code >= 400
+    poll(lambda: "GET /task-status/nope" in dev.text(), 30, "the failed read's access line")
+    text = dev.text()
+    assert '"POST /submit-task HTTP/1.1" 201' in text
+    for path in ("/stats", "/active-tasks", "/workers", f"/task-status/{ids['fine']}"):
+        assert f"GET {path} " not in text, path
     assert dev.stop(signal.SIGINT) == 0
 
 
