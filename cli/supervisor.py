@@ -12,8 +12,14 @@ has exited) and a second one refuses before it starts anything.
 Stop order, on Ctrl-C, SIGTERM or SIGHUP: every process but Redis gets SIGTERM and ``grace``
 seconds to finish (a second Ctrl-C cuts that short), stragglers get SIGKILL, then Redis is
 stopped last so workers can record their shutdown. Children run in their own process group,
-so the terminal's Ctrl-C reaches only this supervisor, which stops them in that order. If
-any child dies on its own, everything is stopped and ``jobbers dev`` exits 1.
+so the terminal's Ctrl-C reaches only this supervisor, which stops them in that order; on
+Linux each child also gets SIGTERM from the kernel if the supervisor is SIGKILLed, so none
+is orphaned.
+
+A child that dies on its own is restarted after a backoff (0.5 s, doubling up to 10 s). One
+that dies ``MAX_RAPID_CRASHES`` times within ``CRASH_WINDOW_S`` is broken, not unlucky:
+everything is then stopped and ``jobbers dev`` exits 1. A worker whose role was deleted is
+retired (SIGUSR1: it finishes its tasks) and not restarted.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ HEALTH_TIMEOUT_S = 30.0
 ROLES_POLL_S = 2.0  # how often `jobbers dev` looks for roles created or deleted meanwhile
 POLL_MARK = "jobbers-dev"  # query mark of those polls; their access-log lines are not shown
 LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
+RESTART_FIRST_S = 0.5  # backoff before the first restart of a crashed child; then doubled
+RESTART_MAX_S = 10.0
+MAX_RAPID_CRASHES = 5  # this many crashes of one child within CRASH_WINDOW_S: give up
+CRASH_WINDOW_S = 60.0
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
 
 
@@ -55,6 +65,11 @@ class Child:
     role: str | None = None  # a worker's role
     retired: bool = False  # stopped on purpose (its role was deleted): its exit is expected
     ended: bool = False  # its exit was seen and dealt with
+    argv: tuple[str, ...] = ()  # how to start it again
+    env: dict[str, str] | None = None
+    index: int = 0  # its colour
+    crashes: list[float] = field(default_factory=list)  # when it died lately (monotonic)
+    restart: asyncio.Task[None] | None = None  # the pending restart after a crash
 
 
 @dataclass
@@ -121,6 +136,7 @@ class Supervisor:
         self._env: dict[str, str] = {}
         self._roles_run: list[str] = []
         self._lock: int | None = None  # the data folder's lock, held until exit
+        self._failed = False  # a child could not be kept running: exit 1
 
     @property
     def url(self) -> str:
@@ -208,7 +224,15 @@ class Supervisor:
         self.children.append(child)
 
     async def _start(self, name: str, *argv: str, env: dict[str, str] | None = None) -> Child:
-        process = await asyncio.create_subprocess_exec(
+        process = await self._exec(argv, env)
+        child = Child(name, process, argv=argv, env=env, index=len(self.children))
+        self._watch(child)
+        return child
+
+    async def _exec(
+        self, argv: tuple[str, ...], env: dict[str, str] | None
+    ) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -218,12 +242,44 @@ class Supervisor:
             preexec_fn=die_with_parent(),  # no orphans even if `jobbers dev` is SIGKILLed
             limit=LINE_LIMIT,
         )
-        child = Child(name, process)
-        child.pump = asyncio.create_task(self._pump(child, len(self.children)))
-        child.exited = asyncio.create_task(process.wait())
-        self._width = max(self._width, len(name))
-        self._say(f"started {name} (pid {process.pid})")
-        return child
+
+    def _watch(self, child: Child) -> None:
+        """Relay the output of the child's (new) process and note its exit."""
+        child.pump = asyncio.create_task(self._pump(child, child.index))
+        child.exited = asyncio.create_task(child.process.wait())
+        child.ended = False
+        self._width = max(self._width, len(child.name))
+        self._say(f"started {child.name} (pid {child.process.pid})")
+
+    def _crashed(self, child: Child) -> bool:
+        """Schedule the restart of a child that died on its own; False: give up instead."""
+        now = time.monotonic()
+        child.crashes = [t for t in child.crashes if now - t < CRASH_WINDOW_S] + [now]
+        code = child.process.returncode
+        if len(child.crashes) >= MAX_RAPID_CRASHES:
+            self._say(
+                f"{child.name} exited ({code}), its {len(child.crashes)}th crash within "
+                f"{CRASH_WINDOW_S:g}s; giving up: stopping everything"
+            )
+            return False
+        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** (len(child.crashes) - 1))
+        self._say(f"{child.name} exited ({code}); restarting it in {delay:g}s")
+        child.restart = asyncio.create_task(self._restart(child, delay))
+        return True
+
+    async def _restart(self, child: Child, delay: float) -> None:
+        """After ``delay``, start the child again, unless everything is stopping by then."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+            return
+        try:
+            child.process = await self._exec(child.argv, child.env)
+        except OSError as exc:
+            self._say(f"cannot restart {child.name}: {exc}; stopping everything")
+            self._failed = True
+            self._stop.set()
+            return
+        self._watch(child)
 
     async def _start_workers(self, roles: list[str], role: str) -> None:
         """The worker processes of one role."""
@@ -330,9 +386,10 @@ class Supervisor:
     # ------------------------------------------------------------------ run and stop
 
     async def _supervise(self) -> int:
-        """Wait for a stop signal (status 0) or for any child to die on its own (status 1).
+        """Wait for a stop signal (status 0), restarting children that die on their own.
 
-        Meanwhile, follow the roles: workers start for new roles and stop for deleted ones.
+        Status 1 when one crashes too often. Meanwhile, follow the roles: workers start for
+        new roles and retire for deleted ones.
         """
         stop = asyncio.create_task(self._stop.wait())
         try:
@@ -342,16 +399,15 @@ class Supervisor:
                     {stop, *watched}, timeout=ROLES_POLL_S, return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop in done:
-                    return 0
+                    return 1 if self._failed else 0
                 for task in done:
                     child = watched[task]
                     child.ended = True
                     code = child.process.returncode
                     if child.retired:
                         self._say(f"{child.name} stopped ({code}): its role was deleted")
-                        continue
-                    self._say(f"{child.name} exited ({code}); stopping everything")
-                    return 1
+                    elif not self._crashed(child):
+                        return 1
                 if not self._stop.is_set():
                     with contextlib.suppress(StartupFailed):  # a stop arrived meanwhile
                         await self._follow_roles()
@@ -369,6 +425,8 @@ class Supervisor:
     async def _shutdown(self) -> None:
         """SIGTERM to all but Redis, wait ``grace``, SIGKILL stragglers; then Redis."""
         self._stop.set()
+        # A pending restart returns at once now, or finishes starting its child (stopped next).
+        await asyncio.gather(*(c.restart for c in self.children if c.restart))
         await self._stop_group(self.children, self.options.grace)
         if self.redis is not None:
             await asyncio.to_thread(self.redis.stop)  # SIGTERM, then SIGKILL after 10 s

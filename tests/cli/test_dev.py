@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -382,6 +383,52 @@ def test_the_log_tells_task_outcomes_and_leaves_out_polls(tmp_path: Path, devs: 
     for path in ("/stats", "/active-tasks", "/workers", f"/task-status/{ids['fine']}"):
         assert f"GET {path} " not in text, path
     assert dev.stop(signal.SIGINT) == 0
+
+
+def test_a_crashed_child_is_restarted(tmp_path: Path, devs: list[Dev]) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    [first] = re.findall(r"started worker \(pid (\d+)\)", dev.text())
+    os.kill(int(first), signal.SIGKILL)
+    poll(lambda: "worker exited (-9); restarting it in 0.5s" in dev.text(), 30, "the restart")
+    pids = poll(lambda: (p := re.findall(r"started worker \(pid (\d+)\)", dev.text()))[1:] and p)
+    assert pids[0] == first and len(pids) == 2
+    done = dev.jobbers("submit", "greet", "--wait", "--timeout", "30")
+    assert done.returncode == 0, done.stderr  # the new worker runs it
+    assert dev.proc.poll() is None
+    assert dev.stop(signal.SIGINT) == 0
+    assert not alive(int(pids[1]))
+
+
+CRASHING_WORKER = """
+import sys
+
+from jobbers.registry import register_task
+
+if "worker" in sys.argv:
+    raise SystemExit(3)
+
+
+@register_task(name="fine", version=1)
+async def fine() -> None:
+    return None
+"""
+
+
+def test_a_child_that_keeps_crashing_stops_everything(tmp_path: Path, devs: list[Dev]) -> None:
+    module = tmp_path / "crashing.py"
+    module.write_text(CRASHING_WORKER)
+    dev = Dev(tmp_path, module=str(module))
+    devs.append(dev)
+    assert dev.proc.wait(timeout=90) == 1, dev.text()
+    text = dev.text()
+    for delay in ("0.5", "1", "2", "4"):
+        assert f"worker exited (3); restarting it in {delay}s" in text
+    assert "worker exited (3), its 5th crash within 60s; giving up: stopping everything" in text
+    assert text.count("started worker (pid") == 5 and "everything stopped" in text
+    started = [int(pid) for pid in re.findall(r"started \w+ \(pid (\d+)\)", text)]
+    poll(lambda: not any(alive(pid) for pid in started), 10, "every child to be gone")
 
 
 def test_dev_with_a_broken_module_exits_2_at_once(tmp_path: Path) -> None:
