@@ -103,9 +103,12 @@ def lock_data_dir(data_dir: Path) -> int:
     would fight over workers. ``flock`` is released by the kernel when every holder dies,
     so a SIGKILLed ``jobbers dev`` never leaves a stale lock behind.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "dev.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StartupFailed(f"cannot lock {path}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
