@@ -16,10 +16,11 @@ so the terminal's Ctrl-C reaches only this supervisor, which stops them in that 
 Linux each child also gets SIGTERM from the kernel if the supervisor is SIGKILLed, so none
 is orphaned.
 
-A child that dies on its own is restarted after a backoff (0.5 s, doubling up to 10 s). One
-that dies ``MAX_RAPID_CRASHES`` times within ``CRASH_WINDOW_S`` is broken, not unlucky:
-everything is then stopped and ``jobbers dev`` exits 1. A worker whose role was deleted is
-retired (SIGUSR1: it finishes its tasks) and not restarted.
+A child that dies on its own (the private Redis too, on the same port and data) is
+restarted after a backoff (0.5 s, doubling up to 10 s). One that dies ``MAX_RAPID_CRASHES``
+times within ``CRASH_WINDOW_S`` is broken, not unlucky: everything is then stopped and
+``jobbers dev`` exits 1. A worker whose role was deleted is retired (SIGUSR1: it finishes
+its tasks) and not restarted.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ class Supervisor:
         self._roles_run: list[str] = []
         self._lock: int | None = None  # the data folder's lock, held until exit
         self._failed = False  # a child could not be kept running: exit 1
+        self._redis_crashes: list[float] = []
+        self._redis_restart: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -254,26 +257,68 @@ class Supervisor:
         self._width = max(self._width, len(child.name))
         self._say(f"started {child.name} (pid {child.process.pid})")
 
-    def _crashed(self, child: Child) -> bool:
-        """Schedule the restart of a child that died on its own; False: give up instead."""
+    def _backoff(self, name: str, code: int | None, crashes: list[float]) -> float | None:
+        """Note a crash in ``crashes``; the delay before the restart, or None to give up."""
         now = time.monotonic()
-        child.crashes = [t for t in child.crashes if now - t < CRASH_WINDOW_S] + [now]
-        code = child.process.returncode
-        if len(child.crashes) >= MAX_RAPID_CRASHES:
+        crashes[:] = [t for t in crashes if now - t < CRASH_WINDOW_S] + [now]
+        if len(crashes) >= MAX_RAPID_CRASHES:
             self._say(
-                f"{child.name} exited ({code}), its {len(child.crashes)}th crash within "
+                f"{name} exited ({code}), its {len(crashes)}th crash within "
                 f"{CRASH_WINDOW_S:g}s; giving up: stopping everything"
             )
+            return None
+        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2.0 ** (len(crashes) - 1))
+        self._say(f"{name} exited ({code}); restarting it in {delay:g}s")
+        return delay
+
+    def _crashed(self, child: Child) -> bool:
+        """Schedule the restart of a child that died on its own; False: give up instead."""
+        delay = self._backoff(child.name, child.process.returncode, child.crashes)
+        if delay is None:
             return False
-        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** (len(child.crashes) - 1))
-        self._say(f"{child.name} exited ({code}); restarting it in {delay:g}s")
         child.restart = asyncio.create_task(self._restart(child, delay))
         return True
 
-    async def _restart(self, child: Child, delay: float) -> None:
-        """After ``delay``, start the child again, unless everything is stopping by then."""
+    def _redis_alive(self) -> bool:
+        """Restart the private Redis if it died (its data is in the appendonly file).
+
+        Checked on each pass of the supervision loop, so within ``ROLES_POLL_S``; the
+        other processes ride out the gap as they would any Redis outage. False: give up.
+        """
+        redis = self.redis
+        if redis is None or redis.process is None or redis.process.poll() is None:
+            return True
+        if self._redis_restart is not None and not self._redis_restart.done():
+            return True
+        delay = self._backoff("redis", redis.process.returncode, self._redis_crashes)
+        if delay is None:
+            return False
+        self._redis_restart = asyncio.create_task(self._restart_redis(redis, delay))
+        return True
+
+    async def _restart_redis(self, redis: RedisServer, delay: float) -> None:
+        if await self._stopped_within(delay):
+            return
+        try:
+            await asyncio.to_thread(redis.start)  # the same port: the children's URL holds
+        except RuntimeError as exc:
+            self._say(f"cannot restart redis: {exc}; stopping everything")
+            self._failed = True
+            self._stop.set()
+            return
+        assert redis.process is not None
+        self._say(f"started redis (pid {redis.process.pid})")
+
+    async def _stopped_within(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; True at once if everything is stopping."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), delay)
+            return True
+        return False
+
+    async def _restart(self, child: Child, delay: float) -> None:
+        """After ``delay``, start the child again, unless everything is stopping by then."""
+        if await self._stopped_within(delay):
             return
         try:
             child.process = await self._exec(child.argv, child.env)
@@ -411,6 +456,8 @@ class Supervisor:
                         self._say(f"{child.name} stopped ({code}): its role was deleted")
                     elif not self._crashed(child):
                         return 1
+                if not self._redis_alive():
+                    return 1
                 if not self._stop.is_set():
                     with contextlib.suppress(StartupFailed):  # a stop arrived meanwhile
                         await self._follow_roles()
@@ -431,6 +478,8 @@ class Supervisor:
         # A pending restart returns at once now, or finishes starting its child (stopped next).
         await asyncio.gather(*(c.restart for c in self.children if c.restart))
         await self._stop_group(self.children, self.options.grace)
+        if self._redis_restart is not None:
+            await self._redis_restart
         if self.redis is not None:
             await asyncio.to_thread(self.redis.stop)  # SIGTERM, then SIGKILL after 10 s
         for child in self.children:

@@ -401,6 +401,21 @@ def test_a_crashed_child_is_restarted(tmp_path: Path, devs: list[Dev]) -> None:
     assert not alive(int(pids[1]))
 
 
+def test_a_crashed_private_redis_is_restarted(tmp_path: Path, devs: list[Dev]) -> None:
+    dev = Dev(tmp_path)
+    devs.append(dev)
+    dev.wait_up(processes=5)
+    [first] = re.findall(r"started redis \(pid (\d+)", dev.text())
+    os.kill(int(first), signal.SIGKILL)
+    poll(lambda: "redis exited (-9); restarting it in 0.5s" in dev.text(), 30, "the restart")
+    pids = poll(lambda: (p := re.findall(r"started redis \(pid (\d+)", dev.text()))[1:] and p)
+    done = dev.jobbers("submit", "greet", "--wait", "--timeout", "30")
+    assert done.returncode == 0, done.stderr + dev.text()
+    assert dev.proc.poll() is None
+    assert dev.stop(signal.SIGINT) == 0
+    assert not alive(int(pids[1]))
+
+
 CRASHING_WORKER = """
 import sys
 
