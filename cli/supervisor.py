@@ -113,16 +113,28 @@ def lock_data_dir(data_dir: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        holder = os.read(fd, 32).decode(errors="replace").strip()
         os.close(fd)
+        who = f"another jobbers dev (pid {holder or '?'}) is running"
+        if holder.isdigit() and not _alive(int(holder)):
+            who = f"the redis of a jobbers dev that died (pid {holder}) is still running"
         raise DataDirBusy(
-            f"another jobbers dev (pid {holder}) is running with data in {data_dir}; "
-            "stop it first, or pass --data-dir",
+            f"{who} with data in {data_dir}; stop it first, or pass --data-dir",
             code=ExitCode.CONFLICT,
         ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Supervisor:

@@ -236,6 +236,25 @@ def test_a_second_dev_in_the_same_folder_refuses_at_once(tmp_path: Path, devs: l
     assert third.stop(signal.SIGTERM) == 0
 
 
+def test_a_folder_held_by_an_orphan_redis_is_named_as_such(tmp_path: Path) -> None:
+    import fcntl
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    data = tmp_path / ".jobbers" / "redis"
+    data.mkdir(parents=True)
+    with (data / "dev.lock").open("w") as lock:  # held here as an orphan Redis would
+        lock.write(f"{gone.pid}\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out = subprocess.run(
+            [sys.executable, "-m", "jobbers.cli", "dev", EXAMPLES, "--port", "1"],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+    assert out.returncode == ExitCode.CONFLICT, out.stdout + out.stderr
+    assert f"the redis of a jobbers dev that died (pid {gone.pid}) is still running" in out.stdout
+
+
 def test_the_banner_masks_the_redis_password(tmp_path: Path, devs: list[Dev]) -> None:
     import redis
 
