@@ -5,17 +5,29 @@ Start order: Redis (``REDIS_URL`` if set, else a private server whose data stays
 one worker per role, the scheduler and the cleaner, whose output is shown line by line
 behind a name prefix.
 
+Only one ``jobbers dev`` may use a data folder: the first takes a lock on
+``DATA_DIR/dev.lock`` (also held by its Redis, so the folder stays busy until that Redis
+has exited) and a second one refuses before it starts anything.
+
 Stop order, on Ctrl-C, SIGTERM or SIGHUP: every process but Redis gets SIGTERM and ``grace``
 seconds to finish (a second Ctrl-C cuts that short), stragglers get SIGKILL, then Redis is
 stopped last so workers can record their shutdown. Children run in their own process group,
-so the terminal's Ctrl-C reaches only this supervisor, which stops them in that order. If
-any child dies on its own, everything is stopped and ``jobbers dev`` exits 1.
+so the terminal's Ctrl-C reaches only this supervisor, which stops them in that order; on
+Linux each child also gets SIGTERM from the kernel if the supervisor is SIGKILLed, so none
+is orphaned.
+
+A child that dies on its own (the private Redis too, on the same port and data) is
+restarted after a backoff (0.5 s, doubling up to 10 s). One that dies ``MAX_RAPID_CRASHES``
+times within ``CRASH_WINDOW_S`` is broken, not unlucky: everything is then stopped and
+``jobbers dev`` exits 1. A worker whose role was deleted is retired (SIGUSR1: it finishes
+its tasks) and not restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
@@ -26,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jobbers.children import die_with_parent
 
+from .exit_codes import ExitCode
 from .output import colour_enabled
 
 if TYPE_CHECKING:
@@ -35,6 +48,10 @@ HEALTH_TIMEOUT_S = 30.0
 ROLES_POLL_S = 2.0  # how often `jobbers dev` looks for roles created or deleted meanwhile
 POLL_MARK = "jobbers-dev"  # query mark of those polls; their access-log lines are not shown
 LINE_LIMIT = 1024 * 1024  # longest output line relayed whole
+RESTART_FIRST_S = 0.5  # backoff before the first restart of a crashed child; then doubled
+RESTART_MAX_S = 10.0
+MAX_RAPID_CRASHES = 5  # this many crashes of one child within CRASH_WINDOW_S: give up
+CRASH_WINDOW_S = 60.0
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93", "92")
 
 
@@ -48,6 +65,12 @@ class Child:
     exited: asyncio.Task[int] | None = None
     role: str | None = None  # a worker's role
     retired: bool = False  # stopped on purpose (its role was deleted): its exit is expected
+    ended: bool = False  # its exit was seen and dealt with
+    argv: tuple[str, ...] = ()  # how to start it again
+    env: dict[str, str] | None = None
+    index: int = 0  # its colour
+    crashes: list[float] = field(default_factory=list)  # when it died lately (monotonic)
+    restart: asyncio.Task[None] | None = None  # the pending restart after a crash
 
 
 @dataclass
@@ -70,6 +93,50 @@ class StartupFailed(Exception):
         self.code = code
 
 
+class DataDirBusy(StartupFailed):
+    """Raised when another ``jobbers dev`` (or its Redis) still uses the data folder."""
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Lock ``data_dir`` for this process; the open lock file's descriptor.
+
+    Two private Redis servers on one appendonly file would corrupt it, and two supervisors
+    would fight over workers. ``flock`` is released by the kernel when every holder dies,
+    so a SIGKILLed ``jobbers dev`` never leaves a stale lock behind.
+    """
+    path = data_dir / "dev.lock"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StartupFailed(f"cannot lock {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        who = f"another jobbers dev (pid {holder or '?'}) is running"
+        if holder.isdigit() and not _alive(int(holder)):
+            who = f"the redis of a jobbers dev that died (pid {holder}) is still running"
+        raise DataDirBusy(
+            f"{who} with data in {data_dir}; stop it first, or pass --data-dir",
+            code=ExitCode.CONFLICT,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Supervisor:
     """Starts the processes, relays their output, and stops them all."""
 
@@ -84,6 +151,10 @@ class Supervisor:
         self._width = 10
         self._env: dict[str, str] = {}
         self._roles_run: list[str] = []
+        self._lock: int | None = None  # the data folder's lock, held until exit
+        self._failed = False  # a child could not be kept running: exit 1
+        self._redis_crashes: list[float] = []
+        self._redis_restart: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -97,6 +168,8 @@ class Supervisor:
             loop.add_signal_handler(sig, self._on_signal)
         status = 0
         try:
+            if not os.environ.get("REDIS_URL"):
+                self._lock = lock_data_dir(self.options.data_dir.resolve())
             tasks = self._load_tasks()
             env = {**os.environ, "REDIS_URL": await self._redis_url(), "PYTHONUNBUFFERED": "1"}
             address = ["--host", self.options.host, "--port", str(self.options.port)]
@@ -115,6 +188,8 @@ class Supervisor:
             status = exc.code
         finally:
             await self._shutdown()
+            if self._lock is not None:
+                os.close(self._lock)  # Redis has exited: the folder is free
         return status
 
     # ------------------------------------------------------------------ start
@@ -145,7 +220,12 @@ class Supervisor:
         try:
             # The appendonly file in data_dir is what keeps tasks across restarts.
             self.redis = RedisServer(
-                free_port(), data_dir, own_process_group=True, die_with_parent=True
+                free_port(),
+                data_dir,
+                own_process_group=True,
+                die_with_parent=True,
+                # Redis holds the lock too: the folder is busy until it has exited.
+                keep_fds=() if self._lock is None else (self._lock,),
             )
             await asyncio.to_thread(self.redis.start)
         except (RedisBinaryNotFound, RuntimeError) as exc:
@@ -162,7 +242,15 @@ class Supervisor:
         self.children.append(child)
 
     async def _start(self, name: str, *argv: str, env: dict[str, str] | None = None) -> Child:
-        process = await asyncio.create_subprocess_exec(
+        process = await self._exec(argv, env)
+        child = Child(name, process, argv=argv, env=env, index=len(self.children))
+        self._watch(child)
+        return child
+
+    async def _exec(
+        self, argv: tuple[str, ...], env: dict[str, str] | None
+    ) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -172,12 +260,86 @@ class Supervisor:
             preexec_fn=die_with_parent(),  # no orphans even if `jobbers dev` is SIGKILLed
             limit=LINE_LIMIT,
         )
-        child = Child(name, process)
-        child.pump = asyncio.create_task(self._pump(child, len(self.children)))
-        child.exited = asyncio.create_task(process.wait())
-        self._width = max(self._width, len(name))
-        self._say(f"started {name} (pid {process.pid})")
-        return child
+
+    def _watch(self, child: Child) -> None:
+        """Relay the output of the child's (new) process and note its exit."""
+        child.pump = asyncio.create_task(self._pump(child, child.index))
+        child.exited = asyncio.create_task(child.process.wait())
+        child.ended = False
+        self._width = max(self._width, len(child.name))
+        self._say(f"started {child.name} (pid {child.process.pid})")
+
+    def _backoff(self, name: str, code: int | None, crashes: list[float]) -> float | None:
+        """Note a crash in ``crashes``; the delay before the restart, or None to give up."""
+        now = time.monotonic()
+        crashes[:] = [t for t in crashes if now - t < CRASH_WINDOW_S] + [now]
+        if len(crashes) >= MAX_RAPID_CRASHES:
+            self._say(
+                f"{name} exited ({code}), its {len(crashes)}th crash within "
+                f"{CRASH_WINDOW_S:g}s; giving up: stopping everything"
+            )
+            return None
+        delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2.0 ** (len(crashes) - 1))
+        self._say(f"{name} exited ({code}); restarting it in {delay:g}s")
+        return delay
+
+    def _crashed(self, child: Child) -> bool:
+        """Schedule the restart of a child that died on its own; False: give up instead."""
+        delay = self._backoff(child.name, child.process.returncode, child.crashes)
+        if delay is None:
+            return False
+        child.restart = asyncio.create_task(self._restart(child, delay))
+        return True
+
+    def _redis_alive(self) -> bool:
+        """Restart the private Redis if it died (its data is in the appendonly file).
+
+        Checked on each pass of the supervision loop, so within ``ROLES_POLL_S``; the
+        other processes ride out the gap as they would any Redis outage. False: give up.
+        """
+        redis = self.redis
+        if redis is None or redis.process is None or redis.process.poll() is None:
+            return True
+        if self._redis_restart is not None and not self._redis_restart.done():
+            return True
+        delay = self._backoff("redis", redis.process.returncode, self._redis_crashes)
+        if delay is None:
+            return False
+        self._redis_restart = asyncio.create_task(self._restart_redis(redis, delay))
+        return True
+
+    async def _restart_redis(self, redis: RedisServer, delay: float) -> None:
+        if await self._stopped_within(delay):
+            return
+        try:
+            await asyncio.to_thread(redis.start)  # the same port: the children's URL holds
+        except RuntimeError as exc:
+            self._say(f"cannot restart redis: {exc}; stopping everything")
+            self._failed = True
+            self._stop.set()
+            return
+        assert redis.process is not None
+        self._say(f"started redis (pid {redis.process.pid})")
+
+    async def _stopped_within(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; True at once if everything is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+            return True
+        return False
+
+    async def _restart(self, child: Child, delay: float) -> None:
+        """After ``delay``, start the child again, unless everything is stopping by then."""
+        if await self._stopped_within(delay):
+            return
+        try:
+            child.process = await self._exec(child.argv, child.env)
+        except OSError as exc:
+            self._say(f"cannot restart {child.name}: {exc}; stopping everything")
+            self._failed = True
+            self._stop.set()
+            return
+        self._watch(child)
 
     async def _start_workers(self, roles: list[str], role: str) -> None:
         """The worker processes of one role."""
@@ -203,13 +365,16 @@ class Supervisor:
             self._say(f"role {role} was created; starting its worker")
             await self._start_workers(roles, role)
         for role in [r for r in self._roles_run if r not in roles]:
-            self._say(f"role {role} was deleted; stopping its worker")
+            # SIGUSR1, not SIGTERM: a routine admin action must not leave tasks `stalled`
+            # (policy STOP), so the worker retires: RESUBMIT runs are re-queued, the others
+            # finish, then it exits.
+            self._say(f"role {role} was deleted; its worker finishes its tasks and stops")
             self._roles_run.remove(role)
             for child in self.children:
                 if child.role == role and not child.retired:
                     child.retired = True
                     with contextlib.suppress(ProcessLookupError):
-                        child.process.send_signal(signal.SIGTERM)
+                        child.process.send_signal(signal.SIGUSR1)
 
     def _worker_name(self, roles: list[str], role: str, index: int) -> str:
         """``worker`` for the usual single default worker, else ``worker.ROLE[.N]``."""
@@ -249,6 +414,8 @@ class Supervisor:
         return roles or ["default"]
 
     def _banner(self, redis_url: str, roles: list[str], tasks: list[str]) -> None:
+        from jobbers.redis_server import mask_password
+
         where = f"data in {self.options.data_dir}" if self.redis else "from REDIS_URL"
         per = f" x{self.options.workers_per_role}" if self.options.workers_per_role > 1 else ""
         example = tasks[0].split()[0] if tasks else "NAME"
@@ -263,7 +430,7 @@ class Supervisor:
             "",
             f"jobbers dev is up with {self.options.module}",
             f"  manager   {self.url}  (API docs: {self.url}/docs)",
-            f"  redis     {redis_url}  ({where})",
+            f"  redis     {mask_password(redis_url)}  ({where})",
             f"  workers   {', '.join(r + per for r in roles)}; scheduler; cleaner every 5s",
             f"  tasks     {', '.join(tasks) or '(none registered)'}",
             "",
@@ -279,23 +446,29 @@ class Supervisor:
     # ------------------------------------------------------------------ run and stop
 
     async def _supervise(self) -> int:
-        """Wait for a stop signal (status 0) or for any child to die on its own (status 1).
+        """Wait for a stop signal (status 0), restarting children that die on their own.
 
-        Meanwhile, follow the roles: workers start for new roles and stop for deleted ones.
+        Status 1 when one crashes too often. Meanwhile, follow the roles: workers start for
+        new roles and retire for deleted ones.
         """
         stop = asyncio.create_task(self._stop.wait())
         try:
             while True:
-                watched = {c.exited: c for c in self.children if c.exited and not c.retired}
+                watched = {c.exited: c for c in self.children if c.exited and not c.ended}
                 done, _ = await asyncio.wait(
                     {stop, *watched}, timeout=ROLES_POLL_S, return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop in done:
-                    return 0
+                    return 1 if self._failed else 0
                 for task in done:
                     child = watched[task]
+                    child.ended = True
                     code = child.process.returncode
-                    self._say(f"{child.name} exited ({code}); stopping everything")
+                    if child.retired:
+                        self._say(f"{child.name} stopped ({code}): its role was deleted")
+                    elif not self._crashed(child):
+                        return 1
+                if not self._redis_alive():
                     return 1
                 if not self._stop.is_set():
                     with contextlib.suppress(StartupFailed):  # a stop arrived meanwhile
@@ -314,7 +487,11 @@ class Supervisor:
     async def _shutdown(self) -> None:
         """SIGTERM to all but Redis, wait ``grace``, SIGKILL stragglers; then Redis."""
         self._stop.set()
+        # A pending restart returns at once now, or finishes starting its child (stopped next).
+        await asyncio.gather(*(c.restart for c in self.children if c.restart))
         await self._stop_group(self.children, self.options.grace)
+        if self._redis_restart is not None:
+            await self._redis_restart
         if self.redis is not None:
             await asyncio.to_thread(self.redis.stop)  # SIGTERM, then SIGKILL after 10 s
         for child in self.children:

@@ -17,6 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from jobbers.children import die_with_parent
 
@@ -66,6 +67,7 @@ class RedisServer:
     appendonly: bool = True
     own_process_group: bool = False  # True: the terminal's Ctrl-C does not reach it
     die_with_parent: bool = False  # True: SIGTERM when the starting process dies (Linux)
+    keep_fds: tuple[int, ...] = ()  # descriptors the server inherits (a lock it shares)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,6 +97,7 @@ class RedisServer:
             stderr=subprocess.STDOUT,
             process_group=0 if self.own_process_group else None,
             preexec_fn=die_with_parent() if self.die_with_parent else None,
+            pass_fds=self.keep_fds,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -132,6 +135,20 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+def mask_password(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for banners and logs.
+
+    ``redis://:secret@host`` and ``redis://user:secret@host`` become
+    ``redis://:***@host`` and ``redis://user:***@host``; a URL without one is unchanged.
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def redis_url_from_env() -> str | None:

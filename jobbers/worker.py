@@ -32,12 +32,13 @@ from jobbers.context import RunContext, bind
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig
-from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
+from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
+outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
 
@@ -211,6 +212,7 @@ class Worker:
         self.hot: set[str] = set()
         self.writer = OutcomeWriter(state)
         self.stopping = False
+        self.retiring = False  # stopping because the role was deleted: runs may finish
         self.hard_stop = False
         self.crashed: str | None = None  # the loop that failed, when one did
         self.processed = 0
@@ -266,9 +268,28 @@ class Worker:
         self.crashed = loop.get_name()
         self.request_shutdown()
 
+    def request_retire(self) -> None:
+        """Its role was deleted (``jobbers dev`` sends SIGUSR1): finish, then exit.
+
+        Deleting a role is a routine admin action, so no task may end ``stalled`` by it:
+        the worker takes nothing new, re-queues the runs whose policy is RESUBMIT and lets
+        the others (STOP, CONTINUE) finish. A stop signal meanwhile is a first one: it
+        applies the shutdown policies to what still runs.
+        """
+        if self.stopping:
+            return
+        log.info("retiring (role deleted): no new tasks; %d running finish", len(self.runs))
+        self.retiring = True
+        self.stopping = True
+        for run in list(self.runs.values()):
+            if run.config.on_shutdown == TaskShutdownPolicy.RESUBMIT:
+                self._stop_run(run, "resubmit")
+        self._done.set()
+        self._changed.set()
+
     def request_shutdown(self) -> None:
         """First call: stop taking tasks and apply each task's policy. Second: exit now."""
-        if self.stopping:
+        if self.stopping and not self.retiring:
             log.warning("second stop signal: stopping every task now")
             self.hard_stop = True
             for run in list(self.runs.values()):
@@ -277,8 +298,11 @@ class Worker:
         log.info(
             "stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs)
         )
+        self.retiring = False
         self.stopping = True
         for run in list(self.runs.values()):
+            if run.stop_reason is not None:
+                continue  # already being stopped (re-queued on retiring, or cancelled)
             match run.config.on_shutdown:
                 case TaskShutdownPolicy.STOP:
                     self._stop_run(run, "stop")
@@ -662,7 +686,9 @@ class Worker:
         while True:
             try:
                 outcome: Outcome = await self.writer.write(args)
-                if not outcome.ok:
+                if outcome.ok:
+                    self._log_outcome(run, args, outcome.status)
+                else:
                     log.info(
                         "task %s: run %s is stale (now %s); outcome dropped",
                         run.claimed.id,
@@ -679,6 +705,26 @@ class Worker:
                 log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
+
+    def _log_outcome(self, run: Run, args: FinishArgs, status: str) -> None:
+        """One INFO line per outcome, the story ``jobbers dev`` shows as tasks end."""
+        if not outcomes_log.isEnabledFor(logging.INFO):
+            return
+        claimed, verb = run.claimed, args[2]
+        error = json.loads(args[4]).get("message", "") if args[4] else ""
+        what = status
+        if status in ("submitted", "scheduled") and verb == "retry":
+            delay = int(args[3]) / 1000
+            when = f"in {delay:g}s" if delay >= 0 else "at once"
+            what = f"retried {when} (attempt {claimed.attempt + 1} failed: {error})"
+        elif status == "submitted":
+            what = "re-queued (worker stopping)"
+        elif status == "failed":
+            dlq = run.config.dead_letter_policy == DeadLetterPolicy.SAVE
+            what = f"{'dead-lettered' if dlq else 'failed'}: {error}"
+        elif status == "stalled":
+            what = f"stalled: {error}"
+        outcomes_log.info("task %s %s v%d %s", claimed.id, claimed.name, claimed.version, what)
 
     # ------------------------------------------------------------ heartbeat
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 
 from jobbers.errors import TaskDefinitionError
@@ -37,8 +39,14 @@ def main(argv: list[str] | None = None) -> None:
         print("jobbers_worker: concurrency must be at least 1", file=sys.stderr)  # noqa: T201
         sys.exit(2)
     worker = Worker(state_from_env(), settings)
+
+    async def run() -> None:
+        # SIGUSR1: the role was deleted (``jobbers dev`` follows roles); retire gracefully.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, worker.request_retire)
+        await worker.run()
+
     try:
-        run_process(worker.run, worker.request_shutdown)
+        run_process(run, worker.request_shutdown)
     except WorkerCrashed as exc:
         print(f"jobbers_worker: {exc}; see the log above", file=sys.stderr)  # noqa: T201
         sys.exit(1)

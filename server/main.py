@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
     from pydantic import ValidationError
 
+    from .access_log import log_config
     from .app import create_app
     from .settings import ENV_VARS, ServerSettings
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             f"refusing to serve on {args.host} without JOBBERS_API_TOKEN: API access is "
             "Redis access; set a token, or pass --insecure-no-auth"
         )
-    uvicorn.run(app, host=args.host, port=args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=log_config())
 
 
 def _is_loopback(host: str) -> bool:

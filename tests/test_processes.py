@@ -209,6 +209,22 @@ async def test_second_sigterm_exits_at_once(state: StateManager, procs: Procs) -
     assert (await state.get_task(task.id)).status == "stalled"
 
 
+async def test_a_stop_signal_while_retiring_is_a_first_stop(
+    state: StateManager, procs: Procs
+) -> None:
+    """SIGUSR1 (role deleted under ``jobbers dev``), then Ctrl-C: policies apply, no hard stop."""
+    worker = procs.worker()
+    await live_workers(state, 1)
+    task = await state.submit_task(Task(name="finisher", parameters={"mark": "r1", "seconds": 1.5}))
+    await wait_status(state, task.id, "started")
+    await eventually(lambda: state.redis.get("test:started:r1"))
+    worker.send_signal(signal.SIGUSR1)
+    await eventually(lambda: "retiring (role deleted)" in procs.logs(), what="the retirement")
+    worker.send_signal(signal.SIGTERM)
+    assert await wait_exit(worker) == 0, procs.logs()
+    assert (await state.get_task(task.id)).status == "completed"  # CONTINUE ran to its end
+
+
 async def test_concurrency_layers(state: StateManager, procs: Procs) -> None:
     await state.create_queue(QueueConfig(name="narrow", max_concurrent=3))
     await state.create_queue(QueueConfig(name="wide"))

@@ -60,5 +60,13 @@ def set_queues(s: Session, name: RoleArg, queues: QueuesArg = None) -> None:
 @api_command
 def delete(s: Session, name: RoleArg) -> None:
     """Delete a role; its workers finish what they run and take nothing new."""
+    # Said before the delete: its workers stop claiming the moment it is gone.
+    busy = [w for w in s.call(s.api.workers()).workers if w.role == name and w.in_flight]
+    if busy:
+        running = sum(len(w.in_flight) for w in busy)
+        s.out.note(
+            f"warning: {len(busy)} worker(s) of role {name} still run {running} task(s); they "
+            "finish (jobbers dev re-queues on_shutdown=RESUBMIT ones) and nothing new starts"
+        )
     answer = s.call(s.api.delete_role(name))
     s.out.done(answer, answer.message, [name])
