@@ -100,6 +100,12 @@ class TaskSummary(BaseModel):
     in_dlq: bool = False
 
 
+    @property
+    def attempt_number(self) -> int:
+        """The attempt counted from 1 over the task's life: what every face calls "attempt"."""
+        return self.attempt_base + self.retry_attempt + 1
+
+
 class Task(TaskSummary):
     """A unit of work: what to run, where, and everything that happened to it."""
 

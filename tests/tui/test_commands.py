@@ -55,7 +55,8 @@ async def test_submit_a_task_with_json_parameters(
         fill(form, name="add", parameters='{"a": 2, "b": 40}', queue="reports")
         await pilot.press("ctrl+s")
         await closed(app)
-        (task,) = (await state.list_tasks(TaskStatus.SUBMITTED, "reports")).items
+        (row,) = (await state.list_tasks(TaskStatus.SUBMITTED, "reports")).items
+        task = await state.get_task(str(row.id))
         assert (task.name, task.version, task.parameters) == ("add", 1, {"a": 2, "b": 40})
         await shows(app, f"task {task.id} (add@1)")
         await has_rows(app, "#overview", lambda r: ["reports", "1"] in [x[:2] for x in r])

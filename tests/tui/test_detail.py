@@ -32,7 +32,7 @@ def lines(app: JobbersApp) -> list[str]:
 async def test_the_detail_numbers_attempts_like_the_task_does(
     frozen: JobbersApp, recoveries: int
 ) -> None:
-    task = frames.dlq().items[0]  # failed three times: attempts 0, 1 and 2
+    task = frames.dlq().items[0]  # failed three times: attempts 1, 2 and 3
     task.recoveries = recoveries
     async with frozen.run_test(size=(100, 60)) as pilot:
         await frozen.push_screen(TaskDetailScreen(str(task.id)))
@@ -41,14 +41,14 @@ async def test_the_detail_numbers_attempts_like_the_task_does(
         await shows(frozen, "Failure history (3)")
         await pilot.pause()
         shown = lines(frozen)
-        attempt = "Attempt 2" + (" (recoveries 2)" if recoveries else "")
+        attempt = "Attempt 3" + (" (recoveries 2)" if recoveries else "")
         assert attempt in shown
         assert "Error: ConnectionError: database refused the connection" in shown
         heads = [line.split()[:3] for line in shown if line.startswith("attempt ")]
         assert heads == [
-            ["attempt", "0", "error"],
             ["attempt", "1", "error"],
             ["attempt", "2", "error"],
+            ["attempt", "3", "error"],
         ]
         text = " ".join(shown)
         for old in ("retries", "Last error", "#1", "last_error"):
@@ -63,7 +63,7 @@ async def test_the_dlq_shows_the_attempt_and_the_error(frozen: JobbersApp) -> No
         await pilot.press("3")
         await shows(frozen, "Dead letters 5")
         first = by_column(frozen, "#dlq")[0]
-        assert first["attempt"] == "2"
+        assert first["attempt"] == "3"
         assert first["error"].startswith("ConnectionError: database")
         header = next(line for line in lines(frozen) if line.startswith("ID "))
         assert header.split()[3:] == ["Attempt", "Failed", "Error"]

@@ -27,7 +27,7 @@ COLUMNS = [
     ("Heartbeat", "age/limit: amber near max_heartbeat_interval, red LATE past it"),
     ("Stalled", "running view, beneath: tasks the cleaner marked stalled (r retries)"),
     ("Due in", "scheduled: time until the retry; negative when overdue (scheduler behind)"),
-    ("Attempt", "numbered from 0, as the task's own attempt and the CLI number it"),
+    ("Attempt", "counted from 1 over the task's life, as the CLI counts it"),
 ]
 FILTERS = [
     ("name:TASK", "DLQ and running: task name (DLQ filtered by the manager)"),

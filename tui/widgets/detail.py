@@ -29,13 +29,13 @@ def stamp(moment: dt.datetime | None, now: dt.datetime) -> str:
 
 
 def attempt(task: Task) -> str:
-    """The attempt the task is at, numbered as the task itself and the CLI number it.
+    """The attempt the task is at, counted from 1 over its life as the CLI counts it.
 
     Recoveries (runs lost with their worker, which use no attempt) show only when there
     were some.
     """
     recovered = f" (recoveries {task.recoveries})" if task.recoveries else ""
-    return f"{task.retry_attempt}{recovered}"
+    return f"{task.attempt_number}{recovered}"
 
 
 def pretty(value: Any) -> str:
@@ -126,7 +126,7 @@ class TaskDetailView(Widget):
         return grid
 
     def _error(self, err: TaskError, p: Palette) -> list[RenderableType]:
-        head = Text(f"attempt {err.attempt} ", style="bold")
+        head = Text(f"attempt {err.attempt + 1} ", style="bold")
         head.append(err.kind, style=p.error)
         head.append(f"  {err.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z", style=p.muted)
         if err.worker_id:

@@ -47,7 +47,7 @@ class DeadLetterTable(LiveTable):
                 Text(short_id(tid, w("id")), style=p.muted, no_wrap=True),
                 Text(clip(label, w("task")), no_wrap=True),
                 Text(clip(t.queue, w("queue")), no_wrap=True),
-                Text(str(t.retry_attempt), justify="right"),
+                Text(str(t.attempt_number), justify="right"),
                 Text(duration(failed), justify="right", no_wrap=True),
                 Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),
             ]

@@ -51,7 +51,7 @@ class ScheduledTable(LiveTable):
                 Text(short_id(t.id, w("id")), style=p.muted, no_wrap=True),
                 Text(clip(label, w("task")), no_wrap=True),
                 Text(clip(t.queue, w("queue")), no_wrap=True),
-                Text(str(t.retry_attempt), justify="right"),
+                Text(str(t.attempt_number), justify="right"),
                 due_text,
                 Text(at, no_wrap=True),
             ]
