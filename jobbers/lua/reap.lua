@@ -1,3 +1,4 @@
+#!lua
 -- reap: recover the tasks of workers whose lease lapsed (SIGKILL, OOM, lost host).
 -- Each task goes back to the front of its queue with recoveries+1 and a "worker lost"
 -- history entry; past max_recoveries it ends `stalled` (and in the DLQ under SAVE): a

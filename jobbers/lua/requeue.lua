@@ -1,3 +1,4 @@
+#!lua
 -- requeue: an operator puts a failed, stalled or cancelled task back on its queue
 -- (also DLQ resubmit). Atomic per task: never in the DLQ and the queue at once.
 -- ARGV: prefix, id, reset_attempts 0/1, from_dlq_only 0/1
