@@ -317,13 +317,16 @@ class RuntimeState:
         res = await self.scripts.run("reap", max_recoveries, limit)
         return int(res[0]), int(res[1]), int(res[2])
 
-    async def mark_stalled(self, limit: int = 500, postpone_ms: int = 0) -> int:
+    async def mark_stalled(
+        self, limit: int = 500, postpone_ms: int = 0, max_gap_ms: int = 0
+    ) -> int:
         """Mark ``stalled`` the started tasks whose heartbeat is overdue.
 
-        ``postpone_ms`` first moves every heartbeat deadline that much later: the length
-        of a Redis outage, during which no task could beat.
+        Heartbeat deadlines first move later by ``postpone_ms`` (an outage the caller saw)
+        or, with ``max_gap_ms``, by the time since the last pass when that is longer
+        (an outage seen on the Redis clock): no task could beat while Redis was away.
         """
-        return int(await self.scripts.run("stall", limit, max(0, postpone_ms)))
+        return int(await self.scripts.run("stall", limit, max(0, postpone_ms), max_gap_ms))
 
     async def apply_retention(
         self, status: TaskStatus, max_age_s: float, limit: int = 500, tombstone_s: int = 7 * 86400

@@ -138,7 +138,9 @@ async def beater(**kwargs: Any) -> dict[str, Any]:
     return {"steps": steps}
 
 
-@register_task(name="forever", version=1, max_concurrent=None)
+@register_task(
+    name="forever", version=1, on_shutdown=TaskShutdownPolicy.STOP, max_concurrent=None
+)
 async def forever(**kwargs: Any) -> None:
     await _mark("started", str(kwargs.get("mark", "x")))
     await asyncio.sleep(3600)
@@ -214,7 +216,9 @@ def _log_run(tag: str) -> None:
         os.close(fd)
 
 
-@register_task(name="counted", version=1, max_concurrent=None)
+@register_task(
+    name="counted", version=1, on_shutdown=TaskShutdownPolicy.STOP, max_concurrent=None
+)
 async def counted(**kwargs: Any) -> dict[str, Any]:
     """Sleeps ``seconds``; every start and end is counted in the run log."""
     _log_run("start")

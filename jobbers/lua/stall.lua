@@ -2,13 +2,24 @@
 -- stall: mark `stalled` every started task whose heartbeat deadline passed, and ask its
 -- worker to stop it (durable mailbox + pub/sub hint). A pending cancel wins: such a task
 -- ends `cancelled` instead (the next claim would otherwise drop the request).
--- ARGV: prefix, limit, postpone_ms
---   postpone_ms: first move every heartbeat deadline this much later (the length of an
---   outage the cleaner just saw: no task could beat while Redis was away, so the time
---   it lasted must not count against them; the same grace reaping gets). 0 = none.
+-- ARGV: prefix, limit, postpone_ms, max_gap_ms
+--   postpone_ms: first move every heartbeat deadline this much later (an outage the
+--   caller saw: no task could beat while Redis was away, so the time it lasted must not
+--   count against them; the same grace reaping gets). 0 = none.
+--   max_gap_ms: the longest expected time between two passes (0 = do not check). A
+--   longer gap since the last pass, on the Redis clock (`stallpass`), is an outage too,
+--   however it happened (Redis killed and restarted, frozen, cut off from the cleaner):
+--   the deadlines move later by the whole gap, so a task that was beating has as long to
+--   beat again as it had at the last pass.
 -- Returns the number of tasks marked stalled (or cancelled).
 local hb = P .. 'hb'
 local postpone = tonumber(ARGV[3] or '0') or 0
+local max_gap = tonumber(ARGV[4] or '0') or 0
+if max_gap > 0 then
+  local last = tonumber(redis.call('GET', P .. 'stallpass') or '')
+  if last and NOW - last > max_gap then postpone = math.max(postpone, NOW - last) end
+  redis.call('SET', P .. 'stallpass', NOW)
+end
 if postpone > 0 then
   -- Once per outage, O(running tasks with a heartbeat deadline), in chunks of 500.
   local deadlines = redis.call('ZRANGE', hb, 0, -1, 'WITHSCORES')
