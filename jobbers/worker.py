@@ -70,8 +70,15 @@ WATCHDOG_EXIT = 70
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for an error reply that a later attempt may not meet (see TRANSIENT_REPLIES)."""
-    return str(exc).startswith(TRANSIENT_REPLIES)
+    """True for an error reply that a later attempt may not meet (see TRANSIENT_REPLIES).
+
+    redis-py strips the code of the replies it has a class for (OOM, READONLY...) from
+    the message and keeps it as ``status_code``; others keep it at the message's start.
+    """
+    if isinstance(exc, redis.exceptions.OutOfMemoryError | redis.exceptions.ReadOnlyError):
+        return True
+    code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+    return code in TRANSIENT_REPLIES
 
 
 async def stop_loops(loops: list[asyncio.Task[None]]) -> None:

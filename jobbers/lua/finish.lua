@@ -39,7 +39,8 @@ end
 
 local OUTCOMES = {complete = true, retry = true, fail = true, stall = true, cancel = true,
   resubmit = true}
-local NEEDS_ENTRY = {retry = true, fail = true, stall = true, cancel = true}
+-- The outcomes that write a history entry, with the kind of the one made up when none came.
+local NEEDS_ENTRY = {retry = 'error', fail = 'error', stall = 'stopped', cancel = 'cancelled'}
 
 -- The history entry of one group, checked without writing: a table with a string message
 -- that cjson can encode again, or a plain replacement that says what was lost.
@@ -54,7 +55,10 @@ local function checked_entry(outcome, entry_json)
       entry = {kind = 'error', message = 'the error details could not be stored (not valid JSON text)'}
     end
   end
-  if not entry and NEEDS_ENTRY[outcome] then entry = {kind = outcome, message = outcome} end
+  if not entry and NEEDS_ENTRY[outcome] then
+    entry = {kind = NEEDS_ENTRY[outcome], message = 'no details were given'}
+  end
+  if entry and type(entry.kind) ~= 'string' then entry.kind = 'error' end
   return entry
 end
 
@@ -65,6 +69,11 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
   local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6]) or 0
   add(released, worker, id)
   tally(worker_counts, worker, 'processed')
+  if entry then
+    -- What the task record says, so that every stored entry reads back as a TaskError.
+    entry.attempt = attempt
+    if type(entry.worker_id) ~= 'string' then entry.worker_id = worker end
+  end
 
   if f[8] == '1' and outcome ~= 'cancel' then
     outcome = 'cancel'
