@@ -34,14 +34,14 @@ def safe_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
-def _safe(value: Any) -> Any:
-    """A history entry with its strings made safe (``safe_text``), at any depth."""
+def safe_entry(value: Any) -> Any:
+    """A history entry (or results) with its strings made safe (``safe_text``), at any depth."""
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {safe_text(str(k)): _safe(v) for k, v in value.items()}
+        return {safe_text(str(k)): safe_entry(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_safe(v) for v in value]
+        return [safe_entry(v) for v in value]
     return value
 
 
@@ -255,7 +255,7 @@ class RuntimeState:
         task_id: str, run_id: str, outcome: str, payload: str = "", entry: Any = None
     ) -> FinishArgs:
         """The five script arguments of one outcome (see ``lua/finish.lua``)."""
-        return (task_id, run_id, outcome, payload, json.dumps(_safe(entry)) if entry else "")
+        return (task_id, run_id, outcome, payload, json.dumps(safe_entry(entry)) if entry else "")
 
     async def finish_many(self, outcomes: Sequence[FinishArgs]) -> list[Outcome]:
         """Record many outcomes in one round trip; each is fenced on its own run id."""

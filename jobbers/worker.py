@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -33,7 +34,7 @@ from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task_config import TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
-from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
+from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome, safe_entry
 from jobbers.state_manager import StateManager
 
 log = logging.getLogger("jobbers.worker")
@@ -130,6 +131,10 @@ class WorkerSettings:
         return self.lease_ms / 3000
 
 
+# A UTF-16 surrogate escape in JSON text: a real non-BMP character (a pair) or a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
 def encode_results(result: object) -> str:
     """The JSON a task's return value is stored as; TypeError/ValueError say what is wrong."""
     if result is None:
@@ -141,6 +146,10 @@ def encode_results(result: object) -> str:
         payload = json.dumps(results, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"result is not JSON serialisable: {exc}") from None
+    if _SURROGATE_ESCAPE.search(payload):
+        # A lone surrogate (from JSON parameters, say) would read back as text no JSON
+        # response can encode: store U+FFFD instead. Pairs of a real character pass.
+        payload = json.dumps(safe_entry(results), allow_nan=False, separators=(",", ":"))
     if len(payload) > MAX_RESULT_BYTES:
         raise ValueError(f"result is {len(payload)} bytes, over the {MAX_RESULT_BYTES} limit")
     return payload

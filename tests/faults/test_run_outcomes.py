@@ -85,6 +85,9 @@ async def test_a_lone_surrogate_in_an_error_message_fails_only_its_own_task(
     assert failed.errors[-1].message == "ValueError: bad \ufffd"
     for i, task in enumerate(others):
         assert (await wait_status(state, task.id, "completed")).results == {"sum": i + 1}
+    # The same surrogate in a result is stored as U+FFFD: a read can always encode it.
+    echo = await state.submit_task(Task(name="add", parameters={"a": "\udcff", "b": "!"}))
+    assert (await wait_status(state, echo.id, "completed")).results == {"sum": "\ufffd!"}
     assert await members(state, state.keys.status_index("started")) == set()
 
 
