@@ -65,8 +65,10 @@ end
 local function finish_one(id, run, outcome, payload, entry, maxrec)
   local t = tk(id)
   local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
-  if f[1] ~= 'started' or f[2] ~= run then return 'stale', f[1] or '' end
-  local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6]) or 0
+  -- A started task always has its worker and queue: a damaged record is left alone
+  -- rather than failing the batch after its first write.
+  if f[1] ~= 'started' or f[2] ~= run or not f[3] or not f[4] then return 'stale', f[1] or '' end
+  local worker, queue, name, attempt = f[3], f[4], f[5] or '', tonumber(f[6]) or 0
   add(released, worker, id)
   tally(worker_counts, worker, 'processed')
   if entry then

@@ -15,7 +15,7 @@ end
 if ARGV[4] == '1' and f[4] ~= '1' then return {'notindlq'} end
 if f[1] ~= 'failed' and f[1] ~= 'stalled' and f[1] ~= 'cancelled' then return {'conflict', f[1]} end
 if redis.call('HEXISTS', P .. 'queues', f[2]) == 0 then return {'noqueue', f[2]} end
-if f[4] == '1' then undead(id, f[2], f[3]) end
+if f[4] == '1' then undead(id, f[2], f[3] or '') end
 if ARGV[3] == '1' then redis.call('HSET', t, 'attempt', 0) end
 redis.call('HSET', t, 'recoveries', 0)
 redis.call('HDEL', t, 'completed_at', 'cancel', 'scheduled_for', 'progress', 'pmsg', 'run_id', 'worker')

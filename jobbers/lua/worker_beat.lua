@@ -29,9 +29,11 @@ redis.call('ZADD', P .. 'workers', NOW + lease, worker)
 redis.call('HSET', wk, 'last_seen', NOW)
 local stale, mine = {}, {}
 for _, pair in ipairs(runs) do
-  mine[pair[1]] = true
-  local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
-  if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+  if type(pair) == 'table' and type(pair[1]) == 'string' then
+    mine[pair[1]] = true
+    local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
+    if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+  end
 end
 -- Tasks recorded as held by this worker that it does not know of (a claim whose reply was
 -- lost on the wire, a run that died outside the worker's handlers) go back to the front of
