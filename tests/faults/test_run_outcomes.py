@@ -37,7 +37,7 @@ async def claim(state: StateManager, worker: str, n: int, known: Any = None) -> 
 
 
 async def members(state: StateManager, key: str) -> set[str]:
-    return set(await state.redis.zrange(key, 0, -1))
+    return {str(member) for member in await state.redis.zrange(key, 0, -1)}
 
 
 async def redis_ms(state: StateManager) -> int:
@@ -269,7 +269,7 @@ async def test_leases_and_heartbeats_hold_at_maxmemory(tmp_path: Path) -> None:
         before = first.heartbeat_at
 
         async def beat_under_oom() -> bool:
-            return (await state.get_task(task.id)).heartbeat_at != before
+            return bool((await state.get_task(task.id)).heartbeat_at != before)
 
         await eventually(beat_under_oom, what="a heartbeat at maxmemory")
         # Three leases at maxmemory: a lease that could not be renewed would have lapsed.
