@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.exceptions
 
+from jobbers.cleaner import Cleaner, CleanerSettings
 from jobbers.models.task import Task, TaskStatus
 from jobbers.redis_server import RedisServer, free_port
 from jobbers.registry import load_tasks_module
@@ -138,6 +140,40 @@ async def test_heartbeat_deadlines_move_past_an_outage_seen_on_the_redis_clock(
     # Still judged: with no further beat the task stalls once its moved deadline passes.
     await eventually(lambda: state.mark_stalled(max_gap_ms=10_000), what="the stall")
     assert (await state.get_task(task.id)).status is TaskStatus.STALLED
+
+
+async def test_the_cleaner_gives_heartbeats_back_the_time_redis_was_frozen(
+    tmp_path: Path,
+) -> None:
+    """Redis SIGSTOPped for longer than a task's heartbeat limit: the cleaner's first pass
+    after SIGCONT, already waiting when Redis resumes, does not stall a task that could
+    not beat meanwhile (a frozen Redis answers late, not with an error)."""
+    server = RedisServer(free_port(), tmp_path / "redis").start()
+    state = StateManager.from_url(server.url)
+    cleaner = Cleaner(state, CleanerSettings(lease_ms=1000))
+    running = None
+    try:
+        await state.ensure_defaults()
+        await state.register_worker("w1", 60_000, {"role": "default"})
+        task = await state.submit_task(Task(name="noop"))
+        [run] = await claim(state, "w1", 1, {"noop@1": (1000, 0, -1)})
+        running = asyncio.create_task(cleaner.run(interval=0.2))
+        await eventually(lambda: state.redis.get(f"{state.keys.prefix}stallpass"))
+        assert await state.task_heartbeat(str(task.id), run.run_id) == "ok"
+        assert server.process is not None
+        server.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(2.5)  # the outage itself: longer than the 1 s heartbeat limit
+        server.process.send_signal(signal.SIGCONT)
+        for _ in range(10):  # the task beats again, as a live task does once Redis is back
+            assert await state.task_heartbeat(str(task.id), run.run_id) == "ok"
+            await asyncio.sleep(0.2)  # the task's own pace, not synchronisation
+        assert (await state.get_task(task.id)).status is TaskStatus.STARTED
+    finally:
+        cleaner.stop()
+        if running is not None:
+            await asyncio.wait_for(running, 10)
+        await state.close()
+        server.stop(kill=True)
 
 
 async def test_a_beating_task_survives_a_redis_restart(tmp_path: Path) -> None:
