@@ -42,15 +42,18 @@ local OUTCOMES = {complete = true, retry = true, fail = true, stall = true, canc
 -- The outcomes that write a history entry, with the kind of the one made up when none came.
 local NEEDS_ENTRY = {retry = 'error', fail = 'error', stall = 'stopped', cancel = 'cancelled'}
 
--- The history entry of one group, checked without writing: a table with a string message
--- that cjson can encode again, or a plain replacement that says what was lost.
+-- The history entry of one group, checked without writing: its string fields (so that it
+-- encodes again and reads back as a TaskError), or a plain replacement that says what
+-- was lost when cjson cannot decode it (a lone surrogate escape, say).
 local function checked_entry(outcome, entry_json)
   local entry = nil
   if entry_json ~= '' then
     local ok, decoded = pcall(cjson.decode, entry_json)
-    if ok and type(decoded) == 'table' and type(decoded.message) == 'string'
-        and pcall(cjson.encode, decoded) then
-      entry = decoded
+    if ok and type(decoded) == 'table' and type(decoded.message) == 'string' then
+      entry = {message = decoded.message}
+      for _, k in ipairs({'kind', 'exc_type', 'traceback', 'worker_id'}) do
+        if type(decoded[k]) == 'string' then entry[k] = decoded[k] end
+      end
     else
       entry = {kind = 'error', message = 'the error details could not be stored (not valid JSON text)'}
     end
@@ -58,7 +61,7 @@ local function checked_entry(outcome, entry_json)
   if not entry and NEEDS_ENTRY[outcome] then
     entry = {kind = NEEDS_ENTRY[outcome], message = 'no details were given'}
   end
-  if entry and type(entry.kind) ~= 'string' then entry.kind = 'error' end
+  if entry and not entry.kind then entry.kind = 'error' end
   return entry
 end
 
@@ -74,7 +77,7 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
   if entry then
     -- What the task record says, so that every stored entry reads back as a TaskError.
     entry.attempt = attempt
-    if type(entry.worker_id) ~= 'string' then entry.worker_id = worker end
+    if not entry.worker_id then entry.worker_id = worker end
   end
 
   if f[8] == '1' and outcome ~= 'cancel' then

@@ -55,19 +55,25 @@ async def test_an_undecodable_error_entry_does_not_poison_its_finish_batch(
 ) -> None:
     """The audit's case at the script: cjson refuses "\\udcff" halfway through a batch."""
     await state.register_worker("w1", 10_000, {"role": "default"})
-    good, bad = [await state.submit_task(Task(name="noop")) for _ in range(2)]
-    runs = {t.id: t.run_id for t in await claim(state, "w1", 2)}
+    good, bad, odd = [await state.submit_task(Task(name="noop")) for _ in range(3)]
+    runs = {t.id: t.run_id for t in await claim(state, "w1", 3)}
     raw = json.dumps({"attempt": 0, "kind": "error", "message": "ValueError: bad \udcff"})
+    # Decodable, but with fields no TaskError could read back (NaN, a number for a text).
+    strange = '{"attempt": "x", "kind": 7, "message": "odd", "traceback": {"n": NaN}}'
     out = await state.finish_many(
         [
             (str(good.id), runs[str(good.id)], "complete", "{}", ""),
             (str(bad.id), runs[str(bad.id)], "fail", "", raw),
+            (str(odd.id), runs[str(odd.id)], "fail", "", strange),
         ]
     )
-    assert [o.status for o in out] == ["completed", "failed"]
-    done, failed = await state.get_tasks([str(good.id), str(bad.id)], history=True)
+    assert [o.status for o in out] == ["completed", "failed", "failed"]
+    done, failed, odd_one = await state.get_tasks(
+        [str(good.id), str(bad.id), str(odd.id)], history=True
+    )
     assert done.status is TaskStatus.COMPLETED and failed.status is TaskStatus.FAILED
     assert "could not be stored" in (failed.last_error or "")
+    assert [(e.attempt, e.kind, e.message) for e in odd_one.errors] == [(0, "error", "odd")]
     # Both left every index of a running task: nothing is half written.
     assert await members(state, state.keys.status_index("started")) == set()
     assert await members(state, state.keys.inflight("w1")) == set()
