@@ -70,15 +70,28 @@ class Cleaner:
         self.state = state
         self.settings = settings or CleanerSettings()
         self._stop = asyncio.Event()
+        # When the stall pass last ran: after an outage, the heartbeat deadlines move later
+        # by the time since then.
+        self._stalls_checked = time.monotonic()
 
     def stop(self) -> None:
         """Exit after the current pass."""
         self._stop.set()
 
-    async def run_once(self, reap: bool = True) -> PassReport:
-        """One pass over stalls, dead workers and retention."""
+    async def run_once(
+        self, reap: bool = True, postpone_ms: int = 0, max_gap_ms: int = 0
+    ) -> PassReport:
+        """One pass over stalls, dead workers and retention.
+
+        ``postpone_ms`` (an outage this cleaner saw) and ``max_gap_ms`` (the longest
+        expected gap between passes; longer is an outage seen on the Redis clock) move
+        heartbeat deadlines later before any is judged: no task could beat meanwhile.
+        """
         report = PassReport()
-        report.stalled = await self.state.mark_stalled()
+        report.stalled = await self.state.mark_stalled(
+            postpone_ms=postpone_ms, max_gap_ms=max_gap_ms
+        )
+        self._stalls_checked = time.monotonic()
         if reap:
             w, r, s = await self.state.reap_dead_workers(self.settings.max_recoveries)
             report.dead_workers, report.requeued, report.lost_stalled = w, r, s
@@ -121,12 +134,27 @@ class Cleaner:
         # after the last failed pass; workers renew within a third of their lease once it
         # is back. Reaping sooner would re-run the tasks of healthy workers.
         grace = interval + self.settings.lease_ms / 1000
+        # Stalls get the same grace by other means: the first pass after an outage moves
+        # every heartbeat deadline later by the time since the last stall pass, so a task
+        # that was beating has as long to beat again as it had when Redis went away. An
+        # outage this loop saw (errors) counts; so does one only the Redis clock shows (a
+        # frozen Redis answers late, not with an error): a gap over ``grace``.
+        away = False
+        self._stalls_checked = time.monotonic()
+        max_gap_ms = round(grace * 1000)
         while not self._stop.is_set():
+            postpone = round((time.monotonic() - self._stalls_checked) * 1000) if away else 0
             try:
-                await self.run_once(reap=time.monotonic() - healthy_since >= grace)
+                await self.run_once(
+                    reap=time.monotonic() - healthy_since >= grace,
+                    postpone_ms=postpone,
+                    max_gap_ms=max_gap_ms,
+                )
+                away = False
             except RETRIED as exc:
                 log.warning("redis unavailable (%s)", exc)
                 healthy_since = time.monotonic()
+                away = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval)
 

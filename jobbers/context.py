@@ -34,6 +34,9 @@ class RunContext:
         """Reset the stall clock, optionally reporting progress (0..1) and a short message.
 
         If a cancel was requested meanwhile, the task is cancelled at its next ``await``.
+        When Redis cannot be reached the beat is logged and skipped, never raised: the
+        worker's lease covers the run, and the cleaner gives the deadline back the time
+        the outage took.
         """
         if progress is not None and not 0.0 <= float(progress) <= 1.0:
             raise ValueError("progress must be between 0 and 1")

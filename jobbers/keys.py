@@ -49,6 +49,7 @@ schedbell              ZSET    doorbell of the scheduler, rung when a retry is s
 inflight:{worker}      ZSET    id -> started_at, tasks a worker holds; claim, finish, reap
 hb                     ZSET    id -> heartbeat deadline (tasks with a max interval); claim,
                                task_beat, stall
+stallpass              STRING  Redis time of the last stall pass; a long gap = an outage; stall
 workers                ZSET    worker id -> lease deadline (Redis clock); worker_beat, reap
 worker:{id}            HASH    role, host, pid, started_at, last_seen, queues, processed,
                                failed; worker_beat, finish, reap

@@ -37,7 +37,7 @@ def register_task(
     dead_letter_policy: DeadLetterPolicy = DeadLetterPolicy.NONE,
     max_heartbeat_interval: dt.timedelta | None = None,
     max_concurrent: int | None = 1,
-    on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.STOP,
+    on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT,
 ) -> Callable[[TaskFunction], TaskFunction]:
     """Register an ``async def`` function as task ``(name, version)``.
 

@@ -8,6 +8,7 @@ never overwrite the outcome of the run that replaced it (fencing).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,27 @@ from jobbers.models.task import TaskStatus
 from jobbers.scripts import Scripts
 
 FinishArgs = tuple[str, str, str, str, str]
+
+# A lone UTF-16 surrogate ("\udcff", which JSON text may carry in an escape): json.dumps
+# writes it as an escape that Redis's cjson refuses to decode, so one such error message
+# would fail the finish script of its whole batch.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so Redis can store it."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def safe_entry(value: Any) -> Any:
+    """A history entry (or results) with its strings made safe (``safe_text``), at any depth."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(str(k)): safe_entry(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_entry(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -117,11 +139,21 @@ class RuntimeState:
         return int(res[3])
 
     async def worker_heartbeat(
-        self, worker_id: str, lease_ms: int, runs: list[tuple[str, str]]
+        self,
+        worker_id: str,
+        lease_ms: int,
+        runs: list[tuple[str, str]],
+        max_recoveries: int | None = None,
+        grace_ms: int = 10_000,
     ) -> BeatResult:
-        """Renew a worker's lease and learn which runs it lost and which cancels wait."""
+        """Renew a worker's lease and learn which runs it lost and which cancels wait.
+
+        In-flight tasks the worker no longer knows (older than ``grace_ms``) are recovered
+        under the same ``max_recoveries`` cap as a dead worker's (None: no cap).
+        """
+        cap = "" if max_recoveries is None else str(max_recoveries)
         res = await self.scripts.run(
-            "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs), 10_000
+            "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs), grace_ms, cap
         )
         if res[0] == "reaped":
             return BeatResult(reaped=True)
@@ -225,7 +257,7 @@ class RuntimeState:
                 task_id,
                 run_id,
                 "" if progress is None else repr(float(progress)),
-                "" if message is None else message[:200],
+                "" if message is None else safe_text(message[:200]),
             )
         )
 
@@ -234,7 +266,7 @@ class RuntimeState:
         task_id: str, run_id: str, outcome: str, payload: str = "", entry: Any = None
     ) -> FinishArgs:
         """The five script arguments of one outcome (see ``lua/finish.lua``)."""
-        return (task_id, run_id, outcome, payload, json.dumps(entry) if entry else "")
+        return (task_id, run_id, outcome, payload, json.dumps(safe_entry(entry)) if entry else "")
 
     async def finish_many(self, outcomes: Sequence[FinishArgs]) -> list[Outcome]:
         """Record many outcomes in one round trip; each is fenced on its own run id."""
@@ -296,9 +328,16 @@ class RuntimeState:
         res = await self.scripts.run("reap", max_recoveries, limit)
         return int(res[0]), int(res[1]), int(res[2])
 
-    async def mark_stalled(self, limit: int = 500) -> int:
-        """Mark ``stalled`` the started tasks whose heartbeat is overdue."""
-        return int(await self.scripts.run("stall", limit))
+    async def mark_stalled(
+        self, limit: int = 500, postpone_ms: int = 0, max_gap_ms: int = 0
+    ) -> int:
+        """Mark ``stalled`` the started tasks whose heartbeat is overdue.
+
+        Heartbeat deadlines first move later by ``postpone_ms`` (an outage the caller saw)
+        or, with ``max_gap_ms``, by the time since the last pass when that is longer
+        (an outage seen on the Redis clock): no task could beat while Redis was away.
+        """
+        return int(await self.scripts.run("stall", limit, max(0, postpone_ms), max_gap_ms))
 
     async def apply_retention(
         self, status: TaskStatus, max_age_s: float, limit: int = 500, tombstone_s: int = 7 * 86400

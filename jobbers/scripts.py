@@ -26,10 +26,19 @@ SCRIPT_NAMES = (
 
 @cache
 def script_source(name: str) -> str:
-    """The full text of script ``name``: the common helpers it uses, then its body."""
+    """The full text of script ``name``: the common helpers it uses, then its body.
+
+    A body that starts with a shebang (``#!lua flags=allow-oom``) keeps it as the first
+    line: Redis reads script flags only there. Without flags a shebang still matters: such
+    a script is refused whole under OOM instead of failing at its first denied write.
+    """
     folder = resources.files("jobbers") / "lua"
     body = (folder / f"{name}.lua").read_text()
-    return _used_helpers((folder / "common.lua").read_text(), body) + "\n" + body
+    shebang = ""
+    if body.startswith("#!"):
+        shebang, body = body.split("\n", 1)
+        shebang += "\n"
+    return shebang + _used_helpers((folder / "common.lua").read_text(), body) + "\n" + body
 
 
 _DEFINES = re.compile(r"^local function (\w+)", re.MULTILINE)

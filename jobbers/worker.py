@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
 from collections import Counter
@@ -70,6 +71,26 @@ RETRIED = (*REDIS_ERRORS, redis.exceptions.ResponseError)
 # about this long once it is back, whatever the outage lasted (10 s made a worker sit idle
 # for up to 10 s after a long outage), at the cost of one log line per loop per pause.
 RETRY_MAX_S = 2.0
+# Error replies that say "not now" (memory, a busy script, a loading or read-only server):
+# retried as long as they last. Any other error reply to an outcome is the script refusing
+# it, which repeats the same way every time (see ``Worker._record``).
+TRANSIENT_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "NOREPLICAS")
+# How often one outcome may meet the same refusal before it is recorded as a failure.
+MAX_REFUSALS = 3
+# The exit status of a worker whose watchdog found its event loop blocked (EX_SOFTWARE).
+WATCHDOG_EXIT = 70
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an error reply that a later attempt may not meet (see TRANSIENT_REPLIES).
+
+    redis-py strips the code of the replies it has a class for (OOM, READONLY...) from
+    the message and keeps it as ``status_code``; others keep it at the message's start.
+    """
+    if isinstance(exc, redis.exceptions.OutOfMemoryError | redis.exceptions.ReadOnlyError):
+        return True
+    code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+    return code in TRANSIENT_REPLIES
 
 
 async def stop_loops(loops: list[asyncio.Task[None]]) -> None:
@@ -96,15 +117,23 @@ class WorkerSettings:
     lease_ms: int = 15_000
     block_timeout: float = 5.0
     max_recoveries: int = 3
+    # Exit the process when the event loop has not run for a whole lease (``Watchdog``).
+    # On in worker processes (``from_env``); off by default so that an in-process worker
+    # (tests, embedding) never ends its host process.
+    watchdog: bool = False
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
-        """WORKER_ROLE, WORKER_CONCURRENT_TASKS, JOBBERS_WORKER_LEASE_MS, JOBBERS_MAX_RECOVERIES."""
+        """WORKER_ROLE, WORKER_CONCURRENT_TASKS, JOBBERS_WORKER_LEASE_MS, JOBBERS_MAX_RECOVERIES.
+
+        The watchdog is on unless JOBBERS_WATCHDOG=0.
+        """
         return cls(
             role=os.environ.get("WORKER_ROLE", "default"),
             concurrency=int(os.environ.get("WORKER_CONCURRENT_TASKS", "10")),
             lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
             max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
+            watchdog=os.environ.get("JOBBERS_WATCHDOG", "1") != "0",
         )
 
     @property
@@ -156,6 +185,16 @@ class OutcomeWriter:
             batch, self.pending = self.pending[:200], self.pending[200:]
             try:
                 results = await self.state.finish_many([args for args, _ in batch])
+            except redis.exceptions.ResponseError as exc:
+                if len(batch) > 1 and not is_transient(exc):
+                    # The script refused the batch: write each outcome alone, so one bad
+                    # outcome cannot hold back the others.
+                    await self._one_by_one(batch)
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -164,6 +203,72 @@ class OutcomeWriter:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    async def _one_by_one(self, batch: list[tuple[FinishArgs, asyncio.Future[Outcome]]]) -> None:
+        for args, future in batch:
+            try:
+                [result] = await self.state.finish_many([args])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(result)
+
+
+class Watchdog:
+    """Ends the process when its event loop stops turning for a whole lease.
+
+    A task that blocks the loop (``time.sleep``, CPU-bound code, a C call holding it)
+    stops the heartbeat: the lease lapses, the task is re-run elsewhere, and this worker
+    would hold its slots, and its stuck run, for as long as the block lasts. A thread
+    cannot unblock the loop, but it can see that the loop's timestamp stopped moving and
+    exit, so the slot is given back and a supervisor restarts the worker.
+    """
+
+    def __init__(self, lease_s: float) -> None:
+        self.lease_s = lease_s
+        self.tick = time.monotonic()
+        self._stop = threading.Event()
+
+    async def ticker(self) -> None:
+        """Keep the timestamp fresh while the loop runs (a tenth of a lease apart)."""
+        while True:
+            self.tick = time.monotonic()
+            await asyncio.sleep(self.lease_s / 10)
+
+    def start(self) -> None:
+        """Start the watching thread (a daemon: it never holds the process's exit)."""
+        threading.Thread(target=self._watch, name="jobbers-watchdog", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop watching (the worker is exiting on its own)."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        period = self.lease_s / 10
+        last = time.monotonic()
+        while not self._stop.wait(period):
+            now = time.monotonic()
+            if now - last > 3 * period:
+                # This thread was held up too: the whole process was frozen (SIGSTOP, a
+                # paused VM), not the loop blocked. Give the loop a lease from now.
+                self.tick = now
+            last = now
+            stalled = now - self.tick
+            if stalled > self.lease_s and not self._stop.is_set():
+                log.critical(
+                    "watchdog: the event loop has not run for %.1fs, over the %.1fs lease: "
+                    "a task is blocking it (time.sleep, CPU-bound or blocking I/O code). "
+                    "Exiting with status %d so its tasks are recovered elsewhere",
+                    stalled,
+                    self.lease_s,
+                    WATCHDOG_EXIT,
+                )
+                for handler in logging.getLogger().handlers:
+                    with contextlib.suppress(Exception):
+                        handler.flush()
+                os._exit(WATCHDOG_EXIT)
 
 
 @dataclass
@@ -248,8 +353,18 @@ class Worker:
         ]
         for loop in self._loops:
             loop.add_done_callback(self._loop_ended)
+        watchdog = ticker = None
+        if self.settings.watchdog:
+            watchdog = Watchdog(self.settings.lease_ms / 1000)
+            ticker = asyncio.create_task(watchdog.ticker(), name="watchdog")
+            watchdog.start()
         await self._done.wait()
-        await self._shutdown()
+        try:
+            await self._shutdown()
+        finally:
+            if watchdog is not None and ticker is not None:
+                watchdog.stop()
+                await stop_loops([ticker])
         if self.crashed is not None:
             raise WorkerCrashed(f"worker {self.id}: its {self.crashed} loop failed") from None
 
@@ -590,16 +705,23 @@ class Worker:
             run.atask.cancel()
 
     async def _beat_for(self, run: Run, progress: float | None, message: str | None) -> None:
-        answer = await self.state.task_heartbeat(
-            run.claimed.id, run.claimed.run_id, progress, message
-        )
+        """A task's heartbeat. Redis trouble is logged, never raised into the task's code:
+        the worker's lease covers the run meanwhile, and the cleaner gives the deadlines
+        back the time an outage took."""
+        try:
+            answer = await self.state.task_heartbeat(
+                run.claimed.id, run.claimed.run_id, progress, message
+            )
+        except RETRIED as exc:
+            log.warning("task %s: heartbeat not recorded (%s)", run.claimed.id, exc)
+            return
         if answer == "cancel":
             self._stop_run(run, "cancel")
         elif answer == "stale":
             self._stop_run(run, "stale")
 
     async def _execute(self, run: Run) -> None:
-        claimed, cfg = run.claimed, run.config
+        claimed = run.claimed
         ctx = RunContext(
             id=claimed.id,
             run_id=claimed.run_id,
@@ -611,29 +733,52 @@ class Worker:
         )
         bind(ctx)
         try:
-            try:
-                coro = cfg.function(**claimed.parameters)
-                result = await (asyncio.wait_for(coro, cfg.timeout) if cfg.timeout else coro)
-            except asyncio.CancelledError:
-                await self._record(run, self._interrupted(run))
-                return
-            except Exception as exc:
-                await self._record(run, self._failed(run, exc))
-                return
-            try:
-                payload = encode_results(result)
-            except (TypeError, ValueError) as exc:
-                await self._record(run, self._failed(run, exc, retryable=False))
-                return
-            args = self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
-            await self._record(run, args)
+            await self._record(run, await self._outcome(run))
         finally:
-            self.runs.pop(claimed.id, None)
+            # Only this run: the task may have been re-claimed, by this very worker, since
+            # it was recovered from this run, and the new run must stay known.
+            if self.runs.get(claimed.id) is run:
+                del self.runs[claimed.id]
             self.processed += 1
             self.blocked.clear()
             if not self.stopping:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await self._poke()
+
+    async def _outcome(self, run: Run) -> FinishArgs | None:
+        """Run the task and say how it ended.
+
+        Everything the task raises, or its result's encoding raises, is its outcome
+        (RecursionError on a deeply nested result, a BaseException subclass, an exception
+        whose ``__str__`` fails): only cancellation and a process exit pass through. A run
+        that escaped here was re-queued by the heartbeat, uncapped, for ever.
+        """
+        claimed, cfg = run.claimed, run.config
+        try:
+            coro = cfg.function(**claimed.parameters)
+            result = await (asyncio.wait_for(coro, cfg.timeout) if cfg.timeout else coro)
+        except asyncio.CancelledError:
+            return self._interrupted(run)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return self._failed_safely(run, exc)
+        try:
+            payload = encode_results(result)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return self._failed_safely(run, exc, retryable=False)
+        return self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
+
+    def _failed_safely(self, run: Run, exc: BaseException, retryable: bool = True) -> FinishArgs:
+        """``_failed``, or a plain failure when describing ``exc`` itself fails."""
+        try:
+            return self._failed(run, exc, retryable)
+        except Exception as err:
+            message = f"{type(exc).__name__} (it could not be described: {type(err).__name__})"
+            entry = self._entry(run, "error", message)
+            return self.state.outcome_args(run.claimed.id, run.claimed.run_id, "fail", "", entry)
 
     def _entry(
         self, run: Run, kind: str, message: str, exc: BaseException | None = None
@@ -669,7 +814,8 @@ class Worker:
                 return self.state.outcome_args(tid, run_id, "cancel", "", entry)
             case "resubmit":
                 entry = self._entry(run, "interrupted", "worker shut down; task resubmitted")
-                return self.state.outcome_args(tid, run_id, "resubmit", "", entry)
+                cap = str(self.settings.max_recoveries)
+                return self.state.outcome_args(tid, run_id, "resubmit", cap, entry)
             case "stale":
                 return None
             case _:
@@ -679,10 +825,17 @@ class Worker:
                 return self.state.outcome_args(tid, run_id, "stall", "", entry)
 
     async def _record(self, run: Run, args: FinishArgs | None) -> None:
-        """Write an outcome, retrying through a Redis outage; a stale answer is final."""
+        """Write an outcome, retrying through a Redis outage; a stale answer is final.
+
+        An error reply that is not transient (``is_transient``) is the script refusing the
+        outcome, and it would refuse it again every time: after MAX_REFUSALS the outcome
+        becomes a plain failure that says so, and if even that is refused the run is left
+        to the heartbeat's recovery (which is capped) instead of being retried for ever.
+        """
         if args is None:
             return
         delay = 0.2
+        refusals, fallback = 0, False
         while True:
             try:
                 outcome: Outcome = await self.writer.write(args)
@@ -696,6 +849,22 @@ class Worker:
                         outcome.status,
                     )
                 return
+            except redis.exceptions.ResponseError as exc:
+                if not is_transient(exc) and (refusals := refusals + 1) >= MAX_REFUSALS:
+                    if fallback:
+                        log.error("task %s: even a failure is refused (%s)", run.claimed.id, exc)
+                        return  # the heartbeat recovers the run, under the recovery cap
+                    log.error("task %s: %s outcome refused (%s)", run.claimed.id, args[2], exc)
+                    message = f"the {args[2]} outcome could not be recorded: {exc}"
+                    entry = self._entry(run, "error", message)
+                    args = self.state.outcome_args(args[0], args[1], "fail", "", entry)
+                    fallback, refusals = True, 0
+                    continue
+                if self.hard_stop:
+                    return
+                log.warning("task %s: cannot record outcome (%s); retrying", run.claimed.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
             except RETRIED as exc:
                 if self.hard_stop:
                     log.error(
@@ -744,7 +913,9 @@ class Worker:
     async def beat_once(self, reap: bool = True) -> None:
         """Renew the lease, stop lost runs, apply cancels, catch up on config, reap peers."""
         runs = [(r.claimed.id, r.claimed.run_id) for r in self.runs.values()]
-        res = await self.state.worker_heartbeat(self.id, self.settings.lease_ms, runs)
+        res = await self.state.worker_heartbeat(
+            self.id, self.settings.lease_ms, runs, self.settings.max_recoveries
+        )
         if res.reaped:
             log.warning("this worker was declared dead; its runs were recovered elsewhere")
             for run in list(self.runs.values()):

@@ -149,7 +149,7 @@ async def beater(**kwargs: Any) -> dict[str, Any]:
     return {"steps": steps}
 
 
-@register_task(name="forever", version=1, max_concurrent=None)
+@register_task(name="forever", version=1, on_shutdown=TaskShutdownPolicy.STOP, max_concurrent=None)
 async def forever(**kwargs: Any) -> None:
     await _mark("started", str(kwargs.get("mark", "x")))
     await asyncio.sleep(3600)
@@ -225,7 +225,7 @@ def _log_run(tag: str) -> None:
         os.close(fd)
 
 
-@register_task(name="counted", version=1, max_concurrent=None)
+@register_task(name="counted", version=1, on_shutdown=TaskShutdownPolicy.STOP, max_concurrent=None)
 async def counted(**kwargs: Any) -> dict[str, Any]:
     """Sleeps ``seconds``; every start and end is counted in the run log."""
     _log_run("start")
@@ -380,3 +380,45 @@ async def unrenderable_result(**kwargs: Any) -> dict[str, Any]:
 async def shout(**kwargs: Any) -> None:
     """Fails with ``message`` as its error, as task code may: any text, escapes included."""
     raise ValueError(str(kwargs.get("message", "")))
+
+
+# ---------------------------------------------------------------- issue 14: run outcomes
+
+
+@register_task(name="bad_message", version=1, max_concurrent=None)
+async def bad_message(**kwargs: Any) -> None:
+    """Fails with a message holding a lone surrogate, as ``surrogateescape`` decoding makes."""
+    p = kwargs.get("p", b"\xff".decode("utf-8", "surrogateescape"))
+    raise ValueError(f"bad {p}")
+
+
+class Escape(BaseException):
+    """Not an Exception: a task's own BaseException subclass."""
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+@register_task(name="escaper", version=1, max_concurrent=None)
+async def escaper(**kwargs: Any) -> Any:
+    """Ends outside the usual handlers: ``how`` = base, unprintable or deep."""
+    how = kwargs.get("how")
+    if how == "base":
+        raise Escape("out of band")
+    if how == "unprintable":
+        raise Unprintable()
+    nested: dict[str, Any] = {}
+    for _ in range(100_000):  # json.dumps meets RecursionError long before the end
+        nested = {"n": nested}
+    return nested
+
+
+@register_task(name="blocker", version=1, max_concurrent=None)
+async def blocker(**kwargs: Any) -> None:
+    """Blocks the worker's event loop (time.sleep) for ``seconds``."""
+    import time
+
+    _log_run("start")
+    time.sleep(float(kwargs.get("seconds", 60)))  # noqa: ASYNC251 - the point of the task

@@ -41,7 +41,8 @@ def test_defaults_match_the_seed_table() -> None:
     assert cfg.dead_letter_policy is DeadLetterPolicy.NONE
     assert cfg.max_heartbeat_interval is None
     assert cfg.max_concurrent == 1
-    assert cfg.on_shutdown is TaskShutdownPolicy.STOP
+    # Changed from the seed's STOP by issue 14 (item 10): a deploy must not end every task.
+    assert cfg.on_shutdown is TaskShutdownPolicy.RESUBMIT
 
 
 def test_every_option_is_stored() -> None:

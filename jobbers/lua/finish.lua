@@ -1,3 +1,4 @@
+#!lua
 -- finish: record the outcome of a run. Fenced: only the current run of a started task may
 -- write, so a worker that lost its lease (frozen, partitioned) cannot overwrite the re-run.
 -- ARGV: prefix, then one group of five per outcome (a worker batches the outcomes that
@@ -5,8 +6,14 @@
 --   outcome complete: payload = results JSON
 --   outcome retry:    payload = delay ms (negative = re-queue at once), entry = error
 --   outcome fail | cancel | stall: entry = history entry
---   outcome resubmit: back to the front of the queue, attempt unchanged
--- A pending cancel request turns complete/retry/fail into cancelled.
+--   outcome resubmit: back to the front of the queue, attempt unchanged;
+--                     payload = max_recoveries: the run counts as a recovery, and past
+--                     the cap the task ends `stalled` (in the DLQ under SAVE) as in
+--                     reap.lua; '' = not counted (a claim handed straight back)
+-- A pending cancel request turns every outcome but cancel into cancelled: it always wins.
+-- Nothing is written before every group is checked (no script may fail after a write):
+-- an entry that cjson cannot decode or re-encode (a lone surrogate escape, Infinity) is
+-- replaced by a plain one; an unknown outcome or a bad delay fails the whole call first.
 -- Returns, per group, two items: 'ok', new_status | 'stale', current_status
 
 -- What every outcome of the batch shares is written once at the end: the completed tasks'
@@ -30,17 +37,50 @@ local function tally(tbl, key, field)
   counts[field] = (counts[field] or 0) + 1
 end
 
-local function finish_one(id, run, outcome, payload, entry_json)
-  local t = tk(id)
-  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel')
-  if f[1] ~= 'started' or f[2] ~= run then return 'stale', f[1] or '' end
-  local worker, queue, name, attempt = f[3], f[4], f[5], tonumber(f[6])
+local OUTCOMES = {complete = true, retry = true, fail = true, stall = true, cancel = true,
+  resubmit = true}
+-- The outcomes that write a history entry, with the kind of the one made up when none came.
+local NEEDS_ENTRY = {retry = 'error', fail = 'error', stall = 'stopped', cancel = 'cancelled'}
+
+-- The history entry of one group, checked without writing: its string fields (so that it
+-- encodes again and reads back as a TaskError), or a plain replacement that says what
+-- was lost when cjson cannot decode it (a lone surrogate escape, say).
+local function checked_entry(outcome, entry_json)
   local entry = nil
-  if entry_json ~= '' then entry = cjson.decode(entry_json) end
+  if entry_json ~= '' then
+    local ok, decoded = pcall(cjson.decode, entry_json)
+    if ok and type(decoded) == 'table' and type(decoded.message) == 'string' then
+      entry = {message = decoded.message}
+      for _, k in ipairs({'kind', 'exc_type', 'traceback', 'worker_id'}) do
+        if type(decoded[k]) == 'string' then entry[k] = decoded[k] end
+      end
+    else
+      entry = {kind = 'error', message = 'the error details could not be stored (not valid JSON text)'}
+    end
+  end
+  if not entry and NEEDS_ENTRY[outcome] then
+    entry = {kind = NEEDS_ENTRY[outcome], message = 'no details were given'}
+  end
+  if entry and not entry.kind then entry.kind = 'error' end
+  return entry
+end
+
+local function finish_one(id, run, outcome, payload, entry, maxrec)
+  local t = tk(id)
+  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
+  -- A started task always has its worker and queue: a damaged record is left alone
+  -- rather than failing the batch after its first write.
+  if f[1] ~= 'started' or f[2] ~= run or not f[3] or not f[4] then return 'stale', f[1] or '' end
+  local worker, queue, name, attempt = f[3], f[4], f[5] or '', tonumber(f[6]) or 0
   add(released, worker, id)
   tally(worker_counts, worker, 'processed')
+  if entry then
+    -- What the task record says, so that every stored entry reads back as a TaskError.
+    entry.attempt = attempt
+    if not entry.worker_id then entry.worker_id = worker end
+  end
 
-  if f[8] == '1' and (outcome == 'complete' or outcome == 'retry' or outcome == 'fail') then
+  if f[8] == '1' and outcome ~= 'cancel' then
     outcome = 'cancel'
     entry = {attempt = attempt, kind = 'cancelled', message = 'cancelled by request', worker_id = worker}
   end
@@ -83,19 +123,44 @@ local function finish_one(id, run, outcome, payload, entry_json)
     redis.call('HDEL', t, 'cancel')
     tally(minute_counts, queue, 'cancelled')
   elseif outcome == 'resubmit' then
-    if entry then history(id, entry) end
-    status = 'submitted'
-    move(id, queue, 'started', status, 0)
-    ring(queue)
-  else
-    error('unknown outcome ' .. outcome)
+    -- Every resubmit counts as a recovery: a task whose runs keep getting their worker
+    -- stopped (a pod evicted for the memory the task takes) is bounded like a poison pill.
+    local rec = (tonumber(f[9]) or 0) + 1
+    if maxrec then redis.call('HSET', t, 'recoveries', rec) end
+    if maxrec and rec > maxrec then
+      local msg = 'resubmitted at worker shutdown ' .. rec .. ' times, over the cap of ' .. maxrec
+      history(id, {attempt = attempt, kind = 'interrupted', message = msg, worker_id = worker})
+      status = 'stalled'
+      finish_at(id, status, queue, 'started')
+      redis.call('HSET', t, 'last_error', msg)
+      if f[7] == '1' then dead_letter(id, queue, name) end
+      tally(minute_counts, queue, 'failed')
+    else
+      if entry then history(id, entry) end
+      status = 'submitted'
+      move(id, queue, 'started', status, 0)
+      ring(queue)
+    end
   end
   return 'ok', status
 end
 
-local out = {}
+-- Check every group before the first write.
+local groups = {}
 for i = 2, #ARGV, 5 do
-  local a, b = finish_one(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+  local outcome, payload = ARGV[i + 2], ARGV[i + 3]
+  if not OUTCOMES[outcome] then error('unknown outcome ' .. tostring(outcome)) end
+  if outcome == 'retry' and not tonumber(payload) then error('retry delay is not a number') end
+  local maxrec = nil
+  if outcome == 'resubmit' and payload ~= '' then
+    maxrec = tonumber(payload)
+    if not maxrec then error('max_recoveries is not a number') end
+  end
+  groups[#groups + 1] = {ARGV[i], ARGV[i + 1], outcome, payload, checked_entry(outcome, ARGV[i + 4]), maxrec}
+end
+local out = {}
+for _, g in ipairs(groups) do
+  local a, b = finish_one(g[1], g[2], g[3], g[4], g[5], g[6])
   out[#out + 1] = a
   out[#out + 1] = b
 end

@@ -1,3 +1,4 @@
+#!lua
 -- reap: recover the tasks of workers whose lease lapsed (SIGKILL, OOM, lost host).
 -- Each task goes back to the front of its queue with recoveries+1 and a "worker lost"
 -- history entry; past max_recoveries it ends `stalled` (and in the DLQ under SAVE): a
@@ -11,7 +12,7 @@ for _, w in ipairs(dead) do
   for _, id in ipairs(redis.call('ZRANGE', P .. 'inflight:' .. w, 0, -1)) do
     local t = tk(id)
     local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'name', 'recoveries', 'attempt', 'dlq', 'cancel')
-    if f[1] == 'started' and f[2] == w then
+    if f[1] == 'started' and f[2] == w and f[3] then  -- (a record without its queue: skip)
       local queue = f[3]
       local rec = (tonumber(f[5]) or 0) + 1
       local attempt = tonumber(f[6]) or 0
@@ -26,7 +27,7 @@ for _, w in ipairs(dead) do
         history(id, {attempt = attempt, kind = 'worker_lost', message = msg, worker_id = w})
         finish_at(id, 'stalled', queue, 'started')
         redis.call('HSET', t, 'last_error', msg)
-        if f[7] == '1' then dead_letter(id, queue, f[4]) end
+        if f[7] == '1' then dead_letter(id, queue, f[4] or '') end
         bump(queue, 'failed')
         stalled = stalled + 1
       else

@@ -1,3 +1,4 @@
+#!lua
 -- requeue: an operator puts a failed, stalled or cancelled task back on its queue
 -- (also DLQ resubmit). Atomic per task: never in the DLQ and the queue at once.
 -- ARGV: prefix, id, reset_attempts 0/1, from_dlq_only 0/1[, params JSON, fingerprint]
@@ -15,7 +16,7 @@ end
 if ARGV[4] == '1' and f[4] ~= '1' then return {'notindlq'} end
 if f[1] ~= 'failed' and f[1] ~= 'stalled' and f[1] ~= 'cancelled' then return {'conflict', f[1]} end
 if redis.call('HEXISTS', P .. 'queues', f[2]) == 0 then return {'noqueue', f[2]} end
-if f[4] == '1' then undead(id, f[2], f[3]) end
+if f[4] == '1' then undead(id, f[2], f[3] or '') end
 -- A requeue starts a new attempt: `abase` grows so that the next run's number (abase +
 -- attempt) follows the last one, whether the retry count is reset to 0 or kept.
 local g = redis.call('HMGET', t, 'attempt', 'abase')

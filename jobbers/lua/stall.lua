@@ -1,23 +1,64 @@
+#!lua
 -- stall: mark `stalled` every started task whose heartbeat deadline passed, and ask its
--- worker to stop it (durable mailbox + pub/sub hint).
--- ARGV: prefix, limit
--- Returns the number of tasks marked stalled.
-local ids = redis.call('ZRANGEBYSCORE', P .. 'hb', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[2]))
+-- worker to stop it (durable mailbox + pub/sub hint). A pending cancel wins: such a task
+-- ends `cancelled` instead (the next claim would otherwise drop the request).
+-- ARGV: prefix, limit, postpone_ms, max_gap_ms
+--   postpone_ms: first move every heartbeat deadline this much later (an outage the
+--   caller saw: no task could beat while Redis was away, so the time it lasted must not
+--   count against them; the same grace reaping gets). 0 = none.
+--   max_gap_ms: the longest expected time between two passes (0 = do not check). A
+--   longer gap since the last pass, on the Redis clock (`stallpass`), is an outage too,
+--   however it happened (Redis killed and restarted, frozen, cut off from the cleaner):
+--   the deadlines move later by the whole gap, so a task that was beating has as long to
+--   beat again as it had at the last pass.
+-- Returns the number of tasks marked stalled (or cancelled).
+local hb = P .. 'hb'
+local postpone = tonumber(ARGV[3] or '0') or 0
+local max_gap = tonumber(ARGV[4] or '0') or 0
+if max_gap > 0 then
+  local last = tonumber(redis.call('GET', P .. 'stallpass') or '')
+  if last and NOW - last > max_gap then postpone = math.max(postpone, NOW - last) end
+  redis.call('SET', P .. 'stallpass', NOW)
+end
+if postpone > 0 then
+  -- Once per outage, O(running tasks with a heartbeat deadline), in chunks of 500.
+  local deadlines = redis.call('ZRANGE', hb, 0, -1, 'WITHSCORES')
+  for i = 1, #deadlines, 1000 do
+    local pairs_ = {}
+    for j = i, math.min(i + 998, #deadlines), 2 do
+      pairs_[#pairs_ + 1] = tonumber(deadlines[j + 1]) + postpone
+      pairs_[#pairs_ + 1] = deadlines[j]
+    end
+    redis.call('ZADD', hb, 'XX', unpack(pairs_))
+  end
+end
+local ids = redis.call('ZRANGEBYSCORE', hb, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[2]))
 local n = 0
 for _, id in ipairs(ids) do
-  redis.call('ZREM', P .. 'hb', id)
+  redis.call('ZREM', hb, id)
   local t = tk(id)
-  local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'name', 'attempt', 'dlq', 'hbmax')
-  if f[1] == 'started' then
-    local msg = 'no heartbeat within ' .. (tonumber(f[7]) / 1000) .. 's'
-    history(id, {attempt = tonumber(f[5]), kind = 'stalled', message = msg, worker_id = f[2]})
-    release(id, f[2])
-    finish_at(id, 'stalled', f[3], 'started')
-    redis.call('HSET', t, 'last_error', msg)
-    if f[6] == '1' then dead_letter(id, f[3], f[4]) end
-    redis.call('SADD', P .. 'cancel:' .. f[2], id)
+  local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'name', 'attempt', 'dlq', 'hbmax', 'cancel')
+  -- A started task always has its worker and queue; the check keeps a damaged record
+  -- from failing the script after its first write.
+  if f[1] == 'started' and f[2] and f[3] then
+    local attempt, worker, queue = tonumber(f[5]) or 0, f[2], f[3]
+    release(id, worker)
+    if f[8] == '1' then
+      history(id, {attempt = attempt, kind = 'cancelled', worker_id = worker,
+        message = 'cancelled by request (its heartbeat was overdue)'})
+      finish_at(id, 'cancelled', queue, 'started')
+      redis.call('HDEL', t, 'cancel')
+      bump(queue, 'cancelled')
+    else
+      local msg = 'no heartbeat within ' .. ((tonumber(f[7]) or 0) / 1000) .. 's'
+      history(id, {attempt = attempt, kind = 'stalled', message = msg, worker_id = worker})
+      finish_at(id, 'stalled', queue, 'started')
+      redis.call('HSET', t, 'last_error', msg)
+      if f[6] == '1' then dead_letter(id, queue, f[4] or '') end
+      bump(queue, 'failed')
+    end
+    redis.call('SADD', P .. 'cancel:' .. worker, id)
     redis.call('PUBLISH', P .. 'events', 'cancel:' .. id)
-    bump(f[3], 'failed')
     n = n + 1
   end
 end

@@ -1,4 +1,6 @@
+#!lua flags=allow-oom
 -- task_beat: a running task says it is alive, optionally with progress. One round trip.
+-- Allowed under OOM (the shebang), like the worker's lease: a beat stores a few bytes.
 -- ARGV: prefix, id, run_id, progress ('' = unchanged), message ('' = unchanged)
 -- Returns 'ok' | 'cancel' (a cancel is pending: the caller stops) | 'stale' (not our run)
 local id, run = ARGV[2], ARGV[3]

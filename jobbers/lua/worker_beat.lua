@@ -1,11 +1,17 @@
+#!lua flags=allow-oom
 -- worker_beat: register a worker or renew its lease, on the Redis clock.
--- ARGV: prefix, worker, lease_ms, mode ('register' | 'beat'), info_json, runs_json, grace_ms
+-- Allowed under OOM (the shebang): a lease that cannot be renewed at maxmemory would let
+-- the reaper re-queue every running task and fence its live worker out.
+-- ARGV: prefix, worker, lease_ms, mode ('register' | 'beat'), info_json, runs_json, grace_ms,
+--   max_recoveries ('' = no cap)
 --   info_json: fields of the worker HASH (register only)
 --   runs_json: [[id, run_id], ...] the runs the worker believes it holds (beat only)
 -- Returns {'ok', stale_ids_json, cancel_ids_json, config_version} | {'reaped'}
 --   stale ids: runs that are no longer the worker's (recovered elsewhere): stop them
 --   cancel ids: durable cancel requests for runs in runs_json, popped from the mailbox
 --   grace_ms: how old an unknown in-flight entry must be before it is re-queued
+--   max_recoveries: the cap reap.lua applies; an unknown in-flight task past it ends
+--   `stalled` (a run that died outside the worker's handlers must not cycle forever)
 local worker, lease, mode = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local wk = P .. 'worker:' .. worker
 if mode == 'register' then
@@ -17,29 +23,51 @@ if mode == 'register' then
   return {'ok', '[]', '[]', redis.call('GET', P .. 'cfgver') or '0'}
 end
 if not redis.call('ZSCORE', P .. 'workers', worker) then return {'reaped'} end
+local runs = cjson.decode(ARGV[6])  -- decoded before the first write
+local maxrec = tonumber(ARGV[8] or '')
 redis.call('ZADD', P .. 'workers', NOW + lease, worker)
 redis.call('HSET', wk, 'last_seen', NOW)
 local stale, mine = {}, {}
-for _, pair in ipairs(cjson.decode(ARGV[6])) do
-  mine[pair[1]] = true
-  local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
-  if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+for _, pair in ipairs(runs) do
+  if type(pair) == 'table' and type(pair[1]) == 'string' then
+    mine[pair[1]] = true
+    local f = redis.call('HMGET', tk(pair[1]), 'status', 'run_id')
+    if f[1] ~= 'started' or f[2] ~= pair[2] then stale[#stale + 1] = pair[1] end
+  end
 end
 -- Tasks recorded as held by this worker that it does not know of (a claim whose reply was
--- lost on the wire) go back to the front of their queue, as for a dead worker.
+-- lost on the wire, a run that died outside the worker's handlers) go back to the front of
+-- their queue, as for a dead worker: a pending cancel wins, and past max_recoveries the
+-- task ends `stalled`.
 local inflight = P .. 'inflight:' .. worker
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf', NOW - tonumber(ARGV[7]))) do
   if not mine[id] then
     local t = tk(id)
-    local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'recoveries', 'attempt')
+    local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'recoveries', 'attempt', 'cancel', 'dlq', 'name')
     redis.call('ZREM', inflight, id)
     redis.call('ZREM', P .. 'hb', id)
-    if f[1] == 'started' and f[2] == worker then
-      history(id, {attempt = tonumber(f[5]), kind = 'worker_lost',
-        message = 'worker ' .. worker .. ' lost track of the task; re-queued', worker_id = worker})
-      redis.call('HSET', t, 'recoveries', (tonumber(f[4]) or 0) + 1)
-      move(id, f[3], 'started', 'submitted', 0)
-      ring(f[3])
+    if f[1] == 'started' and f[2] == worker and f[3] then
+      local queue, attempt = f[3], tonumber(f[5]) or 0
+      local rec = (tonumber(f[4]) or 0) + 1
+      local msg = 'worker ' .. worker .. ' lost track of the task'
+      redis.call('HSET', t, 'recoveries', rec)
+      if f[6] == '1' then
+        history(id, {attempt = attempt, kind = 'cancelled', message = msg .. '; cancel was pending', worker_id = worker})
+        finish_at(id, 'cancelled', queue, 'started')
+        redis.call('HDEL', t, 'cancel')
+        bump(queue, 'cancelled')
+      elseif maxrec and rec > maxrec then
+        msg = msg .. ' (' .. rec .. ' times, over the cap of ' .. maxrec .. ')'
+        history(id, {attempt = attempt, kind = 'worker_lost', message = msg, worker_id = worker})
+        finish_at(id, 'stalled', queue, 'started')
+        redis.call('HSET', t, 'last_error', msg)
+        if f[7] == '1' then dead_letter(id, queue, f[8] or '') end
+        bump(queue, 'failed')
+      else
+        history(id, {attempt = attempt, kind = 'worker_lost', message = msg .. '; re-queued', worker_id = worker})
+        move(id, queue, 'started', 'submitted', 0)
+        ring(queue)
+      end
     end
   end
 end

@@ -1,5 +1,7 @@
+#!lua flags=allow-oom
 -- worker_exit: a worker leaves. With nothing in flight it is removed at once; if it
 -- still holds tasks (a hurried exit) its lease is ended so recovery runs right away.
+-- Allowed under OOM (the shebang): it only removes or shortens a lease.
 -- ARGV: prefix, worker
 -- Returns 'removed' | 'expired'
 local worker = ARGV[2]

@@ -99,7 +99,6 @@ class TaskSummary(BaseModel):
     cancel_requested: bool = False
     in_dlq: bool = False
 
-
     @property
     def attempt_number(self) -> int:
         """The attempt counted from 1 over the task's life: what every face calls "attempt"."""

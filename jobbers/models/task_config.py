@@ -57,7 +57,11 @@ class TaskConfig(BaseModel):
     dead_letter_policy: DeadLetterPolicy = DeadLetterPolicy.NONE
     max_heartbeat_interval: dt.timedelta | None = None
     max_concurrent: int | None = Field(default=1, ge=1)
-    on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.STOP
+    # RESUBMIT: a routine deploy hands running tasks back to the front of their queue
+    # (attempt unchanged) instead of ending them all `stalled` for an operator to retry.
+    # Each resubmit counts as a recovery, so JOBBERS_MAX_RECOVERIES bounds a task whose
+    # runs keep getting their worker stopped.
+    on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT
 
     @field_validator("function")
     @classmethod
