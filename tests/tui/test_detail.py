@@ -11,6 +11,7 @@ from jobbers.tui.screens.detail import TaskDetailScreen
 from jobbers.tui.snapshot import PageQuery, View
 
 from jobbers.client import JobbersClient
+from jobbers.models.task import Task
 
 from . import frames
 from .conftest import by_column, screen_text, shows
@@ -33,6 +34,7 @@ async def test_the_detail_numbers_attempts_like_the_task_does(
     frozen: JobbersApp, recoveries: int
 ) -> None:
     task = frames.dlq().items[0]  # failed three times: attempts 1, 2 and 3
+    assert isinstance(task, Task)  # the frames' rows carry their history
     task.recoveries = recoveries
     async with frozen.run_test(size=(100, 60)) as pilot:
         await frozen.push_screen(TaskDetailScreen(str(task.id)))
