@@ -286,7 +286,7 @@ async def _until(gate: str) -> dict[str, bool]:
     return {"ok": True}
 
 
-@register_task(name="gated_stop", version=1)
+@register_task(name="gated_stop", version=1, on_shutdown=TaskShutdownPolicy.STOP)
 async def gated_stop(gate: str) -> dict[str, bool]:
     return await _until(gate)
 
