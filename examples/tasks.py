@@ -58,7 +58,7 @@ async def fetch_rates(**kwargs: Any) -> dict[str, Any]:
     """
     await asyncio.sleep(0.3)
     if task.attempt < int(kwargs.get("fail_times", 2)):
-        raise RatesUnavailable(f"rates API timed out (simulated, attempt {task.attempt})")
+        raise RatesUnavailable(f"rates API timed out (simulated, attempt {task.attempt + 1})")
     base = str(kwargs.get("base", "EUR"))
     return {"base": base, "rates": {"USD": 1.08, "GBP": 0.85, "JPY": 161.2}}
 
