@@ -6,13 +6,14 @@ import datetime as dt
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from jobbers.errors import TaskDefinitionError
+from jobbers.hooks import Hook
 from jobbers.models.task_config import (
     BackoffStrategy,
     DeadLetterPolicy,
@@ -38,10 +39,14 @@ def register_task(
     max_heartbeat_interval: dt.timedelta | None = None,
     max_concurrent: int | None = 1,
     on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT,
+    hooks: Sequence[Hook] = (),
 ) -> Callable[[TaskFunction], TaskFunction]:
-    """Register an ``async def`` function as task ``(name, version)``.
+    """Register a function as task ``(name, version)``.
 
-    Invalid options fail here, at import time, rather than on the first run in production.
+    An ``async def`` runs on the worker's event loop; a plain ``def`` runs in the worker's
+    thread pool (``WORKER_THREADS``), so that blocking code leaves the loop, and so the
+    heartbeats, free. ``hooks`` are this task's own (``jobbers.hooks``). Invalid options
+    fail here, at import time, rather than on the first run in production.
     """
 
     def decorate(function: TaskFunction) -> TaskFunction:
@@ -60,6 +65,7 @@ def register_task(
                 max_heartbeat_interval=max_heartbeat_interval,
                 max_concurrent=max_concurrent,
                 on_shutdown=on_shutdown,
+                hooks=tuple(hooks),
             )
         except ValidationError as exc:
             problems = "; ".join(
