@@ -127,3 +127,8 @@ def bind_thread(loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
 def _raise_if_stopped(ctx: RunContext, stop: threading.Event) -> None:
     if stop.is_set():
         raise RunStopped(f"run {ctx.run_id} of task {ctx.id} was stopped")
+
+
+def running_task() -> RunContext | None:
+    """The running task's handle, or None outside a task (for log formatters and hooks)."""
+    return _current.get()

@@ -13,9 +13,9 @@ from tests.procs import FAST, Procs, live_workers
 MODULE = str(Path(__file__).resolve().parent / "extension_tasks.py")
 
 
-def ext_worker(procs: Procs, **env: str) -> subprocess.Popen[bytes]:
+def ext_worker(procs: Procs, *options: str, **env: str) -> subprocess.Popen[bytes]:
     """A worker subprocess on tests/extension_tasks.py."""
-    args = ["-m", "jobbers.worker_main", MODULE]
+    args = ["-m", "jobbers.worker_main", MODULE, *options]
     return procs._spawn(args, {**FAST, "WORKER_CONCURRENT_TASKS": "4", **env}, "worker")
 
 
