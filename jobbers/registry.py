@@ -8,7 +8,7 @@ import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -21,6 +21,9 @@ from jobbers.models.task_config import (
     TaskFunction,
     TaskShutdownPolicy,
 )
+
+# The decorator gives back the function with its own type (async or not).
+F = TypeVar("F", bound=TaskFunction)
 
 _REGISTRY: dict[tuple[str, int], TaskConfig] = {}
 
@@ -40,7 +43,7 @@ def register_task(
     max_concurrent: int | None = 1,
     on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT,
     hooks: Sequence[Hook] = (),
-) -> Callable[[TaskFunction], TaskFunction]:
+) -> Callable[[F], F]:
     """Register a function as task ``(name, version)``.
 
     An ``async def`` runs on the worker's event loop; a plain ``def`` runs in the worker's
@@ -49,7 +52,7 @@ def register_task(
     fail here, at import time, rather than on the first run in production.
     """
 
-    def decorate(function: TaskFunction) -> TaskFunction:
+    def decorate(function: F) -> F:
         try:
             config = TaskConfig(
                 name=name,

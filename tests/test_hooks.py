@@ -19,9 +19,7 @@ from tests.test_sync_tasks import ext_worker
 
 def _lines(path: Path, task_id: object) -> list[list[str]]:
     return [
-        line.split()
-        for line in path.read_text().splitlines()
-        if line.split()[1] == str(task_id)
+        line.split() for line in path.read_text().splitlines() if line.split()[1] == str(task_id)
     ]
 
 
