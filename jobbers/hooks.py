@@ -7,8 +7,8 @@ with ``jobbers.hooks.add(hook)`` in your tasks module, or for one task with
 =================  =========================  ==========================================
 method             called in                  when
 =================  =========================  ==========================================
-``on_submit``      the submitting process     before a task is stored (``StateManager``
-                                              and ``Client`` submits); may add headers
+``on_submit``      the submitting process     before ``StateManager.submit`` stores a
+                                              task (global hooks only); may add headers
 ``before_run``     the worker                 a run is about to call the task function
 ``after_run``      the worker                 the run ended: ``outcome``, ``error``,
                                               ``duration`` (before it is recorded)
@@ -127,6 +127,11 @@ def remove(hook: Hook) -> None:
 def registered() -> tuple[Hook, ...]:
     """The global hooks, in the order they run."""
     return tuple(_GLOBAL)
+
+
+def any_registered() -> bool:
+    """True when a global hook is registered (the submit path skips its work otherwise)."""
+    return bool(_GLOBAL)
 
 
 def for_task(own: Sequence[Hook]) -> tuple[Hook, ...]:

@@ -21,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
+from jobbers import hooks
 from jobbers.coalesce import Coalescer
 from jobbers.errors import (
     AlreadyExists,
@@ -34,7 +35,6 @@ from jobbers.errors import (
     StoreUnavailable,
     TaskNotFound,
 )
-from jobbers.hooks import submit_headers
 from jobbers.keys import Keys
 from jobbers.lane import Lane
 from jobbers.listing import PageCursor, list_source, merged_window
@@ -198,9 +198,12 @@ class StateManager(RuntimeState):
         outcome. ``headers`` (e.g. a W3C ``traceparent``), with those the process's
         ``on_submit`` hooks add, are stored with the task for the worker's hooks.
         """
-        found = submit_headers(str(task.id), task.name, task.version, task.queue, task.parameters)
-        if headers:
-            found.update(headers)
+        if not headers and not hooks.any_registered():
+            return await self._submitter.call(task)  # the usual case: nothing more to do
+        found = hooks.submit_headers(
+            str(task.id), task.name, task.version, task.queue, task.parameters
+        )
+        found.update(headers or {})
         if found:
             return await self._submit_with_headers(task, found)
         return await self._submitter.call(task)

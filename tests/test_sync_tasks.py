@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
 from jobbers.models.task import Task, TaskStatus
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
-from tests.procs import FAST, Procs, live_workers
+from tests.procs import FAST, Procs, live_workers, wait_exit
 
 MODULE = str(Path(__file__).resolve().parent / "extension_tasks.py")
 
@@ -71,3 +72,22 @@ async def test_timed_out_sync_task_fences_its_late_result(
     await eventually(lambda: "is discarded" in procs.logs(), within=10, what="fence log")
     after = await state.get_task(str(task.id))
     assert after.status == TaskStatus.FAILED and after.results is None
+
+
+async def test_sigterm_hands_back_a_blocked_sync_task_and_exits_at_once(
+    state: StateManager, procs: Procs
+) -> None:
+    proc = ext_worker(procs)
+    task = await state.submit_task(Task(name="sync_block", parameters={"seconds": 60}))
+
+    async def blocking() -> bool:
+        found = await state.get_task(str(task.id))
+        return found.progress_message == "blocking"
+
+    await eventually(blocking, within=15, what="the task blocking its thread")
+    proc.send_signal(signal.SIGTERM)
+    # Its thread sleeps for a minute more: the process must not wait for it.
+    assert await wait_exit(proc, within=10) == 0
+    back = await state.get_task(str(task.id))
+    assert back.status == TaskStatus.SUBMITTED  # RESUBMIT, the default policy
+    assert back.errors[-1].kind == "interrupted"
