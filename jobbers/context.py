@@ -59,6 +59,8 @@ class RunContext:
         if loop is None or stop is None:
             raise NotInTask("heartbeat_sync() is for `def` tasks; use `await task.heartbeat()`")
         _raise_if_stopped(self, stop)
+        if _on_loop(loop):  # waiting here for the loop would block it for good
+            raise RuntimeError("heartbeat_sync() called on the event loop's thread")
 
         async def send() -> None:
             await self.beat(progress, message)
@@ -122,6 +124,13 @@ def bind_thread(loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
     """Prepare the current context for a ``def`` task run in a thread (the worker calls it)."""
     _sync_loop.set(loop)
     _sync_stop.set(stop)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _raise_if_stopped(ctx: RunContext, stop: threading.Event) -> None:
