@@ -480,6 +480,8 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await fetch
         await self._drain_runs()
+        if self._threads is not None:
+            self._threads.shutdown()  # idle threads end; a blocked one dies with the process
         await stop_loops(self._loops[1:])
         with contextlib.suppress(*REDIS_ERRORS):
             await self.state.deregister_worker(self.id)

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="jobbers_worker",
         description="Run tasks from the queues of WORKER_ROLE (default: default). "
-        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS.",
+        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS, WORKER_THREADS "
+        "(threads for plain `def` tasks), WORKER_METRICS_PORT, JOBBERS_LOG_FORMAT=json.",
     )
     parser.add_argument("module", help="tasks module: a dotted path (myapp.tasks) or a .py file")
     parser.add_argument("--role", help="overrides WORKER_ROLE")
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         settings.concurrency = args.concurrency
     if settings.concurrency < 1:
         print("jobbers_worker: concurrency must be at least 1", file=sys.stderr)  # noqa: T201
+        sys.exit(2)
+    if settings.threads is not None and settings.threads < 1:
+        print("jobbers_worker: WORKER_THREADS must be at least 1", file=sys.stderr)  # noqa: T201
         sys.exit(2)
     metrics_port = args.metrics_port or int(os.environ.get("WORKER_METRICS_PORT") or 0)
     if metrics_port:
