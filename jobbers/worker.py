@@ -26,6 +26,7 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, cast
 
 import redis.exceptions
@@ -860,7 +861,7 @@ class Worker:
             claimed.version,
             run.queue,
             claimed.attempt,
-            claimed.parameters,
+            MappingProxyType(claimed.parameters),  # read-only: a hook cannot change the call
             headers,
         )
         call_hooks(hooks, "before_run", info)

@@ -43,13 +43,16 @@ class Exploding(Hook):
 
 
 class FileRecorder(Hook):
-    """Appends one line per call to $HOOK_LOG."""
+    """Appends one line per call to $HOOK_LOG (its method name prefixed with ``tag``)."""
 
-    def _write(self, *fields: object) -> None:
+    def __init__(self, tag: str = "") -> None:
+        self.tag = tag
+
+    def _write(self, method: str, *fields: object) -> None:
         path = os.environ.get(HOOK_LOG_ENV)
         if path:
             with open(path, "a") as out:
-                out.write(" ".join(str(f) for f in fields) + "\n")
+                out.write(" ".join(str(f) for f in (self.tag + method, *fields)) + "\n")
 
     def before_run(self, info: RunInfo) -> None:
         self._write("before_run", info.id, info.attempt)
@@ -72,6 +75,11 @@ hooks.add(Exploding(), FileRecorder())
 @register_task(name="ext_add", version=1, max_concurrent=None)
 async def ext_add(**kwargs: Any) -> dict[str, Any]:
     return {"sum": kwargs["a"] + kwargs["b"]}
+
+
+@register_task(name="ext_own", version=1, max_concurrent=None, hooks=[FileRecorder("own.")])
+async def ext_own(**kwargs: Any) -> None:
+    """A task with a hook of its own, run after the global ones."""
 
 
 @register_task(

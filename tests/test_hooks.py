@@ -60,6 +60,16 @@ async def test_raising_hook_changes_no_outcome_and_the_others_run(
     assert flaky[1][2:4] == [RunOutcome.RETRIED, "Flaky"]
     assert flaky[4][2:4] == [RunOutcome.FAILED, "Flaky"]
     assert flaky[5][2:] == ["Flaky", "True"]  # saved in the DLQ
+    own = await state.submit_task(Task(name="ext_own"))
+    await wait_status(state, own.id, TaskStatus.COMPLETED, within=15)
+    own_calls = await eventually(lambda: len(_lines(log, own.id)) == 4 and _lines(log, own.id))
+    assert [c[0] for c in own_calls] == [
+        "before_run",
+        "own.before_run",
+        "after_run",
+        "own.after_run",
+    ]
+    assert not any(c[0].startswith("own.") for c in _lines(log, ok.id))
     logs = procs.logs()
     for method in ("before_run", "after_run", "on_retry", "on_dead_letter"):
         assert f"hook Exploding.{method} raised; ignored" in logs
