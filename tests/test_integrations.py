@@ -177,3 +177,51 @@ async def test_http_traceparent_joins_the_run_to_the_callers_trace(
     assert run.context is not None
     assert run.context.trace_id == caller.get_span_context().trace_id
     assert by_id[bad.json()["task"]["id"]].parent is None  # a trace of its own
+
+
+async def test_jobbers_client_carries_the_submit_span_over_http(
+    state: StateManager,
+    clean_redis: str,
+    start_worker: Callable[..., Any],
+    spans: tuple[InMemorySpanExporter, TracerProvider],
+) -> None:
+    import httpx
+
+    from jobbers.client import JobbersClient
+    from jobbers.schemas import SubmitTaskRequest
+
+    exporter, provider = spans
+    sent: list[httpx.Request] = []
+
+    class Recording(httpx.AsyncBaseTransport):
+        """The manager app in-process, keeping each request the client sent."""
+
+        asgi = httpx.ASGITransport(app=make_app(clean_redis, state))
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            return await self.asgi.handle_async_request(request)
+
+    async with JobbersClient("http://127.0.0.1:8000", transport=Recording()) as client:
+        with provider.get_tracer("web").start_as_current_span("POST /signup") as web:
+            answer = await client.submit_task(
+                SubmitTaskRequest(name="add", parameters={"a": 3, "b": 4})
+            )
+    await start_worker()
+    await wait_status(state, str(answer.task.id), TaskStatus.COMPLETED)
+    [run] = await eventually(lambda: _named(exporter, "jobbers.run"), what="the run span")
+    # The run's parent is a submit span under the request's. (In one process the in-process
+    # manager's hook makes a second submit span under it too; the client's header wins.)
+    submits = [
+        s
+        for s in _named(exporter, "jobbers.submit")
+        if s.parent is not None and s.parent.span_id == web.get_span_context().span_id
+    ]
+    first = min(submits, key=lambda s: s.start_time or 0)  # the client's, made first
+    assert first.context is not None and run.context is not None
+    [request] = sent
+    assert request.headers["traceparent"].startswith(
+        f"00-{first.context.trace_id:032x}-{first.context.span_id:016x}-"
+    )
+    assert run.parent is not None and run.parent.span_id == first.context.span_id
+    assert run.context.trace_id == web.get_span_context().trace_id
