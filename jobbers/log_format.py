@@ -2,7 +2,8 @@
 
 Every line logged while a task runs (by the task, by a library it calls, by the worker
 about that run, in a ``def`` task's thread too) carries ``task_id``, ``task_name``,
-``task_version``, ``attempt`` and ``run_id``, read from the task handle's context variable.
+``task_version``, ``attempt`` (1 for the first run) and ``run_id``, read from the task
+handle's context variable.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class JsonFormatter(logging.Formatter):
                 task_id=ctx.id,
                 task_name=ctx.name,
                 task_version=ctx.version,
-                attempt=ctx.attempt,
+                attempt=ctx.attempt + 1,  # 1 for the first run, as Sentry and OTel say
                 run_id=ctx.run_id,
             )
         if record.exc_info:

@@ -112,7 +112,7 @@ async def test_json_logs_carry_the_task_on_every_line_inside_it(
     loggers = {line["logger"] for line in inside}
     assert {"jobbers.hooks", "jobbers.worker.outcomes"} <= loggers
     for line in inside:
-        assert line["task_name"] == "ext_add" and line["attempt"] == 0
+        assert line["task_name"] == "ext_add" and line["attempt"] == 1
         assert line["process"] == "worker" and line["level"] in ("INFO", "ERROR")
     hook_errors = [line for line in inside if line["logger"] == "jobbers.hooks"]
     assert "RuntimeError: before_run exploded" in str(hook_errors[0]["exc_info"])
