@@ -37,6 +37,8 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "hooks":  # ``jobbers.hooks.add(...)`` after a bare ``import jobbers``
+        return importlib.import_module("jobbers.hooks")
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'jobbers' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from jobbers import hooks
 from jobbers.client_core import (
     DEFAULT_TIMEOUT,
     DEFAULT_URL,
@@ -98,6 +99,15 @@ __all__ = [
 ]
 
 
+def _trace_headers(request: SubmitTaskRequest) -> dict[str, str]:
+    """The W3C trace headers the ``on_submit`` hooks give for ``request`` (often none)."""
+    task_id = str(request.id) if request.id is not None else ""
+    found = hooks.submit_headers(
+        task_id, request.name, request.version, request.queue, request.parameters
+    )
+    return {k: v for k, v in found.items() if k in ("traceparent", "tracestate")}
+
+
 class JobbersClient:
     """Async client of the manager API: one method per endpoint, typed answers."""
 
@@ -140,12 +150,15 @@ class JobbersClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         wait_s: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request; transport errors and error statuses become ClientErrors.
 
         ``wait_s`` overrides the client's timeout for this call (long operations).
         """
         extra: dict[str, Any] = {} if wait_s is None else {"timeout": wait_s}
+        if headers:
+            extra["headers"] = headers
         with reaching(self.url):
             response = await self._http.request(method, path, json=json, params=params, **extra)
         return checked(response)
@@ -161,8 +174,14 @@ class JobbersClient:
     # ------------------------------------------------------------------ tasks
 
     async def submit_task(self, request: SubmitTaskRequest) -> SubmitTaskResponse:
-        """Submit a task (idempotent on its id)."""
-        return await self._send("POST", "/submit-task", SubmitTaskResponse, request)
+        """Submit a task (idempotent on its id).
+
+        The trace context that this process's ``on_submit`` hooks give (``jobbers.hooks``,
+        e.g. ``OtelHook``) travels as the ``traceparent`` and ``tracestate`` headers.
+        """
+        headers = _trace_headers(request) if hooks.any_registered() else None
+        response = await self.request("POST", "/submit-task", json=_body(request), headers=headers)
+        return _parse(SubmitTaskResponse, response)
 
     async def submit_tasks(self, request: SubmitTasksRequest) -> SubmitTasksResponse:
         """Submit up to 1,000 tasks in one round trip, all or nothing (idempotent on ids)."""

@@ -84,3 +84,12 @@ class AlreadyExists(Conflict):
 
 class StoreUnavailable(JobbersError):
     """Raised when Redis cannot be reached or answers with a connection error."""
+
+
+class RunStopped(BaseException):
+    """Raised in a plain ``def`` task, at its next ``task.heartbeat_sync()``, once its run
+    was stopped (cancel, timeout, worker shutdown) while its thread went on.
+
+    A BaseException, like ``asyncio.CancelledError``, so that the task's own
+    ``except Exception`` does not swallow it.
+    """

@@ -65,6 +65,9 @@ queues                 HASH    queue name -> QueueConfig JSON; queue verbs
 roles                  HASH    role name -> Role JSON; role verbs
 cfgver                 STRING  bumped by every queue or role change; workers poll it
 runseq                 STRING  counter behind run ids; claim
+hdr:{id}               STRING  JSON headers stored with a task at submit (a trace context from
+                               the on_submit hooks or the HTTP traceparent); 7 days;
+                               StateManager.submit (before the submit script)
 events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
 """
 
@@ -90,6 +93,10 @@ class Keys:
     def task(self, task_id: str) -> str:
         """The task's HASH."""
         return f"{self.prefix}task:{task_id}"
+
+    def headers(self, task_id: str) -> str:
+        """The headers stored with a task at submit (``jobbers.hooks``)."""
+        return f"{self.prefix}hdr:{task_id}"
 
     def params(self, task_id: str) -> str:
         """The task's parameter JSON; absent when the parameters are ``{}``."""

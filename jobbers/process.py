@@ -17,8 +17,18 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def setup_logging(name: str) -> None:
-    """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level."""
+    """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level.
+
+    JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.log_format``).
+    """
     level = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper()
+    if os.environ.get("JOBBERS_LOG_FORMAT", "").lower() == "json":
+        from jobbers.log_format import JsonFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter(name))
+        logging.basicConfig(level=level, handlers=[handler])
+        return
     logging.basicConfig(
         level=level,
         stream=sys.stderr,

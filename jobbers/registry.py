@@ -6,13 +6,14 @@ import datetime as dt
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from jobbers.errors import TaskDefinitionError
+from jobbers.hooks import Hook
 from jobbers.models.task_config import (
     BackoffStrategy,
     DeadLetterPolicy,
@@ -20,6 +21,9 @@ from jobbers.models.task_config import (
     TaskFunction,
     TaskShutdownPolicy,
 )
+
+# The decorator gives back the function with its own type (async or not).
+F = TypeVar("F", bound=TaskFunction)
 
 _REGISTRY: dict[tuple[str, int], TaskConfig] = {}
 
@@ -38,13 +42,17 @@ def register_task(
     max_heartbeat_interval: dt.timedelta | None = None,
     max_concurrent: int | None = 1,
     on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT,
-) -> Callable[[TaskFunction], TaskFunction]:
-    """Register an ``async def`` function as task ``(name, version)``.
+    hooks: Sequence[Hook] = (),
+) -> Callable[[F], F]:
+    """Register a function as task ``(name, version)``.
 
-    Invalid options fail here, at import time, rather than on the first run in production.
+    An ``async def`` runs on the worker's event loop; a plain ``def`` runs in the worker's
+    thread pool (``WORKER_THREADS``), so that blocking code leaves the loop, and so the
+    heartbeats, free. ``hooks`` are this task's own (``jobbers.hooks``). Invalid options
+    fail here, at import time, rather than on the first run in production.
     """
 
-    def decorate(function: TaskFunction) -> TaskFunction:
+    def decorate(function: F) -> F:
         try:
             config = TaskConfig(
                 name=name,
@@ -60,6 +68,7 @@ def register_task(
                 max_heartbeat_interval=max_heartbeat_interval,
                 max_concurrent=max_concurrent,
                 on_shutdown=on_shutdown,
+                hooks=tuple(hooks),
             )
         except ValidationError as exc:
             problems = "; ".join(

@@ -8,9 +8,10 @@ count is a ZCARD: nothing here scans the keyspace.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -20,6 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
+from jobbers import hooks
 from jobbers.coalesce import Coalescer
 from jobbers.errors import (
     AlreadyExists,
@@ -66,6 +68,9 @@ R = TypeVar("R")
 DEFAULT_QUEUE = "default"
 DEFAULT_ROLE = "default"
 MAX_PAGE = 1000
+# How long the headers stored with a task (``submit``) are kept: a trace context is of
+# no use after a week, and the TTL spares every script that ends a task from deleting it.
+HEADERS_TTL_S = 7 * 24 * 3600
 # Connections per process, and how long a caller waits for one before Redis counts as down.
 POOL_SIZE = 64
 POOL_WAIT_S = 10.0
@@ -182,15 +187,60 @@ class StateManager(RuntimeState):
 
     # ------------------------------------------------------------------ tasks
 
-    async def submit(self, task: Task) -> tuple[Task, bool]:
+    async def submit(
+        self, task: Task, headers: Mapping[str, str] | None = None
+    ) -> tuple[Task, bool]:
         """Store ``task`` and enqueue it; returns (stored task, created).
 
         Idempotent on the id: the same id with the same content returns the existing task
         and never enqueues it twice; other content raises DuplicateTask and changes nothing.
         Concurrent calls share round trips (``jobbers.coalesce``), each keeping its own
-        outcome.
+        outcome. ``headers`` (e.g. a W3C ``traceparent``), with those the process's
+        ``on_submit`` hooks add, are stored with the task for the worker's hooks.
         """
+        if not headers and not hooks.any_registered():
+            return await self._submitter.call(task)  # the usual case: nothing more to do
+        found = hooks.submit_headers(
+            str(task.id), task.name, task.version, task.queue, task.parameters
+        )
+        found.update(headers or {})
+        if found:
+            return await self._submit_with_headers(task, found)
         return await self._submitter.call(task)
+
+    @store_op
+    async def _submit_with_headers(self, task: Task, headers: dict[str, str]) -> tuple[Task, bool]:
+        """``submit`` with headers, written first so that a worker never claims it without.
+
+        NX: an earlier submit of the same id keeps its headers. A refused or repeated
+        submit takes back the headers it wrote, so it leaves nothing stored.
+        """
+        key = self.keys.headers(str(task.id))
+        fresh = await self.redis.set(key, json.dumps(headers), nx=True, ex=HEADERS_TTL_S)
+        try:
+            stored, created = await self._submitter.call(task)
+        except BaseException:
+            if fresh:
+                with contextlib.suppress(Exception):
+                    await self.redis.delete(key)
+            raise
+        if fresh and not created:
+            await self.redis.delete(key)
+        return stored, created
+
+    @store_op
+    async def task_headers(self, task_id: str) -> dict[str, str]:
+        """The headers stored with a task at submit; {} when it had none (or they expired)."""
+        raw = await self.redis.get(self.keys.headers(task_id))
+        if not raw:
+            return {}
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            return {}
+        if not isinstance(found, dict):
+            return {}
+        return {str(k): str(v) for k, v in found.items()}
 
     @store_op
     async def submit_many(self, tasks: Sequence[Task]) -> list[tuple[Task, bool]]:

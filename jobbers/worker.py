@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -23,20 +24,25 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, cast
 
 import redis.exceptions
 from ulid import ULID
 
-from jobbers.context import RunContext, bind
+from jobbers.context import RunContext, bind, bind_thread
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
+from jobbers.hooks import Hook, RunInfo, RunOutcome, for_task
+from jobbers.hooks import call as call_hooks
 from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
+from jobbers.threads import DaemonThreadPool
 
 log = logging.getLogger("jobbers.worker")
 outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
@@ -51,6 +57,33 @@ def _capped_with_room(known: dict[str, tuple[int, int, int]]) -> list[str]:
     instead of the queue's, so that workers at the same cap are not woken in a loop.
     """
     return sorted(key for key, (_, _, free) in known.items() if free > 0)
+
+
+# The outcome verbs of ``StateManager.outcome_args`` as the hooks and metrics name them.
+_OUTCOMES = {
+    "complete": RunOutcome.COMPLETED,
+    "retry": RunOutcome.RETRIED,
+    "fail": RunOutcome.FAILED,
+    "cancel": RunOutcome.CANCELLED,
+    "resubmit": RunOutcome.RESUBMITTED,
+    "stall": RunOutcome.STOPPED,
+}
+
+
+def _call_fenced(run: Run, stop: threading.Event) -> Any:
+    """Call a ``def`` task in its thread; a result that comes after its run stopped is dropped."""
+    claimed = run.claimed
+    try:
+        result = run.config.function(**claimed.parameters)
+    finally:
+        if stop.is_set():
+            log.warning(
+                "task %s: run %s went on in its thread after it was stopped; "
+                "what it returned or raised is discarded",
+                claimed.id,
+                claimed.run_id,
+            )
+    return result
 
 
 class WorkerCrashed(JobbersError):
@@ -121,6 +154,8 @@ class WorkerSettings:
     # On in worker processes (``from_env``); off by default so that an in-process worker
     # (tests, embedding) never ends its host process.
     watchdog: bool = False
+    # Threads for plain ``def`` tasks (WORKER_THREADS); None: as many as ``concurrency``.
+    threads: int | None = None
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
@@ -134,6 +169,7 @@ class WorkerSettings:
             lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
             max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
             watchdog=os.environ.get("JOBBERS_WATCHDOG", "1") != "0",
+            threads=int(os.environ["WORKER_THREADS"]) if os.environ.get("WORKER_THREADS") else None,
         )
 
     @property
@@ -280,6 +316,8 @@ class Run:
     queue: str
     atask: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # cancel, stop, resubmit, stale
+    error: BaseException | None = None  # what the task raised, for the hooks
+    thread_stop: threading.Event | None = None  # set to stop a ``def`` task's thread
 
 
 @dataclass
@@ -327,6 +365,7 @@ class Worker:
         self._rotation = 0
         self._connected_since = time.monotonic()
         self._loops: list[asyncio.Task[None]] = []
+        self._threads: DaemonThreadPool | None = None  # made on the first ``def`` task
 
     @property
     def wake_key(self) -> str:
@@ -442,6 +481,8 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await fetch
         await self._drain_runs()
+        if self._threads is not None:
+            self._threads.shutdown()  # idle threads end; a blocked one dies with the process
         await stop_loops(self._loops[1:])
         with contextlib.suppress(*REDIS_ERRORS):
             await self.state.deregister_worker(self.id)
@@ -703,6 +744,8 @@ class Worker:
             run.stop_reason = reason
         if run.atask is not None and not run.atask.done():
             run.atask.cancel()
+        if run.thread_stop is not None:
+            run.thread_stop.set()
 
     async def _beat_for(self, run: Run, progress: float | None, message: str | None) -> None:
         """A task's heartbeat. Redis trouble is logged, never raised into the task's code:
@@ -732,8 +775,12 @@ class Worker:
             beat=lambda p, m: self._beat_for(run, p, m),
         )
         bind(ctx)
+        hooks = for_task(run.config.hooks)
         try:
-            await self._record(run, await self._outcome(run))
+            if hooks:
+                await self._record(run, await self._hooked_outcome(run, hooks))
+            else:
+                await self._record(run, await self._outcome(run))
         finally:
             # Only this run: the task may have been re-claimed, by this very worker, since
             # it was recovered from this run, and the new run must stay known.
@@ -755,7 +802,11 @@ class Worker:
         """
         claimed, cfg = run.claimed, run.config
         try:
-            coro = cfg.function(**claimed.parameters)
+            coro: Awaitable[Any] = (
+                cast(Awaitable[Any], cfg.function(**claimed.parameters))
+                if cfg.is_async
+                else self._in_thread(run)
+            )
             result = await (asyncio.wait_for(coro, cfg.timeout) if cfg.timeout else coro)
         except asyncio.CancelledError:
             return self._interrupted(run)
@@ -771,8 +822,67 @@ class Worker:
             return self._failed_safely(run, exc, retryable=False)
         return self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
 
+    async def _in_thread(self, run: Run) -> Any:
+        """Run a plain ``def`` task in the thread pool, leaving the event loop free.
+
+        A thread cannot be killed: when the run is stopped (cancel, timeout, shutdown)
+        its outcome is recorded at once, ``thread_stop`` is set so that the task's next
+        ``task.heartbeat_sync()`` raises ``RunStopped``, and whatever the thread returns
+        later is discarded (the run id fences it out in Redis too).
+        """
+        if self._threads is None:
+            self._threads = DaemonThreadPool(self.settings.threads or self.settings.concurrency)
+        stop = run.thread_stop = threading.Event()
+        bind_thread(asyncio.get_running_loop(), stop)
+        context = contextvars.copy_context()
+        call = context.run
+        future = self._threads.submit(call, _call_fenced, run, stop)
+        try:
+            return await asyncio.wrap_future(future)
+        except BaseException:
+            stop.set()
+            raise
+
+    async def _hooked_outcome(self, run: Run, hooks: tuple[Hook, ...]) -> FinishArgs | None:
+        """``_outcome`` between the hooks' calls (``jobbers.hooks``), which never change it."""
+        claimed = run.claimed
+        headers: dict[str, str] = {}
+        if any(hook.wants_headers for hook in hooks):
+            try:
+                headers = await self.state.task_headers(claimed.id)
+            except RETRIED as exc:
+                log.warning("task %s: headers not read (%s)", claimed.id, exc)
+            except asyncio.CancelledError:
+                return self._interrupted(run)
+        info = RunInfo(
+            claimed.id,
+            claimed.run_id,
+            claimed.name,
+            claimed.version,
+            run.queue,
+            claimed.attempt,
+            MappingProxyType(claimed.parameters),  # read-only: a hook cannot change the call
+            headers,
+        )
+        call_hooks(hooks, "before_run", info)
+        started = time.perf_counter()
+        args = await self._outcome(run)
+        duration = time.perf_counter() - started
+        verb = args[2] if args is not None else ""
+        outcome = _OUTCOMES.get(verb, RunOutcome.LOST)
+        call_hooks(hooks, "after_run", info, outcome, run.error, duration)
+        if args is not None and outcome is RunOutcome.RETRIED:
+            delay_ms = int(args[3])
+            delay = None if delay_ms < 0 else delay_ms / 1000
+            call_hooks(hooks, "on_retry", info, run.error, delay)
+        elif outcome is RunOutcome.FAILED:
+            saved = run.config.dead_letter_policy == DeadLetterPolicy.SAVE
+            call_hooks(hooks, "on_dead_letter", info, run.error, saved)
+        return args
+
     def _failed_safely(self, run: Run, exc: BaseException, retryable: bool = True) -> FinishArgs:
         """``_failed``, or a plain failure when describing ``exc`` itself fails."""
+        run.error = exc
         try:
             return self._failed(run, exc, retryable)
         except Exception as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
@@ -18,11 +19,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="jobbers_worker",
         description="Run tasks from the queues of WORKER_ROLE (default: default). "
-        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS.",
+        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS, WORKER_THREADS "
+        "(threads for plain `def` tasks), WORKER_METRICS_PORT, JOBBERS_LOG_FORMAT=json.",
     )
     parser.add_argument("module", help="tasks module: a dotted path (myapp.tasks) or a .py file")
     parser.add_argument("--role", help="overrides WORKER_ROLE")
     parser.add_argument("--concurrency", type=int, help="overrides WORKER_CONCURRENT_TASKS")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on this port (WORKER_METRICS_PORT)",
+    )
     args = parser.parse_args(argv)
     setup_logging("worker")
     try:
@@ -38,6 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     if settings.concurrency < 1:
         print("jobbers_worker: concurrency must be at least 1", file=sys.stderr)  # noqa: T201
         sys.exit(2)
+    if settings.threads is not None and settings.threads < 1:
+        print("jobbers_worker: WORKER_THREADS must be at least 1", file=sys.stderr)  # noqa: T201
+        sys.exit(2)
+    metrics_port = args.metrics_port or int(os.environ.get("WORKER_METRICS_PORT") or 0)
+    if metrics_port:
+        serve_metrics(metrics_port)
     worker = Worker(state_from_env(), settings)
 
     async def run() -> None:
@@ -50,6 +63,20 @@ def main(argv: list[str] | None = None) -> None:
     except WorkerCrashed as exc:
         print(f"jobbers_worker: {exc}; see the log above", file=sys.stderr)  # noqa: T201
         sys.exit(1)
+
+
+def serve_metrics(port: int) -> None:
+    """Count every run in a hook and serve the counts; imported only when asked for."""
+    from jobbers import hooks
+    from jobbers.worker_metrics import WorkerMetrics
+
+    metrics = WorkerMetrics()
+    try:
+        metrics.serve(port)
+    except OSError as exc:
+        print(f"jobbers_worker: cannot serve metrics on port {port}: {exc}", file=sys.stderr)  # noqa: T201
+        sys.exit(2)
+    hooks.add(metrics)
 
 
 if __name__ == "__main__":

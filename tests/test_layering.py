@@ -20,3 +20,14 @@ def test_core_imports_no_face() -> None:
         "jobbers.cleaner, jobbers.registry, jobbers.models, jobbers.schemas"
     )
     assert not loaded & set(FACES), loaded & set(FACES)
+
+
+def test_worker_loads_no_metrics_or_integration_library_until_enabled() -> None:
+    # Hooks, metrics and the integrations cost a worker nothing at start unless used.
+    # (opentelemetry is not checked: redis-py itself imports it when it is installed.)
+    loaded = _loaded_after(
+        "import jobbers, jobbers.worker, jobbers.worker_main, jobbers.hooks, jobbers.context"
+    )
+    heavy = {m for m in loaded if m.split(".")[0] in ("prometheus_client", "sentry_sdk")}
+    assert not heavy, heavy
+    assert "jobbers.integrations" not in loaded and "jobbers.worker_metrics" not in loaded

@@ -73,12 +73,23 @@ def test_every_option_is_stored() -> None:
     assert cfg.function is full
 
 
-def test_sync_function_is_rejected() -> None:
+def test_sync_function_is_registered_for_the_thread_pool() -> None:
     def sync(**kwargs: Any) -> None:
         return None
 
+    register_task("reg_sync", 1)(sync)
+    cfg = get_task_config("reg_sync", 1)
+    assert cfg is not None and cfg.function is sync and not cfg.is_async
+
+
+def test_async_generator_and_non_callables_are_rejected() -> None:
+    async def agen(**kwargs: Any) -> Any:
+        yield None
+
     with pytest.raises(TaskDefinitionError, match="async def"):
-        register_task("reg_sync", 1)(sync)  # type: ignore[arg-type]
+        register_task("reg_agen", 1)(agen)
+    with pytest.raises(TaskDefinitionError, match="hooks"):
+        register_task("reg_hooks", 1, hooks=[object()])(_fn)  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from jobbers.hooks import Hook
 from jobbers.models.names import Name
 
-TaskFunction = Callable[..., Awaitable[dict[str, Any] | None]]
+# An ``async def`` task, or a plain ``def`` one that the worker runs in its thread pool.
+TaskFunction = (
+    Callable[..., Awaitable[dict[str, Any] | None]] | Callable[..., dict[str, Any] | None]
+)
 
 
 class BackoffStrategy(StrEnum):
@@ -62,13 +66,32 @@ class TaskConfig(BaseModel):
     # Each resubmit counts as a recovery, so JOBBERS_MAX_RECOVERIES bounds a task whose
     # runs keep getting their worker stopped.
     on_shutdown: TaskShutdownPolicy = TaskShutdownPolicy.RESUBMIT
+    # This task's own hooks, run after the global ones (``jobbers.hooks``).
+    hooks: tuple[Hook, ...] = ()
+    # False for a plain ``def``: the worker runs it in its thread pool (set by validation).
+    is_async: bool = True
 
     @field_validator("function")
     @classmethod
-    def _must_be_async(cls, value: TaskFunction) -> TaskFunction:
-        if not inspect.iscoroutinefunction(value):
-            raise ValueError(f"task function {value!r} must be defined with `async def`")
+    def _must_be_callable(cls, value: TaskFunction) -> TaskFunction:
+        if not callable(value) or inspect.isasyncgenfunction(value):
+            raise ValueError(f"task function {value!r} must be an `async def` or a `def`")
         return value
+
+    @field_validator("hooks", mode="before")
+    @classmethod
+    def _hook_instances(cls, value: object) -> object:
+        hooks = tuple(value) if isinstance(value, list | tuple) else value
+        if not isinstance(hooks, tuple) or not all(isinstance(h, Hook) for h in hooks):
+            raise ValueError("hooks must be a list of jobbers.hooks.Hook instances")
+        return hooks
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_function(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "function" in data:
+            data = {**data, "is_async": inspect.iscoroutinefunction(data["function"])}
+        return data
 
     @field_validator("expected_exceptions", mode="before")
     @classmethod

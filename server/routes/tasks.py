@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 from ulid import ULID
 
 from jobbers.errors import InvalidInput, UnknownTask
@@ -46,6 +47,20 @@ router = APIRouter(
 
 T = TypeVar("T")
 
+# W3C Trace Context: version 00, 32-hex trace id, 16-hex parent id, 2-hex flags.
+_TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def _trace_headers(traceparent: str | None, tracestate: str | None) -> dict[str, str]:
+    """The trace context to store with a submitted task; {} without a valid traceparent."""
+    if traceparent is None or not _TRACEPARENT.match(traceparent.strip()):
+        return {}
+    headers = {"traceparent": traceparent.strip()}
+    if tracestate and len(tracestate) <= 512:
+        headers["tracestate"] = tracestate.strip()
+    return headers
+
+
 # The core says "requested" for a running task; the API names what happened.
 _CANCEL_OUTCOMES = {"cancelled": "cancelled", "requested": "cancel_requested"}
 
@@ -59,11 +74,22 @@ _CANCEL_OUTCOMES = {"cancelled": "cancelled", "requested": "cancel_requested"}
     },
 )
 async def submit_task(
-    body: SubmitTaskRequest, response: Response, state: StateDep, runtime: RuntimeDep
+    body: SubmitTaskRequest,
+    response: Response,
+    state: StateDep,
+    runtime: RuntimeDep,
+    traceparent: Annotated[str | None, Header(include_in_schema=False)] = None,
+    tracestate: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> SubmitTaskResponse:
-    """Store and enqueue a task (201); the same id and body again returns it (200), runs once."""
+    """Store and enqueue a task (201); the same id and body again returns it (200), runs once.
+
+    A W3C ``traceparent`` (and ``tracestate``) request header is stored with the task, so
+    that the worker's run joins the caller's trace (``jobbers[otel]``); a malformed one is
+    ignored, as the W3C recommendation says.
+    """
     task = _task_of(body, "body")
-    stored, created = await _stored(runtime, state.submit(task), "body")
+    headers = _trace_headers(traceparent, tracestate)
+    stored, created = await _stored(runtime, state.submit(task, headers), "body")
     if not created:
         response.status_code = 200
     return SubmitTaskResponse(message="Task submitted successfully", task=stored)
