@@ -66,6 +66,10 @@ roles                  HASH    role name -> Role JSON; role verbs
 cfgver                 STRING  bumped by every queue or role change; workers poll it
 runseq                 STRING  counter behind run ids; claim
 events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
+ev                     STREAM  one entry per status change: id, name, queue, from, to, worker,
+                               attempt (the entry id's ms = the time); capped near
+                               JOBBERS_EVENTS_MAXLEN (100,000; 0 = none) with XADD MAXLEN ~;
+                               move()/move_many() in common.lua, submit
 """
 
 from __future__ import annotations
@@ -208,3 +212,8 @@ class Keys:
     def events(self) -> str:
         """Pub/sub channel for cancel and config hints."""
         return f"{self.prefix}events"
+
+    @property
+    def event_stream(self) -> str:
+        """The capped stream of status changes (``models/event.py``)."""
+        return f"{self.prefix}ev"

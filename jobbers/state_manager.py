@@ -38,6 +38,7 @@ from jobbers.lane import Lane
 from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
+from jobbers.models.event import TaskEvent, event_from_entry
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
@@ -160,6 +161,38 @@ class StateManager(RuntimeState):
     async def ping(self) -> bool:
         """True when Redis answers."""
         return bool(await self.redis.ping())
+
+    # ------------------------------------------------------------------ events
+
+    @store_op
+    async def last_event_id(self) -> str:
+        """The newest entry of the event stream (``0-0`` when empty): where a reader starts.
+
+        Taken before a reader looks at anything else, so no change after it is missed.
+        """
+        newest = await self.redis.xrevrange(self.keys.event_stream, count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    @store_op
+    async def read_events(
+        self, after: str, block_ms: int, count: int = 200
+    ) -> tuple[str, list[TaskEvent]]:
+        """Up to ``count`` events after entry ``after``, waiting up to ``block_ms`` for one.
+
+        Returns the id to read after next time, and the events (an entry that does not read
+        as an event is skipped, never an error). One XREAD BLOCK: a new entry wakes it at
+        once, so delivery costs no polling interval.
+        """
+        reply = await self.redis.xread({self.keys.event_stream: after}, count=count, block=block_ms)
+        got = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], reply)
+        entries = got[0][1] if got else []
+        events = []
+        for entry_id, fields in entries:
+            after = str(entry_id)
+            event = event_from_entry(after, fields)
+            if event is not None:
+                events.append(event)
+        return after, events
 
     @store_op
     async def ensure_defaults(self) -> None:

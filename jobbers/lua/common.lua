@@ -33,6 +33,20 @@ local function listed(id, queue, score)
   redis.call('ZADD', wt(queue), 'LT', score, ttype)
 end
 
+-- The event stream `ev`: one entry per status change, added by move() and move_many()
+-- below (and submit.lua for new tasks) in the script that makes the change, so an entry is
+-- never invented nor lost. Fields: id, name, queue, from ('' for a new task), to, worker
+-- ('' before a first claim), attempt (the task's retry count); the entry id's milliseconds
+-- are the time. Capped near EVMAX entries (XADD MAXLEN ~); 0 writes none. scripts.py sets
+-- EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
+local EVMAX = 100000
+local function stream_event(id, name, queue, old, new, worker, attempt)
+  if EVMAX > 0 then
+    redis.call('XADD', P .. 'ev', 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
+      'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
+  end
+end
+
 -- Move a task between status indexes and set its status: with move_many below, the only
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
@@ -40,7 +54,7 @@ end
 -- the listings filtered by task name read.
 local function sn(status, name) return P .. 's:' .. status .. ':n:' .. name end
 local function move(id, queue, old, new, score)
-  local name = redis.call('HGET', tk(id), 'name')
+  local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
   if old then
     redis.call('ZREM', P .. 's:' .. old, id)
     redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, id)
@@ -51,6 +65,7 @@ local function move(id, queue, old, new, score)
   if name then redis.call('ZADD', sn(new, name), score, id) end
   redis.call('HSET', tk(id), 'status', new)
   if new == 'submitted' then listed(id, queue, score) end
+  stream_event(id, name, queue, old, new, worker, attempt)
 end
 
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
@@ -81,7 +96,8 @@ local function move_many(ids, queue, old, new, scores)
   -- of an absent member does nothing).
   local named = {}
   for j, id in ipairs(ids) do
-    local name = redis.call('HGET', tk(id), 'name')
+    local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
+    stream_event(id, name, queue, old or 'submitted', new, worker, attempt)
     if name then
       local g = named[name] or {ids = {}, zadd = {}}
       named[name] = g
