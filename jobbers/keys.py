@@ -66,10 +66,12 @@ roles                  HASH    role name -> Role JSON; role verbs
 cfgver                 STRING  bumped by every queue or role change; workers poll it
 runseq                 STRING  counter behind run ids; claim
 events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
-ev                     STREAM  one entry per status change: id, name, queue, from, to, worker,
-                               attempt (the entry id's ms = the time); capped near
-                               JOBBERS_EVENTS_MAXLEN (100,000; 0 = none) with XADD MAXLEN ~;
-                               move()/move_many() in common.lua, submit
+ev                     STREAM  status changes: id, name, queue, from, to, worker, attempt (the
+                               entry id's ms = the time); a batch (move_many, submit) is one
+                               entry, its id/name/worker/attempt values joined by ',' or one
+                               shared value; capped near JOBBERS_EVENTS_MAXLEN entries
+                               (100,000; 0 = none) with XADD MAXLEN ~; move()/move_many() in
+                               common.lua, submit
 """
 
 from __future__ import annotations

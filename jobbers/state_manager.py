@@ -38,7 +38,7 @@ from jobbers.lane import Lane
 from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
-from jobbers.models.event import TaskEvent, event_from_entry
+from jobbers.models.event import TaskEvent, events_from_entry, split_event_id
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
@@ -177,22 +177,30 @@ class StateManager(RuntimeState):
     async def read_events(
         self, after: str, block_ms: int, count: int = 200
     ) -> tuple[str, list[TaskEvent]]:
-        """Up to ``count`` events after entry ``after``, waiting up to ``block_ms`` for one.
+        """The events after event ``after`` (up to ``count`` entries), waiting up to
+        ``block_ms`` for one.
 
-        Returns the id to read after next time, and the events (an entry that does not read
-        as an event is skipped, never an error). One XREAD BLOCK: a new entry wakes it at
-        once, so delivery costs no polling interval.
+        Returns the entry id to read after next time, and the events (an entry that does
+        not read as events is skipped, never an error). One XREAD BLOCK: a new entry wakes
+        it at once, so delivery costs no polling interval. ``after`` may name a change
+        inside a batch's entry (``{entry}.{index}``): the rest of that entry comes first.
         """
-        reply = await self.redis.xread({self.keys.event_stream: after}, count=count, block=block_ms)
+        key = self.keys.event_stream
+        entry, index = split_event_id(after)
+        events: list[TaskEvent] = []
+        if index >= 0:
+            found = cast(
+                list[tuple[str, dict[str, str]]], await self.redis.xrange(key, entry, entry)
+            )
+            for entry_id, fields in found:
+                events += events_from_entry(entry_id, fields)[index + 1 :]
+        block = None if events else block_ms
+        reply = await self.redis.xread({key: entry}, count=count, block=block)
         got = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], reply)
-        entries = got[0][1] if got else []
-        events = []
-        for entry_id, fields in entries:
-            after = str(entry_id)
-            event = event_from_entry(after, fields)
-            if event is not None:
-                events.append(event)
-        return after, events
+        for entry_id, fields in got[0][1] if got else []:
+            entry = str(entry_id)
+            events += events_from_entry(entry, fields)
+        return entry, events
 
     @store_op
     async def ensure_defaults(self) -> None:

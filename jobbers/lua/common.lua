@@ -33,18 +33,28 @@ local function listed(id, queue, score)
   redis.call('ZADD', wt(queue), 'LT', score, ttype)
 end
 
--- The event stream `ev`: one entry per status change, added by move() and move_many()
--- below (and submit.lua for new tasks) in the script that makes the change, so an entry is
--- never invented nor lost. Fields: id, name, queue, from ('' for a new task), to, worker
--- ('' before a first claim), attempt (the task's retry count); the entry id's milliseconds
--- are the time. Capped near EVMAX entries (XADD MAXLEN ~); 0 writes none. scripts.py sets
--- EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
+-- The event stream `ev`: every status change is in an entry, added by move() and
+-- move_many() below (and submit.lua for new tasks) in the script that makes the change, so
+-- none is invented or lost. Fields: id, name, queue, from ('' for a new task), to, worker
+-- ('' before a first claim), attempt (the task's retry count); the entry id's
+-- milliseconds are the time. A batch (move_many, a submit) is one entry: its id, name,
+-- worker and attempt fields hold one value per change joined by ',' (which no id or name
+-- holds), or one value shared by all. Capped near EVMAX entries (XADD MAXLEN ~); 0 writes
+-- none. scripts.py sets EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
 local EVMAX = 100000
 local function stream_event(id, name, queue, old, new, worker, attempt)
   if EVMAX > 0 then
     redis.call('XADD', P .. 'ev', 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
       'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
   end
+end
+
+-- One field of a batch's entry: the value all share, or every value joined by ','.
+local function joined(values)
+  for i = 2, #values do
+    if values[i] ~= values[1] then return table.concat(values, ',') end
+  end
+  return values[1] or ''
 end
 
 -- Move a task between status indexes and set its status: with move_many below, the only
@@ -95,9 +105,10 @@ local function move_many(ids, queue, old, new, scores)
   -- full-form tasks leave `submitted` here (its compact ones were in no index, and ZREM
   -- of an absent member does nothing).
   local named = {}
+  local ev = {names = {}, workers = {}, attempts = {}}
   for j, id in ipairs(ids) do
     local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
-    stream_event(id, name, queue, old or 'submitted', new, worker, attempt)
+    ev.names[j], ev.workers[j], ev.attempts[j] = name or '', worker or '', attempt or '0'
     if name then
       local g = named[name] or {ids = {}, zadd = {}}
       named[name] = g
@@ -112,6 +123,10 @@ local function move_many(ids, queue, old, new, scores)
       redis.call('ZREM', sn(old or 'submitted', name), unpack(g.ids, i, last))
       redis.call('ZADD', sn(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
     end
+  end
+  if EVMAX > 0 then
+    stream_event(table.concat(ids, ','), joined(ev.names), queue, old or 'submitted', new,
+      joined(ev.workers), joined(ev.attempts))
   end
 end
 

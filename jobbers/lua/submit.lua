@@ -103,10 +103,10 @@ for queue, q in pairs(by_queue) do
         pairs_[#pairs_ + 1] = f[1]
         pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
         ids[#ids + 1] = f[1]
-        stream_event(f[1], f[2], queue, nil, 'submitted', nil, 0)
       end
       redis.call('HSET', wk(), unpack(pairs_))
       redis.call('RPUSH', wl(queue, ttype), unpack(ids))
+      stream_event(table.concat(ids, ','), list[1][2], queue, nil, 'submitted', nil, 0)
     end
     redis.call('ZADD', wt(queue), 'NX', NOW, ttype)
   end

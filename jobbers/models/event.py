@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobbers.models.task import TaskStatus
 
-# A stream entry id: milliseconds of the Redis clock, a dash, a sequence number.
-EVENT_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+# An event id: the stream entry's id (milliseconds of the Redis clock, a dash, a sequence
+# number), and for an entry that records a batch, a dot and the change's index in it.
+EVENT_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}(\.[0-9]{1,6})?$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 
@@ -42,26 +43,44 @@ def is_event_id(value: str) -> bool:
     return bool(_EVENT_ID.match(value))
 
 
-def event_from_entry(entry_id: str, fields: dict[str, str]) -> TaskEvent | None:
-    """The event an entry of the stream records, or None for an entry it cannot read.
+def split_event_id(event_id: str) -> tuple[str, int]:
+    """The entry id and the index in it of an event id (-1: the whole entry)."""
+    entry, _, index = event_id.partition(".")
+    return entry, int(index) if index else -1
 
-    None rather than an error: one damaged or newer-format entry must never break a reader.
+
+def events_from_entry(entry_id: str, fields: dict[str, str]) -> list[TaskEvent]:
+    """The changes an entry of the stream records, or none for an entry it cannot read.
+
+    A batch's entry (``lua/common.lua``) holds several ids joined by ``,``, and for name,
+    worker and attempt either as many values or one that all share; its events get the
+    ids ``{entry}.{index}``. An unreadable entry gives none: one damaged or newer-format
+    entry must never break a reader.
     """
     try:
-        ms = int(entry_id.split("-", 1)[0])
-        return TaskEvent(
-            event_id=entry_id,
-            task_id=fields["id"],
-            name=fields.get("name", ""),
-            queue=fields["queue"],
-            from_status=fields.get("from") or None,
-            status=fields["to"],
-            at=dt.datetime.fromtimestamp(ms / 1000, dt.UTC),
-            worker_id=fields.get("worker") or None,
-            attempt=int(fields.get("attempt") or 0),
-        )
+        ids = fields["id"].split(",")
+        n = len(ids)
+        per = {k: fields.get(k, "").split(",") for k in ("name", "worker", "attempt")}
+        if any(len(v) not in (1, n) for v in per.values()):
+            return []
+        at = dt.datetime.fromtimestamp(int(entry_id.split("-", 1)[0]) / 1000, dt.UTC)
+        queue, came, went = fields["queue"], fields.get("from") or None, fields["to"]
+        return [
+            TaskEvent(
+                event_id=entry_id if n == 1 else f"{entry_id}.{i}",
+                task_id=task_id,
+                name=per["name"][i % len(per["name"])],
+                queue=queue,
+                from_status=came,
+                status=went,
+                at=at,
+                worker_id=per["worker"][i % len(per["worker"])] or None,
+                attempt=int(per["attempt"][i % len(per["attempt"])] or 0),
+            )
+            for i, task_id in enumerate(ids)
+        ]
     except (KeyError, ValueError, ValidationError, OverflowError):
-        return None
+        return []
 
 
 @dataclass(frozen=True)
