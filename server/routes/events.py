@@ -21,17 +21,18 @@ from jobbers.errors import StoreUnavailable
 from jobbers.models.event import EVENT_ID_PATTERN, EventFilter
 from jobbers.schemas import TaskId
 from jobbers.scripts import EVENTS_MAXLEN_ENV
-from jobbers.state_manager import StateManager
 
 from ..deps import (  # noqa: TID252
     NameFilter,
     QueueFilter,
+    RuntimeDep,
     StateDep,
     StatusFilter,
     blank_is_none,
     require_token,
 )
 from ..errors import responses  # noqa: TID252
+from ..runtime import MAX_STREAMS, Runtime  # noqa: TID252
 
 # How long one read waits in Redis for a new entry: under the manager's socket timeout.
 BLOCK_MS = 1000
@@ -64,6 +65,7 @@ LastEventId = Annotated[
 )
 async def events(
     state: StateDep,
+    runtime: RuntimeDep,
     queue: QueueFilter = None,
     task_id: TaskIdFilter = None,
     name: NameFilter = None,
@@ -73,24 +75,35 @@ async def events(
     """Follow task status changes; ``status`` filters on the status entered."""
     if state.scripts.events_max == 0:
         raise HTTPException(404, f"the event stream is off on this manager ({EVENTS_MAXLEN_ENV}=0)")
+    if runtime.open_streams >= MAX_STREAMS:
+        raise HTTPException(
+            503,
+            f"this manager already serves {MAX_STREAMS} event streams; retry later",
+            headers={"Retry-After": str(runtime.settings.retry_after_s)},
+        )
     # Where to start is fixed before the answer starts: a client that has the response
     # headers misses nothing that happens after (what --wait relies on).
     start = last_event_id or await state.last_event_id()
     wanted = EventFilter(queue=queue, task_id=task_id, name=name, status=status)
     return EventSourceResponse(
-        _follow(state, start, wanted), ping=KEEPALIVE_S, headers={"Cache-Control": "no-store"}
+        _follow(runtime, start, wanted), ping=KEEPALIVE_S, headers={"Cache-Control": "no-store"}
     )
 
 
 async def _follow(
-    state: StateManager, after: str, wanted: EventFilter
+    runtime: Runtime, after: str, wanted: EventFilter
 ) -> AsyncIterator[ServerSentEvent]:
-    """The matching events after entry ``after``, until Redis goes away or the client does."""
-    while True:
-        try:
-            after, batch = await state.read_events(after, BLOCK_MS)
-        except StoreUnavailable:
-            return  # the client reconnects with Last-Event-ID once Redis is back
-        for event in batch:
-            if wanted.matches(event):
-                yield ServerSentEvent(data=event.model_dump_json(), id=event.event_id)
+    """The matching events after ``after``, until Redis goes away or the client does."""
+    runtime.open_streams += 1
+    try:
+        reader = runtime.stream_reader()
+        while True:
+            try:
+                after, batch = await reader.read_events(after, BLOCK_MS)
+            except StoreUnavailable:
+                return  # the client reconnects with Last-Event-ID once Redis is back
+            for event in batch:
+                if wanted.matches(event):
+                    yield ServerSentEvent(data=event.model_dump_json(), id=event.event_id)
+    finally:
+        runtime.open_streams -= 1

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from redis.asyncio import Redis
 
-from jobbers.client import JobbersClient, NotFound
+from jobbers.client import JobbersClient, NotFound, ServiceUnavailable
 from jobbers.models.event import TaskEvent
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
@@ -241,3 +241,28 @@ async def test_a_batch_is_one_entry_whose_changes_resume_one_by_one(
         (str(tasks[2].id), "submitted"),
         (str(tasks[0].id), "cancelled"),
     ]
+
+
+async def test_streams_past_the_cap_get_a_503_and_api_requests_still_answer(
+    live_manager: LiveManager, api: JobbersClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobbers.server.routes import events as route
+
+    monkeypatch.setattr(route, "MAX_STREAMS", 2)
+    first = await opened(api)
+    second = await opened(api)
+    with pytest.raises(ServiceUnavailable, match="2 event streams"):
+        await opened(api)
+    assert (await api.health()).status == "ok"
+    await first.aclose()  # type: ignore[attr-defined]
+    await second.aclose()  # type: ignore[attr-defined]
+    # Closed streams free their places (the server sees the disconnect soon after).
+
+    async def reopened() -> AsyncIterator[TaskEvent] | None:
+        try:
+            return await opened(api)
+        except ServiceUnavailable:
+            return None
+
+    third = await eventually(reopened, what="a stream place freed")
+    await third.aclose()
