@@ -68,10 +68,10 @@ runseq                 STRING  counter behind run ids; claim
 events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
 ev                     STREAM  status changes: id, name, queue, from, to, worker, attempt (the
                                entry id's ms = the time); a batch (move_many, submit) is one
-                               entry, its id/name/worker/attempt values joined by ',' or one
-                               shared value; capped near JOBBERS_EVENTS_MAXLEN entries
-                               (100,000; 0 = none) with XADD MAXLEN ~; move()/move_many() in
-                               common.lua, submit
+                               entry per 100 changes, its id/name/worker/attempt values joined
+                               by ',' or one shared value; capped near JOBBERS_EVENTS_MAXLEN
+                               entries (10,000; 0 = none) with XADD MAXLEN ~; move() and
+                               move_many() in common.lua, submit
 """
 
 from __future__ import annotations

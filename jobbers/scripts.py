@@ -26,12 +26,12 @@ SCRIPT_NAMES = (
 
 
 EVENTS_MAXLEN_ENV = "JOBBERS_EVENTS_MAXLEN"
-EVENTS_MAXLEN_DEFAULT = 100_000
+EVENTS_MAXLEN_DEFAULT = 10_000
 _EVMAX = re.compile(r"^local EVMAX = \d+$", re.MULTILINE)
 
 
 def events_maxlen() -> int:
-    """The event stream's cap from JOBBERS_EVENTS_MAXLEN (default 100,000; 0 = no events).
+    """The event stream's cap from JOBBERS_EVENTS_MAXLEN (default 10,000 entries; 0 = none).
 
     Read when a process registers its scripts: every process that changes statuses (the
     workers, the manager, the cleaner) should be given the same value.

@@ -37,11 +37,13 @@ end
 -- move_many() below (and submit.lua for new tasks) in the script that makes the change, so
 -- none is invented or lost. Fields: id, name, queue, from ('' for a new task), to, worker
 -- ('' before a first claim), attempt (the task's retry count); the entry id's
--- milliseconds are the time. A batch (move_many, a submit) is one entry: its id, name,
--- worker and attempt fields hold one value per change joined by ',' (which no id or name
--- holds), or one value shared by all. Capped near EVMAX entries (XADD MAXLEN ~); 0 writes
--- none. scripts.py sets EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
-local EVMAX = 100000
+-- milliseconds are the time. A batch (move_many, a submit) is one entry per EVBATCH
+-- changes: its id, name, worker and attempt fields hold one value per change joined by ','
+-- (which no id or name holds), or one value shared by all. Capped near EVMAX entries (XADD
+-- MAXLEN ~), so between EVMAX and EVMAX x EVBATCH changes; 0 writes none. scripts.py sets
+-- EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
+local EVMAX = 10000
+local EVBATCH = 100
 local function stream_event(id, name, queue, old, new, worker, attempt)
   if EVMAX > 0 then
     redis.call('XADD', P .. 'ev', 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
@@ -49,12 +51,12 @@ local function stream_event(id, name, queue, old, new, worker, attempt)
   end
 end
 
--- One field of a batch's entry: the value all share, or every value joined by ','.
-local function joined(values)
-  for i = 2, #values do
-    if values[i] ~= values[1] then return table.concat(values, ',') end
+-- One field of a batch's entry, for values[i..j]: the value all share, or all joined by ','.
+local function joined(values, i, j)
+  for k = i + 1, j do
+    if values[k] ~= values[i] then return table.concat(values, ',', i, j) end
   end
-  return values[1] or ''
+  return values[i] or ''
 end
 
 -- Move a task between status indexes and set its status: with move_many below, the only
@@ -125,8 +127,11 @@ local function move_many(ids, queue, old, new, scores)
     end
   end
   if EVMAX > 0 then
-    stream_event(table.concat(ids, ','), joined(ev.names), queue, old or 'submitted', new,
-      joined(ev.workers), joined(ev.attempts))
+    for i = 1, #ids, EVBATCH do
+      local j = math.min(i + EVBATCH - 1, #ids)
+      stream_event(table.concat(ids, ',', i, j), joined(ev.names, i, j), queue,
+        old or 'submitted', new, joined(ev.workers, i, j), joined(ev.attempts, i, j))
+    end
   end
 end
 

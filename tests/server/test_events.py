@@ -266,3 +266,12 @@ async def test_streams_past_the_cap_get_a_503_and_api_requests_still_answer(
 
     third = await eventually(reopened, what="a stream place freed")
     await third.aclose()
+
+
+async def test_a_big_batch_is_cut_into_entries_of_a_hundred_changes(state: StateManager) -> None:
+    tasks = [Task(name="add") for _ in range(250)]
+    await state.submit_many(tasks)
+    entries: Any = await state.redis.xrange(state.keys.event_stream)
+    assert [len(fields["id"].split(",")) for _, fields in entries] == [100, 100, 50]
+    _, events = await state.read_events("0-0", 100)
+    assert [e.task_id for e in events] == [str(t.id) for t in tasks]
