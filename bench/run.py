@@ -22,10 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, head, latency, memory, retention
+from . import cli, dashboard, drain, enqueue, events, head, latency, memory, retention
 from .common import loadavg, machine_line, median, private_redis
 
-PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention")
+PARTS = (
+    "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
+)  # fmt: skip
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308
@@ -470,6 +472,60 @@ def part_retention(url: str, args: argparse.Namespace, report: Report) -> None:
             f"{runs_of(rows, 'sustained_per_s')} |",
         ],
     )
+
+
+def part_events(url: str, args: argparse.Namespace, report: Report) -> None:
+    """Event delivery latency, and the drain with events against the drain without."""
+    lat = repeat(args.runs, "events latency", lambda: events.latency(url, args.samples))
+    p99 = med(lat, "p99_ms")
+    report.target(
+        "event delivery, transition -> SSE client, p99 ms",
+        f"{p99:.1f}",
+        "-",
+        "<= 20 ms (idle)",
+        p99 <= 20,
+    )
+    pairs = repeat(args.runs, "events drain off/on", lambda: events.drain_pair(
+        url, args.tasks, args.concurrency
+    ))  # fmt: skip
+    off = [p["off"] for p in pairs]
+    on = [p["on"] for p in pairs]
+    ratio = med(on, "drain_per_s") / med(off, "drain_per_s")
+    report.target(
+        "drain with events / without, tasks/s",
+        f"{med(on, 'drain_per_s'):,.0f}",
+        f"{ratio:.2f}x",
+        ">= 0.9x the drain without events",
+        ratio >= 0.9 if args.tasks >= 20_000 else None,
+    )
+    lines = [
+        f"Latency: {args.samples} lone submits per run, each timed from before the submit "
+        "call to the client reading its `data:` line from a real `jobbers_manager`; medians "
+        f"of {args.runs}. Drain: N = {args.tasks:,} queued no-op tasks, concurrency "
+        f"{args.concurrency}, events off (JOBBERS_EVENTS_MAXLEN=0) then on, interleaved.",
+        "",
+        "| figure | value | runs |",
+        "|---|---:|---|",
+        *(
+            f"| event latency {k[:-3]}, ms | {_num(med(lat, k))} | {runs_of(lat, k)} |"
+            for k in ("p50_ms", "p99_ms", "max_ms")
+        ),
+        "",
+        "| drain figure | events off | events on | on / off |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key in (
+        ("tasks/s, worker start to last completion", "drain_per_s"),
+        ("tasks/s, steady state", "steady_per_s"),
+        ("worker CPU per task, us", "cpu_us_per_task"),
+        ("Redis CPU per task, us", "redis_cpu_us_per_task"),
+        ("Redis commands per task (incl. inside Lua)", "commands_per_task"),
+    ):
+        a, b = med(off, key), med(on, key)
+        lines.append(f"| {label} | {_num(a)} | {_num(b)} | {b / a:.2f}x |")
+    xadd = on[-1]["commands"].get("xadd", 0)
+    lines += ["", f"XADD per task in the drain (claim + finish): {xadd}"]
+    report.section("Event stream", lines)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("retry", "Put failed, stalled or cancelled tasks back on their queues."),
         ("active", "List running tasks with elapsed time, heartbeat age and progress."),
         ("scheduled", "List tasks waiting for a retry, soonest due first."),
+        ("events", "Follow task status changes as they happen, one line each (Ctrl-C stops)."),
         ("dlq", "The dead-letter queue: browse, history, resubmit, delete."),
     )),
     ("System", (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -64,6 +64,10 @@ class Session:
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run one client call and return its answer."""
         return self._client().run(coroutine)
+
+    def iterate(self, stream: AsyncGenerator[T]) -> Iterator[T]:
+        """The items of one of the client's async generators (``events``), blocking on each."""
+        return self._client().iterate(stream)
 
     def _client(self) -> SyncJobbersClient:
         if self._sync is None:

@@ -13,7 +13,7 @@ CLI's quick ``jobbers status`` stands on it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -39,6 +39,7 @@ from jobbers.client_core import (
     blocking_transport_for,
     checked,
     client_settings,
+    error_for,
     format_detail,
     query_params,
     reaching,
@@ -72,12 +73,15 @@ from jobbers.schemas import (
     SubmitTasksRequest,
     SubmitTasksResponse,
     Task,
+    TaskEvent,
     TaskPage,
     TaskStatus,
     WorkersResponse,
 )
 
 M = TypeVar("M", bound=BaseModel)
+# Longest silence on the event stream before it counts as broken: three keep-alives.
+EVENTS_READ_TIMEOUT = 15.0
 T = TypeVar("T")
 
 __all__ = [
@@ -265,6 +269,64 @@ class JobbersClient:
         """The Prometheus exposition text."""
         return (await self.request("GET", "/metrics")).text
 
+    # ------------------------------------------------------------------ events
+
+    async def events(
+        self,
+        *,
+        queue: str | None = None,
+        task_id: str | None = None,
+        name: str | None = None,
+        status: TaskStatus | None = None,
+        last_event_id: str | None = None,
+    ) -> AsyncGenerator[TaskEvent]:
+        """Follow task status changes (``GET /events``) as they happen, oldest first.
+
+        Filters as the endpoint's; ``last_event_id`` resumes after an event already seen
+        (its ``event_id``). Ends when the manager ends the stream (Redis went away): call
+        again with the last ``event_id`` to resume. NotFound when the manager has no stream.
+        """
+        stream = self.event_stream(
+            queue=queue, task_id=task_id, name=name, status=status, last_event_id=last_event_id
+        )
+        async for event in stream:
+            if event is not None:
+                yield event
+
+    async def event_stream(
+        self,
+        *,
+        queue: str | None = None,
+        task_id: str | None = None,
+        name: str | None = None,
+        status: TaskStatus | None = None,
+        last_event_id: str | None = None,
+        read_timeout: float = EVENTS_READ_TIMEOUT,
+    ) -> AsyncGenerator[TaskEvent | None]:
+        """``events`` with a None first once the stream is open, and one per keep-alive.
+
+        Why: a caller that must not miss a change (``--wait``) reads the task only once
+        the stream is open, and a caller with a deadline gets control back at least at
+        every keep-alive. ``read_timeout``: longest silence before ManagerUnreachable.
+        """
+        params = query_params(queue=queue, task_id=task_id, name=name, status=status)
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout)
+        with reaching(self.url):
+            request = self._http.build_request(
+                "GET", "/events", params=params, headers=headers, timeout=timeout
+            )
+            response = await self._http.send(request, stream=True)
+            try:
+                if response.is_error:
+                    await response.aread()
+                    raise error_for(response)
+                yield None
+                async for event in _server_sent_events(response.aiter_lines()):
+                    yield event
+            finally:
+                await response.aclose()
+
     # ------------------------------------------------------------------ queues
 
     async def list_queues(self) -> QueuesResponse:
@@ -386,6 +448,17 @@ class SyncJobbersClient:
         call.close()
         raise RuntimeError("a blocking JobbersClient call tried to suspend")
 
+    def iterate(self, stream: AsyncGenerator[T]) -> Iterator[T]:
+        """The items of one of the client's async generators (``events``), blocking on each."""
+        try:
+            while True:
+                try:
+                    yield self.run(stream.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            self.run(stream.aclose())
+
     def close(self) -> None:
         """Close the connection pool."""
         self.run(self.api.aclose())
@@ -434,6 +507,29 @@ class _BlockingStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._stream.close()
+
+
+async def _server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[TaskEvent | None]:
+    """Parse an SSE body: a TaskEvent per event, None per comment (the keep-alive).
+
+    Only what ``GET /events`` sends: ``id:`` and ``data:`` fields and ``:`` comments; an
+    event whose data is not a TaskEvent raises UnexpectedResponse.
+    """
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith(":"):
+            yield None
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            try:
+                yield TaskEvent.model_validate_json("\n".join(data))
+            except ValidationError as exc:
+                raise UnexpectedResponse(
+                    f"unexpected event from GET /events (is the manager the same jobbers "
+                    f"version?): {exc.errors()[0]['msg']}"
+                ) from None
+            data = []
 
 
 def _body(body: Any) -> Any:

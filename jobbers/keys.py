@@ -69,6 +69,12 @@ hdr:{id}               STRING  JSON headers stored with a task at submit (a trac
                                the on_submit hooks or the HTTP traceparent); 7 days;
                                StateManager.submit (before the submit script)
 events                 pubsub  "cancel:{id}" and "config" hints, never the source of truth
+ev                     STREAM  status changes: id, name, queue, from, to, worker, attempt (the
+                               entry id's ms = the time); a batch (move_many, submit) is one
+                               entry per 100 changes, its id/name/worker/attempt values joined
+                               by ',' or one shared value; capped near JOBBERS_EVENTS_MAXLEN
+                               entries (10,000; 0 = none) with XADD MAXLEN ~; move() and
+                               move_many() in common.lua, submit
 """
 
 from __future__ import annotations
@@ -215,3 +221,8 @@ class Keys:
     def events(self) -> str:
         """Pub/sub channel for cancel and config hints."""
         return f"{self.prefix}events"
+
+    @property
+    def event_stream(self) -> str:
+        """The capped stream of status changes (``models/event.py``)."""
+        return f"{self.prefix}ev"

@@ -26,6 +26,7 @@ from ulid import ULID
 from jobbers.errors import InvalidDocument
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
+from jobbers.models.event import TaskEvent
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
@@ -68,6 +69,7 @@ __all__ = [
     "SubmittedTask",
     "Task",
     "TaskError",
+    "TaskEvent",
     "TaskId",
     "TaskPage",
     "TaskStatus",

@@ -6,6 +6,7 @@ Redis has an empty script cache), so callers never see that error.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from importlib import resources
@@ -24,13 +25,34 @@ SCRIPT_NAMES = (
 )  # fmt: skip
 
 
+EVENTS_MAXLEN_ENV = "JOBBERS_EVENTS_MAXLEN"
+EVENTS_MAXLEN_DEFAULT = 10_000
+_EVMAX = re.compile(r"^local EVMAX = \d+$", re.MULTILINE)
+
+
+def events_maxlen() -> int:
+    """The event stream's cap from JOBBERS_EVENTS_MAXLEN (default 10,000 entries; 0 = none).
+
+    Read when a process registers its scripts: every process that changes statuses (the
+    workers, the manager, the cleaner) should be given the same value.
+    """
+    raw = os.environ.get(EVENTS_MAXLEN_ENV, "").strip()
+    if not raw:
+        return EVENTS_MAXLEN_DEFAULT
+    if not raw.isdigit():
+        raise ValueError(f"{EVENTS_MAXLEN_ENV} must be a whole number >= 0, not {raw!r}")
+    return int(raw)
+
+
 @cache
-def script_source(name: str) -> str:
+def script_source(name: str, events_max: int = EVENTS_MAXLEN_DEFAULT) -> str:
     """The full text of script ``name``: the common helpers it uses, then its body.
 
     A body that starts with a shebang (``#!lua flags=allow-oom``) keeps it as the first
     line: Redis reads script flags only there. Without flags a shebang still matters: such
     a script is refused whole under OOM instead of failing at its first denied write.
+    ``events_max`` is the event stream's cap, written into the text (a constant costs the
+    scripts nothing per call, where an argument or a key would).
     """
     folder = resources.files("jobbers") / "lua"
     body = (folder / f"{name}.lua").read_text()
@@ -38,7 +60,8 @@ def script_source(name: str) -> str:
     if body.startswith("#!"):
         shebang, body = body.split("\n", 1)
         shebang += "\n"
-    return shebang + _used_helpers((folder / "common.lua").read_text(), body) + "\n" + body
+    common = _EVMAX.sub(f"local EVMAX = {int(events_max)}", (folder / "common.lua").read_text())
+    return shebang + _used_helpers(common, body) + "\n" + body
 
 
 _DEFINES = re.compile(r"^local function (\w+)", re.MULTILINE)
@@ -69,10 +92,12 @@ def _used_helpers(common: str, body: str) -> str:
 class Scripts:
     """Registered scripts for one Redis client, called as ``await scripts.run(name, *argv)``."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, events_max: int | None = None) -> None:
         self._prefix = prefix
+        cap = events_maxlen() if events_max is None else events_max
+        self.events_max = cap
         self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES
+            name: redis.register_script(script_source(name, cap)) for name in SCRIPT_NAMES
         }
 
     async def run(self, name: str, *argv: Any, client: Any = None) -> Any:

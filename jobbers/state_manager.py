@@ -40,6 +40,7 @@ from jobbers.lane import Lane
 from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
+from jobbers.models.event import TaskEvent, events_from_entry, split_event_id
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
@@ -165,6 +166,46 @@ class StateManager(RuntimeState):
     async def ping(self) -> bool:
         """True when Redis answers."""
         return bool(await self.redis.ping())
+
+    # ------------------------------------------------------------------ events
+
+    @store_op
+    async def last_event_id(self) -> str:
+        """The newest entry of the event stream (``0-0`` when empty): where a reader starts.
+
+        Taken before a reader looks at anything else, so no change after it is missed.
+        """
+        newest = await self.redis.xrevrange(self.keys.event_stream, count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    @store_op
+    async def read_events(
+        self, after: str, block_ms: int, count: int = 200
+    ) -> tuple[str, list[TaskEvent]]:
+        """The events after event ``after`` (up to ``count`` entries), waiting up to
+        ``block_ms`` for one.
+
+        Returns the entry id to read after next time, and the events (an entry that does
+        not read as events is skipped, never an error). One XREAD BLOCK: a new entry wakes
+        it at once, so delivery costs no polling interval. ``after`` may name a change
+        inside a batch's entry (``{entry}.{index}``): the rest of that entry comes first.
+        """
+        key = self.keys.event_stream
+        entry, index = split_event_id(after)
+        events: list[TaskEvent] = []
+        if index >= 0:
+            found = cast(
+                list[tuple[str, dict[str, str]]], await self.redis.xrange(key, entry, entry)
+            )
+            for entry_id, fields in found:
+                events += events_from_entry(entry_id, fields)[index + 1 :]
+        block = None if events else block_ms
+        reply = await self.redis.xread({key: entry}, count=count, block=block)
+        got = cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], reply)
+        for entry_id, fields in got[0][1] if got else []:
+            entry = str(entry_id)
+            events += events_from_entry(entry, fields)
+        return entry, events
 
     @store_op
     async def ensure_defaults(self) -> None:

@@ -16,6 +16,9 @@ from .settings import ServerSettings
 
 log = logging.getLogger("jobbers.server")
 
+# Event streams (GET /events) one manager serves at once; one more answers 503.
+MAX_STREAMS = 100
+
 
 class Runtime:
     """The app's long-lived objects, kept on ``app.state.runtime`` and reached through deps."""
@@ -41,6 +44,23 @@ class Runtime:
             retry_on_error=[redis.exceptions.ConnectionError],
         )
         self._defaults_ready = False
+        self._stream_reader: StateManager | None = None
+        self.open_streams = 0
+
+    def stream_reader(self) -> StateManager:
+        """The StateManager that ``GET /events`` streams read with, on a pool of their own.
+
+        Each open stream holds a connection in XREAD BLOCK: on the shared pool, enough
+        followers (a ``--wait`` each) would leave API requests waiting for one.
+        """
+        if self._stream_reader is None:
+            self._stream_reader = StateManager.from_url(
+                self.settings.redis_url,
+                keys=self.state.keys,
+                socket_timeout=self.settings.redis_timeout_s,
+                max_connections=MAX_STREAMS,
+            )
+        return self._stream_reader
 
     async def ensure_defaults(self) -> None:
         """Create the default queue and role once; an outage only postpones it to a later call."""
@@ -55,5 +75,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Close the StateManager if this runtime opened it; an injected one is its owner's."""
+        if self._stream_reader is not None:
+            await self._stream_reader.close()
         if self._owns_state:
             await self.state.close()

@@ -5,11 +5,19 @@ Data flows one way. A timer calls ``poll_now``; an exclusive worker fetches one 
 posts ``SnapshotFetched`` (frames coalesce) or ``PollFailed``. The app hands the frame to
 the screens, which hand it to their widgets. A failed poll is a banner, never an exception:
 the last data stays on screen and the next tick tries again.
+
+With ``events`` on, a second worker follows the manager's event stream (``GET /events``):
+a status change asks for a frame at once (changes that come together share one), so the
+timer, needed then only for what changes without one (progress, heartbeats, throughput),
+ticks ``STREAM_SLOWDOWN`` times less often. When the stream drops, the timer is back to
+its pace at once and the worker reconnects in the background.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Iterable
 from functools import partial
 from typing import ClassVar
@@ -35,6 +43,13 @@ from .screens.scheduled import ScheduledScreen
 from .screens.workers import WorkersScreen
 from .snapshot import Clock, DepthHistory, PageQuery, Snapshot, TaskFilter, View, fetch, local_now
 from .widgets.header import TABS, StatusLine
+
+# While the event stream is live, the timer polls this many times less often.
+STREAM_SLOWDOWN = 5
+# A frame asked for by events waits this long, so that a burst of changes costs one frame.
+EVENT_COALESCE_S = 0.05
+# Pause before reconnecting a dropped event stream.
+STREAM_RETRY_S = 2.0
 
 VIEWS: dict[str, type[ViewScreen]] = {
     View.OVERVIEW: OverviewScreen,
@@ -90,6 +105,7 @@ class JobbersApp(App[None]):
         clock: Clock = local_now,
         autopoll: bool = True,
         owns_client: bool = False,
+        events: bool = False,
     ) -> None:
         super().__init__()
         self.client = client
@@ -102,6 +118,10 @@ class JobbersApp(App[None]):
         self.failure: PollFailed | None = None
         self.frozen = False
         self._poller: Worker[None] | None = None
+        self.events = events
+        self.stream_live = False
+        self._polled_at = 0.0
+        self._event_refresh_due = False
 
     # ------------------------------------------------------------------ polling
 
@@ -110,17 +130,52 @@ class JobbersApp(App[None]):
         if self.autopoll:
             self.set_interval(self.refresh_s, self._tick)
             self.poll_now()
+            if self.events:
+                self._follow_events()
 
     def _tick(self) -> None:
         # A poll still waiting on a slow manager is not piled on: the next tick will do.
         if self.frozen or (self._poller is not None and self._poller.is_running):
             return
+        if self.stream_live and time.monotonic() - self._polled_at < (
+            self.refresh_s * STREAM_SLOWDOWN - self.refresh_s / 2
+        ):
+            return  # the stream asks for frames when statuses change
         self.poll_now()
 
     def poll_now(self) -> None:
         """Fetch a frame for the screen on top now, dropping a poll for a page no longer shown."""
         if self.autopoll:
+            self._polled_at = time.monotonic()
             self._poller = self._poll(self.current_query())
+
+    @work(exclusive=True, group="events", exit_on_error=False)
+    async def _follow_events(self) -> None:
+        """Follow the event stream for good: each change asks for a frame; reconnect on a drop."""
+        while True:
+            try:
+                async for event in self.client.event_stream():
+                    self.stream_live = True
+                    if event is not None:
+                        self._event_seen()
+            except Exception as exc:  # a dropped stream only means polling at full pace
+                self.log.warning(f"event stream dropped: {exc}")
+            self.stream_live = False
+            await asyncio.sleep(STREAM_RETRY_S)
+
+    def _event_seen(self) -> None:
+        """A status changed: one frame soon, for this change and those right behind it."""
+        if not self._event_refresh_due:
+            self._event_refresh_due = True
+            self.set_timer(EVENT_COALESCE_S, self._refresh_for_events)
+
+    def _refresh_for_events(self) -> None:
+        if self._poller is not None and self._poller.is_running:
+            self.set_timer(EVENT_COALESCE_S, self._refresh_for_events)  # after the poll
+            return
+        self._event_refresh_due = False
+        if not self.frozen:
+            self.poll_now()
 
     @work(exclusive=True, group="poll", exit_on_error=False)
     async def _poll(self, query: PageQuery) -> None:
@@ -236,4 +291,4 @@ class JobbersApp(App[None]):
 
 def run(url: str, refresh: float) -> None:
     """Run ``jobbers top`` on the manager at ``url`` (token from JOBBERS_API_TOKEN)."""
-    JobbersApp(JobbersClient(url), refresh, owns_client=True).run()
+    JobbersApp(JobbersClient(url), refresh, owns_client=True, events=True).run()

@@ -33,6 +33,32 @@ local function listed(id, queue, score)
   redis.call('ZADD', wt(queue), 'LT', score, ttype)
 end
 
+-- The event stream `ev`: every status change is in an entry, added by move() and
+-- move_many() below (and submit.lua for new tasks) in the script that makes the change, so
+-- none is invented or lost. Fields: id, name, queue, from ('' for a new task), to, worker
+-- ('' before a first claim), attempt (the task's retry count); the entry id's
+-- milliseconds are the time. A batch (move_many, a submit) is one entry per EVBATCH
+-- changes: its id, name, worker and attempt fields hold one value per change joined by ','
+-- (which no id or name holds), or one value shared by all. Capped near EVMAX entries (XADD
+-- MAXLEN ~), so between EVMAX and EVMAX x EVBATCH changes; 0 writes none. scripts.py sets
+-- EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
+local EVMAX = 10000
+local EVBATCH = 100
+local function stream_event(id, name, queue, old, new, worker, attempt)
+  if EVMAX > 0 then
+    redis.call('XADD', P .. 'ev', 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
+      'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
+  end
+end
+
+-- One field of a batch's entry, for values[i..j]: the value all share, or all joined by ','.
+local function joined(values, i, j)
+  for k = i + 1, j do
+    if values[k] ~= values[i] then return table.concat(values, ',', i, j) end
+  end
+  return values[i] or ''
+end
+
 -- Move a task between status indexes and set its status: with move_many below, the only
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
@@ -40,7 +66,7 @@ end
 -- the listings filtered by task name read.
 local function sn(status, name) return P .. 's:' .. status .. ':n:' .. name end
 local function move(id, queue, old, new, score)
-  local name = redis.call('HGET', tk(id), 'name')
+  local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
   if old then
     redis.call('ZREM', P .. 's:' .. old, id)
     redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, id)
@@ -51,6 +77,7 @@ local function move(id, queue, old, new, score)
   if name then redis.call('ZADD', sn(new, name), score, id) end
   redis.call('HSET', tk(id), 'status', new)
   if new == 'submitted' then listed(id, queue, score) end
+  stream_event(id, name, queue, old, new, worker, attempt)
 end
 
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
@@ -80,8 +107,10 @@ local function move_many(ids, queue, old, new, scores)
   -- full-form tasks leave `submitted` here (its compact ones were in no index, and ZREM
   -- of an absent member does nothing).
   local named = {}
+  local ev = {names = {}, workers = {}, attempts = {}}
   for j, id in ipairs(ids) do
-    local name = redis.call('HGET', tk(id), 'name')
+    local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
+    ev.names[j], ev.workers[j], ev.attempts[j] = name or '', worker or '', attempt or '0'
     if name then
       local g = named[name] or {ids = {}, zadd = {}}
       named[name] = g
@@ -95,6 +124,13 @@ local function move_many(ids, queue, old, new, scores)
       local last = math.min(i + 999, #g.ids)
       redis.call('ZREM', sn(old or 'submitted', name), unpack(g.ids, i, last))
       redis.call('ZADD', sn(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
+    end
+  end
+  if EVMAX > 0 then
+    for i = 1, #ids, EVBATCH do
+      local j = math.min(i + EVBATCH - 1, #ids)
+      stream_event(table.concat(ids, ',', i, j), joined(ev.names, i, j), queue,
+        old or 'submitted', new, joined(ev.workers, i, j), joined(ev.attempts, i, j))
     end
   end
 end

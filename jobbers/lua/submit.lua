@@ -106,6 +106,10 @@ for queue, q in pairs(by_queue) do
       end
       redis.call('HSET', wk(), unpack(pairs_))
       redis.call('RPUSH', wl(queue, ttype), unpack(ids))
+      for k = 1, #ids, EVBATCH do
+        local ev_ids = table.concat(ids, ',', k, math.min(k + EVBATCH - 1, #ids))
+        stream_event(ev_ids, list[1][2], queue, nil, 'submitted', nil, 0)
+      end
     end
     redis.call('ZADD', wt(queue), 'NX', NOW, ttype)
   end

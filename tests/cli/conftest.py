@@ -41,6 +41,11 @@ class PortalTransport(httpx.BaseTransport):
         self.asgi = httpx.ASGITransport(app=manager)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/events":
+            # The in-process ASGI call returns only a finished body, and an event stream
+            # never finishes: answer as a manager without the stream would, so --wait
+            # polls here; tests/cli/test_events.py follows streams on a real manager.
+            return httpx.Response(404, json={"detail": "no event stream in-process"})
         return self.portal.call(self._handle, request)
 
     async def _handle(self, request: httpx.Request) -> httpx.Response:

@@ -17,6 +17,7 @@ COMMAND_FOR_ROUTE = {
     ("POST", "/task/{task_id}/retry"): "retry",
     ("GET", "/active-tasks"): "active",
     ("GET", "/scheduled-tasks"): "scheduled",
+    ("GET", "/events"): "events",
     ("GET", "/workers"): "workers",
     ("GET", "/stats"): "stats",
     ("GET", "/health"): "health",

@@ -52,7 +52,9 @@ def api_schema(clean_redis: str) -> Iterator[Any]:
     asgi.shutdown_lifespans()
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+# GET /events never ends a good answer (Server-Sent Events), which an in-process ASGI call
+# waits for: tests/server/test_events.py covers it on a real server, bad input included.
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/events")
 
 
 @schema.parametrize()
