@@ -7,11 +7,13 @@ responses into the same classes, so both sides agree by construction. Domain mod
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +22,7 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from ulid import ULID
 
@@ -28,7 +31,7 @@ from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
-from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
+from jobbers.models.task import MAX_DELAY_S, Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
 
@@ -135,6 +138,37 @@ class SubmitTaskRequest(BaseModel):
         except InvalidDocument as exc:
             raise ValueError(str(exc)) from None  # a plain ValueError: a plain 422 entry
         return value
+
+    # Delayed submit (issue 15 §1): when to run, as a time or as seconds from now.
+    run_at: AwareDatetime | None = Field(
+        default=None,
+        strict=True,
+        description="RFC 3339 time with a timezone; in the past runs now; at most a year ahead",
+    )
+    delay: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DELAY_S,
+        strict=True,
+        allow_inf_nan=False,
+        description="seconds from now (the Redis clock); instead of run_at",
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _within_a_year(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # The host clock is good enough for a bound a year away; Redis decides the due time.
+        if value is not None and value > dt.datetime.now(dt.UTC) + dt.timedelta(
+            seconds=MAX_DELAY_S
+        ):
+            raise ValueError("run_at is more than a year ahead")
+        return value
+
+    @model_validator(mode="after")
+    def _one_time(self) -> SubmitTaskRequest:
+        if self.run_at is not None and self.delay is not None:
+            raise ValueError("give run_at or delay, not both")
+        return self
 
 
 class SubmitTaskResponse(BaseModel):

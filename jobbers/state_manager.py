@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
@@ -41,6 +41,7 @@ from jobbers.models.document import check_document
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
+    MAX_DELAY_S,
     MAX_PARAMS_BYTES,
     MAX_SUBMIT_BATCH,
     Task,
@@ -182,14 +183,21 @@ class StateManager(RuntimeState):
 
     # ------------------------------------------------------------------ tasks
 
-    async def submit(self, task: Task) -> tuple[Task, bool]:
+    async def submit(
+        self, task: Task, run_at: datetime | None = None, delay: float | None = None
+    ) -> tuple[Task, bool]:
         """Store ``task`` and enqueue it; returns (stored task, created).
 
         Idempotent on the id: the same id with the same content returns the existing task
         and never enqueues it twice; other content raises DuplicateTask and changes nothing.
         Concurrent calls share round trips (``jobbers.coalesce``), each keeping its own
         outcome.
+
+        ``run_at`` (an aware time) or ``delay`` (seconds) keeps the task ``scheduled`` until
+        then (also settable as the task's own fields); a time not in the future runs now.
         """
+        if run_at is not None or delay is not None:
+            task = task.model_copy(update={"run_at": run_at, "delay": delay})
         return await self._submitter.call(task)
 
     @store_op
@@ -225,10 +233,20 @@ class StateManager(RuntimeState):
                     raise checked
                 outcomes.append(checked)
                 continue
+            # Delayed submit (issue 15 §1): a bad time refuses the task like bad parameters.
+            due = _checked_due(task)
+            if isinstance(due, InvalidInput):
+                if all_or_nothing:
+                    due.item = len(outcomes)
+                    raise due
+                outcomes.append(due)
+                continue
             tid = str(task.id)
             fp = task.fingerprint(checked)
             argv.append(
                 f"{tid}\x1f{task.name}\x1f{task.version}\x1f{task.queue}\x1f{fp}\x1f{checked}"
+                # Delayed submit (issue 15 §1): the due time after the parameters.
+                + (f"\x1f{due}" if due else "")
             )
             sent.append((len(outcomes), task, tid))
             outcomes.append((task, False))  # replaced by the script's answer below
@@ -249,6 +267,14 @@ class StateManager(RuntimeState):
                 if value not in when:
                     when[value] = ms_to_datetime(value)
                 update = {"status": TaskStatus.SUBMITTED, "submitted_at": when[value]}
+                outcomes[i] = (task.model_copy(update=update), True)
+            elif kind == "later":  # Delayed submit (issue 15 §1): stored scheduled
+                at, _, due_ms = value.partition(":")
+                update = {
+                    "status": TaskStatus.SCHEDULED,
+                    "submitted_at": ms_to_datetime(at),
+                    "scheduled_for": ms_to_datetime(due_ms),
+                }
                 outcomes[i] = (task.model_copy(update=update), True)
             elif kind == "exists":
                 repeats.append((i, tid))
@@ -884,6 +910,25 @@ def _refusal(task: Task, size: int, kind: str, value: str) -> JobbersError:
                 field="queue",
             )
     return JobbersError(f"unexpected submit reply {kind!r} for task {tid}")
+
+
+def _checked_due(task: Task) -> str | InvalidInput:
+    """The task's due spec for submit.lua (``Task.due_spec``), or why it is refused.
+
+    The API validates the same bounds; this guards callers of the core itself.
+    """
+    if task.run_at is not None and task.delay is not None:
+        return InvalidInput(f"task {task.id}: give run_at or delay, not both", field="run_at")
+    if task.run_at is not None:
+        if task.run_at.tzinfo is None:
+            return InvalidInput(f"task {task.id}: run_at needs a timezone", field="run_at")
+        if task.run_at > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
+            return InvalidInput(f"task {task.id}: run_at is more than a year ahead", field="run_at")
+    if task.delay is not None and not 0 <= task.delay <= MAX_DELAY_S:
+        return InvalidInput(
+            f"task {task.id}: delay must be between 0 and {MAX_DELAY_S} seconds", field="delay"
+        )
+    return task.due_spec()
 
 
 def _checked_params(task: Task) -> str | InvalidInput:
