@@ -1,8 +1,11 @@
-"""``jobbers_scheduler``: promote due retries onto their queues.
+"""``jobbers_scheduler``: promote due retries and delayed tasks onto their queues, and fire
+due schedule ticks.
 
-It sleeps until the next due time, and a doorbell rung by every newly scheduled retry
-wakes it early, so a retry due in 2 s starts within milliseconds of due without polling.
-Several schedulers may run at once: promotion is one atomic script.
+It sleeps (BZPOPMIN on its doorbell) until the next due time, and the doorbell, rung by
+every newly scheduled retry, delayed submit and schedule change, wakes it early, so a task
+due in 2 s starts within milliseconds of due without polling. Several schedulers may run at
+once: promotion is one atomic script, and a schedule tick fires at most once (see
+``jobbers.schedule_state``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import logging
 
 from jobbers.process import run_process, setup_logging, state_from_env
+from jobbers.schedule_state import FIRE_BATCH
 from jobbers.state_manager import StateManager
 from jobbers.worker import RETRIED, RETRY_MAX_S
 
@@ -31,14 +35,21 @@ class Scheduler:
         self._stop.set()
 
     async def step(self) -> float:
-        """Promote every due task; returns seconds until the next one is due (capped)."""
+        """Promote every due task and fire every due schedule tick; returns seconds until
+        the next of either is due (capped)."""
         while True:
             promoted, wait_ms = await self.state.promote_due(500)
             if promoted:
                 log.info("promoted %d due tasks", promoted)
             if promoted < 500:
                 break
-        return MAX_SLEEP if wait_ms < 0 else min(MAX_SLEEP, wait_ms / 1000)
+        # Schedules (issue 15 §2): each due tick fired once, whichever scheduler gets it.
+        while True:
+            handled, sched_ms = await self.state.fire_due_schedules(FIRE_BATCH)
+            if handled < FIRE_BATCH:
+                break
+        waits = [w for w in (wait_ms, sched_ms) if w >= 0]
+        return MAX_SLEEP if not waits else min(MAX_SLEEP, min(waits) / 1000)
 
     async def run(self) -> None:
         """Promote until stopped, waking at each due time or new retry."""
@@ -63,7 +74,8 @@ class Scheduler:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``jobbers_scheduler``."""
     argparse.ArgumentParser(
-        prog="jobbers_scheduler", description="Promote due retries. Environment: REDIS_URL."
+        prog="jobbers_scheduler",
+        description="Promote due tasks and fire schedules. Environment: REDIS_URL.",
     ).parse_args(argv)
     setup_logging("scheduler")
     scheduler = Scheduler(state_from_env())

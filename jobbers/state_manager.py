@@ -51,6 +51,7 @@ from jobbers.models.task import (
     ms_to_datetime,
 )
 from jobbers.runtime_state import RuntimeState
+from jobbers.schedule_state import ScheduleState
 from jobbers.scripts import Scripts
 from jobbers.task_codec import (
     summary_from_record,
@@ -112,7 +113,7 @@ def check_cursor(cursor: str | None) -> str | None:
     return cursor
 
 
-class StateManager(RuntimeState):
+class StateManager(RuntimeState, ScheduleState):
     """All jobbers state in one Redis, behind domain verbs."""
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
