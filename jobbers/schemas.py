@@ -31,6 +31,7 @@ from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
+from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView
 from jobbers.models.task import MAX_DELAY_S, Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
@@ -61,6 +62,11 @@ __all__ = [
     "Role",
     "RoleUpdate",
     "RolesResponse",
+    "Schedule",
+    "ScheduleSpec",
+    "ScheduleUpdate",
+    "ScheduleView",
+    "SchedulesResponse",
     "ScheduledTask",
     "ScheduledTaskPage",
     "Stats",
@@ -75,6 +81,7 @@ __all__ = [
     "TaskPage",
     "TaskStatus",
     "TaskSummary",
+    "TriggerResponse",
     "WorkerInfo",
     "WorkersResponse",
     "canonical_ulid",
@@ -113,6 +120,17 @@ TaskId = Annotated[str, AfterValidator(canonical_ulid), _ULID_JSON_SCHEMA]
 SubmittedId = Annotated[ULID, BeforeValidator(_ulid_input), _ULID_JSON_SCHEMA]
 
 
+def _time_text(value: object) -> object:
+    """Delayed submit (issue 15 §1): a time is RFC 3339 text (or a datetime in Python),
+    never a bare number that pydantic would read as a Unix time."""
+    if isinstance(value, str | dt.datetime):
+        return value
+    raise ValueError("run_at must be an RFC 3339 time with a timezone")
+
+
+RunAt = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 class SubmitTaskRequest(BaseModel):
     """Body of ``POST /submit-task``; ``id`` is generated when omitted."""
 
@@ -140,9 +158,8 @@ class SubmitTaskRequest(BaseModel):
         return value
 
     # Delayed submit (issue 15 §1): when to run, as a time or as seconds from now.
-    run_at: AwareDatetime | None = Field(
+    run_at: RunAt | None = Field(
         default=None,
-        strict=True,
         description="RFC 3339 time with a timezone; in the past runs now; at most a year ahead",
     )
     delay: float | None = Field(
@@ -251,6 +268,26 @@ class RoleUpdate(BaseModel):
 
     name: Name | None = None
     queues: list[Name] = Field(default_factory=list, max_length=256)
+
+
+class ScheduleUpdate(ScheduleSpec):
+    """Body of ``PUT /schedules/{name}`` (issue 15 §2): the whole definition; a ``name``,
+    if given, must be the path's."""
+
+    name: Name | None = None
+
+
+class SchedulesResponse(BaseModel):
+    """Answer of ``GET /schedules``: every schedule, sorted by name."""
+
+    schedules: list[ScheduleView]
+
+
+class TriggerResponse(BaseModel):
+    """Answer of ``POST /schedules/{name}/trigger``: the task submitted now."""
+
+    message: str
+    task: Task
 
 
 class PurgeResponse(BaseModel):
