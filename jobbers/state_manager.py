@@ -832,7 +832,7 @@ class StateManager(RuntimeState, ScheduleState):
     async def scheduled_tasks(
         self, queue: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> Page[TaskSummary]:
-        """Tasks waiting for a retry, soonest due first."""
+        """Tasks waiting for a retry or their run time (delayed submits), soonest due first."""
         return await self.list_tasks(TaskStatus.SCHEDULED, queue, limit, cursor)
 
     @store_op
