@@ -21,6 +21,8 @@ from jobbers.worker import RETRIED, RETRY_MAX_S
 
 log = logging.getLogger("jobbers.scheduler")
 MAX_SLEEP = 5.0
+# How much later than due the doorbell's own timeout ends a wait (see Scheduler._sleep).
+WAKE_SLACK_S = 0.25
 
 
 class Scheduler:
@@ -51,6 +53,26 @@ class Scheduler:
         waits = [w for w in (wait_ms, sched_ms) if w >= 0]
         return MAX_SLEEP if not waits else min(MAX_SLEEP, min(waits) / 1000)
 
+    async def _sleep(self, wait: float) -> None:
+        """Block on the doorbell until it rings or ``wait`` seconds pass, whichever first.
+
+        Redis expires a blocking command's timeout only on its own timer tick (``hz``: every
+        100 ms by default) when nothing else happens, so a timeout alone wakes up to 100 ms
+        late on an idle server. A local timer of the same length (a duration read off the
+        Redis clock, so no host clock decides it) rings the doorbell at the due time; the
+        BZPOPMIN returns at once. Its own timeout, a little longer, is the backstop.
+        """
+        waiter = asyncio.create_task(self.state.wait_for_schedule(wait + WAKE_SLACK_S))
+        timer = asyncio.create_task(asyncio.sleep(wait))
+        stopper = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({waiter, timer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if timer in done and not waiter.done():
+            await self.state.ring_scheduler()
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (waiter, timer, stopper):
+            t.cancel()
+        await asyncio.gather(waiter, timer, stopper, return_exceptions=True)
+
     async def run(self) -> None:
         """Promote until stopped, waking at each due time or new retry."""
         backoff = 0.2
@@ -59,12 +81,7 @@ class Scheduler:
                 wait = await self.step()
                 backoff = 0.2
                 if wait > 0:
-                    waiter = asyncio.create_task(self.state.wait_for_schedule(wait))
-                    stopper = asyncio.create_task(self._stop.wait())
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    for t in (waiter, stopper):
-                        t.cancel()
-                    await asyncio.gather(waiter, stopper, return_exceptions=True)
+                    await self._sleep(wait)
             except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
