@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobbers.errors import DuplicateTask, InvalidInput
 from jobbers.models.task import Task, TaskStatus
+from jobbers.redis_server import RedisServer, free_port
 from jobbers.scheduler import Scheduler
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
@@ -126,3 +129,43 @@ async def test_a_batch_mixes_delayed_and_immediate_tasks(state: StateManager) ->
     stats = await state.stats()
     assert stats.statuses["scheduled"] == 1
     assert {q.name: q.depth for q in stats.queues}["default"] == 2
+
+
+async def test_the_scheduler_promotes_on_time_on_an_idle_redis(own_state: StateManager) -> None:
+    """Redis ends a blocking timeout only on its own timer tick (100 ms at the default hz)
+    when nothing else happens; the scheduler must still promote a task at its due time."""
+    scheduler = Scheduler(own_state)
+    runner = asyncio.create_task(scheduler.run())
+    lateness = []
+    try:
+        await eventually(lambda: blocked_on_bell(own_state), within=3, what="scheduler asleep")
+        for delay in (0.31, 0.27, 0.33, 0.29, 0.35):
+            stored, _ = await own_state.submit(Task(name="add"), delay=delay)
+            assert stored.scheduled_for is not None
+            # Nothing touches Redis until the task is due: the server is idle meanwhile.
+            got = await eventually(
+                lambda tid=stored.id: promoted_at(own_state, str(tid)),
+                within=5,
+                interval=delay + 0.2,
+            )
+            lateness.append(got - stored.scheduled_for.timestamp() * 1000)
+    finally:
+        scheduler.stop()
+        await runner
+    assert max(lateness) < 40, lateness
+
+
+async def promoted_at(state: StateManager, tid: str) -> float | None:
+    score = await state.redis.zscore(state.keys.status_index(TaskStatus.SUBMITTED), tid)
+    return None if score is None else float(score)
+
+
+@pytest.fixture
+async def own_state(tmp_path: Path) -> AsyncIterator[StateManager]:
+    """A Redis of this test's own: no other test's clients keep its event loop busy."""
+    server = RedisServer(free_port(), tmp_path / "redis", appendonly=False).start()
+    state = StateManager.from_url(server.url)
+    await state.ensure_defaults()
+    yield state
+    await state.close()
+    server.stop(kill=True)
