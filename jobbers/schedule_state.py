@@ -83,9 +83,14 @@ class ScheduleState:
         pipe.zscore(k.schedule_next, name)
         pipe.hget(k.schedule_last, name)
         raw, nxt, last = await pipe.execute()
-        view = _view(name, raw, nxt, last) if raw is not None else None
-        if view is None:
+        if raw is None:
             raise ScheduleNotFound(f"schedule {name!r} not found")
+        view = _view(name, raw, nxt, last)
+        if view is None:
+            raise ScheduleNotFound(
+                f"schedule {name!r} is stored in a form this version cannot read; "
+                "replace it (PUT) or delete it"
+            )
         return view
 
     async def create_schedule(self, schedule: Schedule) -> ScheduleView:
@@ -261,7 +266,8 @@ def _fire_args(
     spec = schedule.task
     task = Task(name=spec.name, version=spec.version, queue=spec.queue, parameters=spec.parameters)
     params = task.params_json()
-    jitter = tick_jitter_ms(schedule.name, id_tick, schedule.jitter)
+    # A trigger runs now: jitter spreads ticks, not an operator's request.
+    jitter = 0 if action == "trigger" else tick_jitter_ms(schedule.name, id_tick, schedule.jitter)
     return [
         schedule.name,
         raw,
