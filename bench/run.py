@@ -22,11 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, events, head, latency, memory, retention
+from . import cli, dashboard, drain, enqueue, events, head, latency, memory, retention, schedules
 from .common import loadavg, machine_line, median, private_redis
 
 PARTS = (
     "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
+    "delayed", "fire",  # issue 15: delayed tasks and schedules
 )  # fmt: skip
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
@@ -526,6 +527,65 @@ def part_events(url: str, args: argparse.Namespace, report: Report) -> None:
     xadd = on[-1]["commands"].get("xadd", 0)
     lines += ["", f"XADD per task in the drain (claim + finish): {xadd}"]
     report.section("Event stream", lines)
+
+
+def part_delayed(url: str, args: argparse.Namespace, report: Report) -> None:
+    """Issue 15 §1: a delayed task's start after its due time, on an idle system."""
+    rows = repeat(
+        args.runs, "delayed", lambda: schedules.delayed(url, args.samples, args.concurrency)
+    )
+    floor = [r["floor"] for r in rows]
+    ours = [r["jobbers"] for r in rows]
+    p99 = med(ours, "p99_ms")
+    report.target(
+        "delayed task: due -> start p99, ms (idle)",
+        f"{p99:.1f}",
+        f"floor {med(floor, 'p99_ms'):.1f}",
+        "<= 50 ms",
+        p99 <= 50,
+    )
+    lines = [
+        f"{args.samples} `bench_stamp` tasks per run (after 3 warm-up ones), one at a time, "
+        "each submitted with a delay of 100-300 ms to one idle worker (concurrency "
+        f"{args.concurrency}) and one `jobbers_scheduler`; lateness = the task body's first "
+        "clock read minus its due time (`scheduled_for`, the Redis clock). Floor: a bare "
+        "redis-py ZADD/BZPOPMIN timer on the same Redis, sample by sample in turn. Medians "
+        f"of {args.runs} runs.",
+        "",
+        "| figure, ms | floor timer | jobbers |",
+        "|---|---:|---:|",
+    ]
+    for key in ("p50_ms", "p99_ms", "max_ms"):
+        lines.append(f"| due -> start {key[:-3]} | {med(floor, key):.2f} | {med(ours, key):.2f} |")
+    report.section("Delayed tasks", lines)
+
+
+def part_fire(url: str, args: argparse.Namespace, report: Report) -> None:
+    """Issue 15 §2: fire delay from the tick, 3 schedulers, many schedules in one second."""
+    n = 200 if args.quick else 1000
+    rows = repeat(args.runs, "fire", lambda: schedules.fire(url, n, 3))
+    floor = [r["floor"] for r in rows]
+    ours = [r["jobbers"] for r in rows]
+    p99 = med(ours, "p99_ms")
+    report.target(
+        f"schedules: tick -> fired task p99, ms ({n:,} due in one second, 3 schedulers)",
+        f"{p99:.1f}",
+        f"floor {med(floor, 'p99_ms'):.1f}",
+        "<= 100 ms",
+        p99 <= 100 if n >= 1000 else None,
+    )
+    lines = [
+        f"{n:,} schedules whose next tick is the same second, three `jobbers_scheduler` "
+        "processes; delay = the fired task's `submitted_at` (the firing script's Redis clock, "
+        "ms) minus the tick. Floor: three bare redis-py ZADD/BZPOPMIN timers moving as many "
+        f"members due at the same tick onto a list. Medians of {args.runs} runs.",
+        "",
+        "| figure, ms | floor timers | jobbers |",
+        "|---|---:|---:|",
+    ]
+    for key in ("p50_ms", "p99_ms", "max_ms"):
+        lines.append(f"| tick -> fired {key[:-3]} | {med(floor, key):.2f} | {med(ours, key):.2f} |")
+    report.section("Schedules", lines)
 
 
 def main() -> None:

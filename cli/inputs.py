@@ -103,3 +103,43 @@ def _json(text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageProblem(f"{where}: invalid JSON: {exc.msg} at position {exc.pos}") from None
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``2h``, ``1d`` or ``250ms`` (delayed submits and
+    schedules, issue 15); a clear error naming ``option`` otherwise."""
+    import re
+
+    import typer
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
+    if not match:
+        raise typer.BadParameter(
+            f"{text!r} is not a duration; use seconds or a number with s, m, h or d (90s, 15m, 2h)",
+            param_hint=option,
+        )
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+
+
+def parse_time(text: str, option: str) -> Any:
+    """An aware datetime from RFC 3339 text (``2026-12-08T09:00:00+01:00``); a clear error
+    naming ``option`` when it is not one or has no timezone."""
+    import datetime as dt
+
+    import typer
+
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a time; use RFC 3339, e.g. 2026-12-08T09:00:00+01:00",
+            param_hint=option,
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{text!r} has no timezone; add one, e.g. +01:00 or Z", param_hint=option
+        )
+    return moment

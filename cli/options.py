@@ -24,6 +24,8 @@ def _complete(kind: str, incomplete: str) -> list[str]:
         with SyncJobbersClient(timeout=1.0) as client:
             if kind == "queues":
                 names = [q.name for q in client.run(client.api.list_queues()).queues]
+            elif kind == "schedules":
+                names = [x.name for x in client.run(client.api.list_schedules()).schedules]
             else:
                 names = [r.name for r in client.run(client.api.list_roles()).roles]
     except Exception:  # completion must never fail the shell
@@ -39,6 +41,11 @@ def complete_queue(incomplete: str) -> list[str]:
 def complete_role(incomplete: str) -> list[str]:
     """Shell completion of role names."""
     return _complete("roles", incomplete)
+
+
+def complete_schedule(incomplete: str) -> list[str]:
+    """Shell completion of schedule names (issue 15 §2)."""
+    return _complete("schedules", incomplete)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -70,6 +77,15 @@ RoleArg = Annotated[
     str,
     typer.Argument(
         metavar="ROLE", help="Role name", autocompletion=complete_role, show_default=False
+    ),
+]
+ScheduleArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="SCHEDULE",
+        help="Schedule name",
+        autocompletion=complete_schedule,
+        show_default=False,
     ),
 ]
 QueueFilter = Annotated[

@@ -23,16 +23,17 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 
 PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Tasks", (
-        ("submit", "Submit a task (idempotent on --id); --wait follows it to the end."),
+        ("submit", "Submit a task (idempotent on --id); --wait follows it to the end; --at/--in delay it."),
         ("submit-many", "Submit many tasks from JSON Lines or a JSON array, 1,000 per request."),
         ("status", "Show a task: status, timings, parameters, results and error history."),
         ("list", "List tasks by status, queue and/or task name (waiting and running ones oldest first)."),
         ("cancel", "Cancel tasks: waiting ones at once, running ones at their next await."),
         ("retry", "Put failed, stalled or cancelled tasks back on their queues."),
         ("active", "List running tasks with elapsed time, heartbeat age and progress."),
-        ("scheduled", "List tasks waiting for a retry, soonest due first."),
+        ("scheduled", "List tasks waiting for a retry or their run time, soonest due first."),
         ("events", "Follow task status changes as they happen, one line each (Ctrl-C stops)."),
         ("dlq", "The dead-letter queue: browse, history, resubmit, delete."),
+        ("schedules", "Schedules: cron or interval rules that submit a task at each tick."),
     )),
     ("System", (
         ("stats", "Show per-queue depth, running, scheduled, DLQ and recent throughput."),
@@ -46,7 +47,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("dev", "Run Redis, the manager, a worker per role, scheduler and cleaner; Ctrl-C stops all."),
         ("manager", "Serve the HTTP API: MODULE [--host H] [--port P] (same as jobbers_manager)."),
         ("worker", "Run a worker: MODULE [--role R] [--concurrency N] (same as jobbers_worker)."),
-        ("scheduler", "Promote due retries onto their queues (same as jobbers_scheduler)."),
+        ("scheduler", "Promote due retries and delayed tasks, fire schedules (same as jobbers_scheduler)."),
         ("cleaner", "Mark stalls, recover dead workers' tasks, apply retention: [--interval S]."),
     )),
     ("Configuration", (

@@ -301,3 +301,49 @@ STATS = View(
     ],
     lambda q: q.name,
 )
+
+
+# Schedules (issue 15 §2)
+def _rule(sc: Any) -> str:
+    if sc.cron is not None:
+        return f"cron {sc.cron}" + ("" if sc.timezone == "UTC" else f" ({sc.timezone})")
+    return f"every {duration(sc.every)}"
+
+
+def _enabled_style(sc: Any) -> str:
+    return "" if sc.enabled else "yellow"
+
+
+SCHEDULE_FIELDS = [
+    Column("name", lambda sc: sc.name, "bold"),
+    Column("rule", _rule),
+    Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
+    Column("queue", lambda sc: sc.task.queue),
+    Column("enabled", lambda sc: sc.enabled, _enabled_style),
+    Column("overlap", lambda sc: sc.overlap),
+    Column("missed", lambda sc: sc.missed),
+    Column("jitter", lambda sc: sc.jitter),
+    Column("next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: _when(sc.next_fire_at)),
+    Column("last_fire_at", lambda sc: sc.last_fire_at, "", lambda sc: _when(sc.last_fire_at)),
+    Column("last_outcome", lambda sc: sc.last_outcome),
+    Column("last_task_id", lambda sc: sc.last_task_id),
+    Column("parameters", lambda sc: sc.task.parameters),
+]
+SCHEDULES = View(
+    [
+        Column("name", lambda sc: sc.name, "bold"),
+        Column("rule", _rule),
+        Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
+        Column("queue", lambda sc: sc.task.queue),
+        Column("enabled", lambda sc: sc.enabled, _enabled_style),
+        Column("overlap", lambda sc: sc.overlap),
+        Column(
+            "next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: age(sc.next_fire_at), "next"
+        ),
+        Column(
+            "last_fire_at", lambda sc: sc.last_fire_at, "", lambda sc: age(sc.last_fire_at), "last"
+        ),
+        Column("last_task_id", lambda sc: sc.last_task_id, flex=True),
+    ],
+    lambda sc: sc.name,
+)

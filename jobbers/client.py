@@ -66,7 +66,11 @@ from jobbers.schemas import (
     Role,
     RolesResponse,
     RoleUpdate,
+    Schedule,
     ScheduledTaskPage,
+    SchedulesResponse,
+    ScheduleUpdate,
+    ScheduleView,
     Stats,
     SubmitTaskRequest,
     SubmitTaskResponse,
@@ -76,6 +80,7 @@ from jobbers.schemas import (
     TaskEvent,
     TaskPage,
     TaskStatus,
+    TriggerResponse,
     WorkersResponse,
 )
 
@@ -246,7 +251,7 @@ class JobbersClient:
     async def scheduled_tasks(
         self, queue: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> ScheduledTaskPage:
-        """Tasks waiting for a retry, soonest due first, with the seconds until due."""
+        """Tasks waiting for a retry or their run time, soonest due first, with time to due."""
         return await self._get(
             "/scheduled-tasks", ScheduledTaskPage, queue=queue, limit=limit, cursor=cursor
         )
@@ -383,6 +388,40 @@ class JobbersClient:
     async def delete_role(self, name: str) -> Message:
         """Delete a role."""
         return await self._send("DELETE", f"/roles/{name}", Message)
+
+    # ------------------------------------------------------------------ schedules (issue 15 §2)
+
+    async def list_schedules(self) -> SchedulesResponse:
+        """Every schedule with its next and last fire, sorted by name."""
+        return await self._get("/schedules", SchedulesResponse)
+
+    async def get_schedule(self, name: str) -> ScheduleView:
+        """One schedule."""
+        return await self._get(f"/schedules/{name}", ScheduleView)
+
+    async def create_schedule(self, schedule: Schedule) -> ScheduleView:
+        """Create a schedule (Conflict if the name is taken)."""
+        return await self._send("POST", "/schedules", ScheduleView, schedule)
+
+    async def put_schedule(self, name: str, update: ScheduleUpdate) -> ScheduleView:
+        """Create or replace a schedule's definition."""
+        return await self._send("PUT", f"/schedules/{name}", ScheduleView, update)
+
+    async def delete_schedule(self, name: str) -> Message:
+        """Delete a schedule (the tasks it fired stay)."""
+        return await self._send("DELETE", f"/schedules/{name}", Message)
+
+    async def pause_schedule(self, name: str) -> ScheduleView:
+        """Stop a schedule firing."""
+        return await self._send("POST", f"/schedules/{name}/pause", ScheduleView)
+
+    async def resume_schedule(self, name: str) -> ScheduleView:
+        """Fire again from the next tick after now."""
+        return await self._send("POST", f"/schedules/{name}/resume", ScheduleView)
+
+    async def trigger_schedule(self, name: str) -> TriggerResponse:
+        """Submit the schedule's task once now."""
+        return await self._send("POST", f"/schedules/{name}/trigger", TriggerResponse)
 
     # ------------------------------------------------------------------ dead-letter queue
 

@@ -7,6 +7,7 @@
     ├── TaskNotFound             no task has this id
     ├── QueueNotFound            no queue has this name
     ├── RoleNotFound             no role has this name
+    ├── ScheduleNotFound         no schedule has this name
     ├── UnknownTask              (name, version) is not registered where it is needed
     ├── InvalidInput             well-formed, but names something that cannot be used
     │   └── InvalidDocument      parameters or results JSON cannot be stored and read back
@@ -40,6 +41,10 @@ class QueueNotFound(JobbersError):
 
 class RoleNotFound(JobbersError):
     """Raised when a role name is not configured."""
+
+
+class ScheduleNotFound(JobbersError):
+    """Raised when a schedule name is not stored (issue 15 §2)."""
 
 
 class UnknownTask(JobbersError):

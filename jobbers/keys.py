@@ -45,7 +45,14 @@ bell:{queue}           ZSET    doorbell, one member while the queue may have wor
 bell:{queue}:{name@ver} ZSET   doorbell of a capped type's tasks left by a claim at its
                                worker's cap; workers with a free slot of the type wait on it
 wake:{worker}          ZSET    a worker's private doorbell, interrupts its blocking wait
-schedbell              ZSET    doorbell of the scheduler, rung when a retry is scheduled
+schedbell              ZSET    doorbell of the scheduler, rung when a retry is scheduled,
+                               a delayed task submitted or a schedule's next tick written
+sched                  HASH    schedule name -> Schedule JSON (definition, enabled); schedule
+                               verbs (sched_put)
+sched:next             ZSET    schedule name -> its next tick (ms), enabled schedules only;
+                               sched_put, sched_fire; schedulers read the due ones
+sched:last             HASH    schedule name -> JSON {tick, at, task, outcome}: what the last
+                               tick did; sched_fire
 inflight:{worker}      ZSET    id -> started_at, tasks a worker holds; claim, finish, reap
 hb                     ZSET    id -> heartbeat deadline (tasks with a max interval); claim,
                                task_beat, stall
@@ -171,6 +178,21 @@ class Keys:
     def sched_bell(self) -> str:
         """The doorbell the scheduler blocks on."""
         return f"{self.prefix}schedbell"
+
+    @property
+    def schedules(self) -> str:
+        """Schedule name -> Schedule JSON."""
+        return f"{self.prefix}sched"
+
+    @property
+    def schedule_next(self) -> str:
+        """Schedule name -> next tick (ms), enabled schedules only."""
+        return f"{self.prefix}sched:next"
+
+    @property
+    def schedule_last(self) -> str:
+        """Schedule name -> JSON of the last tick's outcome."""
+        return f"{self.prefix}sched:last"
 
     @property
     def workers(self) -> str:

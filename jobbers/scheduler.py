@@ -1,8 +1,11 @@
-"""``jobbers_scheduler``: promote due retries onto their queues.
+"""``jobbers_scheduler``: promote due retries and delayed tasks onto their queues, and fire
+due schedule ticks.
 
-It sleeps until the next due time, and a doorbell rung by every newly scheduled retry
-wakes it early, so a retry due in 2 s starts within milliseconds of due without polling.
-Several schedulers may run at once: promotion is one atomic script.
+It sleeps (BZPOPMIN on its doorbell) until the next due time, and the doorbell, rung by
+every newly scheduled retry, delayed submit and schedule change, wakes it early, so a task
+due in 2 s starts within milliseconds of due without polling. Several schedulers may run at
+once: promotion is one atomic script, and a schedule tick fires at most once (see
+``jobbers.schedule_state``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import asyncio
 import logging
 
 from jobbers.process import run_process, setup_logging, state_from_env
+from jobbers.schedule_state import FIRE_BATCH
 from jobbers.state_manager import StateManager
 from jobbers.worker import RETRIED, RETRY_MAX_S
 
 log = logging.getLogger("jobbers.scheduler")
 MAX_SLEEP = 5.0
+# How much later than due the doorbell's own timeout ends a wait (see Scheduler._sleep).
+WAKE_SLACK_S = 0.25
 
 
 class Scheduler:
@@ -31,14 +37,41 @@ class Scheduler:
         self._stop.set()
 
     async def step(self) -> float:
-        """Promote every due task; returns seconds until the next one is due (capped)."""
+        """Promote every due task and fire every due schedule tick; returns seconds until
+        the next of either is due (capped)."""
         while True:
             promoted, wait_ms = await self.state.promote_due(500)
             if promoted:
                 log.info("promoted %d due tasks", promoted)
             if promoted < 500:
                 break
-        return MAX_SLEEP if wait_ms < 0 else min(MAX_SLEEP, wait_ms / 1000)
+        # Schedules (issue 15 §2): each due tick fired once, whichever scheduler gets it.
+        while True:
+            handled, sched_ms = await self.state.fire_due_schedules(FIRE_BATCH)
+            if handled < FIRE_BATCH:
+                break
+        waits = [w for w in (wait_ms, sched_ms) if w >= 0]
+        return MAX_SLEEP if not waits else min(MAX_SLEEP, min(waits) / 1000)
+
+    async def _sleep(self, wait: float) -> None:
+        """Block on the doorbell until it rings or ``wait`` seconds pass, whichever first.
+
+        Redis expires a blocking command's timeout only on its own timer tick (``hz``: every
+        100 ms by default) when nothing else happens, so a timeout alone wakes up to 100 ms
+        late on an idle server. A local timer of the same length (a duration read off the
+        Redis clock, so no host clock decides it) rings the doorbell at the due time; the
+        BZPOPMIN returns at once. Its own timeout, a little longer, is the backstop.
+        """
+        waiter = asyncio.create_task(self.state.wait_for_schedule(wait + WAKE_SLACK_S))
+        timer = asyncio.create_task(asyncio.sleep(wait))
+        stopper = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({waiter, timer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if timer in done and not waiter.done():
+            await self.state.ring_scheduler()
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (waiter, timer, stopper):
+            t.cancel()
+        await asyncio.gather(waiter, timer, stopper, return_exceptions=True)
 
     async def run(self) -> None:
         """Promote until stopped, waking at each due time or new retry."""
@@ -48,12 +81,7 @@ class Scheduler:
                 wait = await self.step()
                 backoff = 0.2
                 if wait > 0:
-                    waiter = asyncio.create_task(self.state.wait_for_schedule(wait))
-                    stopper = asyncio.create_task(self._stop.wait())
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    for t in (waiter, stopper):
-                        t.cancel()
-                    await asyncio.gather(waiter, stopper, return_exceptions=True)
+                    await self._sleep(wait)
             except RETRIED as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
@@ -63,7 +91,8 @@ class Scheduler:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``jobbers_scheduler``."""
     argparse.ArgumentParser(
-        prog="jobbers_scheduler", description="Promote due retries. Environment: REDIS_URL."
+        prog="jobbers_scheduler",
+        description="Promote due tasks and fire schedules. Environment: REDIS_URL.",
     ).parse_args(argv)
     setup_logging("scheduler")
     scheduler = Scheduler(state_from_env())

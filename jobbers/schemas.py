@@ -7,11 +7,13 @@ responses into the same classes, so both sides agree by construction. Domain mod
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,6 +22,7 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from ulid import ULID
 
@@ -29,7 +32,8 @@ from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
-from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
+from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView
+from jobbers.models.task import MAX_DELAY_S, Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
 
@@ -59,8 +63,13 @@ __all__ = [
     "Role",
     "RoleUpdate",
     "RolesResponse",
+    "Schedule",
+    "ScheduleSpec",
+    "ScheduleUpdate",
+    "ScheduleView",
     "ScheduledTask",
     "ScheduledTaskPage",
+    "SchedulesResponse",
     "Stats",
     "SubmitTaskRequest",
     "SubmitTaskResponse",
@@ -74,6 +83,7 @@ __all__ = [
     "TaskPage",
     "TaskStatus",
     "TaskSummary",
+    "TriggerResponse",
     "WorkerInfo",
     "WorkersResponse",
     "canonical_ulid",
@@ -112,6 +122,17 @@ TaskId = Annotated[str, AfterValidator(canonical_ulid), _ULID_JSON_SCHEMA]
 SubmittedId = Annotated[ULID, BeforeValidator(_ulid_input), _ULID_JSON_SCHEMA]
 
 
+def _time_text(value: object) -> object:
+    """Delayed submit (issue 15 §1): a time is RFC 3339 text (or a datetime in Python),
+    never a bare number that pydantic would read as a Unix time."""
+    if isinstance(value, str | dt.datetime):
+        return value
+    raise ValueError("run_at must be an RFC 3339 time with a timezone")
+
+
+RunAt = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 class SubmitTaskRequest(BaseModel):
     """Body of ``POST /submit-task``; ``id`` is generated when omitted."""
 
@@ -137,6 +158,36 @@ class SubmitTaskRequest(BaseModel):
         except InvalidDocument as exc:
             raise ValueError(str(exc)) from None  # a plain ValueError: a plain 422 entry
         return value
+
+    # Delayed submit (issue 15 §1): when to run, as a time or as seconds from now.
+    run_at: RunAt | None = Field(
+        default=None,
+        description="RFC 3339 time with a timezone; in the past runs now; at most a year ahead",
+    )
+    delay: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DELAY_S,
+        strict=True,
+        allow_inf_nan=False,
+        description="seconds from now (the Redis clock); instead of run_at",
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _within_a_year(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # The host clock is good enough for a bound a year away; Redis decides the due time.
+        if value is not None and value > dt.datetime.now(dt.UTC) + dt.timedelta(
+            seconds=MAX_DELAY_S
+        ):
+            raise ValueError("run_at is more than a year ahead")
+        return value
+
+    @model_validator(mode="after")
+    def _one_time(self) -> SubmitTaskRequest:
+        if self.run_at is not None and self.delay is not None:
+            raise ValueError("give run_at or delay, not both")
+        return self
 
 
 class SubmitTaskResponse(BaseModel):
@@ -219,6 +270,26 @@ class RoleUpdate(BaseModel):
 
     name: Name | None = None
     queues: list[Name] = Field(default_factory=list, max_length=256)
+
+
+class ScheduleUpdate(ScheduleSpec):
+    """Body of ``PUT /schedules/{name}`` (issue 15 §2): the whole definition; a ``name``,
+    if given, must be the path's."""
+
+    name: Name | None = None
+
+
+class SchedulesResponse(BaseModel):
+    """Answer of ``GET /schedules``: every schedule, sorted by name."""
+
+    schedules: list[ScheduleView]
+
+
+class TriggerResponse(BaseModel):
+    """Answer of ``POST /schedules/{name}/trigger``: the task submitted now."""
+
+    message: str
+    task: Task
 
 
 class PurgeResponse(BaseModel):

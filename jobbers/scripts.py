@@ -22,6 +22,8 @@ SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
     "cancel", "requeue", "promote", "purge", "dlq_remove", "stats", "retention", "migrate",
     "queue_set", "queue_delete",
+    # Schedules (issue 15 §2)
+    "sched_due", "sched_fire", "sched_put",
 )  # fmt: skip
 
 

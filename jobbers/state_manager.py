@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
@@ -44,6 +44,7 @@ from jobbers.models.event import TaskEvent, events_from_entry, split_event_id
 from jobbers.models.names import canonical_ulid, check_name
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import (
+    MAX_DELAY_S,
     MAX_PARAMS_BYTES,
     MAX_SUBMIT_BATCH,
     Task,
@@ -53,6 +54,7 @@ from jobbers.models.task import (
     ms_to_datetime,
 )
 from jobbers.runtime_state import RuntimeState
+from jobbers.schedule_state import ScheduleState
 from jobbers.scripts import Scripts
 from jobbers.task_codec import (
     summary_from_record,
@@ -117,7 +119,7 @@ def check_cursor(cursor: str | None) -> str | None:
     return cursor
 
 
-class StateManager(RuntimeState):
+class StateManager(RuntimeState, ScheduleState):
     """All jobbers state in one Redis, behind domain verbs."""
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
@@ -229,7 +231,11 @@ class StateManager(RuntimeState):
     # ------------------------------------------------------------------ tasks
 
     async def submit(
-        self, task: Task, headers: Mapping[str, str] | None = None
+        self,
+        task: Task,
+        headers: Mapping[str, str] | None = None,
+        run_at: datetime | None = None,
+        delay: float | None = None,
     ) -> tuple[Task, bool]:
         """Store ``task`` and enqueue it; returns (stored task, created).
 
@@ -238,7 +244,12 @@ class StateManager(RuntimeState):
         Concurrent calls share round trips (``jobbers.coalesce``), each keeping its own
         outcome. ``headers`` (e.g. a W3C ``traceparent``), with those the process's
         ``on_submit`` hooks add, are stored with the task for the worker's hooks.
+
+        ``run_at`` (an aware time) or ``delay`` (seconds) keeps the task ``scheduled`` until
+        then (also settable as the task's own fields); a time not in the future runs now.
         """
+        if run_at is not None or delay is not None:
+            task = task.model_copy(update={"run_at": run_at, "delay": delay})
         if not headers and not hooks.any_registered():
             return await self._submitter.call(task)  # the usual case: nothing more to do
         found = hooks.submit_headers(
@@ -316,10 +327,20 @@ class StateManager(RuntimeState):
                     raise checked
                 outcomes.append(checked)
                 continue
+            # Delayed submit (issue 15 §1): a bad time refuses the task like bad parameters.
+            due = _checked_due(task)
+            if isinstance(due, InvalidInput):
+                if all_or_nothing:
+                    due.item = len(outcomes)
+                    raise due
+                outcomes.append(due)
+                continue
             tid = str(task.id)
             fp = task.fingerprint(checked)
             argv.append(
                 f"{tid}\x1f{task.name}\x1f{task.version}\x1f{task.queue}\x1f{fp}\x1f{checked}"
+                # Delayed submit (issue 15 §1): the due time after the parameters.
+                + (f"\x1f{due}" if due else "")
             )
             sent.append((len(outcomes), task, tid))
             outcomes.append((task, False))  # replaced by the script's answer below
@@ -340,6 +361,14 @@ class StateManager(RuntimeState):
                 if value not in when:
                     when[value] = ms_to_datetime(value)
                 update = {"status": TaskStatus.SUBMITTED, "submitted_at": when[value]}
+                outcomes[i] = (task.model_copy(update=update), True)
+            elif kind == "later":  # Delayed submit (issue 15 §1): stored scheduled
+                at, _, due_ms = value.partition(":")
+                update = {
+                    "status": TaskStatus.SCHEDULED,
+                    "submitted_at": ms_to_datetime(at),
+                    "scheduled_for": ms_to_datetime(due_ms),
+                }
                 outcomes[i] = (task.model_copy(update=update), True)
             elif kind == "exists":
                 repeats.append((i, tid))
@@ -896,7 +925,7 @@ class StateManager(RuntimeState):
     async def scheduled_tasks(
         self, queue: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> Page[TaskSummary]:
-        """Tasks waiting for a retry, soonest due first."""
+        """Tasks waiting for a retry or their run time (delayed submits), soonest due first."""
         return await self.list_tasks(TaskStatus.SCHEDULED, queue, limit, cursor)
 
     @store_op
@@ -975,6 +1004,25 @@ def _refusal(task: Task, size: int, kind: str, value: str) -> JobbersError:
                 field="queue",
             )
     return JobbersError(f"unexpected submit reply {kind!r} for task {tid}")
+
+
+def _checked_due(task: Task) -> str | InvalidInput:
+    """The task's due spec for submit.lua (``Task.due_spec``), or why it is refused.
+
+    The API validates the same bounds; this guards callers of the core itself.
+    """
+    if task.run_at is not None and task.delay is not None:
+        return InvalidInput(f"task {task.id}: give run_at or delay, not both", field="run_at")
+    if task.run_at is not None:
+        if task.run_at.tzinfo is None:
+            return InvalidInput(f"task {task.id}: run_at needs a timezone", field="run_at")
+        if task.run_at > datetime.now(UTC) + timedelta(seconds=MAX_DELAY_S):
+            return InvalidInput(f"task {task.id}: run_at is more than a year ahead", field="run_at")
+    if task.delay is not None and not 0 <= task.delay <= MAX_DELAY_S:
+        return InvalidInput(
+            f"task {task.id}: delay must be between 0 and {MAX_DELAY_S} seconds", field="delay"
+        )
+    return task.due_spec()
 
 
 def _checked_params(task: Task) -> str | InvalidInput:

@@ -88,3 +88,4 @@ StatusFilter = Annotated[
 TaskIdPath = Annotated[TaskId, Path(description="the task's ULID")]
 QueueName = Annotated[str, Path(pattern=NAME_PATTERN, description="the queue's name")]
 RoleName = Annotated[str, Path(pattern=NAME_PATTERN, description="the role's name")]
+ScheduleName = Annotated[str, Path(pattern=NAME_PATTERN, description="the schedule's name")]

@@ -3,7 +3,8 @@
 =====================================================  ======  ==============================
 raised                                                 status  body
 =====================================================  ======  ==============================
-TaskNotFound, QueueNotFound, RoleNotFound              404     ``{"detail": "..."}``
+TaskNotFound, QueueNotFound, RoleNotFound,            404     ``{"detail": "..."}``
+ScheduleNotFound
 Conflict (InvalidTransition, DuplicateTask,            409     ``{"detail": "..."}``
 AlreadyExists)
 InvalidInput, UnknownTask, pydantic ValidationError    422     ``{"detail": [{loc, msg, type}]}``
@@ -39,6 +40,7 @@ from jobbers.errors import (
     Conflict,
     QueueNotFound,
     RoleNotFound,
+    ScheduleNotFound,
     StoreUnavailable,
     TaskNotFound,
     UnknownTask,
@@ -57,6 +59,7 @@ _STATUS: dict[type[Exception], int] = {
     TaskNotFound: 404,
     QueueNotFound: 404,
     RoleNotFound: 404,
+    ScheduleNotFound: 404,
     Conflict: 409,
 }
 _UNPROCESSABLE: dict[type[Exception], str] = {

@@ -40,6 +40,7 @@ from .screens.overview import OverviewScreen
 from .screens.queues import QueuesScreen
 from .screens.running import RunningScreen
 from .screens.scheduled import ScheduledScreen
+from .screens.schedules import SchedulesScreen
 from .screens.workers import WorkersScreen
 from .snapshot import Clock, DepthHistory, PageQuery, Snapshot, TaskFilter, View, fetch, local_now
 from .widgets.header import TABS, StatusLine
@@ -58,6 +59,7 @@ VIEWS: dict[str, type[ViewScreen]] = {
     View.WORKERS: WorkersScreen,
     View.QUEUES: QueuesScreen,
     View.SCHEDULED: ScheduledScreen,
+    View.SCHEDULES: SchedulesScreen,
 }
 
 
@@ -211,6 +213,7 @@ class JobbersApp(App[None]):
                 workers=None,
                 roles=None,
                 detail=None,
+                schedules=None,
             )
         self.last = snapshot
         if self.failure is not None:
@@ -238,7 +241,7 @@ class JobbersApp(App[None]):
             self.poll_now()
 
     async def action_show_view(self, view: str) -> None:
-        """``1``-``6`` and the tabs."""
+        """``1``-``7`` and the tabs."""
         await self.show_view(view)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

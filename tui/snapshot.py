@@ -1,8 +1,8 @@
 """One frame of ``jobbers top``: what a poll fetched, and the client-side history beside it.
 
 A frame costs one ``/stats`` call plus the page the visible view shows (running tasks, one
-DLQ page, one page of scheduled tasks, the workers, the roles, or the task open in the
-detail modal). Nothing here
+DLQ page, one page of scheduled tasks, the schedules, the workers, the roles, or the task
+open in the detail modal). Nothing here
 loops over tasks, so the cost of a frame does not grow with the number of tasks in Redis.
 """
 
@@ -21,6 +21,7 @@ from jobbers.schemas import (
     ActiveTaskPage,
     Role,
     ScheduledTaskPage,
+    ScheduleView,
     Stats,
     Task,
     TaskPage,
@@ -47,6 +48,7 @@ class View(StrEnum):
     WORKERS = "workers"
     QUEUES = "queues"
     SCHEDULED = "scheduled"
+    SCHEDULES = "schedules"
     DETAIL = "detail"
 
 
@@ -135,6 +137,7 @@ class Snapshot:
     workers: list[WorkerInfo] | None = None
     roles: list[Role] | None = None
     detail: TaskDetail | None = None
+    schedules: list[ScheduleView] | None = None
 
     @property
     def now(self) -> dt.datetime:
@@ -173,6 +176,8 @@ async def fetch(
             page["dlq"] = client.list_dlq(f.name, f.queue, f.version, query.limit, query.cursor)
         case View.SCHEDULED:
             page["scheduled"] = client.scheduled_tasks(f.queue, query.limit, query.cursor)
+        case View.SCHEDULES:
+            page["schedules"] = _schedules(client)
         case View.WORKERS:
             page["workers"] = _workers(client)
         case View.QUEUES:
@@ -194,6 +199,10 @@ async def fetch(
 
 async def _workers(client: JobbersClient) -> list[WorkerInfo]:
     return (await client.workers()).workers
+
+
+async def _schedules(client: JobbersClient) -> list[ScheduleView]:
+    return (await client.list_schedules()).schedules
 
 
 async def _roles(client: JobbersClient) -> list[Role]:

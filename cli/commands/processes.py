@@ -32,7 +32,7 @@ def worker(ctx: typer.Context) -> None:
 
 
 def scheduler(ctx: typer.Context) -> None:
-    """Promote due retries onto their queues (same as jobbers_scheduler)."""
+    """Promote due retries and delayed tasks, fire schedules (same as jobbers_scheduler)."""
     from jobbers.scheduler import main
 
     main(ctx.args)

@@ -15,7 +15,14 @@ from ..exit_codes import (  # noqa: TID252
     exit_code_for_outcome,
     one_line,
 )
-from ..inputs import STDIN, check_ids, parse_params, read_ids  # noqa: TID252
+from ..inputs import (  # noqa: TID252
+    STDIN,
+    check_ids,
+    parse_duration,
+    parse_params,
+    parse_time,
+    read_ids,
+)
 from ..options import (  # noqa: TID252
     Cursor,
     Limit,
@@ -68,17 +75,33 @@ def submit(
     ] = None,
     wait: Wait = False,
     timeout: Timeout = None,
+    # Delayed submit (issue 15 §1)
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Run at this RFC 3339 time, e.g. 2026-12-08T09:00:00+01:00"),
+    ] = None,
+    in_: Annotated[
+        str | None, typer.Option("--in", help="Run after this delay: 90s, 15m, 2h, 1d")
+    ] = None,
 ) -> None:
-    """Submit a task (idempotent on --id); --wait follows it to the end."""
+    """Submit a task (idempotent on --id); --wait follows it to the end; --at/--in delay it."""
     from ulid import ULID
 
     from jobbers.schemas import SubmitTaskRequest
 
+    if at is not None and in_ is not None:
+        raise typer.BadParameter("give --at or --in, not both", param_hint="--at")
+    run_at = parse_time(at, "--at") if at is not None else None
+    delay = parse_duration(in_, "--in") if in_ is not None else None
     tid = check_ids([task_id])[0] if task_id else str(ULID())
     parameters = parse_params(param or [], params)
     request = SubmitTaskRequest(
         id=tid, name=name, version=version, queue=queue, parameters=parameters
     )
+    if run_at is not None or delay is not None:
+        request = SubmitTaskRequest.model_validate(
+            {**request.model_dump(exclude_unset=True), "run_at": run_at, "delay": delay}
+        )
     try:
         answer = s.call(s.api.submit_task(request))
     except Exception as exc:
@@ -166,7 +189,7 @@ def active(
 def scheduled(
     s: Session, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
 ) -> None:
-    """List tasks waiting for a retry, soonest due first."""
+    """List tasks waiting for a retry or their run time, soonest due first."""
     page = s.call(s.api.scheduled_tasks(queue, limit, cursor))
     s.out.listing(page, page.items, views.SCHEDULED)
     page_hint(s, page.next_cursor)

@@ -15,11 +15,25 @@ local all_or_nothing = ARGV[2] == 'all'
 local queues = {}
 local out = {'ok'}
 local fresh = {}
+local later = {}  -- Delayed submit (issue 15 §1): tasks stored `scheduled`
 local taken = {}  -- id -> fingerprint of the tasks this call stores
 local tasks = {}
 local now_text = tostring(NOW)
 for i = 3, #ARGV do
   tasks[#tasks + 1] = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
+end
+-- Delayed submit (issue 15 §1): a task to run later carries one more field after its
+-- parameters, 'a<ms>' (a time) or 'd<ms>' (a delay from NOW). One due later than NOW is
+-- stored in full form as `scheduled` (scored by its due time, promoted by promote.lua);
+-- one not later runs now like any other. Its reply is 'later', "submitted_at:due".
+local due_at = {}
+for _, f in ipairs(tasks) do
+  local params, kind, ms = string.match(f[6], '^(.-)\31([ad])(%-?%d+)$')
+  if params then
+    f[6] = params
+    local due = kind == 'a' and tonumber(ms) or NOW + tonumber(ms)
+    if due > NOW then due_at[f[1]] = due end
+  end
 end
 -- Fresh ids are the rule: one variadic EXISTS over every task key and expiry marker of the
 -- batch answers for all of them when none is stored or expired (then no per-task lookup),
@@ -69,6 +83,11 @@ for index, f in ipairs(tasks) do
     elseif refused then
       out[#out + 1] = refused[1]
       out[#out + 1] = refused[2]
+    elseif due_at[id] then  -- Delayed submit (issue 15 §1)
+      later[#later + 1] = f
+      taken[id] = fp
+      out[#out + 1] = 'later'
+      out[#out + 1] = now_text .. ':' .. due_at[id]
     else
       fresh[#fresh + 1] = f
       taken[id] = fp
@@ -117,4 +136,18 @@ for queue, q in pairs(by_queue) do
   ring(queue)
   bump(queue, 'submitted', q.n)
 end
+-- Delayed submit (issue 15 §1): full form, `scheduled` until due; the scheduler's doorbell
+-- rings so that a scheduler asleep until a later due time wakes for this one.
+for _, f in ipairs(later) do
+  local id, queue, due = f[1], f[4], due_at[f[1]]
+  local t = tk(id)
+  redis.call('HSET', t, 'name', f[2], 'version', f[3], 'queue', queue, 'attempt', 0,
+    'recoveries', 0, 'submitted_at', NOW, 'fp', f[5], 'scheduled_for', due)
+  if f[6] ~= '{}' then redis.call('SET', t .. ':p', f[6]) end
+  redis.call('ZADD', P .. 'all', NOW, id)
+  redis.call('ZADD', P .. 'all:' .. queue, NOW, id)
+  move(id, queue, nil, 'scheduled', due)
+  bump(queue, 'submitted')
+end
+if #later > 0 then redis.call('ZADD', P .. 'schedbell', 0, 'r') end
 return out

@@ -16,6 +16,8 @@ from jobbers.models.names import Name
 MAX_PARAMS_BYTES = 512 * 1024
 # Tasks per submit call: one script run that blocks Redis for a few milliseconds at most.
 MAX_SUBMIT_BATCH = 1000
+# Delayed submit (issue 15 §1): how far ahead a task may be asked to run.
+MAX_DELAY_S = 365 * 86400
 
 
 class TaskStatus(StrEnum):
@@ -111,11 +113,33 @@ class Task(TaskSummary):
     parameters: dict[str, Any] = Field(default_factory=dict)
     results: dict[str, Any] | None = None
     errors: list[TaskError] = Field(default_factory=list)
+    # Delayed submit (issue 15 §1): what the submitter asked for, read by submit only (the
+    # stored task shows the due time as ``scheduled_for``), so never serialized.
+    run_at: dt.datetime | None = Field(default=None, exclude=True)
+    delay: float | None = Field(default=None, exclude=True, ge=0)
 
     def fingerprint(self, params_json: str | None = None) -> str:
         """A digest of what the client asked for; equal digests mean an idempotent resubmit."""
         params = self.params_json() if params_json is None else params_json
-        return content_fingerprint(self.name, self.version, self.queue, params)
+        fp = content_fingerprint(self.name, self.version, self.queue, params)
+        # Delayed submit (issue 15 §1): the time asked for is part of the compared body; a
+        # task asked to run now keeps the digest it always had.
+        due = self.due_spec()
+        if due:
+            fp = hashlib.sha256(f"{fp}\n{due}".encode()).hexdigest()[:32]
+        return fp
+
+    def due_spec(self) -> str:
+        """The delay asked for, as submit.lua reads it: ``a<ms>`` (a Unix time in
+        milliseconds), ``d<ms>`` (milliseconds from the Redis clock's now) or ``""`` (now).
+
+        A delay counts from Redis's clock, not this host's, so a skewed client cannot move it.
+        """
+        if self.run_at is not None:
+            return f"a{int(self.run_at.timestamp() * 1000)}"
+        if self.delay is not None:
+            return f"d{round(self.delay * 1000)}"
+        return ""
 
     def params_json(self) -> str:
         """The parameters as compact JSON, rejecting values JSON cannot hold."""

@@ -70,7 +70,7 @@ async def active_tasks(
 async def scheduled_tasks(
     state: StateDep, queue: QueueFilter = None, limit: Limit = 100, cursor: Cursor = None
 ) -> ScheduledTaskPage:
-    """Tasks waiting for a retry, soonest due first, with seconds until due."""
+    """Tasks waiting for a retry or their run time, soonest due first, with seconds until due."""
     page = await state.scheduled_tasks(queue, limit, cursor)
     now = dt.datetime.now(dt.UTC)
     items = [

@@ -163,6 +163,9 @@ def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
         version=body.version,
         queue=body.queue,
         parameters=body.parameters,
+        # Delayed submit (issue 15 §1)
+        run_at=body.run_at,
+        delay=body.delay,
     )
 
 

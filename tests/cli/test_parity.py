@@ -39,6 +39,15 @@ COMMAND_FOR_ROUTE = {
     ("GET", "/dead-letter-queue/{task_id}/history"): "dlq history",
     ("POST", "/dead-letter-queue/resubmit"): "dlq resubmit",
     ("DELETE", "/dead-letter-queue"): "dlq delete",
+    # Schedules (issue 15 §2)
+    ("GET", "/schedules"): "schedules list",
+    ("POST", "/schedules"): "schedules create",
+    ("GET", "/schedules/{schedule_name}"): "schedules get",
+    ("PUT", "/schedules/{schedule_name}"): "schedules update",
+    ("DELETE", "/schedules/{schedule_name}"): "schedules delete",
+    ("POST", "/schedules/{schedule_name}/pause"): "schedules pause",
+    ("POST", "/schedules/{schedule_name}/resume"): "schedules resume",
+    ("POST", "/schedules/{schedule_name}/trigger"): "schedules trigger",
 }
 
 

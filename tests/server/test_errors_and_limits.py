@@ -44,6 +44,15 @@ TEMPLATES: list[tuple[str, str, dict[str, str], Any]] = [
     ("GET", "/roles/{role_name}", {}, None),
     ("PUT", "/roles/{role_name}", {"role_name": "r2"}, {"queues": []}),
     ("DELETE", "/roles/{role_name}", {"role_name": "r3"}, None),
+    # Schedules (issue 15 §2)
+    ("GET", "/schedules", {}, None),
+    ("POST", "/schedules", {}, {"name": "s1", "task": {"name": "noop"}, "every": 60}),
+    ("GET", "/schedules/{schedule_name}", {}, None),
+    ("PUT", "/schedules/{schedule_name}", {}, {"task": {"name": "noop"}, "every": 60}),
+    ("DELETE", "/schedules/{schedule_name}", {"schedule_name": "s2"}, None),
+    ("POST", "/schedules/{schedule_name}/pause", {}, None),
+    ("POST", "/schedules/{schedule_name}/resume", {}, None),
+    ("POST", "/schedules/{schedule_name}/trigger", {}, None),
     ("GET", "/dead-letter-queue", {}, None),
     ("GET", "/dead-letter-queue/{task_id}/history", {}, None),
     ("POST", "/dead-letter-queue/resubmit", {}, {"task_ids": [TID]}),
@@ -54,7 +63,7 @@ TEMPLATES: list[tuple[str, str, dict[str, str], Any]] = [
     ("GET", "/stats", {}, None),
     ("GET", "/metrics", {}, None),
 ]
-DEFAULTS = {"task_id": TID, "name": "default", "role_name": "default"}
+DEFAULTS = {"task_id": TID, "name": "default", "role_name": "default", "schedule_name": "s0"}
 OPERATIONS = [
     (method, template.format(**{**DEFAULTS, **values}), body)
     for method, template, values, body in TEMPLATES

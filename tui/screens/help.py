@@ -17,7 +17,8 @@ NAVIGATION = [
     ("↑ ↓ j k", "move the cursor"),
     ("pgup pgdn g G", "scroll the table a screen, to the top, to the bottom"),
     ("tab", "next table or field"),
-    ("enter", "open: queue → its running tasks, task → detail, worker → its tasks"),
+    ("enter", "open: queue → its running tasks, task → detail, worker → its tasks,"),
+    ("", "schedule → its last task"),
     ("click", "tabs, rows and buttons work with the mouse"),
 ]
 COLUMNS = [
@@ -26,7 +27,8 @@ COLUMNS = [
     ("‖ name", "a paused queue: it accepts tasks, no worker starts them"),
     ("Heartbeat", "age/limit: amber near max_heartbeat_interval, red LATE past it"),
     ("Stalled", "running view, beneath: tasks the cleaner marked stalled (r retries)"),
-    ("Due in", "scheduled: time until the retry; negative when overdue (scheduler behind)"),
+    ("Due in", "scheduled: time until the retry or run time; negative when overdue"),
+    ("Next in", "schedules: time until the next tick; — while paused"),
     ("Attempt", "counted from 1 over the task's life, as the CLI counts it"),
 ]
 FILTERS = [

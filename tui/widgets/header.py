@@ -21,9 +21,10 @@ TABS: list[tuple[str, View, str]] = [
     ("4", View.WORKERS, "Workers"),
     ("5", View.QUEUES, "Queues & roles"),
     ("6", View.SCHEDULED, "Scheduled"),
+    ("7", View.SCHEDULES, "Schedules"),
 ]
 # The labels on a terminal too narrow for the whole ones.
-SHORT = {View.DLQ: "DLQ", View.QUEUES: "Queues", View.SCHEDULED: "Sched"}
+SHORT = {View.DLQ: "DLQ", View.QUEUES: "Queues", View.SCHEDULED: "Sched", View.SCHEDULES: "Cron"}
 
 
 def clock_time(moment: dt.datetime) -> str:
