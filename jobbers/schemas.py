@@ -28,7 +28,7 @@ from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
-from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
+from jobbers.models.task import DEFAULT_PRIORITY, Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
 
@@ -120,6 +120,10 @@ class SubmitTaskRequest(BaseModel):
     version: StrictInt = Field(default=1, ge=0)
     queue: Name = "default"
     parameters: dict[str, Any] = Field(default_factory=dict)
+    # Priorities (issue 15 part 3): part of the compared body of an idempotent submit.
+    priority: StrictInt = Field(
+        default=DEFAULT_PRIORITY, ge=0, le=9, description="0-9, higher runs first"
+    )
 
     @field_validator("parameters")
     @classmethod

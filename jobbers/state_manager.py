@@ -229,6 +229,8 @@ class StateManager(RuntimeState):
             fp = task.fingerprint(checked)
             argv.append(
                 f"{tid}\x1f{task.name}\x1f{task.version}\x1f{task.queue}\x1f{fp}\x1f{checked}"
+                # Per-task fields after the parameters, one \x1f each:
+                f"\x1f{task.priority}"  # priority (issue 15 part 3)
             )
             sent.append((len(outcomes), task, tid))
             outcomes.append((task, False))  # replaced by the script's answer below

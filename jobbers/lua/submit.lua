@@ -2,6 +2,8 @@
 -- ARGV: prefix, mode, then one per task: id, name, version, queue, fingerprint and
 --   params_json joined by the unit separator (\31), which neither JSON text nor a name,
 --   ULID, number or hex digest can hold (one argument per task is 6x cheaper to send).
+--   Per-task fields after params_json, each after its own separator:
+--     7 priority, a digit 0-9 (absent or '' = 5; issue 15 part 3)
 -- mode 'all': all or nothing; a batch with one conflicting id or unknown queue stores none
 --   of its tasks, so a client that retries a rejected batch never finds half of it queued.
 --   Returns {'ok', kind1, value1, ...} with 'new', submitted_at | 'exists', status per task,
@@ -20,6 +22,16 @@ local tasks = {}
 local now_text = tostring(NOW)
 for i = 3, #ARGV do
   tasks[#tasks + 1] = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
+end
+-- Per-task fields after params_json (JSON text holds no \31): split them off f[6].
+for _, f in ipairs(tasks) do
+  local params, rest = string.match(f[6], '^([^\31]*)(.*)$')
+  f[6] = params
+  local extra = {}
+  for v in string.gmatch(rest, '\31([^\31]*)') do extra[#extra + 1] = v end
+  -- Priorities: a digit 0-9 (the manager validated it); the type's list for it (common.lua).
+  f.prio = extra[1]
+  if default_priority(f.prio) or not string.match(f.prio, '^%d$') then f.prio = nil end
 end
 -- Fresh ids are the rule: one variadic EXISTS over every task key and expiry marker of the
 -- batch answers for all of them when none is stored or expired (then no per-task lookup),
@@ -85,7 +97,7 @@ local by_queue = {}
 for _, f in ipairs(fresh) do
   local q = by_queue[f[4]]
   if not q then q = {n = 0, types = {}, order = {}}; by_queue[f[4]] = q end
-  local ttype = f[2] .. '@' .. f[3]
+  local ttype = ptype(f[2] .. '@' .. f[3], f.prio)
   if not q.types[ttype] then
     q.types[ttype] = {}
     q.order[#q.order + 1] = ttype
@@ -101,7 +113,7 @@ for queue, q in pairs(by_queue) do
       for j = i, math.min(i + 999, #list) do
         local f = list[j]
         pairs_[#pairs_ + 1] = f[1]
-        pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
+        pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6], f.prio)
         ids[#ids + 1] = f[1]
       end
       redis.call('HSET', wk(), unpack(pairs_))

@@ -137,6 +137,7 @@ def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
         version=body.version,
         queue=body.queue,
         parameters=body.parameters,
+        priority=body.priority,
     )
 
 
