@@ -20,6 +20,7 @@ from pydantic import (
     StrictInt,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from ulid import ULID
 
@@ -27,7 +28,14 @@ from jobbers.errors import InvalidDocument
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
-from jobbers.models.queue import QueueConfig, RatePeriod, Role
+from jobbers.models.queue import (
+    QueueConfig,
+    QueueStrategy,
+    RatePeriod,
+    Role,
+    Weight,
+    check_strategy,
+)
 from jobbers.models.task import DEFAULT_PRIORITY, Task, TaskError, TaskStatus, TaskSummary
 
 MAX_BULK = 1000
@@ -51,6 +59,7 @@ __all__ = [
     "PurgeResponse",
     "QueueConfig",
     "QueueStats",
+    "QueueStrategy",
     "QueueUpdate",
     "QueuesResponse",
     "RatePeriod",
@@ -221,6 +230,14 @@ class RoleUpdate(BaseModel):
 
     name: Name | None = None
     queues: list[Name] = Field(default_factory=list, max_length=256)
+    # Between queues (issue 15 part 3): see Role.
+    strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN
+    weights: dict[Name, Weight] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fitting_weights(self) -> RoleUpdate:
+        check_strategy(self.queues, self.strategy, self.weights)
+        return self
 
 
 class PurgeResponse(BaseModel):

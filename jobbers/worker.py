@@ -32,7 +32,7 @@ from ulid import ULID
 from jobbers.context import RunContext, bind
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.document import check_document
-from jobbers.models.queue import QueueConfig
+from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
@@ -289,6 +289,9 @@ class Routing:
     queues: list[str] = field(default_factory=list)
     configs: dict[str, QueueConfig] = field(default_factory=dict)
     version: int = -1
+    # How the starts are shared between the queues (issue 15 part 3; see `_in_turn`).
+    strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN
+    weights: dict[str, int] = field(default_factory=dict)
 
 
 class Worker:
@@ -325,6 +328,7 @@ class Worker:
         self._done = asyncio.Event()
         self._blocking_on: list[str] | None = None
         self._rotation = 0
+        self._credit: Counter[str] = Counter()  # the weighted strategy's credit per queue
         self._connected_since = time.monotonic()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -498,9 +502,13 @@ class Worker:
             queues = role.queues
         except RoleNotFound:
             log.warning("role %r does not exist; idle until it is created", self.settings.role)
+            role = Role(name=self.settings.role)
             queues = []
         configs = {q.name: q for q in await self.state.list_queues()}
         self.routing = Routing([q for q in queues if q in configs], configs, version)
+        self.routing.strategy = role.strategy
+        self.routing.weights = {q: role.weight(q) for q in self.routing.queues}
+        self._credit.clear()
         self.blocked.clear()
         await self.state.redis.hset(
             self.state.keys.worker(self.id), "queues", json.dumps(self.routing.queues)
@@ -567,10 +575,7 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
             return
-        # One step of rotation per pass, so that every queue of the role comes first in
-        # turn and no busy queue starves the ones after it.
-        self._rotation = (self._rotation + 1) % len(eligible)
-        eligible = eligible[self._rotation :] + eligible[: self._rotation]
+        eligible = self._in_turn(eligible)
         if eligible[0] in self.hot:
             # The last claim on the queue whose turn it is filled its request: more work
             # is likely waiting, so claim again without a round trip through the doorbell.
@@ -621,6 +626,33 @@ class Worker:
             # doorbell lost to a crash between its pop and the claim.
             for queue in self._eligible():
                 await self._claim(queue)
+
+    def _in_turn(self, eligible: list[str]) -> list[str]:
+        """The eligible queues in the order this pass serves them, by the role's strategy.
+
+        The first is claimed from when it is hot; the others' doorbells are waited on in
+        this order (a blocking pop returns the first rung one), so the order is the
+        strategy: ``strict`` keeps the role's order, so an earlier queue with work always
+        comes first; ``weighted`` puts first the queue with the most credit (smooth
+        weighted round robin: each pass credits every eligible queue its weight, and each
+        start takes the total weight from its queue's credit, in ``_took``, so a weight-3
+        queue gets 3 times the starts of a weight-1 one while both have work);
+        ``round_robin`` rotates one step per pass.
+        """
+        match self.routing.strategy:
+            case QueueStrategy.STRICT:
+                return eligible
+            case QueueStrategy.WEIGHTED:
+                weights = self.routing.weights
+                total = sum(weights.get(q, 1) for q in self.routing.queues)
+                for q in eligible:
+                    # Capped, so that a queue idle for long does not bank a burst.
+                    self._credit[q] = min(self._credit[q] + weights.get(q, 1), total)
+                return sorted(eligible, key=lambda q: -self._credit[q])  # stable: role order
+        # One step of rotation per pass, so that every queue of the role comes first in
+        # turn and no busy queue starves the ones after it.
+        self._rotation = (self._rotation + 1) % len(eligible)
+        return eligible[self._rotation :] + eligible[: self._rotation]
 
     def _known(self) -> dict[str, tuple[int, int, int]]:
         """The claimable types with their free slots under each task's own cap."""
@@ -685,6 +717,9 @@ class Worker:
                 # a free slot of the type (see `_capped_with_room`).
                 for claimed in res.tasks:
                     self._start(claimed, queue)
+                if self.routing.strategy is QueueStrategy.WEIGHTED:
+                    total = sum(self.routing.weights.values()) or 1
+                    self._credit[queue] -= total * len(res.tasks)
                 if res.tasks:
                     # Let the new runs take their first step before this loop sends its
                     # next claim or blocking wait: a task starts one write sooner.
