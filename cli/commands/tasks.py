@@ -68,6 +68,9 @@ def submit(
     ] = None,
     wait: Wait = False,
     timeout: Timeout = None,
+    priority: Annotated[
+        int, typer.Option("--priority", min=0, max=9, help="0-9, higher runs first")
+    ] = 5,
 ) -> None:
     """Submit a task (idempotent on --id); --wait follows it to the end."""
     from ulid import ULID
@@ -77,7 +80,7 @@ def submit(
     tid = check_ids([task_id])[0] if task_id else str(ULID())
     parameters = parse_params(param or [], params)
     request = SubmitTaskRequest(
-        id=tid, name=name, version=version, queue=queue, parameters=parameters
+        id=tid, name=name, version=version, queue=queue, parameters=parameters, priority=priority
     )
     try:
         answer = s.call(s.api.submit_task(request))
