@@ -26,7 +26,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("submit", "Submit a task (idempotent on --id); --wait follows it to the end."),
         ("submit-many", "Submit many tasks from JSON Lines or a JSON array, 1,000 per request."),
         ("status", "Show a task: status, timings, parameters, results and error history."),
-        ("list", "List tasks by status and/or queue (waiting and running ones oldest first)."),
+        ("list", "List tasks by status, queue and/or task name (waiting and running ones oldest first)."),
         ("cancel", "Cancel tasks: waiting ones at once, running ones at their next await."),
         ("retry", "Put failed, stalled or cancelled tasks back on their queues."),
         ("active", "List running tasks with elapsed time, heartbeat age and progress."),

@@ -175,7 +175,7 @@ class NewQueueForm(FormScreen[QueueConfig]):
 
 
 class RoleForm(FormScreen[list[str]]):
-    """A role's queues, in priority order, as a comma-separated list."""
+    """A role's queues, in role order, as a comma-separated list (its strategy stays)."""
 
     def __init__(self, role: str, queues: list[str], known: list[str]) -> None:
         super().__init__()
@@ -186,7 +186,7 @@ class RoleForm(FormScreen[list[str]]):
     def compose(self) -> ComposeResult:
         """The list, and the queues that exist to choose from."""
         with Vertical(id="dialog", classes="form"):
-            yield Label(f"Role [b]{self.role}[/b]: queues, highest priority first", markup=True)
+            yield Label(f"Role [b]{self.role}[/b]: queues, in role order", markup=True)
             yield Input(", ".join(self.queues), id="queues", placeholder="default, reports")
             yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
             yield from self.compose_buttons()
