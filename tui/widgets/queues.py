@@ -129,7 +129,7 @@ class RoleTable(LiveTable):
         return [
             Col("name", "Role", 24, least=14),
             Col("workers", "Workers", 7),
-            Col("strategy", "Strategy", 11, least=6),
+            Col("strategy", "Strategy", 13, least=6),
             Col("queues", "Queues (in role order)", 22, least=10, grow=True),
         ]
 
