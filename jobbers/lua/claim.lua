@@ -22,7 +22,8 @@
 -- Returns {'dead'} | {'noqueue'} | {'paused'} | {'config'} | {'limited', retry_after_ms}
 --       | {'ok', skipped, id, run_id, name, version, attempt, ..., params, ...}: five
 --         fields per claimed task, then the parameters of each in the same order;
---         skipped is the number of waiting types left because of the worker's caps
+--         skipped is the number of waiting lists (a type at one priority) left because
+--         of the worker's caps
 local worker, queue = ARGV[2], ARGV[3]
 -- At most 1000 a call (Lua's unpack limit); a worker with more free slots claims again.
 local n, look = math.min(tonumber(ARGV[4]), 1000), math.min(tonumber(ARGV[5]), 1000)
