@@ -72,6 +72,18 @@ async def test_a_type_cap_holds_across_its_priorities(state: StateManager) -> No
     assert await claim_one_by_one(state) == [ids[1]]
 
 
+async def test_a_capped_type_on_two_priorities_leaves_room_for_another_type(
+    state: StateManager,
+) -> None:
+    """Two free slots, one for `add`: its priority-8 task must not take the second slot
+    from the `noop` behind it (nor hide it from the claim)."""
+    ids = await submitted_in_turn(state, [("noop", 2), ("add", 9), ("add", 8)])
+    await state.register_worker(WORKER, 60_000, {"role": "default"})
+    one_add = {"add@1": (0, 0, 1), "noop@1": (0, 0, -1)}
+    res = await state.claim(WORKER, "default", 2, one_add)
+    assert [t.id for t in res.tasks] == [ids[1], ids[0]]
+
+
 async def test_a_waiting_priority_task_is_compact_listed_counted_and_shown(
     state: StateManager,
 ) -> None:

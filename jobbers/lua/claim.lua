@@ -81,6 +81,24 @@ local function before(a, b)
   return a.pos < b.pos
 end
 
+-- Sort the candidates and keep the first n a worker may take: a type's priorities are
+-- separate lists, each read up to the type's free slots, so its cap is applied over them
+-- all here. A candidate dropped for its cap stays dropped (the type's other candidates
+-- that come later are of lower priority).
+local function admit()
+  table.sort(cands, before)
+  local kept, per = {}, {}
+  for _, c in ipairs(cands) do
+    if #kept >= n then break end
+    local cap, base = c.list.spec[3], c.list.base
+    if cap < 0 or (per[base] or 0) < cap then
+      per[base] = (per[base] or 0) + 1
+      kept[#kept + 1] = c
+    end
+  end
+  cands = kept
+end
+
 -- Up to `quota` live entries from the head of a type's list, reading past tombstones (at
 -- most 21 chunks); tombstones and second entries of an id are marked for removal.
 local function read(ttype, quota)
@@ -132,9 +150,8 @@ for _, t in ipairs(types) do
     skipped = skipped + 1
     bells[t.base] = true
   else
+    if n > 0 and #cands >= n then admit() end
     if n > 0 and #cands >= n then
-      table.sort(cands, before)
-      for j = #cands, n + 1, -1 do cands[j] = nil end
       local last = cands[n]
       if t.prio < last.list.prio or (t.prio == last.list.prio and bound > last.score) then
         more = true
@@ -169,36 +186,29 @@ for _, t in ipairs(types) do
     end
   end
 end
-table.sort(cands, before)
--- A type's priorities are separate lists, each read up to the type's free slots: its cap
--- holds over them all here (`took`, per type).
-local took = {}
-for _, c in ipairs(cands) do
-  if #picked >= n then break end
+admit()
+local took = {}  -- per type, for its bell
+for j = 1, math.min(n, #cands) do
+  local c = cands[j]
   local L, id = c.list, c.id
-  local cap = L.spec[3]
-  if cap > 0 and (took[L.base] or 0) >= cap then
-    more = true
-  else
-    L.used[c.pos], L.taken[c.pos] = true, true
-    local f = nil
-    if not c.rec then
-      f = redis.call('HMGET', tk(id), 'name', 'version', 'status', 'attempt',
-        'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
-      if f[3] ~= 'submitted' then
-        -- An index entry without a matching task: repair the index, never run it.
-        redis.call('ZREM', qk, id)
-        redis.call('ZREM', P .. 's:submitted', id)
-        f = false
-      end
+  L.used[c.pos], L.taken[c.pos] = true, true
+  local f = nil
+  if not c.rec then
+    f = redis.call('HMGET', tk(id), 'name', 'version', 'status', 'attempt',
+      'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
+    if f[3] ~= 'submitted' then
+      -- An index entry without a matching task: repair the index, never run it.
+      redis.call('ZREM', qk, id)
+      redis.call('ZREM', P .. 's:submitted', id)
+      f = false
     end
-    if f ~= false then
-      took[L.base] = (took[L.base] or 0) + 1
-      picked[#picked + 1] = id
-      specs[#picked] = L.spec
-      compact[#picked] = c.rec
-      fields[#picked] = f
-    end
+  end
+  if f ~= false then
+    took[L.base] = (took[L.base] or 0) + 1
+    picked[#picked + 1] = id
+    specs[#picked] = L.spec
+    compact[#picked] = c.rec
+    fields[#picked] = f
   end
 end
 
