@@ -634,25 +634,36 @@ class Worker:
         this order (a blocking pop returns the first rung one), so the order is the
         strategy: ``strict`` keeps the role's order, so an earlier queue with work always
         comes first; ``weighted`` puts first the queue with the most credit (smooth
-        weighted round robin: each pass credits every eligible queue its weight, and each
-        start takes the total weight from its queue's credit, in ``_took``, so a weight-3
-        queue gets 3 times the starts of a weight-1 one while both have work);
-        ``round_robin`` rotates one step per pass.
+        weighted round robin, per start: see ``_share``); ``round_robin`` rotates one step
+        per pass.
         """
         match self.routing.strategy:
             case QueueStrategy.STRICT:
                 return eligible
             case QueueStrategy.WEIGHTED:
                 weights = self.routing.weights
-                total = sum(weights.get(q, 1) for q in self.routing.queues)
-                for q in eligible:
-                    # Capped, so that a queue idle for long does not bank a burst.
-                    self._credit[q] = min(self._credit[q] + weights.get(q, 1), total)
-                return sorted(eligible, key=lambda q: -self._credit[q])  # stable: role order
+                # Ties go to the heavier queue, then to the role's order (a stable sort).
+                return sorted(eligible, key=lambda q: (-self._credit[q], -weights.get(q, 1)))
         # One step of rotation per pass, so that every queue of the role comes first in
         # turn and no busy queue starves the ones after it.
         self._rotation = (self._rotation + 1) % len(eligible)
         return eligible[self._rotation :] + eligible[: self._rotation]
+
+    def _share(self, served: str, started: int) -> None:
+        """Smooth weighted round robin over starts: each start credits every eligible queue
+        its weight and takes their total from the served queue, so the credits sum to
+        zero, and a weight-3 queue is first (and served) 3 times as often as a weight-1
+        one while both have work. A credit is capped at one full claim's worth, so a queue
+        idle for long does not bank a burst."""
+        weights = self.routing.weights
+        eligible = self._eligible() or [served]
+        total = sum(weights.get(q, 1) for q in eligible)
+        for q in eligible:
+            self._credit[q] += weights.get(q, 1) * started
+        self._credit[served] -= total * started
+        cap = total * self.settings.concurrency
+        for q in eligible:
+            self._credit[q] = min(self._credit[q], cap)
 
     def _known(self) -> dict[str, tuple[int, int, int]]:
         """The claimable types with their free slots under each task's own cap."""
@@ -715,11 +726,10 @@ class Worker:
                 # Types at their cap stay waiting without holding the queue: the claim
                 # rings their own doorbell, which this worker waits on again once it has
                 # a free slot of the type (see `_capped_with_room`).
+                if self.routing.strategy is QueueStrategy.WEIGHTED and res.tasks:
+                    self._share(queue, len(res.tasks))  # before the runs fill the slots
                 for claimed in res.tasks:
                     self._start(claimed, queue)
-                if self.routing.strategy is QueueStrategy.WEIGHTED:
-                    total = sum(self.routing.weights.values()) or 1
-                    self._credit[queue] -= total * len(res.tasks)
                 if res.tasks:
                     # Let the new runs take their first step before this loop sends its
                     # next claim or blocking wait: a task starts one write sooner.

@@ -48,11 +48,16 @@ async def test_strict_serves_an_earlier_queue_first_while_it_has_work(
     assert await start_order(state, 40) == ["high"] * 20 + ["low"] * 20
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])  # 4: claims take several tasks at once
 @pytest.mark.parametrize(
     ("weights", "ratio"), [({"heavy": 3}, 3.0), ({"heavy": 2, "light": 2}, 1.0)]
 )
 async def test_weighted_gives_each_queue_starts_in_proportion_to_its_weight(
-    state: StateManager, start_worker: Any, weights: dict[str, int], ratio: float
+    state: StateManager,
+    start_worker: Any,
+    weights: dict[str, int],
+    ratio: float,
+    concurrency: int,
 ) -> None:
     await fill(state, "light", 60)
     await fill(state, "heavy", 60)
@@ -60,7 +65,7 @@ async def test_weighted_gives_each_queue_starts_in_proportion_to_its_weight(
         name="shared", queues=["light", "heavy"], strategy=QueueStrategy.WEIGHTED, weights=weights
     )
     await state.create_role(role)
-    await start_worker(role="shared", concurrency=1)
+    await start_worker(role="shared", concurrency=concurrency)
     order = await start_order(state, 120)
     # While both have work: up to the first queue to run dry.
     both = order[: min(len(order) - order[::-1].index(q) for q in ("light", "heavy"))]
