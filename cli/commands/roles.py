@@ -1,4 +1,4 @@
-"""``jobbers roles``: list, get, create, set, delete."""
+"""``jobbers roles``: list, get, create, set, update, delete."""
 
 from __future__ import annotations
 
@@ -98,6 +98,34 @@ def set_queues(
     from jobbers.schemas import QueueStrategy
 
     role = s.call(s.api.set_role(name, queues or [], QueueStrategy(strategy), _weights(weight)))
+    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+
+
+@app.command("update")
+@api_command
+def update(
+    s: Session,
+    name: RoleArg,
+    queues: QueuesArg = None,
+    strategy: Annotated[
+        Strategy | None,
+        typer.Option("--strategy", help="round_robin, strict or weighted (default: unchanged)"),
+    ] = None,
+    weight: WeightOpt = None,
+) -> None:
+    """Change what is given of an existing role (queues, strategy, weights); keep the rest."""
+    from jobbers.schemas import QueueStrategy
+
+    role = s.call(s.api.get_role(name))
+    new_queues = queues or role.queues
+    new_strategy = QueueStrategy(strategy) if strategy else role.strategy
+    if weight is not None:
+        weights = _weights(weight)
+    elif new_strategy is QueueStrategy.WEIGHTED:
+        weights = {q: w for q, w in role.weights.items() if q in new_queues}
+    else:
+        weights = {}
+    role = s.call(s.api.set_role(name, new_queues, new_strategy, weights))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
 
 

@@ -136,6 +136,23 @@ def test_a_role_gets_a_strategy_and_weights(cli: Cli) -> None:
     assert cli("roles", "set", "ops", "default", "--weight", "default").exit_code == ExitCode.USAGE
     assert cli("roles", "create", "x", "--strategy", "fastest").exit_code == ExitCode.USAGE
     assert cli.json("roles", "get", "ops") == weighted  # nothing stored by the refused calls
+    # update changes what it is given and keeps the rest.
+    kept = cli.json("roles", "update", "ops", "--weight", "reports=5")
+    assert (kept["queues"], kept["strategy"], kept["weights"]) == (
+        ["default", "reports"],
+        "weighted",
+        {"reports": 5},
+    )
+    strict = cli.json("roles", "update", "ops", "--strategy", "strict")
+    assert (strict["queues"], strict["strategy"], strict["weights"]) == (
+        ["default", "reports"],
+        "strict",
+        {},
+    )
+    assert cli.json("roles", "update", "ops", "reports")["strategy"] == "strict"
+    assert cli("roles", "update", "nosuchrole", "--strategy", "strict").exit_code == (
+        ExitCode.NOT_FOUND
+    )
     # The API takes the same body and refuses the same errors with a 422.
     put = cli.api("PUT", "/roles/ops", json={"queues": ["default"], "strategy": "strict"})
     assert put.status_code == 200 and put.json()["strategy"] == "strict"
