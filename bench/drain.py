@@ -45,14 +45,24 @@ from .common import (
 DRIVER_ONLY = {"zcount", "info", "config|resetstat", "llen", "client|setinfo", "hello"}
 
 
-async def fill(url: str, n: int, name: str = "bench_noop", queue: str = "default") -> None:
-    """Queue ``n`` tasks as fast as the API allows: batch submit when it exists."""
+async def fill(
+    url: str, n: int, name: str = "bench_noop", queue: str = "default", priorities: bool = False
+) -> None:
+    """Queue ``n`` tasks as fast as the API allows: batch submit when it exists.
+
+    ``priorities``: the tasks are spread evenly over the ten priorities 0-9 (task i gets
+    i % 10), so the claim reads ten waiting lists instead of one.
+    """
     state = StateManager.from_url(url)
     await state.ensure_defaults()
     submit_many = getattr(state, "submit_many", None)
     if submit_many is not None:
         for offset in range(0, n, 1000):
-            batch = [Task(name=name, queue=queue) for _ in range(min(1000, n - offset))]
+            count = min(1000, n - offset)
+            if priorities:
+                batch = [Task(name=name, queue=queue, priority=i % 10) for i in range(count)]
+            else:
+                batch = [Task(name=name, queue=queue) for _ in range(count)]
             await submit_many(batch)
     else:
         left = [n]
@@ -86,15 +96,18 @@ def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def jobbers(url: str, n: int, concurrency: int, profile: Path | None = None) -> dict[str, Any]:
+def jobbers(
+    url: str, n: int, concurrency: int, profile: Path | None = None, priorities: bool = False
+) -> dict[str, Any]:
     """One jobbers drain of ``n`` queued tasks; its figures, after the correctness checks.
 
     With ``profile``, py-spy samples the worker from its registration to the last
     completion and writes a flame graph (SVG) there; the figures of that run are slower.
+    With ``priorities``, the tasks are spread over the ten priorities (``fill``).
     """
     r = sync_client(url)
     r.flushdb()
-    asyncio.run(fill(url, n))
+    asyncio.run(fill(url, n, priorities=priorities))
     keys = StateManager.from_url(url).keys
     assert waiting(r, keys) == n
     r.config_resetstat()
@@ -121,6 +134,13 @@ def jobbers(url: str, n: int, concurrency: int, profile: Path | None = None) -> 
         stop(proc)
     first_id = str(r.zrange(keys.all_index(), 0, 0)[0])
     first_start_ms = int(r.hget(keys.task(first_id), "started_at") or 0)
+    if priorities:
+        # The first task submitted is of priority 0 and starts last: the first start is
+        # among the first completions (no-op tasks end within a millisecond or so).
+        pipe = r.pipeline(transaction=False)
+        for tid in r.zrange(done_key, 0, 99):
+            pipe.hget(keys.task(str(tid)), "started_at")
+        first_start_ms = min(int(v) for v in pipe.execute() if v)
     last_ms = int(r.zrange(done_key, -1, -1, withscores=True)[0][1])
     minutes = range(first_start_ms // 60000, last_ms // 60000 + 1)
     counted = sum(int(r.hget(f"{keys.prefix}m:default:{m}", "completed") or 0) for m in minutes)

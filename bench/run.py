@@ -25,10 +25,11 @@ from typing import Any
 from . import cli, dashboard, drain, enqueue, events, head, latency, memory, retention, schedules
 from .common import loadavg, machine_line, median, private_redis
 
-PARTS = (
+PARTS: tuple[str, ...] = (
     "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
     "delayed", "fire",  # issue 15: delayed tasks and schedules
 )  # fmt: skip
+PARTS += ("priorities",)  # issue 15: the drain with priorities in use
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308
@@ -170,6 +171,49 @@ def part_drain(url: str, args: argparse.Namespace, report: Report) -> None:
         + "`",
     ]
     report.section("Drain", lines)
+
+
+def part_priorities(url: str, args: argparse.Namespace, report: Report) -> None:
+    """The drain with priorities in use (issue 15): within 10% of the same drain without,
+    the two interleaved run by run on the same Redis."""
+    rows: dict[str, list[dict[str, Any]]] = {"plain": [], "priorities": []}
+    for i in range(args.runs):
+        for variant in ("plain", "priorities"):
+            fig = drain.jobbers(url, args.tasks, args.concurrency, priorities=variant != "plain")
+            rows[variant].append(fig)
+            log(f"drain {variant} run {i + 1}: {_brief(fig)}")
+    plain, mixed = med(rows["plain"], "drain_per_s"), med(rows["priorities"], "drain_per_s")
+    report.target(
+        "drain with priorities 0-9 in use, tasks/s",
+        f"{mixed:,.0f}",
+        f"{mixed / plain:.2f}x",
+        ">= 0.9x the drain without (same run)",
+        mixed >= 0.9 * plain if args.tasks >= 20_000 else None,
+    )
+    lines = [
+        f"N = {args.tasks:,} no-op tasks queued first, one worker process, concurrency "
+        f"{args.concurrency}; without priorities (all 5), then spread evenly over 0-9 (ten "
+        f"waiting lists); medians of {args.runs}.",
+        "",
+        "| figure | without | with priorities | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key in (
+        ("tasks/s, worker start to last completion", "drain_per_s"),
+        ("tasks/s, steady state", "steady_per_s"),
+        ("Redis CPU per task, us", "redis_cpu_us_per_task"),
+        ("Redis commands per task (incl. inside Lua)", "commands_per_task"),
+    ):
+        a, b = med(rows["plain"], key), med(rows["priorities"], key)
+        lines.append(f"| {label} | {_num(a)} | {_num(b)} | {b / a:.2f}x |")
+    lines += [
+        "",
+        "| runs | without | with priorities |",
+        "|---|---|---|",
+        f"| drain tasks/s | {runs_of(rows['plain'], 'drain_per_s')} | "
+        f"{runs_of(rows['priorities'], 'drain_per_s')} |",
+    ]
+    report.section("Drain with priorities", lines)
 
 
 def part_latency(url: str, args: argparse.Namespace, report: Report) -> None:

@@ -1,6 +1,7 @@
 """Option choices mirrored from core enums, so ``--help`` need not import pydantic models.
 
-``tests/cli/test_layering.py`` checks they stay equal to ``TaskStatus`` and ``RatePeriod``.
+``tests/cli/test_layering.py`` checks they stay equal to ``TaskStatus``, ``RatePeriod`` and
+``QueueStrategy``.
 """
 
 from __future__ import annotations
@@ -29,3 +30,11 @@ class Period(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
     DAY = "day"
+
+
+class Strategy(StrEnum):
+    """Values of ``--strategy`` (``jobbers.models.queue.QueueStrategy``)."""
+
+    ROUND_ROBIN = "round_robin"
+    STRICT = "strict"
+    WEIGHTED = "weighted"

@@ -146,6 +146,7 @@ TASK_FIELDS = [
     TASK_ERROR,
     ATTEMPT,
     Column("recoveries", lambda t: t.recoveries),
+    Column("priority", lambda t: t.priority),
     Column("submitted", lambda t: t.submitted_at, "", lambda t: _when(t.submitted_at)),
     Column("started", lambda t: t.started_at, "", lambda t: _when(t.started_at)),
     Column("heartbeat", lambda t: t.heartbeat_at, "", lambda t: _when(t.heartbeat_at)),
@@ -224,7 +225,17 @@ QUEUES = View(QUEUE_FIELDS, lambda q: q.name)
 ROLE_FIELDS = [
     Column("name", lambda r: r.name, "bold"),
     Column("queues", lambda r: r.queues, flex=True, wrap=True),
+    Column("strategy", lambda r: _strategy(r)),
 ]
+
+
+def _strategy(role: Any) -> str:
+    """``round_robin``, ``strict``, or ``weighted`` with each queue's weight."""
+    if role.strategy != "weighted":
+        return str(role.strategy)
+    return "weighted " + ",".join(f"{q}={role.weights.get(q, 1)}" for q in role.queues)
+
+
 ROLES = View(ROLE_FIELDS, lambda r: r.name)
 
 

@@ -13,7 +13,7 @@ CLI's quick ``jobbers status`` stands on it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -61,6 +61,7 @@ from jobbers.schemas import (
     PurgeResponse,
     QueueConfig,
     QueuesResponse,
+    QueueStrategy,
     QueueUpdate,
     RetryRequest,
     Role,
@@ -380,9 +381,15 @@ class JobbersClient:
         """Create a role over existing queues."""
         return await self._send("POST", "/roles", Role, role)
 
-    async def set_role(self, name: str, queues: Sequence[str]) -> Role:
-        """Create or replace a role's queue list."""
-        body = RoleUpdate(queues=list(queues))
+    async def set_role(
+        self,
+        name: str,
+        queues: Sequence[str],
+        strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN,
+        weights: Mapping[str, int] | None = None,
+    ) -> Role:
+        """Create or replace a role's queue list (and how its workers share them)."""
+        body = RoleUpdate(queues=list(queues), strategy=strategy, weights=dict(weights or {}))
         return await self._send("PUT", f"/roles/{name}", Role, body)
 
     async def delete_role(self, name: str) -> Message:

@@ -8,23 +8,28 @@ Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write 
 
 task:{id}              HASH    name, version, queue, status, attempt, recoveries, run_id,
                                worker, *_at times, fp, hbmax, dlq, cancel, progress, pmsg,
-                               last_error; kept until retention; submit/claim/finish/...
+                               last_error, prio (0-9, only when not the default 5); kept
+                               until retention; submit/claim/finish/...
 task:{id}:p            STRING  parameters JSON, absent for {}; retention; submit
 task:{id}:r            STRING  results JSON; retention; finish
 task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
                                reap, stall, cancel, purge
 wait                   HASH    id -> record of a compact waiting task (fresh submit no
                                worker or operator has touched): queue, name, version, fp,
-                               submitted_at, params ('' = {}) joined by \x1f; submit; removed
+                               submitted_at, params ('' = {}) joined by \x1f, then the
+                               priority when it is not the default 5; submit; removed
                                when claim, cancel or purge write the task's full form
-wl:{queue}:{name@ver}  LIST    ids of the queue's waiting tasks of one type, oldest first:
+wl:{queue}:{name@ver}  LIST    ids of the queue's waiting tasks of one type (and priority:
+                               `wl:{queue}:{name@ver}:{p}` for a priority p other than
+                               the default 5, which keeps the plain name), oldest first:
                                compact ones (a record in `wait`; submit) and full-form ones
                                (entering `submitted` through move(): retry, requeue, promote,
                                recovery at the front); an id that is neither is a tombstone,
                                dropped when reached; claim, cancel, purge
-wt:{queue}             ZSET    name@version -> lower bound of the time of the type's oldest
-                               waiting task, one member per type with a list; submit,
-                               move(), claim, cancel, purge
+wt:{queue}             ZSET    name@version[:p] (the list's suffix) -> lower bound of the
+                               time of its oldest waiting task, one member per list; a
+                               claim reads them by priority, then time; submit, move(),
+                               claim, cancel, purge
 q:{queue}              LIST    the layout before `wl`: migrated at start (migrate), then gone
 layout                 STRING  "2" once `q:{queue}` lists were migrated; migrate
 wq                     HASH    queue -> count of its compact tasks (tombstones excluded)
@@ -69,7 +74,7 @@ m:{queue}:{minute}     HASH    submitted/started/completed/failed/... counts of 
 dlq, dlq:q:{queue},    ZSET    id -> failed_at, dead-lettered tasks and their indexes by
 dlq:n:{name}                   queue and by task name; finish, reap, stall, dlq verbs
 queues                 HASH    queue name -> QueueConfig JSON; queue verbs
-roles                  HASH    role name -> Role JSON; role verbs
+roles                  HASH    role name -> Role JSON (queues, strategy, weights); role verbs
 cfgver                 STRING  bumped by every queue or role change; workers poll it
 runseq                 STRING  counter behind run ids; claim
 hdr:{id}               STRING  JSON headers stored with a task at submit (a trace context from
@@ -149,7 +154,10 @@ class Keys:
         return f"{self.prefix}wait"
 
     def waiting_list(self, queue: str, task_type: str) -> str:
-        """The ids of a queue's waiting tasks of one type (``name@version``), oldest first."""
+        """The ids of a queue's waiting tasks of one type (``name@version``), oldest first.
+
+        At a priority other than the default, ``task_type`` is ``name@version:{p}``.
+        """
         return f"{self.prefix}wl:{queue}:{task_type}"
 
     def waiting_types(self, queue: str) -> str:

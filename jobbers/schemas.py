@@ -31,9 +31,23 @@ from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent
 from jobbers.models.names import Name, canonical_ulid
-from jobbers.models.queue import QueueConfig, RatePeriod, Role
+from jobbers.models.queue import (
+    QueueConfig,
+    QueueStrategy,
+    RatePeriod,
+    Role,
+    Weight,
+    check_strategy,
+)
 from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView
-from jobbers.models.task import MAX_DELAY_S, Task, TaskError, TaskStatus, TaskSummary
+from jobbers.models.task import (
+    DEFAULT_PRIORITY,
+    MAX_DELAY_S,
+    Task,
+    TaskError,
+    TaskStatus,
+    TaskSummary,
+)
 
 MAX_BULK = 1000
 
@@ -56,6 +70,7 @@ __all__ = [
     "PurgeResponse",
     "QueueConfig",
     "QueueStats",
+    "QueueStrategy",
     "QueueUpdate",
     "QueuesResponse",
     "RatePeriod",
@@ -143,6 +158,10 @@ class SubmitTaskRequest(BaseModel):
     version: StrictInt = Field(default=1, ge=0)
     queue: Name = "default"
     parameters: dict[str, Any] = Field(default_factory=dict)
+    # Priorities (issue 15 part 3): part of the compared body of an idempotent submit.
+    priority: StrictInt = Field(
+        default=DEFAULT_PRIORITY, ge=0, le=9, description="0-9, higher runs first"
+    )
 
     @field_validator("parameters")
     @classmethod
@@ -270,6 +289,14 @@ class RoleUpdate(BaseModel):
 
     name: Name | None = None
     queues: list[Name] = Field(default_factory=list, max_length=256)
+    # Between queues (issue 15 part 3): see Role.
+    strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN
+    weights: dict[Name, Weight] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fitting_weights(self) -> RoleUpdate:
+        check_strategy(self.queues, self.strategy, self.weights)
+        return self
 
 
 class ScheduleUpdate(ScheduleSpec):

@@ -339,8 +339,9 @@ class StateManager(RuntimeState, ScheduleState):
             fp = task.fingerprint(checked)
             argv.append(
                 f"{tid}\x1f{task.name}\x1f{task.version}\x1f{task.queue}\x1f{fp}\x1f{checked}"
-                # Delayed submit (issue 15 §1): the due time after the parameters.
-                + (f"\x1f{due}" if due else "")
+                # Per-task fields after the parameters, one \x1f each:
+                f"\x1f{task.priority}"  # priority (issue 15 part 3)
+                + (f"\x1f{due}" if due else "")  # delayed submit (issue 15 part 1)
             )
             sent.append((len(outcomes), task, tid))
             outcomes.append((task, False))  # replaced by the script's answer below

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from jobbers.models.document import load_document
-from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary, ms_to_datetime
+from jobbers.models.task import (
+    DEFAULT_PRIORITY,
+    Task,
+    TaskError,
+    TaskStatus,
+    TaskSummary,
+    ms_to_datetime,
+)
 
 
 def task_from_redis(
@@ -58,6 +65,8 @@ def _summary_fields(task_id: str, fields: dict[str, str]) -> dict[str, Any]:
         "max_heartbeat_interval": hbmax / 1000 if hbmax else None,
         "cancel_requested": fields.get("cancel") == "1",
         "in_dlq": fields.get("in_dlq") == "1",
+        # Stored only when not the default (see ``jobbers/keys.py``).
+        "priority": int(fields.get("prio") or DEFAULT_PRIORITY),
     }
 
 
@@ -67,9 +76,20 @@ def _ulid(value: str) -> Any:
     return ULID.from_str(value)
 
 
+def split_record(record: str) -> tuple[str, str, str, str, str, str, int]:
+    """A compact record's fields: queue, name, version, fp, submitted_at, params, priority.
+
+    The priority is a seventh field only when it is not the default, so a default task's
+    record is as small as it was before priorities existed.
+    """
+    queue, name, version, fp, submitted_at, params, *rest = record.split("\x1f")
+    priority = int(rest[0]) if rest else DEFAULT_PRIORITY
+    return queue, name, version, fp, submitted_at, params, priority
+
+
 def task_from_record(task_id: str, record: str) -> Task:
     """Build a waiting Task from its compact record (``wait`` in ``jobbers/keys.py``)."""
-    queue, name, version, _fp, submitted_at, params = record.split("\x1f", 5)
+    queue, name, version, _fp, submitted_at, params, priority = split_record(record)
     return Task.model_construct(
         id=_ulid(task_id),
         name=name,
@@ -79,12 +99,13 @@ def task_from_record(task_id: str, record: str) -> Task:
         status=TaskStatus.SUBMITTED,
         submitted_at=ms_to_datetime(submitted_at),
         errors=[],
+        priority=priority,
     )
 
 
 def summary_from_record(task_id: str, record: str) -> TaskSummary:
     """Build a listing's TaskSummary of a waiting task from its compact record."""
-    queue, name, version, _fp, submitted_at, _params = record.split("\x1f", 5)
+    queue, name, version, _fp, submitted_at, _params, priority = split_record(record)
     return TaskSummary.model_construct(
         id=_ulid(task_id),
         name=name,
@@ -92,4 +113,5 @@ def summary_from_record(task_id: str, record: str) -> TaskSummary:
         queue=queue,
         status=TaskStatus.SUBMITTED,
         submitted_at=ms_to_datetime(submitted_at),
+        priority=priority,
     )

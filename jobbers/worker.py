@@ -37,7 +37,7 @@ from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.hooks import Hook, RunInfo, RunOutcome, for_task
 from jobbers.hooks import call as call_hooks
 from jobbers.models.document import check_document
-from jobbers.models.queue import QueueConfig
+from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
@@ -327,6 +327,9 @@ class Routing:
     queues: list[str] = field(default_factory=list)
     configs: dict[str, QueueConfig] = field(default_factory=dict)
     version: int = -1
+    # How the starts are shared between the queues (issue 15 part 3; see `_in_turn`).
+    strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN
+    weights: dict[str, int] = field(default_factory=dict)
 
 
 class Worker:
@@ -363,6 +366,7 @@ class Worker:
         self._done = asyncio.Event()
         self._blocking_on: list[str] | None = None
         self._rotation = 0
+        self._credit: Counter[str] = Counter()  # the weighted strategy's credit per queue
         self._connected_since = time.monotonic()
         self._loops: list[asyncio.Task[None]] = []
         self._threads: DaemonThreadPool | None = None  # made on the first ``def`` task
@@ -539,9 +543,13 @@ class Worker:
             queues = role.queues
         except RoleNotFound:
             log.warning("role %r does not exist; idle until it is created", self.settings.role)
+            role = Role(name=self.settings.role)
             queues = []
         configs = {q.name: q for q in await self.state.list_queues()}
         self.routing = Routing([q for q in queues if q in configs], configs, version)
+        self.routing.strategy = role.strategy
+        self.routing.weights = {q: role.weight(q) for q in self.routing.queues}
+        self._credit.clear()
         self.blocked.clear()
         await self.state.redis.hset(
             self.state.keys.worker(self.id), "queues", json.dumps(self.routing.queues)
@@ -608,10 +616,7 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
             return
-        # One step of rotation per pass, so that every queue of the role comes first in
-        # turn and no busy queue starves the ones after it.
-        self._rotation = (self._rotation + 1) % len(eligible)
-        eligible = eligible[self._rotation :] + eligible[: self._rotation]
+        eligible = self._in_turn(eligible)
         if eligible[0] in self.hot:
             # The last claim on the queue whose turn it is filled its request: more work
             # is likely waiting, so claim again without a round trip through the doorbell.
@@ -662,6 +667,44 @@ class Worker:
             # doorbell lost to a crash between its pop and the claim.
             for queue in self._eligible():
                 await self._claim(queue)
+
+    def _in_turn(self, eligible: list[str]) -> list[str]:
+        """The eligible queues in the order this pass serves them, by the role's strategy.
+
+        The first is claimed from when it is hot; the others' doorbells are waited on in
+        this order (a blocking pop returns the first rung one), so the order is the
+        strategy: ``strict`` keeps the role's order, so an earlier queue with work always
+        comes first; ``weighted`` puts first the queue with the most credit (smooth
+        weighted round robin, per start: see ``_share``); ``round_robin`` rotates one step
+        per pass.
+        """
+        match self.routing.strategy:
+            case QueueStrategy.STRICT:
+                return eligible
+            case QueueStrategy.WEIGHTED:
+                weights = self.routing.weights
+                # Ties go to the heavier queue, then to the role's order (a stable sort).
+                return sorted(eligible, key=lambda q: (-self._credit[q], -weights.get(q, 1)))
+        # One step of rotation per pass, so that every queue of the role comes first in
+        # turn and no busy queue starves the ones after it.
+        self._rotation = (self._rotation + 1) % len(eligible)
+        return eligible[self._rotation :] + eligible[: self._rotation]
+
+    def _share(self, served: str, started: int) -> None:
+        """Smooth weighted round robin over starts: each start credits every eligible queue
+        its weight and takes their total from the served queue, so the credits sum to
+        zero, and a weight-3 queue is first (and served) 3 times as often as a weight-1
+        one while both have work. A credit is capped at one full claim's worth, so a queue
+        idle for long does not bank a burst."""
+        weights = self.routing.weights
+        eligible = self._eligible() or [served]
+        total = sum(weights.get(q, 1) for q in eligible)
+        for q in eligible:
+            self._credit[q] += weights.get(q, 1) * started
+        self._credit[served] -= total * started
+        cap = total * self.settings.concurrency
+        for q in eligible:
+            self._credit[q] = min(self._credit[q], cap)
 
     def _known(self) -> dict[str, tuple[int, int, int]]:
         """The claimable types with their free slots under each task's own cap."""
@@ -724,6 +767,8 @@ class Worker:
                 # Types at their cap stay waiting without holding the queue: the claim
                 # rings their own doorbell, which this worker waits on again once it has
                 # a free slot of the type (see `_capped_with_room`).
+                if self.routing.strategy is QueueStrategy.WEIGHTED and res.tasks:
+                    self._share(queue, len(res.tasks))  # before the runs fill the slots
                 for claimed in res.tasks:
                     self._start(claimed, queue)
                 if res.tasks:

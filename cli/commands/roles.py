@@ -1,4 +1,4 @@
-"""``jobbers roles``: list, get, create, set, delete."""
+"""``jobbers roles``: list, get, create, set, update, delete."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import views  # noqa: TID252
+from ..choices import Strategy  # noqa: TID252
 from ..options import RoleArg, complete_queue  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 
@@ -20,6 +21,33 @@ QueuesArg = Annotated[
         autocompletion=complete_queue,
     ),
 ]
+
+
+StrategyOpt = Annotated[
+    Strategy,
+    typer.Option(
+        "--strategy",
+        help="How workers share their starts: round_robin, strict (earlier queues first) "
+        "or weighted (by --weight)",
+    ),
+]
+WeightOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weight", metavar="QUEUE=N", help="A queue's weight (1-1000, default 1); repeatable"
+    ),
+]
+
+
+def _weights(pairs: list[str] | None) -> dict[str, int]:
+    """``QUEUE=N`` pairs as a dict; a malformed one is a usage error."""
+    out: dict[str, int] = {}
+    for pair in pairs or []:
+        queue, _, n = pair.partition("=")
+        if not queue or not n.strip().isdigit():
+            raise typer.BadParameter(f"{pair!r} is not QUEUE=N", param_hint="--weight")
+        out[queue] = int(n)
+    return out
 
 
 @app.command("list")
@@ -40,19 +68,64 @@ def get(s: Session, name: RoleArg) -> None:
 
 @app.command("create")
 @api_command
-def create(s: Session, name: RoleArg, queues: QueuesArg = None) -> None:
+def create(
+    s: Session,
+    name: RoleArg,
+    queues: QueuesArg = None,
+    strategy: StrategyOpt = Strategy.ROUND_ROBIN,
+    weight: WeightOpt = None,
+) -> None:
     """Create a role over existing queues (exit 4 if the name is taken)."""
-    from jobbers.schemas import Role
+    from jobbers.schemas import QueueStrategy, Role
 
-    role = s.call(s.api.create_role(Role(name=name, queues=queues or [])))
+    role = Role(
+        name=name, queues=queues or [], strategy=QueueStrategy(strategy), weights=_weights(weight)
+    )
+    role = s.call(s.api.create_role(role))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
 
 
 @app.command("set")
 @api_command
-def set_queues(s: Session, name: RoleArg, queues: QueuesArg = None) -> None:
-    """Replace a role's queue list (creates the role); its workers follow at once."""
-    role = s.call(s.api.set_role(name, queues or []))
+def set_queues(
+    s: Session,
+    name: RoleArg,
+    queues: QueuesArg = None,
+    strategy: StrategyOpt = Strategy.ROUND_ROBIN,
+    weight: WeightOpt = None,
+) -> None:
+    """Replace a role's queue list and strategy (creates the role); its workers follow."""
+    from jobbers.schemas import QueueStrategy
+
+    role = s.call(s.api.set_role(name, queues or [], QueueStrategy(strategy), _weights(weight)))
+    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+
+
+@app.command("update")
+@api_command
+def update(
+    s: Session,
+    name: RoleArg,
+    queues: QueuesArg = None,
+    strategy: Annotated[
+        Strategy | None,
+        typer.Option("--strategy", help="round_robin, strict or weighted (default: unchanged)"),
+    ] = None,
+    weight: WeightOpt = None,
+) -> None:
+    """Change what is given of an existing role (queues, strategy, weights); keep the rest."""
+    from jobbers.schemas import QueueStrategy
+
+    role = s.call(s.api.get_role(name))
+    new_queues = queues or role.queues
+    new_strategy = QueueStrategy(strategy) if strategy else role.strategy
+    if weight is not None:
+        weights = _weights(weight)
+    elif new_strategy is QueueStrategy.WEIGHTED:
+        weights = {q: w for q, w in role.weights.items() if q in new_queues}
+    else:
+        weights = {}
+    role = s.call(s.api.set_role(name, new_queues, new_strategy, weights))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
 
 

@@ -83,6 +83,9 @@ def submit(
     in_: Annotated[
         str | None, typer.Option("--in", help="Run after this delay: 90s, 15m, 2h, 1d")
     ] = None,
+    priority: Annotated[
+        int, typer.Option("--priority", min=0, max=9, help="0-9, higher runs first")
+    ] = 5,
 ) -> None:
     """Submit a task (idempotent on --id); --wait follows it to the end; --at/--in delay it."""
     from ulid import ULID
@@ -96,7 +99,7 @@ def submit(
     tid = check_ids([task_id])[0] if task_id else str(ULID())
     parameters = parse_params(param or [], params)
     request = SubmitTaskRequest(
-        id=tid, name=name, version=version, queue=queue, parameters=parameters
+        id=tid, name=name, version=version, queue=queue, parameters=parameters, priority=priority
     )
     if run_at is not None or delay is not None:
         request = SubmitTaskRequest.model_validate(

@@ -11,8 +11,8 @@ if not f[1] then
   if not rec then return {'notfound'} end
   local r = unpack_record(rec)
   materialize(id, r)
-  drop_tombstones(r.queue, r.name .. '@' .. r.version, false)
-  drop_tombstones(r.queue, r.name .. '@' .. r.version, true)
+  drop_tombstones(r.queue, r.ttype, false)
+  drop_tombstones(r.queue, r.ttype, true)
   f = {'submitted', r.queue, false, '0'}
 end
 if f[1] == 'submitted' or f[1] == 'scheduled' then

@@ -9,10 +9,11 @@
 --   config_version: the `cfgver` the worker computed n from ('' = do not check). A worker
 --   sends its claim ahead, behind its blocking wait, so the queues' limits may have
 --   changed by the time it runs: then nothing is claimed and the worker re-reads them.
--- Order: the oldest waiting tasks (by submit time, or re-queue time for full-form ones;
--- 0 = the front) among the types the worker may start, FIFO within a type and across
--- types; each type is read from its own list (see common.lua), so a type at its cap
--- never delays another, however many of its tasks wait ahead.
+-- Order: the highest priority first; within a priority, the oldest waiting tasks (by
+-- submit time, or re-queue time for full-form ones; 0 = the front) among the types the
+-- worker may start, FIFO within a type and across types; each type and priority is read
+-- from its own list (see common.lua), so a type at its cap never delays another, however
+-- many of its tasks wait ahead, whatever their priority.
 -- Doorbells: the queue's bell is rung again when the claim filled its request (more work
 -- may wait for other workers), `bell:{queue}:{type}` when tasks of a capped type are left
 -- because this worker reached its cap (workers with a free slot of that type wait on it),
@@ -21,7 +22,8 @@
 -- Returns {'dead'} | {'noqueue'} | {'paused'} | {'config'} | {'limited', retry_after_ms}
 --       | {'ok', skipped, id, run_id, name, version, attempt, ..., params, ...}: five
 --         fields per claimed task, then the parameters of each in the same order;
---         skipped is the number of waiting types left because of the worker's caps
+--         skipped is the number of waiting lists (a type at one priority) left because
+--         of the worker's caps
 local worker, queue = ARGV[2], ARGV[3]
 -- At most 1000 a call (Lua's unpack limit); a worker with more free slots claims again.
 local n, look = math.min(tonumber(ARGV[4]), 1000), math.min(tonumber(ARGV[5]), 1000)
@@ -73,9 +75,28 @@ local picked, specs, fields, compact = {}, {}, {}, {}
 local cands, lists, bells = {}, {}, {}
 local seen = {}  -- ids met in this claim: an id listed twice is taken once
 local function before(a, b)
+  if a.list.prio ~= b.list.prio then return a.list.prio > b.list.prio end
   if a.score ~= b.score then return a.score < b.score end
   if a.list.rank ~= b.list.rank then return a.list.rank < b.list.rank end
   return a.pos < b.pos
+end
+
+-- Sort the candidates and keep the first n a worker may take: a type's priorities are
+-- separate lists, each read up to the type's free slots, so its cap is applied over them
+-- all here. A candidate dropped for its cap stays dropped (the type's other candidates
+-- that come later are of lower priority).
+local function admit()
+  table.sort(cands, before)
+  local kept, per = {}, {}
+  for _, c in ipairs(cands) do
+    if #kept >= n then break end
+    local cap, base = c.list.spec[3], c.list.base
+    if cap < 0 or (per[base] or 0) < cap then
+      per[base] = (per[base] or 0) + 1
+      kept[#kept + 1] = c
+    end
+  end
+  cands = kept
 end
 
 -- Up to `quota` live entries from the head of a type's list, reading past tombstones (at
@@ -108,18 +129,31 @@ local function read(ttype, quota)
   return L
 end
 
-local types = redis.call('ZRANGE', wt(queue), 0, -1, 'WITHSCORES')
-for i = 1, #types, 2 do
-  local ttype, bound = types[i], tonumber(types[i + 1])
-  local spec = known[ttype]
+-- The members of `wt` (one per type and priority in use, a handful) in claim order:
+-- highest priority first, then by their oldest task's time.
+local types = {}
+do
+  local raw = redis.call('ZRANGE', wt(queue), 0, -1, 'WITHSCORES')
+  for i = 1, #raw, 2 do
+    local base, prio = split_ptype(raw[i])
+    types[#types + 1] = {member = raw[i], base = base, prio = prio, bound = tonumber(raw[i + 1])}
+  end
+  table.sort(types, function(a, b)
+    if a.prio ~= b.prio then return a.prio > b.prio end
+    return a.bound < b.bound
+  end)
+end
+for _, t in ipairs(types) do
+  local ttype, bound = t.member, t.bound
+  local spec = known[t.base]
   if spec and spec[3] == 0 then
     skipped = skipped + 1
-    bells[ttype] = true
+    bells[t.base] = true
   else
+    if n > 0 and #cands >= n then admit() end
     if n > 0 and #cands >= n then
-      table.sort(cands, before)
-      for j = #cands, n + 1, -1 do cands[j] = nil end
-      if bound > cands[n].score then
+      local last = cands[n]
+      if t.prio < last.list.prio or (t.prio == last.list.prio and bound > last.score) then
         more = true
         break
       end
@@ -127,7 +161,7 @@ for i = 1, #types, 2 do
     local quota = look
     if spec then quota = spec[3] < 0 and n or math.min(n, spec[3]) end
     local L = read(ttype, quota)
-    L.spec, L.rank = spec, #lists + 1
+    L.spec, L.rank, L.prio, L.base = spec, #lists + 1, t.prio, t.base
     lists[L.rank] = L
     if not spec then
       -- A type this worker does not run: its tasks are dropped, whatever their place.
@@ -141,7 +175,7 @@ for i = 1, #types, 2 do
           attempt = tonumber(redis.call('HGET', tk(id), 'attempt')) or 0
         end
         finish_at(id, 'dropped', queue, 'submitted')
-        local why = 'task ' .. ttype .. ' is not registered on worker ' .. worker
+        local why = 'task ' .. t.base .. ' is not registered on worker ' .. worker
         redis.call('HSET', tk(id), 'worker', worker, 'last_error', why)
         history(id, {attempt = attempt, kind = 'dropped', message = why, worker_id = worker})
         bump(queue, 'dropped')
@@ -152,7 +186,8 @@ for i = 1, #types, 2 do
     end
   end
 end
-table.sort(cands, before)
+admit()
+local took = {}  -- per type, for its bell
 for j = 1, math.min(n, #cands) do
   local c = cands[j]
   local L, id = c.list, c.id
@@ -169,7 +204,7 @@ for j = 1, math.min(n, #cands) do
     end
   end
   if f ~= false then
-    L.picked = (L.picked or 0) + 1
+    took[L.base] = (took[L.base] or 0) + 1
     picked[#picked + 1] = id
     specs[#picked] = L.spec
     compact[#picked] = c.rec
@@ -199,7 +234,7 @@ for _, L in ipairs(lists) do
     end
     if left then redis.call('ZADD', wt(queue), left, L.ttype) end
     local spec = L.spec
-    if spec and spec[3] > 0 and (L.picked or 0) >= spec[3] then bells[L.ttype] = true end
+    if spec and spec[3] > 0 and (took[L.base] or 0) >= spec[3] then bells[L.base] = true end
   end
 end
 

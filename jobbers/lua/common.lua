@@ -23,12 +23,31 @@ local function tk(id) return P .. 'task:' .. id end
 local function wl(queue, ttype) return P .. 'wl:' .. queue .. ':' .. ttype end
 local function wt(queue) return P .. 'wt:' .. queue end
 
+-- Priorities (0-9, higher first; 5 when the submit names none). Each priority of a type
+-- has its own list: the member of `wt:{queue}` (and the list's key suffix) is
+-- `name@version` at the default priority, so the default path is unchanged, and
+-- `name@version:{p}` at another. Names and versions hold no ':', so both split back.
+-- A claim reads the members by priority, then by time (claim.lua).
+local DEFAULT_PRIORITY = '5'
+local function default_priority(prio)
+  return not prio or prio == '' or prio == DEFAULT_PRIORITY
+end
+local function ptype(ttype, prio)
+  if default_priority(prio) then return ttype end
+  return ttype .. ':' .. prio
+end
+local function split_ptype(member)
+  local ttype, prio = string.match(member, '^([^:]*):(%d)$')
+  if ttype then return ttype, tonumber(prio) end
+  return member, tonumber(DEFAULT_PRIORITY)
+end
+
 -- A full-form task entering `submitted` goes on its type's list: at the front when it
 -- goes back to the front of the queue (score 0), else at the tail.
 local function listed(id, queue, score)
-  local f = redis.call('HMGET', P .. 'task:' .. id, 'name', 'version')
+  local f = redis.call('HMGET', P .. 'task:' .. id, 'name', 'version', 'prio')
   if not f[1] or not f[2] then return end
-  local ttype = f[1] .. '@' .. f[2]
+  local ttype = ptype(f[1] .. '@' .. f[2], f[3])  -- a retry keeps its priority
   redis.call(score == 0 and 'LPUSH' or 'RPUSH', wl(queue, ttype), id)
   redis.call('ZADD', wt(queue), 'LT', score, ttype)
 end
@@ -143,20 +162,24 @@ end
 -- in full form in `s:submitted:{queue}` and on the same lists.
 -- A record removed from `wait` leaves its id in the list as a tombstone, skipped later.
 -- Record: queue, name, version, fingerprint, submitted_at, parameters ('' for {}),
--- joined by the unit separator (\31).
+-- joined by the unit separator (\31), then the priority as a seventh field only when it
+-- is not the default (a default task's record costs no byte more).
 local function wk() return P .. 'wait' end
 
-local function pack_record(queue, name, version, fp, at, params)
+local function pack_record(queue, name, version, fp, at, params, prio)
   if params == '{}' then params = '' end
-  return table.concat({queue, name, version, fp, at, params}, '\31')
+  local fields = {queue, name, version, fp, at, params}
+  if not default_priority(prio) then fields[7] = prio end
+  return table.concat(fields, '\31')
 end
 
 local function unpack_record(rec)
-  local queue, name, version, fp, at, params = string.match(rec,
-    '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+  local queue, name, version, fp, at, params, prio = string.match(rec,
+    '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31?(.*)$')
   if params == '' then params = '{}' end
+  if default_priority(prio) then prio = nil end
   return {queue = queue, name = name, version = version, fp = fp, at = tonumber(at),
-    params = params}
+    params = params, prio = prio, ttype = ptype(name .. '@' .. version, prio)}
 end
 
 -- The HSET arguments of a compact task's full form, as it stood waiting; `extra` field
@@ -164,6 +187,10 @@ end
 local function full_fields(r, extra)
   local args = {'name', r.name, 'version', r.version, 'queue', r.queue, 'attempt', 0,
     'recoveries', 0, 'submitted_at', r.at, 'fp', r.fp, 'status', 'submitted'}
+  if r.prio then  -- kept for its retries (`listed`)
+    args[#args + 1] = 'prio'
+    args[#args + 1] = r.prio
+  end
   for _, v in ipairs(extra or {}) do args[#args + 1] = v end
   return args
 end

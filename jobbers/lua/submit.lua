@@ -2,6 +2,8 @@
 -- ARGV: prefix, mode, then one per task: id, name, version, queue, fingerprint and
 --   params_json joined by the unit separator (\31), which neither JSON text nor a name,
 --   ULID, number or hex digest can hold (one argument per task is 6x cheaper to send).
+--   Per-task fields after params_json, each after its own separator:
+--     7 priority, a digit 0-9 (absent or '' = 5; issue 15 part 3)
 -- mode 'all': all or nothing; a batch with one conflicting id or unknown queue stores none
 --   of its tasks, so a client that retries a rejected batch never finds half of it queued.
 --   Returns {'ok', kind1, value1, ...} with 'new', submitted_at | 'exists', status per task,
@@ -22,15 +24,24 @@ local now_text = tostring(NOW)
 for i = 3, #ARGV do
   tasks[#tasks + 1] = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
 end
--- Delayed submit (issue 15 §1): a task to run later carries one more field after its
--- parameters, 'a<ms>' (a time) or 'd<ms>' (a delay from NOW). One due later than NOW is
--- stored in full form as `scheduled` (scored by its due time, promoted by promote.lua);
--- one not later runs now like any other. Its reply is 'later', "submitted_at:due".
+-- Per-task fields after params_json (JSON text holds no \31), one \31 each: split them off
+-- f[6]. extra[1]: the priority (issue 15 part 3); extra[2], optional: the due time of a
+-- delayed submit (issue 15 part 1).
 local due_at = {}
 for _, f in ipairs(tasks) do
-  local params, kind, ms = string.match(f[6], '^(.-)\31([ad])(%-?%d+)$')
-  if params then
-    f[6] = params
+  local params, rest = string.match(f[6], '^([^\31]*)(.*)$')
+  f[6] = params
+  local extra = {}
+  for v in string.gmatch(rest, '\31([^\31]*)') do extra[#extra + 1] = v end
+  -- Priorities: a digit 0-9 (the manager validated it); the type's list for it (common.lua).
+  f.prio = extra[1]
+  if f.prio and (default_priority(f.prio) or not string.match(f.prio, '^%d$')) then f.prio = nil end
+  -- Delayed submit: 'a<ms>' (a time) or 'd<ms>' (a delay from NOW). One due later than NOW
+  -- is stored in full form as `scheduled` (scored by its due time, promoted by
+  -- promote.lua); one not later runs now like any other. Its reply is 'later',
+  -- "submitted_at:due".
+  local kind, ms = string.match(extra[2] or '', '^([ad])(%-?%d+)$')
+  if kind then
     local due = kind == 'a' and tonumber(ms) or NOW + tonumber(ms)
     if due > NOW then due_at[f[1]] = due end
   end
@@ -104,7 +115,7 @@ local by_queue = {}
 for _, f in ipairs(fresh) do
   local q = by_queue[f[4]]
   if not q then q = {n = 0, types = {}, order = {}}; by_queue[f[4]] = q end
-  local ttype = f[2] .. '@' .. f[3]
+  local ttype = ptype(f[2] .. '@' .. f[3], f.prio)
   if not q.types[ttype] then
     q.types[ttype] = {}
     q.order[#q.order + 1] = ttype
@@ -120,7 +131,7 @@ for queue, q in pairs(by_queue) do
       for j = i, math.min(i + 999, #list) do
         local f = list[j]
         pairs_[#pairs_ + 1] = f[1]
-        pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6])
+        pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6], f.prio)
         ids[#ids + 1] = f[1]
       end
       redis.call('HSET', wk(), unpack(pairs_))
@@ -144,6 +155,8 @@ for _, f in ipairs(later) do
   redis.call('HSET', t, 'name', f[2], 'version', f[3], 'queue', queue, 'attempt', 0,
     'recoveries', 0, 'submitted_at', NOW, 'fp', f[5], 'scheduled_for', due)
   if f[6] ~= '{}' then redis.call('SET', t .. ':p', f[6]) end
+  -- Its priority goes with it to the list it joins when due (`listed` reads `prio`).
+  if f.prio then redis.call('HSET', t, 'prio', f.prio) end
   redis.call('ZADD', P .. 'all', NOW, id)
   redis.call('ZADD', P .. 'all:' .. queue, NOW, id)
   move(id, queue, nil, 'scheduled', due)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
@@ -53,13 +54,45 @@ class QueueConfig(BaseModel):
         return (self.rate_denominator or 1) * self.rate_period.seconds * 1000
 
 
+class QueueStrategy(StrEnum):
+    """How a worker shares its starts between its role's queues while several have work."""
+
+    ROUND_ROBIN = "round_robin"  # each queue comes first in turn (the default)
+    STRICT = "strict"  # an earlier queue is always served before a later one
+    WEIGHTED = "weighted"  # starts in proportion to each queue's weight
+
+
+Weight = Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
+def check_strategy(
+    queues: list[str], strategy: QueueStrategy, weights: dict[str, int]
+) -> dict[str, int]:
+    """The weights of a role, or ValueError when they do not fit its strategy and queues.
+
+    Weights belong to the ``weighted`` strategy only, each to a queue of the role; a queue
+    without one weighs 1.
+    """
+    if weights and strategy is not QueueStrategy.WEIGHTED:
+        raise ValueError(f"weights need strategy 'weighted' (not {strategy.value!r})")
+    unknown = sorted(set(weights) - set(queues))
+    if unknown:
+        raise ValueError(f"weights name queues the role does not have: {', '.join(unknown)}")
+    return weights
+
+
 class Role(BaseModel):
-    """A role: the ordered list of queues a worker of that role consumes."""
+    """A role: the ordered list of queues a worker of that role consumes, and how it
+    shares its starts between them (``strategy``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     queues: list[Name] = Field(default_factory=list, max_length=256)
+    strategy: QueueStrategy = QueueStrategy.ROUND_ROBIN
+    weights: dict[Name, Weight] = Field(
+        default_factory=dict, description="queue -> weight (1-1000, default 1), for weighted"
+    )
 
     @model_validator(mode="after")
     def _unique_queues(self) -> Role:
@@ -68,4 +101,9 @@ class Role(BaseModel):
             if queue not in seen:
                 seen.append(queue)
         self.queues = seen
+        check_strategy(self.queues, self.strategy, self.weights)
         return self
+
+    def weight(self, queue: str) -> int:
+        """The queue's weight under the ``weighted`` strategy (1 when not given)."""
+        return self.weights.get(queue, 1)

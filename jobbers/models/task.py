@@ -18,6 +18,9 @@ MAX_PARAMS_BYTES = 512 * 1024
 MAX_SUBMIT_BATCH = 1000
 # Delayed submit (issue 15 §1): how far ahead a task may be asked to run.
 MAX_DELAY_S = 365 * 86400
+# A task's priority when the submit names none (0-9, higher first): its waiting list keeps
+# the key name it had before priorities existed (see jobbers/keys.py).
+DEFAULT_PRIORITY = 5
 
 
 class TaskStatus(StrEnum):
@@ -100,6 +103,13 @@ class TaskSummary(BaseModel):
     )
     cancel_requested: bool = False
     in_dlq: bool = False
+    # Priorities (issue 15 part 3): higher runs first within a queue, FIFO among equals.
+    priority: int = Field(
+        default=DEFAULT_PRIORITY,
+        ge=0,
+        le=9,
+        description="0-9, higher runs first; equal ones stay FIFO",
+    )
 
     @property
     def attempt_number(self) -> int:
@@ -121,7 +131,7 @@ class Task(TaskSummary):
     def fingerprint(self, params_json: str | None = None) -> str:
         """A digest of what the client asked for; equal digests mean an idempotent resubmit."""
         params = self.params_json() if params_json is None else params_json
-        fp = content_fingerprint(self.name, self.version, self.queue, params)
+        fp = content_fingerprint(self.name, self.version, self.queue, params, self.priority)
         # Delayed submit (issue 15 §1): the time asked for is part of the compared body; a
         # task asked to run now keeps the digest it always had.
         due = self.due_spec()
@@ -151,12 +161,18 @@ class Task(TaskSummary):
 _PARAMS_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
-def content_fingerprint(name: str, version: int, queue: str, params_json: str) -> str:
+def content_fingerprint(
+    name: str, version: int, queue: str, params_json: str, priority: int = DEFAULT_PRIORITY
+) -> str:
     """SHA-256 over a submission's content, with the parameters as canonical JSON.
 
-    Names cannot hold a newline, so the joined text is unambiguous.
+    Names cannot hold a newline, so the joined text is unambiguous. A priority other than
+    the default is part of the content (an idempotent resubmit must ask for the same one);
+    the default adds nothing, so fingerprints stored before priorities existed still match.
     """
     canonical = f"{name}\n{version}\n{queue}\n{params_json}"
+    if priority != DEFAULT_PRIORITY:
+        canonical += f"\npriority={priority}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

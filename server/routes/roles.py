@@ -51,7 +51,14 @@ async def put_role(
             "body",
             "name",
         )
-    role, created = await state.put_role(Role(name=role_name, queues=update.queues))
+    role, created = await state.put_role(
+        Role(
+            name=role_name,
+            queues=update.queues,
+            strategy=update.strategy,
+            weights=update.weights,
+        )
+    )
     if created:
         response.status_code = 201
     return role

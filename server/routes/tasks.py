@@ -166,6 +166,7 @@ def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
         # Delayed submit (issue 15 §1)
         run_at=body.run_at,
         delay=body.delay,
+        priority=body.priority,
     )
 
 

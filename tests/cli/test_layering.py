@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobbers.cli.choices import Period, Status
+from jobbers.cli.choices import Period, Status, Strategy
 
-from jobbers.models.queue import RatePeriod
+from jobbers.models.queue import QueueStrategy, RatePeriod
 from jobbers.models.task import TaskStatus
 from jobbers.redis_server import free_port
 from tests.cli.conftest import run_entry_point
@@ -96,3 +96,4 @@ def test_the_client_imports_no_redis_server_cli_or_tui() -> None:
 def test_cli_choices_mirror_the_core_enums() -> None:
     assert [s.value for s in Status] == [s.value for s in TaskStatus]
     assert [p.value for p in Period] == [p.value for p in RatePeriod]
+    assert [s.value for s in Strategy] == [s.value for s in QueueStrategy]

@@ -88,11 +88,16 @@ def test_role_lifecycle(cli: Cli) -> None:
     cli.ok("queues", "create", "reports")
     cli.ok("queues", "create", "exports")
     role = cli.json("roles", "create", "heavy", "reports", "exports")
-    assert role == {"name": "heavy", "queues": ["reports", "exports"]}
+    assert role == {
+        "name": "heavy",
+        "queues": ["reports", "exports"],
+        "strategy": "round_robin",
+        "weights": {},
+    }
     assert cli.json("roles", "get", "heavy") == role
     assert cli.ok("roles", "list", "-q").stdout.split() == ["default", "heavy"]
     assert cli.json("roles", "list") == cli.api("GET", "/roles").json()
-    assert cli.ok("roles", "list").stdout.splitlines()[1] == "heavy\treports,exports"
+    assert cli.ok("roles", "list").stdout.splitlines()[1] == "heavy\treports,exports\tround_robin"
 
     assert cli("roles", "create", "heavy").exit_code == ExitCode.CONFLICT
     unknown = cli("roles", "create", "odd", "nosuchqueue")
@@ -104,6 +109,55 @@ def test_role_lifecycle(cli: Cli) -> None:
     assert cli.ok("roles", "delete", "heavy").stdout == "role 'heavy' deleted\n"
     assert cli("roles", "get", "heavy").exit_code == ExitCode.NOT_FOUND
     assert cli("roles", "delete", "heavy").exit_code == ExitCode.NOT_FOUND
+
+
+def test_a_role_gets_a_strategy_and_weights(cli: Cli) -> None:
+    cli.ok("queues", "create", "reports")
+    role = cli.json("roles", "create", "ops", "default", "reports", "--strategy", "strict")
+    assert role["strategy"] == "strict"
+    weighted = cli.json(
+        "roles",
+        "set",
+        "ops",
+        "default",
+        "reports",
+        "--strategy",
+        "weighted",
+        "--weight",
+        "reports=3",
+    )
+    assert (weighted["strategy"], weighted["weights"]) == ("weighted", {"reports": 3})
+    assert cli.api("GET", "/roles/ops").json() == weighted
+    assert cli.ok("roles", "get", "ops").stdout.splitlines()[-1] == (
+        "strategy\tweighted default=1,reports=3"
+    )
+    bad = cli("roles", "set", "ops", "default", "--weight", "reports=3", "--strategy", "weighted")
+    assert bad.exit_code == ExitCode.USAGE and "does not have: reports" in bad.stderr
+    assert cli("roles", "set", "ops", "default", "--weight", "default").exit_code == ExitCode.USAGE
+    assert cli("roles", "create", "x", "--strategy", "fastest").exit_code == ExitCode.USAGE
+    assert cli.json("roles", "get", "ops") == weighted  # nothing stored by the refused calls
+    # update changes what it is given and keeps the rest.
+    kept = cli.json("roles", "update", "ops", "--weight", "reports=5")
+    assert (kept["queues"], kept["strategy"], kept["weights"]) == (
+        ["default", "reports"],
+        "weighted",
+        {"reports": 5},
+    )
+    strict = cli.json("roles", "update", "ops", "--strategy", "strict")
+    assert (strict["queues"], strict["strategy"], strict["weights"]) == (
+        ["default", "reports"],
+        "strict",
+        {},
+    )
+    assert cli.json("roles", "update", "ops", "reports")["strategy"] == "strict"
+    assert cli("roles", "update", "nosuchrole", "--strategy", "strict").exit_code == (
+        ExitCode.NOT_FOUND
+    )
+    # The API takes the same body and refuses the same errors with a 422.
+    put = cli.api("PUT", "/roles/ops", json={"queues": ["default"], "strategy": "strict"})
+    assert put.status_code == 200 and put.json()["strategy"] == "strict"
+    bad_put = cli.api("PUT", "/roles/ops", json={"queues": ["default"], "weights": {"default": 2}})
+    assert bad_put.status_code == 422 and "weights need strategy" in bad_put.text
 
 
 def test_deleting_a_queue_drops_it_from_roles(cli: Cli) -> None:

@@ -49,6 +49,22 @@ def test_submit_is_idempotent_on_its_id(cli: Cli) -> None:
     assert clash.stderr.count("\n") == 1
 
 
+def test_submit_with_a_priority_shows_it_and_compares_it(cli: Cli) -> None:
+    """Priorities (issue 15 part 3): the priority is part of the idempotent body."""
+    tid = "01JBKR2E5F3G4H5J6K7M8N9P0B"
+    doc = cli.json("submit", "add", "--id", tid, "--priority", "8")
+    assert doc["task"]["priority"] == 8
+    assert cli.api("GET", f"/task-status/{tid}").json()["priority"] == 8
+    assert cli.json("submit", "add", "--id", tid, "--priority", "8")["task"]["id"] == tid
+    assert cli("submit", "add", "--id", tid).exit_code == ExitCode.CONFLICT
+    rows = dict(line.split("\t", 1) for line in cli.ok("status", tid).stdout.splitlines())
+    assert rows["priority"] == "8"
+    assert cli("submit", "add", "--priority", "10").exit_code == ExitCode.USAGE
+    refused = cli.api("POST", "/submit-task", json={"name": "add", "priority": 10})
+    assert refused.status_code == 422 and "priority" in refused.text
+    assert cli.api("POST", "/submit-task", json={"name": "add", "priority": "9"}).status_code == 422
+
+
 def test_submit_params_from_file_and_stdin(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "params.json"
     path.write_text('{"a": 10, "b": 5}')

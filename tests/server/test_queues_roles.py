@@ -146,7 +146,12 @@ async def test_role_lifecycle(client: httpx.AsyncClient) -> None:
         "/roles", json={"name": "heavy-workers", "queues": ["reports", "exports"]}
     )
     assert created.status_code == 201
-    assert created.json() == {"name": "heavy-workers", "queues": ["reports", "exports"]}
+    assert created.json() == {
+        "name": "heavy-workers",
+        "queues": ["reports", "exports"],
+        "strategy": "round_robin",
+        "weights": {},
+    }
     roles = (await client.get("/roles")).json()["roles"]
     assert [r["name"] for r in roles] == ["default", "heavy-workers"]
     assert (await client.get("/roles/heavy-workers")).json()["queues"] == ["reports", "exports"]

@@ -34,6 +34,29 @@ async def test_resending_a_batch_with_ids_is_a_200_that_stores_nothing_new(clien
     assert stats["statuses"]["submitted"] == 2
 
 
+async def test_a_batch_carries_each_tasks_priority_and_compares_it(client: Client) -> None:
+    """Priorities (issue 15 part 3): per item, listed and shown, part of the compared body."""
+    ids = [str(ULID()) for _ in range(3)]
+    body = {
+        "tasks": [
+            {"id": i, "name": "add", "priority": p} for i, p in zip(ids, (0, 9, 5), strict=True)
+        ]
+    }
+    assert (await client.post("/submit-tasks", json=body)).status_code == 201
+    listed = (await client.get("/task-list", params={"status": "submitted"})).json()
+    assert {t["id"]: t["priority"] for t in listed["items"]} == dict(
+        zip(ids, (0, 9, 5), strict=True)
+    )
+    body["tasks"][1]["priority"] = 8
+    clash = await client.post("/submit-tasks", json=body)
+    assert clash.status_code == 409, clash.text
+    assert (await client.get(f"/task-status/{ids[1]}")).json()["priority"] == 9
+    stats = (await client.get("/stats")).json()
+    assert stats["statuses"]["submitted"] == 3
+    bad = await client.post("/submit-tasks", json={"tasks": [{"name": "add", "priority": -1}]})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "priority"
+
+
 @pytest.mark.parametrize(
     ("tasks", "status", "where"),
     [

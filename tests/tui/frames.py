@@ -17,6 +17,7 @@ from jobbers.schemas import (
     ActiveTask,
     ActiveTaskPage,
     QueueStats,
+    QueueStrategy,
     Role,
     ScheduledTask,
     ScheduledTaskPage,
@@ -261,7 +262,7 @@ def roles() -> list[Role]:
     """The roles the workers hold."""
     return [
         Role(name="default", queues=["default"]),
-        Role(name="heavy", queues=["reports", "default"]),
+        Role(name="heavy", queues=["reports", "default"], strategy=QueueStrategy.STRICT),
         Role(name="mail", queues=["emails"]),
     ]
 

@@ -12,7 +12,7 @@ from textual.widgets import Input, Select
 
 from jobbers.cleaner import Cleaner
 from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, RatePeriod, Role
+from jobbers.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, wait_status
 
@@ -179,18 +179,19 @@ async def test_edit_a_roles_queues_in_the_form(
     top: Top, client: JobbersClient, state: StateManager
 ) -> None:
     await client.create_queue(QueueConfig(name="reports"))
-    await client.create_role(Role(name="heavy", queues=["default"]))
+    await client.create_role(Role(name="heavy", queues=["default"], strategy=QueueStrategy.STRICT))
     app = top()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")
-        await has_rows(app, "#roles", lambda r: len(r) == 2)
+        await has_rows(app, "#roles", lambda r: len(r) == 2 and r[1][2] == "strict")
         app.screen.query_one("#roles").focus()
         await pilot.press("down", "e")
         await shows(app, "Role heavy", "Existing queues: default, reports")
         app.screen.query_one("#queues", Input).value = "reports, default"
         await pilot.press("enter")
-        await has_rows(app, "#roles", lambda r: r[1][2] == "reports, default")
-    assert (await state.get_role("heavy")).queues == ["reports", "default"]
+        await has_rows(app, "#roles", lambda r: r[1][3] == "reports, default")
+    edited = await state.get_role("heavy")
+    assert (edited.queues, edited.strategy) == (["reports", "default"], QueueStrategy.STRICT)
 
 
 async def test_pause_resume_and_purge_a_queue(

@@ -52,12 +52,13 @@ async def test_submit_a_task_with_json_parameters(
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await has_rows(app, "#overview", lambda r: len(r) == 2)
         form = await command(app, pilot, "Submit a task")
-        fill(form, name="add", parameters='{"a": 2, "b": 40}', queue="reports")
+        fill(form, name="add", parameters='{"a": 2, "b": 40}', queue="reports", priority="8")
         await pilot.press("ctrl+s")
         await closed(app)
         (row,) = (await state.list_tasks(TaskStatus.SUBMITTED, "reports")).items
         task = await state.get_task(str(row.id))
         assert (task.name, task.version, task.parameters) == ("add", 1, {"a": 2, "b": 40})
+        assert task.priority == 8
         await shows(app, f"task {task.id} (add@1)")
         await has_rows(app, "#overview", lambda r: ["reports", "1"] in [x[:2] for x in r])
 
@@ -75,7 +76,10 @@ async def test_bad_input_stays_in_the_form_and_submits_nothing(
         await pilot.press("ctrl+s")
         await shows(app, "parameters: a JSON object")
         # The manager's refusal (no such task) shows in the form too.
-        fill(form, name="no_such_task", parameters="{}")
+        fill(form, parameters="{}", priority="12")
+        await pilot.press("ctrl+s")
+        await shows(app, "less than or equal to 9")
+        fill(form, name="no_such_task", parameters="{}", priority="5")
         await pilot.press("ctrl+s")
         error = form.query_one("#error", Label)
         await eventually(lambda: "no_such_task" in str(error.render()), what="the refusal")

@@ -15,7 +15,7 @@ from jobbers.tui.widgets.header import ViewTabs
 
 from jobbers.cleaner import Cleaner
 from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, RatePeriod, Role
+from jobbers.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually
 
@@ -163,7 +163,14 @@ async def test_workers_view_shows_each_live_worker(
 
 async def test_queues_view_shows_settings_and_roles(top: Top, client: JobbersClient) -> None:
     await client.create_queue(QueueConfig(name="reports", max_concurrent=2))
-    await client.create_role(Role(name="heavy", queues=["reports", "default"]))
+    await client.create_role(
+        Role(
+            name="heavy",
+            queues=["reports", "default"],
+            strategy=QueueStrategy.WEIGHTED,
+            weights={"reports": 3},
+        )
+    )
     await client.pause_queue("reports")
     app = top()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -172,7 +179,7 @@ async def test_queues_view_shows_settings_and_roles(top: Top, client: JobbersCli
         assert found[1][:3] == ["reports", "paused", "2"]
         assert found[1][5] == "heavy"
         roles = await has_rows(app, "#roles", lambda r: len(r) == 2)
-        assert roles[1] == ["heavy", "0", "reports, default"]
+        assert roles[1] == ["heavy", "0", "weighted 3:1", "reports, default"]
 
 
 async def test_task_detail_shows_parameters_results_and_error_history(

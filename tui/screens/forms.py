@@ -175,7 +175,7 @@ class NewQueueForm(FormScreen[QueueConfig]):
 
 
 class RoleForm(FormScreen[list[str]]):
-    """A role's queues, in priority order, as a comma-separated list."""
+    """A role's queues, in role order, as a comma-separated list (its strategy stays)."""
 
     def __init__(self, role: str, queues: list[str], known: list[str]) -> None:
         super().__init__()
@@ -186,7 +186,7 @@ class RoleForm(FormScreen[list[str]]):
     def compose(self) -> ComposeResult:
         """The list, and the queues that exist to choose from."""
         with Vertical(id="dialog", classes="form"):
-            yield Label(f"Role [b]{self.role}[/b]: queues, highest priority first", markup=True)
+            yield Label(f"Role [b]{self.role}[/b]: queues, in role order", markup=True)
             yield Input(", ".join(self.queues), id="queues", placeholder="default, reports")
             yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
             yield from self.compose_buttons()
@@ -240,7 +240,7 @@ class NewRoleForm(FormScreen[Role]):
 
 
 class SubmitForm(FormScreen[SubmitTaskRequest]):
-    """A task to submit: its name (and version), its JSON parameters, its queue."""
+    """A task to submit: its name (and version), its JSON parameters, its queue and priority."""
 
     def __init__(self, known: list[str]) -> None:
         super().__init__()
@@ -257,8 +257,11 @@ class SubmitForm(FormScreen[SubmitTaskRequest]):
                 yield Input("1", id="version", type="integer")
             yield Label("Parameters (a JSON object, empty = none)")
             yield Input(id="parameters", placeholder='{"report_id": 42}')
-            yield Label("Queue")
-            yield Input("default", id="queue")
+            yield Label("Queue and priority (0-9, higher runs first)")
+            with Horizontal(classes="row"):
+                yield Input("default", id="queue")
+                yield Label(" priority ")
+                yield Input("5", id="priority", type="integer")
             yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
             yield from self.compose_buttons()
 
@@ -276,11 +279,13 @@ class SubmitForm(FormScreen[SubmitTaskRequest]):
         if not isinstance(parameters, dict):
             raise ValueError("parameters: a JSON object ({...}) is needed")
         version = self.query_one("#version", Input).value.strip()
+        priority = self.query_one("#priority", Input).value.strip()
         return SubmitTaskRequest.model_validate(
             {
                 "name": self.query_one("#name", Input).value.strip(),
                 "version": int(version) if version else 1,
                 "queue": self.query_one("#queue", Input).value.strip() or "default",
                 "parameters": parameters,
+                "priority": int(priority) if priority else 5,
             }
         )

@@ -138,7 +138,8 @@ class QueuesScreen(QueueActions):
         frame = roles.snapshot
         if frame is None or frame.roles is None or name is None:
             return
-        current = next((r.queues for r in frame.roles if r.name == name), [])
+        role = next((r for r in frame.roles if r.name == name), None)
+        current = role.queues if role else []
         known = [q.name for q in frame.stats.queues]
         client = self.japp.client
 
@@ -147,7 +148,13 @@ class QueuesScreen(QueueActions):
                 return
 
             async def call() -> str:
-                await client.set_role(name, queues)
+                # The form edits the queue list only: the strategy stays, and the weights
+                # of the queues that stay with it.
+                if role is None:
+                    await client.set_role(name, queues)
+                else:
+                    weights = {q: w for q, w in role.weights.items() if q in queues}
+                    await client.set_role(name, queues, role.strategy, weights)
                 return f"role {name}: {', '.join(queues) or 'no queues'}"
 
             self.act("Edit role", call)

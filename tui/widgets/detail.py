@@ -103,7 +103,7 @@ class TaskDetailView(Widget):
         limit = t.max_heartbeat_interval
         rows: list[tuple[str, str | Text]] = [
             ("ID", str(t.id)),
-            ("Task", f"{task_label(t)} on queue {t.queue}"),
+            ("Task", f"{task_label(t)} on queue {t.queue}" + _priority(t.priority)),
             ("Status", status),
             ("Attempt", attempt(t)),
             ("Worker", t.worker_id or "—"),
@@ -137,3 +137,8 @@ class TaskDetailView(Widget):
         if err.traceback:
             out.append(Text(err.traceback.rstrip(), style=p.muted))
         return out
+
+
+def _priority(priority: int) -> str:
+    """ ", priority N" for a priority other than the default (5), which goes unsaid."""
+    return "" if priority == 5 else f", priority {priority}"

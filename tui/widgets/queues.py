@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from jobbers.schemas import Role
+from jobbers.schemas import QueueStrategy, Role
 
 from ..snapshot import Snapshot  # noqa: TID252
 from .cells import clip, count, queue_limits, rate, sparkline
@@ -112,15 +112,25 @@ class QueueConfigTable(LiveTable):
         return out
 
 
+def strategy_text(role: Role) -> str:
+    """How a role's workers share their starts: ``strict`` serves its queues in priority
+    order, ``weighted`` by the weights shown, ``round robin`` each in turn."""
+    if role.strategy is QueueStrategy.WEIGHTED:
+        return "weighted " + ":".join(str(role.weight(q)) for q in role.queues)
+    return role.strategy.value.replace("_", " ")
+
+
 class RoleTable(LiveTable):
-    """Roles: the ordered queues each reads, and how many live workers hold it."""
+    """Roles: the ordered queues each reads, how it shares its starts between them, and
+    how many live workers hold it."""
 
     def columns_for(self, width: int) -> list[Col]:
-        """Role, workers, then the queue list in the rest of the width."""
+        """Role, workers, strategy, then the queue list in the rest of the width."""
         return [
             Col("name", "Role", 24, least=14),
             Col("workers", "Workers", 7),
-            Col("queues", "Queues (in priority order)", 26, least=10, grow=True),
+            Col("strategy", "Strategy", 13, least=6),
+            Col("queues", "Queues (in role order)", 22, least=10, grow=True),
         ]
 
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
@@ -138,6 +148,7 @@ class RoleTable(LiveTable):
             cells = [
                 Text(clip(role.name, self.width_of("name")), no_wrap=True),
                 count(live, p),
+                Text(clip(strategy_text(role), self.width_of("strategy")), no_wrap=True),
                 Text(clip(queues, self.width_of("queues")), no_wrap=True, style=Style()),
             ]
             out.append((role.name, cells))
