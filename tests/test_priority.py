@@ -175,3 +175,18 @@ async def test_a_capped_type_at_high_priority_never_delays_an_eligible_lower_one
     await wait_status(state, low.id, TaskStatus.COMPLETED, within=PROMPT)
     assert await running(state) == 2
     assert (await state.stats()).statuses["submitted"] == 50
+
+
+async def test_a_delayed_task_keeps_its_priority_when_it_becomes_due(state: StateManager) -> None:
+    """A delayed submit waits in full form; when promoted it joins its priority's list,
+    ahead of default tasks that were waiting before it became due."""
+    delayed = await state.submit_task(Task(name="add", priority=8, delay=0.05))
+    assert (await state.get_task(str(delayed.id))).status == TaskStatus.SCHEDULED
+    plain = await submitted_in_turn(state, [("noop", 5)])
+
+    async def promoted() -> bool:
+        await state.promote_due()
+        return (await state.get_task(str(delayed.id))).status == TaskStatus.SUBMITTED
+
+    await eventually(promoted)
+    assert await claim_one_by_one(state) == [str(delayed.id), *plain]
