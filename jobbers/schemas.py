@@ -28,7 +28,14 @@ from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
-from jobbers.models.task import Task, TaskError, TaskStatus, TaskSummary
+from jobbers.models.task import (
+    MAX_PARENTS,
+    ParentFailure,
+    Task,
+    TaskError,
+    TaskStatus,
+    TaskSummary,
+)
 
 MAX_BULK = 1000
 
@@ -135,6 +142,10 @@ class SubmitTaskRequest(BaseModel):
         except InvalidDocument as exc:
             raise ValueError(str(exc)) from None  # a plain ValueError: a plain 422 entry
         return value
+
+    # Workflows (jobbers/workflows.py): the task waits until these tasks complete.
+    depends_on: list[SubmittedId] = Field(default_factory=list, max_length=MAX_PARENTS)
+    on_parent_failure: ParentFailure = ParentFailure.CANCEL
 
 
 class SubmitTaskResponse(BaseModel):

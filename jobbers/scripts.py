@@ -21,6 +21,7 @@ SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
     "cancel", "requeue", "promote", "purge", "dlq_remove", "stats", "retention", "migrate",
     "queue_set", "queue_delete",
+    "workflow",
 )  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import redis.exceptions
 from ulid import ULID
 
-from jobbers.context import RunContext, bind
+from jobbers.context import RunContext, bind, current_task
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig
@@ -37,6 +37,7 @@ from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdow
 from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
+from jobbers.workflows import Workflows
 
 log = logging.getLogger("jobbers.worker")
 outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
@@ -755,6 +756,11 @@ class Worker:
         """
         claimed, cfg = run.claimed, run.config
         try:
+            if claimed.has_parents:  # workflows: what its parents did, for task.parents
+                ctx = current_task()
+                ctx.parents, ctx.parent_results = await Workflows(self.state).parent_outcomes(
+                    claimed.id
+                )
             coro = cfg.function(**claimed.parameters)
             result = await (asyncio.wait_for(coro, cfg.timeout) if cfg.timeout else coro)
         except asyncio.CancelledError:

@@ -15,7 +15,7 @@ from jobbers.state_manager import StateManager
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .local_only import LocalOnlyMiddleware
-from .routes import dashboard, dlq, docs, health, queues, roles, tasks
+from .routes import dashboard, dlq, docs, health, queues, roles, tasks, workflows
 from .runtime import Runtime
 from .settings import ServerSettings
 
@@ -60,7 +60,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app, settings.retry_after_s)
-    for module in (tasks, queues, roles, dlq, dashboard, health, docs):
+    for module in (tasks, queues, roles, dlq, dashboard, health, docs, workflows):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_token is None:

@@ -25,6 +25,7 @@ from jobbers.schemas import (
     TaskPage,
     canonical_ulid,
 )
+from jobbers.workflows import Workflows
 
 from ..deps import (  # noqa: TID252
     Cursor,
@@ -63,7 +64,10 @@ async def submit_task(
 ) -> SubmitTaskResponse:
     """Store and enqueue a task (201); the same id and body again returns it (200), runs once."""
     task = _task_of(body, "body")
-    stored, created = await _stored(runtime, state.submit(task), "body")
+    if body.depends_on:  # workflows: stored `waiting` until its parents complete
+        stored, created = await _stored(runtime, Workflows(state).submit_after(task), "body")
+    else:
+        stored, created = await _stored(runtime, state.submit(task), "body")
     if not created:
         response.status_code = 200
     return SubmitTaskResponse(message="Task submitted successfully", task=stored)
@@ -87,6 +91,12 @@ async def submit_tasks(
     (``created`` false) and never run twice.
     """
     tasks = [_task_of(item, "body", "tasks", i) for i, item in enumerate(body.tasks)]
+    for i, item in enumerate(body.tasks):
+        if item.depends_on:  # workflows: one script per graph, not a plain batch
+            raise located(
+                InvalidInput("a batch cannot hold tasks with depends_on: use /submit-workflow"),
+                "body", "tasks", i, "depends_on",
+            )  # fmt: skip
     results = await _stored(runtime, state.submit_many(tasks), "body", "tasks")
     created = sum(1 for _, new in results if new)
     if not created:
@@ -137,13 +147,15 @@ def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
         version=body.version,
         queue=body.queue,
         parameters=body.parameters,
+        depends_on=[str(p) for p in body.depends_on],
+        on_parent_failure=body.on_parent_failure,
     )
 
 
 @router.get("/task-status/{task_id}", responses=responses(404))
 async def task_status(task_id: TaskIdPath, state: StateDep) -> Task:
-    """A task with its parameters, results and error history."""
-    return await state.get_task(task_id)
+    """A task with its parameters, results and error history (and parents and children)."""
+    return await Workflows(state).with_links(await state.get_task(task_id))
 
 
 @router.get("/task-list", responses=responses(404))
