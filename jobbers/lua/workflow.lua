@@ -24,6 +24,11 @@ if mode == 'cancel' then
   local ok, nodes = pcall(cjson.decode, graph)
   if not ok or type(nodes) ~= 'table' then return {'notfound'} end
   local cancelled, requested = 0, 0
+  local before = {}  -- the nodes waiting to run when the call began (a cascade may end them)
+  for i, node in ipairs(nodes) do
+    local s = redis.call('HGET', tk(node.id), 'status')
+    before[i] = s == 'waiting' or s == 'submitted' or s == 'scheduled'
+  end
   for _, node in ipairs(nodes) do
     local id = node.id
     local t = tk(id)
@@ -33,12 +38,16 @@ if mode == 'cancel' then
       finish_at(id, 'cancelled', f[2], f[1])
       redis.call('HDEL', t, 'scheduled_for')
       bump(f[2], 'cancelled')
-      cancelled = cancelled + 1
     elseif f[1] == 'started' and f[3] then
       redis.call('HSET', t, 'cancel', '1')
       redis.call('SADD', P .. 'cancel:' .. f[3], id)
       redis.call('PUBLISH', P .. 'events', 'cancel:' .. id)
       requested = requested + 1
+    end
+  end
+  for i, node in ipairs(nodes) do
+    if before[i] and redis.call('HGET', tk(node.id), 'status') == 'cancelled' then
+      cancelled = cancelled + 1
     end
   end
   return {'ok', cancelled, requested}

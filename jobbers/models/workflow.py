@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobbers.models.names import Name
-from jobbers.models.task import MAX_PARENTS, ParentFailure, TaskStatus
+from jobbers.models.task import ParentFailure, TaskStatus
 
 # Tasks per workflow: the whole graph is stored by one script run (a few milliseconds).
 MAX_WORKFLOW_TASKS = 1000
@@ -36,7 +36,7 @@ class WorkflowTaskSpec(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(
         default_factory=list,
-        max_length=MAX_PARENTS,
+        max_length=MAX_WORKFLOW_TASKS,  # a fan-in over the whole graph (a task: MAX_PARENTS)
         description="keys of this workflow, or ids of tasks already stored",
     )
     on_parent_failure: ParentFailure = ParentFailure.CANCEL

@@ -58,7 +58,7 @@ async def submit_workflow(
     return submitted
 
 
-@router.get("/workflows", responses=responses(422))
+@router.get("/workflows")
 async def list_workflows(
     state: StateDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[WorkflowSummary]:
