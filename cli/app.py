@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .commands import batch, dev, dlq, processes, queues, roles, system, tasks
+from .commands import batch, dev, dlq, processes, queues, roles, system, tasks, workflows
 from .session import config_of
 
 
@@ -57,6 +57,7 @@ app.command("retry", rich_help_panel=TASKS)(tasks.retry)
 app.command("active", rich_help_panel=TASKS)(tasks.active)
 app.command("scheduled", rich_help_panel=TASKS)(tasks.scheduled)
 app.add_typer(dlq.app, name="dlq", rich_help_panel=TASKS)
+app.add_typer(workflows.app, name="workflow", rich_help_panel=TASKS)
 
 app.command("stats", rich_help_panel=SYSTEM)(system.stats)
 app.command("workers", rich_help_panel=SYSTEM)(system.workers)

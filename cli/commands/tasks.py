@@ -68,6 +68,10 @@ def submit(
     ] = None,
     wait: Wait = False,
     timeout: Timeout = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option("--after", help="Wait for this task to complete first; repeatable"),
+    ] = None,
 ) -> None:
     """Submit a task (idempotent on --id); --wait follows it to the end."""
     from ulid import ULID
@@ -79,6 +83,8 @@ def submit(
     request = SubmitTaskRequest(
         id=tid, name=name, version=version, queue=queue, parameters=parameters
     )
+    if after:  # workflows: the task waits for these tasks (status `waiting`)
+        request.depends_on = [ULID.from_str(p) for p in check_ids(after)]
     try:
         answer = s.call(s.api.submit_task(request))
     except Exception as exc:

@@ -38,6 +38,10 @@ COMMAND_FOR_ROUTE = {
     ("GET", "/dead-letter-queue/{task_id}/history"): "dlq history",
     ("POST", "/dead-letter-queue/resubmit"): "dlq resubmit",
     ("DELETE", "/dead-letter-queue"): "dlq delete",
+    ("POST", "/submit-workflow"): "workflow submit",
+    ("GET", "/workflows"): "workflow list",
+    ("GET", "/workflows/{workflow_id}"): "workflow status",
+    ("POST", "/workflows/{workflow_id}/cancel"): "workflow cancel",
 }
 
 
