@@ -13,7 +13,8 @@ from jobbers.registry import load_tasks_module
 from jobbers.state_manager import StateManager
 from jobbers.worker import Worker, WorkerSettings
 from jobbers.workflows import Workflows
-from tests.conftest import TASKS_MODULE, eventually
+from tests.conftest import TASKS_MODULE, eventually, wait_status
+from tests.procs import Procs
 
 
 async def test_a_redis_restart_mid_workflow_loses_no_waiting_child(tmp_path: Path) -> None:
@@ -70,3 +71,30 @@ async def test_a_redis_restart_mid_workflow_loses_no_waiting_child(tmp_path: Pat
     finally:
         await state.close()
         server.stop(kill=True)
+
+
+async def test_a_parent_whose_worker_died_is_recovered_and_releases_its_child(
+    state: StateManager, procs: Procs
+) -> None:
+    flows = Workflows(state)
+    request = WorkflowRequest.model_validate(
+        {
+            "tasks": [
+                {"key": "a", "name": "step", "parameters": {"value": "A"}},
+                {"key": "b", "name": "step", "depends_on": ["a"]},
+            ]
+        }
+    )
+    submitted, _ = await flows.submit(request)
+    ids = submitted.tasks
+    # A worker that dies (SIGKILL) right after claiming the parent: it never beats again.
+    ghost = "ghost-killed-mid-parent"
+    await state.register_worker(ghost, 1000, {"role": "default", "pid": 0})
+    claim = await state.claim(ghost, "default", 1, {"step@1": (0, 0, -1)})
+    assert [c.id for c in claim.tasks] == [ids["a"]]
+    procs.worker()
+    procs.cleaner(interval=0.3)
+    b = await wait_status(state, ids["b"], "completed", within=30)
+    a = await state.get_task(ids["a"])
+    assert a.recoveries == 1
+    assert b.results is not None and b.results["inputs"][ids["a"]]["value"] == "A"
