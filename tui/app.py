@@ -156,6 +156,8 @@ class JobbersApp(App[None]):
                 workers=None,
                 roles=None,
                 detail=None,
+                workflows=None,
+                workflow=None,
             )
         self.last = snapshot
         if self.failure is not None:
