@@ -226,14 +226,13 @@ class Workflows:
             )
             for i, node in enumerate(graph)
         ]
-        counts = {"completed": 0, "failed": 0, "cancelled": 0}
-        for node in nodes:
-            if node.status is TaskStatus.COMPLETED:
-                counts["completed"] += 1
-            elif node.status is TaskStatus.CANCELLED:
-                counts["cancelled"] += 1
-            elif node.status is None or node.status.is_terminal:
-                counts["failed"] += 1  # failed, stalled, dropped; a deleted node counts here
+        # The counts the scripts keep (``settled``, ``rearm``): they outlive a node that
+        # retention deleted, and the listing reads the same ones.
+        counts = {
+            "completed": int(raw.get("c") or 0),
+            "failed": int(raw.get("f") or 0),
+            "cancelled": int(raw.get("x") or 0),
+        }
         total = len(nodes)
         return Workflow(
             id=wid,

@@ -38,6 +38,13 @@ for _, id in ipairs(ids) do
   end
   redis.call('ZREM', P .. 's:' .. status, id)
   redis.call('ZREM', P .. 'all', id)
+  -- Workflows: the last of its nodes deleted takes the workflow's record with it.
+  local wf = redis.call('HGET', t, 'wf')
+  local wn = wf and tonumber(redis.call('HGET', P .. 'wf:' .. wf, 'n'))
+  if wn and redis.call('HINCRBY', P .. 'wf:' .. wf, 'gone', 1) >= wn then
+    redis.call('DEL', P .. 'wf:' .. wf)
+    redis.call('ZREM', P .. 'wfs', wf)
+  end
   redis.call('DEL', t, t .. ':p', t .. ':r', t .. ':h', t .. ':pa', t .. ':c')
 end
 return #ids

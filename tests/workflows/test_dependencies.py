@@ -368,3 +368,17 @@ async def test_retention_keeps_a_parent_a_waiting_child_needs(
     assert deleted == 1  # `other` only
     assert (await client.get(f"/task-status/{other}")).status_code == 404
     assert (await client.get(f"/task-status/{a_id}")).status_code == 200
+
+
+async def test_retention_of_the_last_node_deletes_the_workflow(
+    client: httpx.AsyncClient, state: StateManager, start_worker: StartWorker
+) -> None:
+    wf = await workflow(
+        client, [{"key": "a", "name": "step"}, {"key": "b", "name": "step", "depends_on": ["a"]}]
+    )
+    await start_worker()
+    assert (await finished(client, wf["id"]))["status"] == "completed"
+    assert await state.apply_retention(TaskStatus.COMPLETED, 0, 100) == 2
+    assert (await client.get(f"/workflows/{wf['id']}")).status_code == 404
+    assert (await client.get("/workflows")).json()["items"] == []
+    assert await state.redis.exists(state.keys.workflow(wf["id"])) == 0
