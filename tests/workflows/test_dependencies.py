@@ -382,3 +382,17 @@ async def test_retention_of_the_last_node_deletes_the_workflow(
     assert (await client.get(f"/workflows/{wf['id']}")).status_code == 404
     assert (await client.get("/workflows")).json()["items"] == []
     assert await state.redis.exists(state.keys.workflow(wf["id"])) == 0
+
+
+async def test_a_batch_submit_refuses_dependencies_and_stores_nothing(
+    client: httpx.AsyncClient, dbsize: Callable[[], int]
+) -> None:
+    parent = (await client.post("/submit-task", json={"name": "step"})).json()["task"]["id"]
+    before = dbsize()
+    response = await client.post(
+        "/submit-tasks",
+        json={"tasks": [{"name": "step"}, {"name": "step", "depends_on": [parent]}]},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][-2:] == [1, "depends_on"]
+    assert dbsize() == before
