@@ -89,7 +89,7 @@ class Workflows:
             update={
                 "depends_on": sorted(parents),
                 "children": sorted(children),
-                "on_parent_failure": ParentFailure(opf or "cancel"),
+                "on_parent_failure": ParentFailure.RUN if opf == "run" else ParentFailure.CANCEL,
                 "workflow_id": wf,
             }
         )
