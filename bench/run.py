@@ -22,12 +22,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, events, head, latency, memory, retention, schedules
+from . import (
+    cli,
+    dashboard,
+    drain,
+    enqueue,
+    events,
+    head,
+    latency,
+    memory,
+    retention,
+    schedules,
+    workflow,
+)
 from .common import loadavg, machine_line, median, private_redis
 
 PARTS: tuple[str, ...] = (
     "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
     "delayed", "fire",  # issue 15: delayed tasks and schedules
+    "workflow",  # issue 16
 )  # fmt: skip
 PARTS += ("priorities",)  # issue 15: the drain with priorities in use
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
@@ -632,6 +645,48 @@ def part_fire(url: str, args: argparse.Namespace, report: Report) -> None:
     report.section("Schedules", lines)
 
 
+def part_workflow(url: str, args: argparse.Namespace, report: Report) -> None:
+    """Workflows (issue 16): chain hand-off and fan-in delay, beside the same run's floor."""
+    rows = repeat(
+        args.runs,
+        "workflow",
+        lambda: workflow.run(url, args.steps, args.fanout, args.samples, args.concurrency),
+    )
+    plain, floor = med(rows, "plain_p50_ms"), med(rows, "floor_p50_ms")
+    handoff = med(rows, "handoff_p50_ms")
+    report.target(
+        "workflow chain hand-off per step p50, ms",
+        f"{handoff:.2f}",
+        f"{handoff / plain:.2f}x plain",
+        "<= 1.5x plain submit -> start",
+        handoff <= 1.5 * plain,
+    )
+    report.section(
+        "Workflows",
+        [
+            f"A chain of {args.steps:,} steps (one workflow) and a fan-out of "
+            f"{rows[-1]['fanout']:,} children with one fan-in, on one worker (concurrency "
+            f"{args.concurrency}); empty bodies stamp their start. Beside them, {args.samples} "
+            "plain submit -> start samples of jobbers and of the BLMOVE floor, in turns. "
+            f"Medians of {args.runs} run(s).",
+            "",
+            "| figure, ms | value | / floor BLMOVE p50 | runs |",
+            "|---|---:|---:|---|",
+            f"| floor BLMOVE submit -> start p50 | {floor:.2f} | 1.00x | "
+            f"{runs_of(rows, 'floor_p50_ms')} |",
+            f"| jobbers plain submit -> start p50 | {plain:.2f} | {plain / floor:.2f}x | "
+            f"{runs_of(rows, 'plain_p50_ms')} |",
+            f"| chain hand-off per step p50 | {handoff:.2f} | {handoff / floor:.2f}x | "
+            f"{runs_of(rows, 'handoff_p50_ms')} |",
+            f"| chain hand-off per step p99 | {med(rows, 'handoff_p99_ms'):.2f} | "
+            f"{med(rows, 'handoff_p99_ms') / floor:.2f}x | {runs_of(rows, 'handoff_p99_ms')} |",
+            f"| fan-in: last child's start -> fan-in start | {med(rows, 'fan_in_delay_ms'):.2f} "
+            f"| {med(rows, 'fan_in_delay_ms') / floor:.2f}x | "
+            f"{runs_of(rows, 'fan_in_delay_ms')} |",
+        ],
+    )
+
+
 def main() -> None:
     """Parse the flags, run the parts, print the report."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -647,6 +702,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="requests per dashboard endpoint (200)")
     parser.add_argument("--cli-runs", type=int, help="runs per CLI command (15)")
     parser.add_argument("--cli-warmup", type=int, help="warm-up runs per CLI command (3)")
+    parser.add_argument("--steps", type=int, help="workflow chain length (1,000)")
+    parser.add_argument("--fanout", type=int, help="workflow fan-out + root + fan-in (1,000)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument(
         "--profile", type=Path, help="py-spy flame graphs of the jobbers drain worker, into DIR"
@@ -655,6 +712,8 @@ def main() -> None:
     quick = {"tasks": 2000, "runs": 1, "samples": 50, "dashboard_tasks": 40_000, "capped": 100}
     full = {"tasks": 20_000, "runs": 3, "samples": 200, "dashboard_tasks": 1_000_000}
     full["capped"] = 1000
+    quick |= {"steps": 100, "fanout": 100}
+    full |= {"steps": 1000, "fanout": 1000}
     defaults = {**(quick if args.quick else full), "requests": 50 if args.quick else 200}
     defaults |= {"cli_runs": 3 if args.quick else 15, "cli_warmup": 1 if args.quick else 3}
     for key, value in defaults.items():

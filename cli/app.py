@@ -12,7 +12,19 @@ from typing import Annotated, Any
 
 import typer
 
-from .commands import batch, dev, dlq, events, processes, queues, roles, schedules, system, tasks
+from .commands import (
+    batch,
+    dev,
+    dlq,
+    events,
+    processes,
+    queues,
+    roles,
+    schedules,
+    system,
+    tasks,
+    workflows,
+)
 from .session import config_of
 
 
@@ -59,6 +71,7 @@ app.command("scheduled", rich_help_panel=TASKS)(tasks.scheduled)
 app.command("events", rich_help_panel=TASKS)(events.events)
 app.add_typer(dlq.app, name="dlq", rich_help_panel=TASKS)
 app.add_typer(schedules.app, name="schedules", rich_help_panel=TASKS)
+app.add_typer(workflows.app, name="workflow", rich_help_panel=TASKS)
 
 app.command("stats", rich_help_panel=SYSTEM)(system.stats)
 app.command("workers", rich_help_panel=SYSTEM)(system.workers)

@@ -21,6 +21,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     STALLED = "stalled"
     DROPPED = "dropped"
+    WAITING = "waiting"
 
 
 class Period(StrEnum):

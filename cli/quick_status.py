@@ -36,6 +36,7 @@ TASK_KEYS = frozenset(
         "recoveries", "attempt_base", "submitted_at", "started_at", "heartbeat_at", "completed_at",
         "scheduled_for", "last_error", "errors", "worker_id", "progress", "progress_message",
         "max_heartbeat_interval", "cancel_requested", "in_dlq", "priority",
+        "depends_on", "on_parent_failure", "children", "workflow_id",
     }
 )  # fmt: skip
 ERROR_KEYS = frozenset({"attempt", "at", "kind", "exc_type", "message", "traceback", "worker_id"})

@@ -34,6 +34,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("events", "Follow task status changes as they happen, one line each (Ctrl-C stops)."),
         ("dlq", "The dead-letter queue: browse, history, resubmit, delete."),
         ("schedules", "Schedules: cron or interval rules that submit a task at each tick."),
+        ("workflow", "Workflows: graphs of tasks that wait for each other."),
     )),
     ("System", (
         ("stats", "Show per-queue depth, running, scheduled, DLQ and recent throughput."),

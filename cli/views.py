@@ -19,6 +19,8 @@ STATUS_STYLES = {
     "stalled": "magenta",
     "cancelled": "dim",
     "dropped": "dim",
+    "waiting": "yellow",
+    "running": "cyan",  # a workflow's overall status
 }
 
 

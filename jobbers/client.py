@@ -46,6 +46,14 @@ from jobbers.client_core import (
     resolve_url,
     transport_for,
 )
+from jobbers.models.dashboard import Page
+from jobbers.models.workflow import (
+    Workflow,
+    WorkflowCancelled,
+    WorkflowRequest,
+    WorkflowSubmitted,
+    WorkflowSummary,
+)
 from jobbers.schemas import (
     ActiveTaskPage,
     CancelManyRequest,
@@ -462,6 +470,26 @@ class JobbersClient:
     async def delete_dlq(self, request: DLQDeleteRequest) -> DLQDeleteResponse:
         """Remove tasks from the DLQ without resubmitting them."""
         return await self._send("DELETE", "/dead-letter-queue", DLQDeleteResponse, request)
+
+    # ------------------------------------------------------------------ workflows
+
+    async def submit_workflow(self, request: WorkflowRequest) -> WorkflowSubmitted:
+        """Submit a graph of tasks, all or nothing (idempotent on the workflow id)."""
+        return await self._send("POST", "/submit-workflow", WorkflowSubmitted, request)
+
+    async def get_workflow(self, workflow_id: str) -> Workflow:
+        """A workflow's graph with each node's status and the overall status."""
+        return await self._get(f"/workflows/{workflow_id}", Workflow)
+
+    async def cancel_workflow(self, workflow_id: str) -> WorkflowCancelled:
+        """Cancel every node of a workflow not yet terminal."""
+        return await self._send("POST", f"/workflows/{workflow_id}/cancel", WorkflowCancelled)
+
+    async def list_workflows(
+        self, limit: int | None = None, cursor: str | None = None
+    ) -> Page[WorkflowSummary]:
+        """Workflows, newest first."""
+        return await self._get("/workflows", Page[WorkflowSummary], limit=limit, cursor=cursor)
 
 
 class SyncJobbersClient:

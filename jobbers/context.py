@@ -33,6 +33,10 @@ class RunContext:
     attempt: int
     parameters: dict[str, Any]
     beat: Callable[[float | None, str | None], Awaitable[None]] = field(repr=False)
+    # Workflows: each parent's status (its outcome; ``jobbers.workflows``) and the results
+    # of those that have them, read by the worker before the run; empty without parents.
+    parents: dict[str, str] = field(default_factory=dict)
+    parent_results: dict[str, Any] = field(default_factory=dict)
 
     async def heartbeat(self, progress: float | None = None, message: str | None = None) -> None:
         """Reset the stall clock, optionally reporting progress (0..1) and a short message.

@@ -87,6 +87,20 @@ ev                     STREAM  status changes: id, name, queue, from, to, worker
                                by ',' or one shared value; capped near JOBBERS_EVENTS_MAXLEN
                                entries (10,000; 0 = none) with XADD MAXLEN ~; move() and
                                move_many() in common.lua, submit
+
+Workflows (``jobbers/workflows.py``, ``lua/workflow.lua``, helpers in ``lua/common.lua``):
+task:{id}              HASH    + deps (parents not yet counted), opf (on_parent_failure:
+                               cancel | run), wf (workflow id), pcx (the parent whose
+                               outcome cancelled it); workflow, finish, requeue
+task:{id}:pa           HASH    parent id -> its outcome as this task counted it ('' = not
+                               yet: it may still run); workflow, `settled`, `rearm`
+task:{id}:c            SET     ids of the tasks waiting on this one (its children);
+                               workflow; read when it ends (`settled`) or is retried
+s:waiting[:{queue}]    ZSET    tasks in status `waiting` (full form only); move()
+wf:{id}                HASH    fp, at (created), n (tasks), graph (JSON: key, id, name,
+                               queue, depends_on), c / f / x (nodes completed / failed,
+                               stalled or dropped / cancelled); workflow, `settled`, `rearm`
+wfs                    ZSET    workflow id -> created at, for the paged listing; workflow
 """
 
 from __future__ import annotations
@@ -246,6 +260,23 @@ class Keys:
     def config_version(self) -> str:
         """Counter bumped by every queue or role change."""
         return f"{self.prefix}cfgver"
+
+    def parents(self, task_id: str) -> str:
+        """Workflows: parent id -> its outcome as the task counted it ('' = not yet)."""
+        return f"{self.prefix}task:{task_id}:pa"
+
+    def children(self, task_id: str) -> str:
+        """Workflows: the tasks waiting on this one."""
+        return f"{self.prefix}task:{task_id}:c"
+
+    def workflow(self, workflow_id: str) -> str:
+        """Workflows: one workflow's graph and counts."""
+        return f"{self.prefix}wf:{workflow_id}"
+
+    @property
+    def workflows(self) -> str:
+        """Workflows: id -> creation time, for the paged listing."""
+        return f"{self.prefix}wfs"
 
     @property
     def events(self) -> str:

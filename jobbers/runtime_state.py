@@ -55,6 +55,8 @@ class ClaimedTask:
     version: int
     attempt: int
     parameters: dict[str, Any]
+    # Workflows: the task has parents, whose outcomes and results it reads (``task.parents``).
+    has_parents: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ def _claim_result(res: list[Any]) -> ClaimResult:
         return ClaimResult(status, retry_after_ms=int(res[1]))
     if status != "ok":
         return ClaimResult(status)
+    parented: set[str] = set()
+    if "@parents" in res:  # workflows: claim.lua lists the tasks with parents last
+        cut = res.index("@parents")
+        parented, res = set(res[cut + 1 :]), res[:cut]
     count = (len(res) - 2) // 6
     params = res[2 + 5 * count :]
     tasks = [
@@ -113,6 +119,7 @@ def _claim_result(res: list[Any]) -> ClaimResult:
             version=int(res[i + 3]),
             attempt=int(res[i + 4]),
             parameters=json.loads(params[k]) if params[k] != "{}" else {},
+            has_parents=res[i] in parented,
         )
         for k, i in enumerate(range(2, 2 + 5 * count, 5))
     ]

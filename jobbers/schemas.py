@@ -43,6 +43,8 @@ from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView
 from jobbers.models.task import (
     DEFAULT_PRIORITY,
     MAX_DELAY_S,
+    MAX_PARENTS,
+    ParentFailure,
     Task,
     TaskError,
     TaskStatus,
@@ -207,6 +209,10 @@ class SubmitTaskRequest(BaseModel):
         if self.run_at is not None and self.delay is not None:
             raise ValueError("give run_at or delay, not both")
         return self
+
+    # Workflows (jobbers/workflows.py): the task waits until these tasks complete.
+    depends_on: list[SubmittedId] = Field(default_factory=list, max_length=MAX_PARENTS)
+    on_parent_failure: ParentFailure = ParentFailure.CANCEL
 
 
 class SubmitTaskResponse(BaseModel):

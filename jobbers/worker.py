@@ -32,7 +32,7 @@ from typing import Any, cast
 import redis.exceptions
 from ulid import ULID
 
-from jobbers.context import RunContext, bind, bind_thread
+from jobbers.context import RunContext, bind, bind_thread, current_task
 from jobbers.errors import JobbersError, RoleNotFound, StoreUnavailable
 from jobbers.hooks import Hook, RunInfo, RunOutcome, for_task
 from jobbers.hooks import call as call_hooks
@@ -43,6 +43,7 @@ from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
 from jobbers.state_manager import StateManager
 from jobbers.threads import DaemonThreadPool
+from jobbers.workflows import Workflows
 
 log = logging.getLogger("jobbers.worker")
 outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
@@ -847,6 +848,11 @@ class Worker:
         """
         claimed, cfg = run.claimed, run.config
         try:
+            if claimed.has_parents:  # workflows: what its parents did, for task.parents
+                ctx = current_task()
+                ctx.parents, ctx.parent_results = await Workflows(self.state).parent_outcomes(
+                    claimed.id
+                )
             coro: Awaitable[Any] = (
                 cast(Awaitable[Any], cfg.function(**claimed.parameters))
                 if cfg.is_async

@@ -15,7 +15,18 @@ from jobbers.state_manager import StateManager
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .local_only import LocalOnlyMiddleware
-from .routes import dashboard, dlq, docs, events, health, queues, roles, schedules, tasks
+from .routes import (
+    dashboard,
+    dlq,
+    docs,
+    events,
+    health,
+    queues,
+    roles,
+    schedules,
+    tasks,
+    workflows,
+)
 from .runtime import Runtime
 from .settings import ServerSettings
 
@@ -60,7 +71,8 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app, settings.retry_after_s)
-    for module in (tasks, queues, roles, schedules, dlq, dashboard, events, health, docs):
+    routers = (tasks, queues, roles, schedules, workflows, dlq, dashboard, events, health, docs)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_token is None:

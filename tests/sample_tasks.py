@@ -422,3 +422,23 @@ async def blocker(**kwargs: Any) -> None:
 
     _log_run("start")
     time.sleep(float(kwargs.get("seconds", 60)))  # noqa: ASYNC251 - the point of the task
+
+
+# Workflows: a step reports what its parents did (task.parents, task.parent_results).
+@register_task(name="step", version=1, max_concurrent=None)
+async def step(**kwargs: Any) -> dict[str, Any]:
+    if kwargs.get("summary"):
+        return {"parents": len(task.parents), "inputs": len(task.parent_results)}
+    return {"value": kwargs.get("value"), "parents": task.parents, "inputs": task.parent_results}
+
+
+@register_task(name="gate", version=1, max_concurrent=None)
+async def gate(**kwargs: Any) -> dict[str, Any]:
+    """Fails until the test opens the gate (sets ``test:gate``)."""
+    client = _redis()
+    try:
+        if not await client.get("test:gate"):
+            raise RuntimeError("the gate is closed")
+    finally:
+        await client.aclose()
+    return {"value": "through"}

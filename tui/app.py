@@ -214,6 +214,8 @@ class JobbersApp(App[None]):
                 roles=None,
                 detail=None,
                 schedules=None,
+                workflows=None,
+                workflow=None,
             )
         self.last = snapshot
         if self.failure is not None:

@@ -27,6 +27,16 @@ def commands(app: JobbersApp) -> Iterator[SystemCommand]:
     yield SystemCommand(
         "Create a role", "Name and the queues its workers read", lambda: create_role(app)
     )
+    yield SystemCommand(
+        "Show workflows", "Graphs of tasks: progress, open one, cancel it", lambda: workflows(app)
+    )
+
+
+def workflows(app: JobbersApp) -> None:
+    """The workflows listing (a modal: enter opens one)."""
+    from .screens.workflows import WorkflowsScreen
+
+    app.push_screen(WorkflowsScreen())
 
 
 def known_queues(app: JobbersApp) -> list[str]:

@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from jobbers.client import JobbersClient, NotFound
+from jobbers.models.dashboard import Page
+from jobbers.models.workflow import Workflow, WorkflowSummary
 from jobbers.schemas import (
     ActiveTaskPage,
     Role,
@@ -50,6 +52,9 @@ class View(StrEnum):
     SCHEDULED = "scheduled"
     SCHEDULES = "schedules"
     DETAIL = "detail"
+    # Workflows: the listing and one workflow's graph (modals opened from the palette).
+    WORKFLOWS = "workflows"
+    WORKFLOW = "workflow"
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,15 @@ class PageQuery:
     limit: int = 100
     cursor: str | None = None
     task_id: str | None = None
+    workflow_id: str | None = None  # workflows: the graph View.WORKFLOW shows
+
+
+@dataclass(frozen=True)
+class WorkflowDetail:
+    """The workflow open in its modal, or the id of one that does not exist."""
+
+    workflow_id: str
+    workflow: Workflow | None
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,9 @@ class Snapshot:
     roles: list[Role] | None = None
     detail: TaskDetail | None = None
     schedules: list[ScheduleView] | None = None
+    # Workflows: one page of the listing, or the graph open in its modal.
+    workflows: Page[WorkflowSummary] | None = None
+    workflow: WorkflowDetail | None = None
 
     @property
     def now(self) -> dt.datetime:
@@ -185,6 +202,10 @@ async def fetch(
             page["workers"] = _workers(client)
         case View.DETAIL if query.task_id:
             page["detail"] = _detail(client, query.task_id)
+        case View.WORKFLOWS:
+            page["workflows"] = client.list_workflows(query.limit, query.cursor)
+        case View.WORKFLOW if query.workflow_id:
+            page["workflow"] = _workflow(client, query.workflow_id)
         case _:
             pass
     stats, *values = await asyncio.gather(client.stats(), *page.values())
@@ -207,6 +228,13 @@ async def _schedules(client: JobbersClient) -> list[ScheduleView]:
 
 async def _roles(client: JobbersClient) -> list[Role]:
     return (await client.list_roles()).roles
+
+
+async def _workflow(client: JobbersClient, workflow_id: str) -> WorkflowDetail:
+    try:
+        return WorkflowDetail(workflow_id, await client.get_workflow(workflow_id))
+    except NotFound:
+        return WorkflowDetail(workflow_id, None)
 
 
 async def _detail(client: JobbersClient, task_id: str) -> TaskDetail:

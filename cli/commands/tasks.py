@@ -86,6 +86,10 @@ def submit(
     priority: Annotated[
         int, typer.Option("--priority", min=0, max=9, help="0-9, higher runs first")
     ] = 5,
+    after: Annotated[
+        list[str] | None,
+        typer.Option("--after", help="Wait for this task to complete first; repeatable"),
+    ] = None,
 ) -> None:
     """Submit a task (idempotent on --id); --wait follows it to the end; --at/--in delay it."""
     from ulid import ULID
@@ -105,6 +109,8 @@ def submit(
         request = SubmitTaskRequest.model_validate(
             {**request.model_dump(exclude_unset=True), "run_at": run_at, "delay": delay}
         )
+    if after:  # workflows: the task waits for these tasks (status `waiting`)
+        request.depends_on = [ULID.from_str(p) for p in check_ids(after)]
     try:
         answer = s.call(s.api.submit_task(request))
     except Exception as exc:

@@ -1,4 +1,4 @@
--- cancel: submitted/scheduled tasks are cancelled at once; a started task gets a durable
+-- cancel: submitted/scheduled/waiting tasks are cancelled at once; a started task gets a durable
 -- cancel flag, a mailbox entry for its worker and a pub/sub hint.
 -- ARGV: prefix, id, reason
 -- Returns {'cancelled'} | {'requested'} | {'conflict', status} | {'notfound'}
@@ -15,7 +15,7 @@ if not f[1] then
   drop_tombstones(r.queue, r.ttype, true)
   f = {'submitted', r.queue, false, '0'}
 end
-if f[1] == 'submitted' or f[1] == 'scheduled' then
+if f[1] == 'submitted' or f[1] == 'scheduled' or f[1] == 'waiting' then
   history(id, {attempt = tonumber(f[4]), kind = 'cancelled', message = reason})
   finish_at(id, 'cancelled', f[2], f[1])
   redis.call('HDEL', t, 'scheduled_for')

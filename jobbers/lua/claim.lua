@@ -300,6 +300,16 @@ if claimed > 0 then
   redis.call('ZADD', P .. 'inflight:' .. worker, unpack(inflight))
   -- Parameters go after the five fields of every task: id, run, name, version, attempt.
   for i = 1, claimed do out[#out + 1] = params[i] end
+  -- Workflows: after the marker '@parents', the claimed tasks that have parents (only
+  -- full-form ones can), whose outcomes and results the worker reads for them.
+  local parented = {}
+  for _, i in ipairs(params_keys) do
+    if redis.call('HEXISTS', tk(picked[i]), 'deps') == 1 then parented[#parented + 1] = picked[i] end
+  end
+  if #parented > 0 then
+    out[#out + 1] = '@parents'
+    for _, id in ipairs(parented) do out[#out + 1] = id end
+  end
   bump(queue, 'started', claimed)
 end
 if rl then redis.call('PEXPIRE', rl, window) end

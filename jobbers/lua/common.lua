@@ -294,7 +294,91 @@ local function release(id, worker)
   redis.call('ZREM', P .. 'hb', id)
 end
 
+-- Workflows (see workflow.lua and jobbers/keys.py): `task:{id}:pa` maps each parent of
+-- a task to its outcome as the child counted it ('' = not yet), `task:{id}:c` holds its
+-- children, the HASH field `deps` counts the parents not yet counted, `opf` is the
+-- on_parent_failure policy ('run' or cancel), `wf` the workflow and `pcx` the parent
+-- whose failure cancelled it. `wf:{id}` counts its nodes per outcome (c, f, x).
+local function wf_count(wf, status, by)
+  local field = status == 'completed' and 'c' or status == 'cancelled' and 'x' or 'f'
+  redis.call('HINCRBY', P .. 'wf:' .. wf, field, by)
+end
+-- A task reached a terminal status: its waiting children count it. A completed parent
+-- brings a child one step nearer `submitted`; any other outcome cancels a child under
+-- the `cancel` policy (and so on down the graph) and counts like a completion under
+-- `run`. Iterative, so a long chain never deepens the Lua stack. O(children reached).
+local function settled(id, status)
+  local wf = redis.call('HGET', tk(id), 'wf')
+  if wf then wf_count(wf, status, 1) end
+  local stack = {{id, status}}
+  while #stack > 0 do
+    local top = table.remove(stack)
+    local pid, pstatus = top[1], top[2]
+    for _, cid in ipairs(redis.call('SMEMBERS', tk(pid) .. ':c')) do
+      local c = tk(cid)
+      local prev = redis.call('HGET', c .. ':pa', pid)
+      local cf = redis.call('HMGET', c, 'status', 'queue', 'opf', 'wf')
+      if prev and cf[2] then
+        redis.call('HSET', c .. ':pa', pid, pstatus)
+        if cf[1] == 'waiting' and prev == '' then
+          if pstatus ~= 'completed' and cf[3] ~= 'run' then
+            local msg = 'parent ' .. pid .. ' ended ' .. pstatus
+            history(cid, {attempt = 0, kind = 'cancelled', message = msg})
+            move(cid, cf[2], 'waiting', 'cancelled', NOW)
+            redis.call('HSET', c, 'completed_at', NOW, 'last_error', msg, 'pcx', pid)
+            bump(cf[2], 'cancelled')
+            if cf[4] then wf_count(cf[4], 'cancelled', 1) end
+            stack[#stack + 1] = {cid, 'cancelled'}
+          elseif redis.call('HINCRBY', c, 'deps', -1) <= 0 then
+            move(cid, cf[2], 'waiting', 'submitted', NOW)
+            ring(cf[2])
+          end
+        end
+      end
+    end
+  end
+end
+-- An operator put terminal task `id` (was `old`) back on its queue: it leaves its
+-- workflow's counts, and its children count it again. A waiting child waits for it once
+-- more; a child its failure cancelled (`pcx`) waits again unless another parent still
+-- blocks it, and so on down the graph. A child that already ran is left alone.
+local function rearm(id, old)
+  local wf = redis.call('HGET', tk(id), 'wf')
+  if wf then wf_count(wf, old, -1) end
+  local stack = {id}
+  while #stack > 0 do
+    local pid = table.remove(stack)
+    for _, cid in ipairs(redis.call('SMEMBERS', tk(pid) .. ':c')) do
+      local c = tk(cid)
+      local prev = redis.call('HGET', c .. ':pa', pid)
+      local cf = redis.call('HMGET', c, 'status', 'queue', 'opf', 'wf', 'pcx')
+      if prev and prev ~= '' and cf[2] then
+        if cf[1] == 'waiting' then
+          redis.call('HSET', c .. ':pa', pid, '')
+          redis.call('HINCRBY', c, 'deps', 1)
+        elseif cf[1] == 'cancelled' and cf[5] then
+          redis.call('HSET', c .. ':pa', pid, '')
+          local pa = redis.call('HGETALL', c .. ':pa')
+          local pending, blocked = 0, false
+          for i = 2, #pa, 2 do
+            if pa[i] == '' then pending = pending + 1
+            elseif pa[i] ~= 'completed' and cf[3] ~= 'run' then blocked = true end
+          end
+          if not blocked then
+            redis.call('HDEL', c, 'pcx', 'completed_at', 'last_error')
+            redis.call('HSET', c, 'deps', pending)
+            move(cid, cf[2], 'cancelled', 'waiting', NOW)
+            if cf[4] then wf_count(cf[4], 'cancelled', -1) end
+            stack[#stack + 1] = cid
+          end
+        end
+      end
+    end
+  end
+end
+
 local function finish_at(id, status, queue, old)
   move(id, queue, old, status, NOW)
   redis.call('HSET', tk(id), 'completed_at', NOW)
+  settled(id, status)  -- workflows: the children waiting for this task count it
 end

@@ -165,6 +165,10 @@ for _, g in ipairs(groups) do
   out[#out + 1] = b
 end
 for queue, ids in pairs(completed) do move_many(ids, queue, 'started', 'completed', NOW) end
+-- Workflows: the children waiting for a completed task count it (common.lua `settled`).
+for _, ids in pairs(completed) do
+  for _, id in ipairs(ids) do settled(id, 'completed') end
+end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)

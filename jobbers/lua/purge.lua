@@ -41,7 +41,7 @@ for _, ttype in ipairs(redis.call('ZRANGE', wt(queue), 0, -1)) do
   if redis.call('LLEN', key) > 0 then return {n, 1} end
   redis.call('ZREM', wt(queue), ttype)
 end
-for _, status in ipairs({'submitted', 'scheduled'}) do
+for _, status in ipairs({'submitted', 'scheduled', 'waiting'}) do
   if n < limit then
     for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. status .. ':' .. queue, 0, limit - n - 1)) do
       purged(id, status, tonumber(redis.call('HGET', tk(id), 'attempt')) or 0)

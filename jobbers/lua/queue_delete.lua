@@ -7,6 +7,7 @@
 local q, n = ARGV[2], tonumber(ARGV[3])
 if redis.call('HEXISTS', P .. 'queues', q) == 0 then return {'missing'} end
 local waiting = redis.call('ZCARD', P .. 's:submitted:' .. q) + waiting_count(q)
+  + redis.call('ZCARD', P .. 's:waiting:' .. q)  -- workflows: tasks waiting for parents
 local scheduled = redis.call('ZCARD', P .. 's:scheduled:' .. q)
 local running = redis.call('ZCARD', P .. 's:started:' .. q)
 if waiting + scheduled + running > 0 then return {'busy', waiting, scheduled, running} end

@@ -31,5 +31,6 @@ if ARGV[5] then
 end
 redis.call('HDEL', t, 'completed_at', 'cancel', 'scheduled_for', 'progress', 'pmsg', 'run_id', 'worker')
 move(id, f[2], f[1], 'submitted', NOW)
+rearm(id, f[1])  -- workflows: the children its failure cancelled wait for it again
 ring(f[2])
 return {'ok'}

@@ -9,7 +9,7 @@
 local minutes = tonumber(ARGV[2])
 local cur = math.floor(NOW / 60000)
 local res = {now = NOW, queues = {}}
-local STATUSES = {'submitted', 'scheduled', 'started', 'completed', 'failed', 'cancelled', 'stalled', 'dropped'}
+local STATUSES = {'submitted', 'scheduled', 'started', 'completed', 'failed', 'cancelled', 'stalled', 'dropped', 'waiting'}
 if ARGV[3] == 'head' then
   res.statuses = {}
   res.workers = redis.call('ZCOUNT', P .. 'workers', NOW, '+inf')

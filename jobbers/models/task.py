@@ -35,6 +35,8 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
     STALLED = "stalled"
     DROPPED = "dropped"
+    # Workflows (jobbers/workflows.py): stored, waiting for its parents to complete.
+    WAITING = "waiting"
 
     @property
     def is_terminal(self) -> bool:
@@ -52,6 +54,15 @@ TERMINAL_STATUSES = frozenset(
     }
 )
 RETRYABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED})
+# Parents per task (``depends_on``): one submit script checks each of them.
+MAX_PARENTS = 100
+
+
+class ParentFailure(StrEnum):
+    """What a waiting task does when a parent ends anything but ``completed``."""
+
+    CANCEL = "cancel"  # the task is cancelled, naming the parent, and so are its own children
+    RUN = "run"  # the task runs anyway, and reads each parent's outcome (``task.parents``)
 
 
 class TaskError(BaseModel):
@@ -127,6 +138,13 @@ class Task(TaskSummary):
     # stored task shows the due time as ``scheduled_for``), so never serialized.
     run_at: dt.datetime | None = Field(default=None, exclude=True)
     delay: float | None = Field(default=None, exclude=True, ge=0)
+    # Workflows (jobbers/workflows.py): the tasks this one waits for, and those waiting for it.
+    depends_on: list[str] = Field(
+        default_factory=list, description="parent task ids: the task waits until they complete"
+    )
+    on_parent_failure: ParentFailure = ParentFailure.CANCEL
+    children: list[str] = Field(default_factory=list, description="tasks waiting for this one")
+    workflow_id: str | None = None
 
     def fingerprint(self, params_json: str | None = None) -> str:
         """A digest of what the client asked for; equal digests mean an idempotent resubmit."""

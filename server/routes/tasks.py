@@ -26,6 +26,7 @@ from jobbers.schemas import (
     TaskPage,
     canonical_ulid,
 )
+from jobbers.workflows import Workflows
 
 from ..deps import (  # noqa: TID252
     Cursor,
@@ -90,6 +91,10 @@ async def submit_task(
     task = _task_of(body, "body")
     headers = _trace_headers(traceparent, tracestate)
     stored, created = await _stored(runtime, state.submit(task, headers), "body")
+    if body.depends_on:  # workflows: stored `waiting` until its parents complete
+        stored, created = await _stored(runtime, Workflows(state).submit_after(task), "body")
+    else:
+        stored, created = await _stored(runtime, state.submit(task), "body")
     if not created:
         response.status_code = 200
     return SubmitTaskResponse(message="Task submitted successfully", task=stored)
@@ -113,6 +118,12 @@ async def submit_tasks(
     (``created`` false) and never run twice.
     """
     tasks = [_task_of(item, "body", "tasks", i) for i, item in enumerate(body.tasks)]
+    for i, item in enumerate(body.tasks):
+        if item.depends_on:  # workflows: one script per graph, not a plain batch
+            raise located(
+                InvalidInput("a batch cannot hold tasks with depends_on: use /submit-workflow"),
+                "body", "tasks", i, "depends_on",
+            )  # fmt: skip
     results = await _stored(runtime, state.submit_many(tasks), "body", "tasks")
     created = sum(1 for _, new in results if new)
     if not created:
@@ -167,13 +178,15 @@ def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
         run_at=body.run_at,
         delay=body.delay,
         priority=body.priority,
+        depends_on=[str(p) for p in body.depends_on],
+        on_parent_failure=body.on_parent_failure,
     )
 
 
 @router.get("/task-status/{task_id}", responses=responses(404))
 async def task_status(task_id: TaskIdPath, state: StateDep) -> Task:
-    """A task with its parameters, results and error history."""
-    return await state.get_task(task_id)
+    """A task with its parameters, results and error history (and parents and children)."""
+    return await Workflows(state).with_links(await state.get_task(task_id))
 
 
 @router.get("/task-list", responses=responses(404))

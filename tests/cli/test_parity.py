@@ -48,6 +48,10 @@ COMMAND_FOR_ROUTE = {
     ("POST", "/schedules/{schedule_name}/pause"): "schedules pause",
     ("POST", "/schedules/{schedule_name}/resume"): "schedules resume",
     ("POST", "/schedules/{schedule_name}/trigger"): "schedules trigger",
+    ("POST", "/submit-workflow"): "workflow submit",
+    ("GET", "/workflows"): "workflow list",
+    ("GET", "/workflows/{workflow_id}"): "workflow status",
+    ("POST", "/workflows/{workflow_id}/cancel"): "workflow cancel",
 }
 
 

@@ -62,8 +62,18 @@ TEMPLATES: list[tuple[str, str, dict[str, str], Any]] = [
     ("GET", "/workers", {}, None),
     ("GET", "/stats", {}, None),
     ("GET", "/metrics", {}, None),
+    ("POST", "/submit-workflow", {}, {"tasks": [{"key": "a", "name": "noop"}]}),
+    ("GET", "/workflows", {}, None),
+    ("GET", "/workflows/{workflow_id}", {}, None),
+    ("POST", "/workflows/{workflow_id}/cancel", {}, None),
 ]
-DEFAULTS = {"task_id": TID, "name": "default", "role_name": "default", "schedule_name": "s0"}
+DEFAULTS = {
+    "task_id": TID,
+    "name": "default",
+    "role_name": "default",
+    "schedule_name": "s0",
+    "workflow_id": TID,
+}
 OPERATIONS = [
     (method, template.format(**{**DEFAULTS, **values}), body)
     for method, template, values, body in TEMPLATES

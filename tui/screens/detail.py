@@ -17,7 +17,7 @@ from ..widgets.detail import TaskDetailView  # noqa: TID252
 from ..widgets.header import Banner  # noqa: TID252
 from .base import LiveScreen
 
-CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
+CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED, TaskStatus.WAITING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED}
 
 
@@ -29,6 +29,7 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
         Binding("c", "cancel_task", "Cancel task"),
         Binding("r", "retry", "Retry"),
         Binding("d", "delete", "Delete from DLQ"),
+        Binding("w", "workflow", "Workflow"),
     ]
 
     def __init__(self, task_id: str) -> None:
@@ -68,6 +69,8 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
             return task is not None and task.status in RETRYABLE
         if action == "delete":
             return task is not None and task.in_dlq
+        if action == "workflow":
+            return task is not None and task.workflow_id is not None
         return True
 
     def show(self, snapshot: Snapshot) -> None:
@@ -110,6 +113,14 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
         else:
             question = f"Retry task {tid} (back on its queue)?"
         self.confirm(question, "Retry", call)
+
+    def action_workflow(self) -> None:
+        """Open the workflow the task belongs to."""
+        from .workflows import WorkflowScreen
+
+        task = self.view.shown_task
+        if task is not None and task.workflow_id:
+            self.app.push_screen(WorkflowScreen(task.workflow_id))
 
     def action_delete(self) -> None:
         """Remove the task from the DLQ for good."""

@@ -118,6 +118,14 @@ class TaskDetailView(Widget):
         ]
         if t.scheduled_for is not None:
             rows.append(("Due", stamp(t.scheduled_for, self.now)))
+        # Workflows: what the task waits for and what waits for it.
+        if t.depends_on:
+            policy = f" (if one fails: {t.on_parent_failure.value})"
+            rows.append(("Parents", Text(", ".join(t.depends_on) + policy)))
+        if t.children:
+            rows.append(("Children", Text(", ".join(t.children))))
+        if t.workflow_id:
+            rows.append(("Workflow", Text(f"{t.workflow_id} (w opens it)")))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()

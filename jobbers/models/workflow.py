@@ -1,0 +1,104 @@
+"""Workflows: a graph of tasks submitted in one call, where a task waits for its parents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobbers.models.names import Name
+from jobbers.models.task import ParentFailure, TaskStatus
+
+# Tasks per workflow: the whole graph is stored by one script run (a few milliseconds).
+MAX_WORKFLOW_TASKS = 1000
+
+
+class WorkflowStatus(StrEnum):
+    """A workflow's overall outcome, from its nodes' statuses."""
+
+    RUNNING = "running"  # some node may still run
+    COMPLETED = "completed"  # every node completed
+    FAILED = "failed"  # every node ended, at least one failed, stalled or was dropped
+    CANCELLED = "cancelled"  # every node ended, some cancelled, none failed
+
+
+class WorkflowTaskSpec(BaseModel):
+    """One node of ``POST /submit-workflow``: a task and the keys (or ids) it waits for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Name = Field(description="the node's name within this workflow")
+    name: Name
+    version: int = Field(default=1, ge=0)
+    queue: Name = "default"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_WORKFLOW_TASKS,  # a fan-in over the whole graph (a task: MAX_PARENTS)
+        description="keys of this workflow, or ids of tasks already stored",
+    )
+    on_parent_failure: ParentFailure = ParentFailure.CANCEL
+
+
+class WorkflowRequest(BaseModel):
+    """Body of ``POST /submit-workflow``; ``id`` is generated when omitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, description="a ULID: the same id again is a no-op")
+    tasks: list[WorkflowTaskSpec] = Field(min_length=1, max_length=MAX_WORKFLOW_TASKS)
+
+
+class WorkflowSubmitted(BaseModel):
+    """Answer of ``POST /submit-workflow`` (201 when stored, 200 for a repeat)."""
+
+    id: str
+    tasks: dict[str, str] = Field(description="key -> task id")
+
+
+class WorkflowNode(BaseModel):
+    """One node of a stored workflow with its task's current status."""
+
+    key: str
+    id: str
+    name: str
+    queue: str
+    depends_on: list[str] = Field(description="keys of this workflow, or outside task ids")
+    status: TaskStatus | None = Field(description="null once retention deleted the task")
+
+
+class WorkflowSummary(BaseModel):
+    """A workflow as the listing shows it: counts, no nodes."""
+
+    id: str
+    status: WorkflowStatus
+    created_at: dt.datetime | None = None
+    total: int
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class Workflow(WorkflowSummary):
+    """A workflow with every node (``GET /workflows/{id}``)."""
+
+    nodes: list[WorkflowNode]
+
+
+class WorkflowCancelled(BaseModel):
+    """Answer of ``POST /workflows/{id}/cancel``."""
+
+    id: str
+    cancelled: int = Field(description="nodes cancelled at once")
+    cancel_requested: int = Field(description="running nodes asked to stop")
+
+
+def overall_status(total: int, completed: int, failed: int, cancelled: int) -> WorkflowStatus:
+    """The workflow's outcome from its node counts."""
+    if completed >= total:
+        return WorkflowStatus.COMPLETED
+    if completed + failed + cancelled < total:
+        return WorkflowStatus.RUNNING
+    return WorkflowStatus.FAILED if failed else WorkflowStatus.CANCELLED
