@@ -208,6 +208,10 @@ class SubmitTaskRequest(BaseModel):
     def _one_time(self) -> SubmitTaskRequest:
         if self.run_at is not None and self.delay is not None:
             raise ValueError("give run_at or delay, not both")
+        if self.depends_on and (self.run_at is not None or self.delay is not None):
+            # A dependent task starts when its parents complete: a due time too would need
+            # a second wait that no script keeps; say so rather than drop one of them.
+            raise ValueError("a task with depends_on cannot also have run_at or delay")
         return self
 
     # Workflows (jobbers/workflows.py): the task waits until these tasks complete.

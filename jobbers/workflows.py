@@ -173,6 +173,7 @@ class Workflows:
                 parameters=spec.parameters,
                 depends_on=parents[i],
                 on_parent_failure=spec.on_parent_failure,
+                priority=spec.priority,
             )
             params = _checked_or_located(task, i)
             tasks.append(task)
@@ -328,7 +329,7 @@ def _checked_or_located(task: Task, item: int) -> str:
 
 def _dependent_fingerprint(task: Task, params: str, parents: Sequence[str]) -> str:
     """The content digest of a task with parents: its parents and policy count too."""
-    base = content_fingerprint(task.name, task.version, task.queue, params)
+    base = content_fingerprint(task.name, task.version, task.queue, params, task.priority)
     text = f"{base}\n{','.join(sorted(parents))}\n{task.on_parent_failure}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -341,7 +342,8 @@ def _workflow_fingerprint(request: WorkflowRequest) -> str:
 
 def _task_arg(task: Task, fp: str, params: str, parents: Sequence[str]) -> str:
     fields = [str(task.id), task.name, str(task.version), task.queue, fp, params]
-    return "\x1f".join([*fields, str(task.on_parent_failure), ",".join(parents)])
+    extra = [str(task.on_parent_failure), ",".join(parents), str(task.priority)]
+    return "\x1f".join([*fields, *extra])
 
 
 def _raise_rejection(res: list[Any], tasks: Sequence[Task], ids: Sequence[str]) -> None:

@@ -4,7 +4,7 @@
 -- mode 'submit': wf_id ('' = none), wf_fp, graph_json, then one argument per task, in an
 --   order where every parent of the batch comes before its children: id, name, version,
 --   queue, fingerprint, params_json, on_parent_failure, parent ids (comma-separated),
---   joined by the unit separator (\31). All or nothing: every check runs before the first
+--   priority (0-9), joined by the unit separator (\31). All or nothing: every check runs before the first
 --   write. A task whose parents have all completed is `submitted` at once; one whose
 --   parent already ended otherwise is `cancelled` at once under the `cancel` policy;
 --   every other task is `waiting` (common.lua `settled` moves it on).
@@ -62,11 +62,11 @@ if wf then
 end
 local tasks, index_of = {}, {}
 for i = 6, #ARGV do
-  local f = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)\31([^\31]*)\31([^\31]*)$')}
+  local f = {string.match(ARGV[i], '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)\31([^\31]*)\31([^\31]*)\31([^\31]*)$')}
   local parents = {}
   for pid in string.gmatch(f[8], '[^,]+') do parents[#parents + 1] = pid end
   tasks[#tasks + 1] = {id = f[1], name = f[2], version = f[3], queue = f[4], fp = f[5],
-    params = f[6], opf = f[7], parents = parents}
+    params = f[6], opf = f[7], parents = parents, prio = f[9]}
   index_of[f[1]] = #tasks
 end
 local queues = {}
@@ -135,6 +135,10 @@ for _, task in ipairs(tasks) do
   redis.call('HSET', t, 'name', task.name, 'version', task.version, 'queue', queue,
     'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', task.fp, 'status', 'waiting')
   if #task.parents > 0 then redis.call('HSET', t, 'deps', task.pending, 'opf', task.opf) end
+  -- Its priority (issue 15), read by `listed` when the task joins its waiting list.
+  if task.prio and task.prio ~= '' and not default_priority(task.prio) then
+    redis.call('HSET', t, 'prio', task.prio)
+  end
   if wf then redis.call('HSET', t, 'wf', wf) end
   if task.params ~= '{}' then redis.call('SET', t .. ':p', task.params) end
   redis.call('ZADD', P .. 'all', NOW, id)

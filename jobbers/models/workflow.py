@@ -40,6 +40,7 @@ class WorkflowTaskSpec(BaseModel):
         description="keys of this workflow, or ids of tasks already stored",
     )
     on_parent_failure: ParentFailure = ParentFailure.CANCEL
+    priority: int = Field(default=5, ge=0, le=9, description="0-9, higher runs first")
 
 
 class WorkflowRequest(BaseModel):

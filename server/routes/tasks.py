@@ -89,12 +89,11 @@ async def submit_task(
     ignored, as the W3C recommendation says.
     """
     task = _task_of(body, "body")
-    headers = _trace_headers(traceparent, tracestate)
-    stored, created = await _stored(runtime, state.submit(task, headers), "body")
     if body.depends_on:  # workflows: stored `waiting` until its parents complete
         stored, created = await _stored(runtime, Workflows(state).submit_after(task), "body")
     else:
-        stored, created = await _stored(runtime, state.submit(task), "body")
+        headers = _trace_headers(traceparent, tracestate)
+        stored, created = await _stored(runtime, state.submit(task, headers), "body")
     if not created:
         response.status_code = 200
     return SubmitTaskResponse(message="Task submitted successfully", task=stored)

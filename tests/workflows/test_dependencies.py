@@ -396,3 +396,22 @@ async def test_a_batch_submit_refuses_dependencies_and_stores_nothing(
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"][-2:] == [1, "depends_on"]
     assert dbsize() == before
+
+
+async def test_workflow_nodes_keep_their_priority_and_delays_are_refused(
+    client: httpx.AsyncClient, state: StateManager, dbsize: Callable[[], int]
+) -> None:
+    """A node's priority goes with it to the waiting list it joins (issues 15 and 16)."""
+    body = await workflow(client, [{"key": "a", "name": "step", "priority": 8}])
+    tid = body["tasks"]["a"]
+    assert await status_of(client, tid) == "submitted"
+    assert await state.redis.hget(state.keys.task(tid), "prio") == "8"
+    members = await state.redis.zrange(state.keys.waiting_types("default"), 0, -1)
+    assert any(str(m).endswith(":8") for m in members), members
+    before = dbsize()
+    refused = await client.post(
+        "/submit-task", json={"name": "step", "depends_on": [tid], "delay": 5}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "depends_on" in refused.text
+    assert dbsize() == before
