@@ -266,7 +266,7 @@ def test_the_quick_path_knows_the_models_fields() -> None:
         name
         for model in (Task, TaskError)
         for name, field in model.model_fields.items()
-        if "datetime" in str(field.annotation)
+        if "datetime" in str(field.annotation) and not field.exclude
     }
     assert times == quick_status.TIME_KEYS
     assert {s.value for s in TaskStatus} == quick_status.STATUSES
