@@ -68,6 +68,7 @@ class RedisServer:
     own_process_group: bool = False  # True: the terminal's Ctrl-C does not reach it
     die_with_parent: bool = False  # True: SIGTERM when the starting process dies (Linux)
     keep_fds: tuple[int, ...] = ()  # descriptors the server inherits (a lock it shares)
+    extra_args: tuple[str, ...] = ()  # more options, e.g. ("--replicaof", host, port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,6 +90,7 @@ class RedisServer:
             "--maxmemory-policy", "noeviction",
             "--protected-mode", "yes",
             "--daemonize", "no",
+            *self.extra_args,
         ]  # fmt: skip
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the child
         self.process = subprocess.Popen(
