@@ -282,7 +282,12 @@ class StateManager(RuntimeState):
         # WAIT counts the writes of its own connection: one client bound to one connection.
         async with self.redis.client() as conn:
             res = await self.scripts.run("submit", *argv, client=conn)
-            acked = int(await conn.wait(self.submit_replicas, self.submit_wait_ms))
+            try:
+                acked = int(await conn.wait(self.submit_replicas, self.submit_wait_ms))
+            except redis.exceptions.ResponseError as exc:  # demoted between the two commands
+                raise StoreUnavailable(
+                    f"the submit was not acknowledged by a master: {exc}"
+                ) from exc
         if acked < self.submit_replicas:
             raise StoreUnavailable(
                 f"{acked} of {self.submit_replicas} replicas acknowledged the submit within "

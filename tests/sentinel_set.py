@@ -93,10 +93,13 @@ class SentinelSet:
         return True
 
     def master_port(self) -> int | None:
-        """The master's port as the first sentinel reports it."""
-        with SyncRedis(port=self.sentinel_ports[0], decode_responses=True) as client:
-            addr = client.sentinel_get_master_addr_by_name(SERVICE)
-        return int(addr[1]) if addr else None
+        """The master's port when every sentinel reports the same one, else None."""
+        ports = set()
+        for port in self.sentinel_ports:
+            with SyncRedis(port=port, decode_responses=True) as client:
+                addr = client.sentinel_get_master_addr_by_name(SERVICE)
+            ports.add(int(addr[1]) if addr else None)
+        return ports.pop() if len(ports) == 1 else None
 
     def stop(self) -> None:
         """Kill every process (the test may already have killed the master)."""
