@@ -155,6 +155,12 @@ class StateManager(RuntimeState):
         pool = connection_pool(url, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
 
+    @property
+    def client_name(self) -> str | None:
+        """The name every connection of this manager gives itself (CLIENT SETNAME), if any."""
+        name = self.redis.connection_pool.connection_kwargs.get("client_name")
+        return str(name) if name else None
+
     async def close(self) -> None:
         """Close the connection pool and the lanes."""
         await self.fetch_lane.close()
