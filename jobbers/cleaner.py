@@ -113,9 +113,13 @@ class ConnectionWatch:
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Check every ``interval`` seconds until ``stop``; survives Redis outages."""
+        announced = False
         while not stop.is_set():
             try:
                 workers, requeued, stalled = await self.check()
+                if not announced:
+                    log.info("connection watch on: a look every %.2fs", interval)
+                    announced = True
                 if workers:
                     log.warning(
                         "%d workers gone (no connection left): %d tasks re-queued, %d stalled",
