@@ -24,8 +24,10 @@ from typing import Any
 
 from . import cli, dashboard, drain, enqueue, head, latency, memory, retention
 from .common import loadavg, machine_line, median, private_redis
+from .scaling import part_scaling  # noqa: F401 - a part, called by name
 
 PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention")
+PARTS = (*PARTS, "scaling")  # type: ignore[assignment]  # bench/scaling.py
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308
