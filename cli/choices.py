@@ -29,3 +29,10 @@ class Period(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
     DAY = "day"
+
+
+class GroupBy(StrEnum):
+    """Values of ``jobbers workers --by``: the ``WorkerTotals`` groups of ``GET /workers``."""
+
+    HOST = "host"
+    ROLE = "role"

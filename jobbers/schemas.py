@@ -24,7 +24,7 @@ from pydantic import (
 from ulid import ULID
 
 from jobbers.errors import InvalidDocument
-from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerGroup, WorkerInfo, WorkerTotals
 from jobbers.models.document import check_document
 from jobbers.models.names import Name, canonical_ulid
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
@@ -72,7 +72,9 @@ __all__ = [
     "TaskPage",
     "TaskStatus",
     "TaskSummary",
+    "WorkerGroup",
     "WorkerInfo",
+    "WorkerTotals",
     "WorkersResponse",
     "canonical_ulid",
 ]
@@ -282,6 +284,8 @@ class WorkersResponse(BaseModel):
     """Answer of ``GET /workers``."""
 
     workers: list[WorkerInfo]
+    # Per host and per role (``WorkerTotals.of``); added later, so old answers lack it.
+    totals: WorkerTotals = Field(default_factory=WorkerTotals)
 
 
 class Health(BaseModel):
