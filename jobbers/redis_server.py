@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import stat
@@ -146,8 +147,11 @@ def mask_password(url: str) -> str:
     ``redis://:***@host`` and ``redis://user:***@host``; a URL without one is unchanged.
     """
     parts = urlsplit(url)
+    if "sentinel_password=" in parts.query:  # a Sentinel URL's own password (``connection``)
+        query = re.sub(r"(^|&)sentinel_password=[^&]*", r"\1sentinel_password=***", parts.query)
+        parts = parts._replace(query=query)
     if parts.password is None:
-        return url
+        return urlunsplit(parts)
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
