@@ -20,7 +20,7 @@ from jobbers.models.task import TaskStatus
 from jobbers.redis_server import RedisServer
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually
-from tests.procs import Procs, live_workers
+from tests.procs import Procs, figure, live_workers
 from tests.sentinel_set import SentinelSet
 from tests.server.conftest import client_for, make_app
 
@@ -63,6 +63,7 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
     load_task: asyncio.Task[Any] | None = None
     try:
         procs.worker(concurrency=4)
+        others = [procs.scheduler(), procs.cleaner()]
         await live_workers(state, 1)
         async with client_for(make_app(url)) as client:
             load = Load(client)
@@ -79,6 +80,7 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
                 within=20,
                 what="the sentinels to promote the replica",
             )
+            promoted = time.monotonic() - killed_at
             # The old master's host comes back: Sentinel makes it the new master's replica,
             # so submits that WAIT for one replica are acknowledged again.
             sentinel_set.master = RedisServer(killed_port, old.data_dir, binary=old.binary).start()
@@ -89,6 +91,10 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
             )
             load.stop.set()
             await load_task
+        first_ack = min(when for when, _ in load.acked if when > killed_at) - killed_at
+        figure("sentinel: master SIGKILL -> every sentinel names the new master", promoted)
+        figure("sentinel: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
+        figure("sentinel: 503 answers during the switch", load.codes.get(503, 0), "")
 
         ids = [tid for _, tid in load.acked]
 
@@ -109,6 +115,8 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
         assert set(load.codes) <= {200, 201, 503}, load.codes
         assert load.codes.get(503), "the switch was never seen"
         assert procs.procs[0].poll() is None, "the worker did not survive the failover"
+        assert [p.poll() for p in others] == [None, None], procs.logs()
+        assert "Traceback" not in procs.logs()
     finally:
         if load_task is not None and not load_task.done():
             load_task.cancel()
