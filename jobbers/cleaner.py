@@ -20,7 +20,7 @@ import redis.exceptions
 from jobbers.models.task import TaskStatus
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.state_manager import StateManager
-from jobbers.worker import RETRIED
+from jobbers.worker import RETRIED, is_transient
 
 log = logging.getLogger("jobbers.cleaner")
 
@@ -127,9 +127,11 @@ class ConnectionWatch:
                         requeued,
                         stalled,
                     )
-            except redis.exceptions.NoPermissionError as exc:
-                log.error("connection watch off: CLIENT LIST is not allowed (%s)", exc)
-                return
+            except redis.exceptions.ResponseError as exc:
+                if not is_transient(exc):  # NOPERM, a renamed or disabled CLIENT command
+                    log.error("connection watch off, the lease alone recovers workers: %s", exc)
+                    return
+                self.outage()
             except RETRIED as exc:
                 log.debug("connection watch: redis unavailable (%s)", exc)
                 self.outage()

@@ -160,3 +160,24 @@ async def test_a_sigkilled_workers_task_runs_again_within_two_seconds(
     assert p99 < 2.0, times
     final: Any = await state.get_task(tid)
     assert final.status == TaskStatus.STARTED and len(final.errors) == KILLS
+
+
+async def test_without_permission_for_client_list_the_watch_stops_and_says_so(
+    state: StateManager, clean_redis: str, caplog: Any
+) -> None:
+    import asyncio
+    import logging
+
+    await state.redis.acl_setuser(
+        "nolist", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+        commands=["+@all", "-client"],
+    )  # fmt: skip
+    limited = StateManager.from_url(clean_redis.replace("redis://", "redis://nolist:pw@"))
+    try:
+        watch = ConnectionWatch(limited, max_recoveries=3, grace_s=0)
+        with caplog.at_level(logging.ERROR, logger="jobbers.cleaner"):
+            await asyncio.wait_for(watch.run(0.01, asyncio.Event()), 10)
+        assert "connection watch off" in caplog.text
+    finally:
+        await limited.close()
+        await state.redis.acl_deluser("nolist")
