@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         prog="jobbers_cleaner",
         description="Mark stalled tasks, recover dead workers' tasks, apply retention. "
         "Environment: REDIS_URL, JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, "
-        "JOBBERS_WORKER_LEASE_MS (the workers' lease).",
+        "JOBBERS_WORKER_LEASE_MS (the workers' lease), JOBBERS_CONN_CHECK_S (seconds between "
+        "looks at the workers' connections, 0: off) and JOBBERS_CONN_GRACE_S.",
     )
     parser.add_argument("--interval", type=float, help="loop every S seconds (default: one pass)")
     args = parser.parse_args(argv)
