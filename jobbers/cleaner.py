@@ -2,7 +2,9 @@
 
 One pass marks ``stalled`` the started tasks whose heartbeat is overdue, recovers the
 tasks of workers whose lease lapsed (workers do this for their peers too), and deletes
-terminal tasks past their retention. Run it once from cron, or with ``--interval S``.
+terminal tasks past their retention. Run it once from cron, or with ``--interval S``; the
+loop also watches the workers' connections (``ConnectionWatch``) and recovers a worker
+whose connections are all gone within about a second.
 """
 
 from __future__ import annotations
