@@ -77,7 +77,8 @@ def jobbers_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str,
         asyncio.run(_pause(url, False))
         return True
 
-    return _window(r, lambda: int(r.zcard(done_key)), n, ready, procs)
+    # ZCOUNT, not ZCARD: the drain figures leave the driver-only commands out (DRIVER_ONLY).
+    return _window(r, lambda: int(r.zcount(done_key, "-inf", "+inf")), n, ready, procs)
 
 
 async def _pause(url: str, paused: bool) -> None:
