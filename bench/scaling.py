@@ -36,7 +36,7 @@ COUNTS = (1, 2, 4)
 SUBMIT_CALLERS = 16
 
 
-def _window(r: Any, done: Any, n: int, ready: Any, procs: list[Any]) -> dict[str, float]:
+def _window(r: Any, done: Any, n: int, ready: Any, procs: list[Any]) -> dict[str, Any]:
     """Figures from the moment ``ready()`` holds to the moment ``done()`` reaches ``n``."""
     try:
         wait_until(ready, 120, "every process ready", every=0.005)
@@ -57,10 +57,13 @@ def _window(r: Any, done: Any, n: int, ready: Any, procs: list[Any]) -> dict[str
         "commands_per_task": per_task,
         "redis_core_tasks_per_s": 1e6 / us if us else 0.0,
         "redis_cpu_share": cpu / elapsed,
+        "commands": {
+            k: round(v / counted, 2) for k, v in sorted(cmds.items()) if v >= counted / 100
+        },
     }
 
 
-def jobbers_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str, float]:
+def jobbers_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str, Any]:
     """``n`` queued no-op tasks drained by ``workers`` jobbers_worker processes."""
     r = sync_client(url)
     r.flushdb()
@@ -87,7 +90,7 @@ async def _pause(url: str, paused: bool) -> None:
     await state.close()
 
 
-def floor_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str, float]:
+def floor_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str, Any]:
     """``n`` queued messages drained by ``workers`` floor consumer processes."""
     r = sync_client(url)
     r.flushdb()
@@ -149,7 +152,7 @@ def submit_cost(url: str, n: int) -> dict[str, float]:
 def part_scaling(url: str, args: argparse.Namespace, report: Any) -> None:
     """The scaling table and the cost of WAIT on submit (``bench/run.py`` part)."""
     n, conc = args.tasks, args.concurrency
-    rows: dict[tuple[str, int], dict[str, float]] = {}
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
     for count in COUNTS:
         rows[("floor", count)] = floor_drain(url, n, count, conc)
         rows[("jobbers", count)] = jobbers_drain(url, n, count, conc)
@@ -180,6 +183,10 @@ def part_scaling(url: str, args: argparse.Namespace, report: Any) -> None:
         "",
         f"Projection, not a measurement: at {best:.1f} us of Redis CPU per task, one Redis "
         f"core could serve about {1e6 / best:,.0f} tasks/s if nothing else saturated first.",
+        "",
+        f"jobbers commands per task by command, {COUNTS[-1]} processes (at least 0.01): `"
+        + json.dumps(rows[("jobbers", COUNTS[-1])]["commands"])
+        + "`",
     ]
     report.section("Scaling: worker processes on one Redis", lines)
     cost = submit_cost(url, n)
