@@ -36,6 +36,7 @@ from . import (
     workflow,
 )
 from .common import loadavg, machine_line, median, private_redis
+from .scaling import part_scaling  # noqa: F401 - a part, called by name
 
 PARTS: tuple[str, ...] = (
     "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
@@ -43,6 +44,7 @@ PARTS: tuple[str, ...] = (
     "workflow",  # issue 16
 )  # fmt: skip
 PARTS += ("priorities",)  # issue 15: the drain with priorities in use
+PARTS += ("scaling",)  # issue 18: 1, 2 and 4 workers (bench/scaling.py)
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308

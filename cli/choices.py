@@ -39,3 +39,10 @@ class Strategy(StrEnum):
     ROUND_ROBIN = "round_robin"
     STRICT = "strict"
     WEIGHTED = "weighted"
+
+
+class GroupBy(StrEnum):
+    """Values of ``jobbers workers --by``: the ``WorkerTotals`` groups of ``GET /workers``."""
+
+    HOST = "host"
+    ROLE = "role"

@@ -253,6 +253,19 @@ def _alive_style(w: Any) -> str:
     return "green" if w.alive else "bold red"
 
 
+WORKER_GROUPS = View(
+    [
+        Column("name", lambda g: g.name, "bold"),
+        Column("workers", lambda g: g.workers),
+        Column("alive", lambda g: g.alive, lambda g: "red" if g.alive < g.workers else ""),
+        Column("busy", lambda g: g.busy, "cyan"),
+        Column("concurrency", lambda g: g.concurrency, label="slots"),
+        Column("processed", lambda g: g.processed, "green", label="done"),
+        Column("failed", lambda g: g.failed, lambda g: "red" if g.failed else ""),
+    ],
+    lambda g: g.name,
+)
+
 WORKERS = View(
     [
         Column("id", lambda w: w.id),

@@ -64,7 +64,8 @@ hb                     ZSET    id -> heartbeat deadline (tasks with a max interv
 stallpass              STRING  Redis time of the last stall pass; a long gap = an outage; stall
 workers                ZSET    worker id -> lease deadline (Redis clock); worker_beat, reap
 worker:{id}            HASH    role, host, pid, started_at, last_seen, queues, processed,
-                               failed; worker_beat, finish, reap
+                               failed, conn (the name its connections carry, when they
+                               do: the cleaner's connection watch); worker_beat, finish, reap
 cancel:{worker}        SET     durable cancel requests for a worker's runs; cancel, stall;
                                popped by worker_beat
 rl:{queue}             ZSET    run id -> start time, sliding rate-limit log; expires after

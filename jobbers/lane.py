@@ -63,6 +63,10 @@ class Lane:
 
     @staticmethod
     async def _send(conn: AbstractConnection, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        if not conn.is_connected:
+            # As the pool connects: through ``connect``, which a Sentinel-managed
+            # connection overrides to ask the sentinels for the master's address first.
+            await conn.connect()  # type: ignore[no-untyped-call]
         await conn.send_packed_command(conn.pack_commands(commands))
         replies: list[Any] = []
         for _ in commands:

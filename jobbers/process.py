@@ -41,9 +41,9 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 
 
-def state_from_env() -> StateManager:
-    """A StateManager for REDIS_URL and JOBBERS_PREFIX."""
-    return StateManager.from_url(redis_url())
+def state_from_env(**options: Any) -> StateManager:
+    """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings)."""
+    return StateManager.from_url(redis_url(), **options)
 
 
 def run_process(

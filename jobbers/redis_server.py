@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import stat
@@ -68,6 +69,7 @@ class RedisServer:
     own_process_group: bool = False  # True: the terminal's Ctrl-C does not reach it
     die_with_parent: bool = False  # True: SIGTERM when the starting process dies (Linux)
     keep_fds: tuple[int, ...] = ()  # descriptors the server inherits (a lock it shares)
+    extra_args: tuple[str, ...] = ()  # more options, e.g. ("--replicaof", host, port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,6 +91,7 @@ class RedisServer:
             "--maxmemory-policy", "noeviction",
             "--protected-mode", "yes",
             "--daemonize", "no",
+            *self.extra_args,
         ]  # fmt: skip
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the child
         self.process = subprocess.Popen(
@@ -144,8 +147,11 @@ def mask_password(url: str) -> str:
     ``redis://:***@host`` and ``redis://user:***@host``; a URL without one is unchanged.
     """
     parts = urlsplit(url)
+    if "sentinel_password=" in parts.query:  # a Sentinel URL's own password (``connection``)
+        query = re.sub(r"(^|&)sentinel_password=[^&]*", r"\1sentinel_password=***", parts.query)
+        parts = parts._replace(query=query)
     if parts.password is None:
-        return url
+        return urlunsplit(parts)
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

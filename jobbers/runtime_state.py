@@ -45,6 +45,19 @@ def safe_entry(value: Any) -> Any:
     return value
 
 
+def connection_name(worker_id: str) -> str:
+    """The name a worker gives its Redis connections (CLIENT SETNAME), found by CLIENT LIST."""
+    return f"jobbers:w:{worker_id}"
+
+
+@dataclass(frozen=True)
+class ConnectionScan:
+    """One look at the workers' connections (``scan_worker_connections``)."""
+
+    server: str  # the server's run_id: it changes on a restart or a failover
+    absent: dict[str, str]  # worker id -> started_at: registered, named, no connection open
+
+
 @dataclass(frozen=True)
 class ClaimedTask:
     """A task a worker now holds: run it, then report with the same run id."""
@@ -333,6 +346,42 @@ class RuntimeState:
     async def reap_dead_workers(self, max_recoveries: int, limit: int = 20) -> tuple[int, int, int]:
         """Recover tasks of workers whose lease lapsed: (workers, requeued, stalled)."""
         res = await self.scripts.run("reap", max_recoveries, limit)
+        return int(res[0]), int(res[1]), int(res[2])
+
+    async def scan_worker_connections(self) -> ConnectionScan:
+        """Redis's own view of the workers' connections: one CLIENT LIST, O(connections).
+
+        A worker that names its connections (``connection_name``) registers that name;
+        one registered with none of them open is gone (SIGKILL, OOM kill, a lost host):
+        its socket closed with it. Workers that name none are left to their lease.
+        """
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.client_list(_type="normal")
+        pipe.info("server")
+        pipe.zrange(k.workers, 0, -1)
+        clients, info, ids = await pipe.execute()
+        names = {c.get("name") for c in clients}
+        pipe = self.redis.pipeline(transaction=False)
+        for wid in ids:
+            pipe.hmget(k.worker(wid), "conn", "started_at")
+        absent = {}
+        for wid, (conn, started_at) in zip(ids, await pipe.execute(), strict=True):
+            if conn and started_at and conn not in names:
+                absent[wid] = started_at
+        return ConnectionScan(server=str(info.get("run_id", "")), absent=absent)
+
+    async def reap_disconnected_workers(
+        self, workers: dict[str, str], max_recoveries: int
+    ) -> tuple[int, int, int]:
+        """Recover the tasks of ``workers`` (id -> the started_at they were seen with) now.
+
+        The same recovery as a lapsed lease (``reap.lua``): fencing by run id, the
+        ``max_recoveries`` cap, a pending cancel wins. A worker registered again since is
+        left alone. Returns (workers, requeued, stalled).
+        """
+        argv = [x for pair in workers.items() for x in pair]
+        res = await self.scripts.run("reap", max_recoveries, 0, *argv)
         return int(res[0]), int(res[1]), int(res[2])
 
     async def mark_stalled(

@@ -27,7 +27,7 @@ from pydantic import (
 from ulid import ULID
 
 from jobbers.errors import InvalidDocument
-from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerGroup, WorkerInfo, WorkerTotals
 from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent
 from jobbers.models.names import Name, canonical_ulid
@@ -101,7 +101,9 @@ __all__ = [
     "TaskStatus",
     "TaskSummary",
     "TriggerResponse",
+    "WorkerGroup",
     "WorkerInfo",
+    "WorkerTotals",
     "WorkersResponse",
     "canonical_ulid",
 ]
@@ -392,6 +394,8 @@ class WorkersResponse(BaseModel):
     """Answer of ``GET /workers``."""
 
     workers: list[WorkerInfo]
+    # Per host and per role (``WorkerTotals.of``); added later, so old answers lack it.
+    totals: WorkerTotals = Field(default_factory=WorkerTotals)
 
 
 class Health(BaseModel):

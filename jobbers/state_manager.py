@@ -11,18 +11,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.exceptions
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
 from jobbers import hooks
 from jobbers.coalesce import Coalescer
+from jobbers.connection import connection_pool
 from jobbers.errors import (
     AlreadyExists,
     Conflict,
@@ -127,6 +129,9 @@ class StateManager(RuntimeState, ScheduleState):
         self.keys = keys or Keys.from_env()
         self.scripts = Scripts(redis, self.keys.prefix)
         self.fetch_lane = Lane(redis.connection_pool)
+        # Opt-in: replicas that must hold a submit before it is acknowledged (``_run_submit``).
+        self.submit_replicas = int(os.environ.get("JOBBERS_SUBMIT_REPLICAS") or 0)
+        self.submit_wait_ms = int(os.environ.get("JOBBERS_SUBMIT_WAIT_MS") or 1000)
         # The submit script's own connection: the coalescer sends one batch at a time.
         self._submit_lane = Lane(redis.connection_pool)
         self._submitter: Coalescer[Task, tuple[Task, bool]] = Coalescer(
@@ -135,7 +140,7 @@ class StateManager(RuntimeState, ScheduleState):
 
     @classmethod
     def from_url(cls, url: str, keys: Keys | None = None, **options: Any) -> StateManager:
-        """A StateManager over a new connection pool to ``url``."""
+        """A StateManager over a new connection pool to ``url`` (``jobbers.connection``)."""
         options.setdefault("socket_connect_timeout", 2.0)
         # Longer than any blocking wait (worker and scheduler block for <= 5 s), so a
         # BZPOPMIN is never cut off by its own socket; still catches a hung server.
@@ -155,8 +160,14 @@ class StateManager(RuntimeState, ScheduleState):
         # Bytes that are not UTF-8 (cjson stores an escaped lone surrogate, as in an error
         # message, as such) read as U+FFFD: one bad record must never fail a read.
         options.setdefault("encoding_errors", "replace")
-        pool = BlockingConnectionPool.from_url(url, decode_responses=True, **options)
+        pool = connection_pool(url, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
+
+    @property
+    def client_name(self) -> str | None:
+        """The name every connection of this manager gives itself (CLIENT SETNAME), if any."""
+        name = self.redis.connection_pool.connection_kwargs.get("client_name")
+        return str(name) if name else None
 
     async def close(self) -> None:
         """Close the connection pool and the lanes."""
@@ -347,7 +358,7 @@ class StateManager(RuntimeState, ScheduleState):
             outcomes.append((task, False))  # replaced by the script's answer below
         if not sent:
             return outcomes
-        res = await self.scripts.run_on(self._submit_lane, "submit", *argv)
+        res = await self._run_submit(argv)
         if res[0] == "rejected":
             index, task, _ = sent[int(res[1]) - 1]
             refusal = _refusal(task, len(tasks), res[2], res[3])
@@ -382,6 +393,34 @@ class StateManager(RuntimeState, ScheduleState):
             for i, tid in repeats:
                 outcomes[i] = (stored.get(tid, tasks[i]), False)
         return outcomes
+
+    async def _run_submit(self, argv: list[str | int]) -> Any:
+        """The submit script; with ``submit_replicas``, acknowledged by that many replicas.
+
+        Replication is asynchronous: a write the master acknowledged can be lost when the
+        master dies before a replica got it and Sentinel promotes that replica. WAIT on
+        the connection that wrote closes that window for submits, at the cost of a round
+        trip to the replicas. Fewer acknowledgements than asked raise StoreUnavailable (the
+        manager answers 503): the tasks are on the master but not yet safe, and a retry
+        with the same ids is harmless (submit is idempotent).
+        """
+        if not self.submit_replicas:
+            return await self.scripts.run_on(self._submit_lane, "submit", *argv)
+        # WAIT counts the writes of its own connection: one client bound to one connection.
+        async with self.redis.client() as conn:
+            res = await self.scripts.run("submit", *argv, client=conn)
+            try:
+                acked = int(await conn.wait(self.submit_replicas, self.submit_wait_ms))
+            except redis.exceptions.ResponseError as exc:  # demoted between the two commands
+                raise StoreUnavailable(
+                    f"the submit was not acknowledged by a master: {exc}"
+                ) from exc
+        if acked < self.submit_replicas:
+            raise StoreUnavailable(
+                f"{acked} of {self.submit_replicas} replicas acknowledged the submit within "
+                f"{self.submit_wait_ms} ms; retry it (the same ids are not submitted twice)"
+            )
+        return res
 
     async def submit_task(self, task: Task) -> Task:
         """Submit ``task`` (see ``submit``) and return the stored task."""

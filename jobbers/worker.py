@@ -40,7 +40,7 @@ from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
-from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome
+from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome, connection_name
 from jobbers.state_manager import StateManager
 from jobbers.threads import DaemonThreadPool
 from jobbers.workflows import Workflows
@@ -333,13 +333,23 @@ class Routing:
     weights: dict[str, int] = field(default_factory=dict)
 
 
+def new_worker_id() -> str:
+    """A worker id: host, pid and a random tail (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{str(ULID())[-6:]}"
+
+
 class Worker:
     """One worker process's runtime."""
 
-    def __init__(self, state: StateManager, settings: WorkerSettings | None = None) -> None:
+    def __init__(
+        self,
+        state: StateManager,
+        settings: WorkerSettings | None = None,
+        worker_id: str | None = None,
+    ) -> None:
         self.state = state
         self.settings = settings or WorkerSettings()
-        self.id = f"{socket.gethostname()}-{os.getpid()}-{str(ULID())[-6:]}"
+        self.id = worker_id or new_worker_id()
         self.registry = {cfg.key: cfg for cfg in registered_tasks().values()}
         self.known = {
             key: (
@@ -520,6 +530,10 @@ class Worker:
             "concurrency": self.settings.concurrency,
             "queues": json.dumps(self.routing.queues),
         }
+        if self.state.client_name == connection_name(self.id):
+            # Every connection of this process carries the name: once Redis holds none,
+            # the process is gone, and the cleaner's connection watch reaps it at once.
+            info["conn"] = connection_name(self.id)
         await self.state.register_worker(self.id, self.settings.lease_ms, info)
         self._connected_since = time.monotonic()
 

@@ -11,7 +11,8 @@ import sys
 from jobbers.errors import TaskDefinitionError
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.registry import load_tasks_module
-from jobbers.worker import Worker, WorkerCrashed, WorkerSettings
+from jobbers.runtime_state import connection_name
+from jobbers.worker import Worker, WorkerCrashed, WorkerSettings, new_worker_id
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     metrics_port = args.metrics_port or int(os.environ.get("WORKER_METRICS_PORT") or 0)
     if metrics_port:
         serve_metrics(metrics_port)
-    worker = Worker(state_from_env(), settings)
+    # Every connection is named after the worker, so Redis itself shows when it is gone.
+    worker_id = new_worker_id()
+    state = state_from_env(client_name=connection_name(worker_id))
+    worker = Worker(state, settings, worker_id)
 
     async def run() -> None:
         # SIGUSR1: the role was deleted (``jobbers dev`` follows roles); retire gracefully.

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from .. import views  # noqa: TID252
+from ..choices import GroupBy  # noqa: TID252
 from ..output import Column, Mode  # noqa: TID252
 from ..session import Session, api_command  # noqa: TID252
 
@@ -13,11 +18,23 @@ HEALTH_FIELDS = [
 ]
 
 
+By = Annotated[
+    GroupBy | None,
+    typer.Option("--by", help="Totals per host or per role instead of one row per worker"),
+]
+
+
 @api_command
-def workers(s: Session) -> None:
+def workers(s: Session, by: By = None) -> None:
     """List live workers: role, queues, in-flight tasks, counters, last heartbeat."""
     answer = s.call(s.api.workers())
-    s.out.listing(answer, answer.workers, views.WORKERS)
+    if by is None:
+        s.out.listing(answer, answer.workers, views.WORKERS)
+    else:
+        totals = answer.totals
+        s.out.listing(
+            answer, totals.by_host if by is GroupBy.HOST else totals.by_role, views.WORKER_GROUPS
+        )
 
 
 @api_command

@@ -3,10 +3,23 @@
 -- Each task goes back to the front of its queue with recoveries+1 and a "worker lost"
 -- history entry; past max_recoveries it ends `stalled` (and in the DLQ under SAVE): a
 -- task that keeps killing its worker cannot take the fleet down. A pending cancel wins.
--- ARGV: prefix, max_recoveries, max_workers
+-- ARGV: prefix, max_recoveries, max_workers, [worker, started_at]...
+--   max_workers: how many workers whose lease lapsed to reap (0: none)
+--   worker, started_at: workers Redis holds no connection of (the cleaner's connection
+--   watch), reaped whatever their lease if still registered with that started_at (a
+--   worker that registered again since is another life of it, and is left alone)
 -- Returns {workers_reaped, tasks_requeued, tasks_stalled}
 local maxrec, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', NOW - 1, 'LIMIT', 0, limit)
+local dead = {}
+if limit > 0 then
+  dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', NOW - 1, 'LIMIT', 0, limit)
+end
+for i = 4, #ARGV - 1, 2 do
+  if redis.call('ZSCORE', P .. 'workers', ARGV[i])
+      and redis.call('HGET', P .. 'worker:' .. ARGV[i], 'started_at') == ARGV[i + 1] then
+    dead[#dead + 1] = ARGV[i]
+  end
+end
 local requeued, stalled = 0, 0
 for _, w in ipairs(dead) do
   for _, id in ipairs(redis.call('ZRANGE', P .. 'inflight:' .. w, 0, -1)) do

@@ -75,3 +75,41 @@ class WorkerInfo(BaseModel):
     in_flight: list[str] = Field(default_factory=list)
     processed: int = 0
     failed: int = 0
+
+
+class WorkerGroup(BaseModel):
+    """Summed figures of the workers sharing a host or a role."""
+
+    name: str
+    workers: int = 0
+    alive: int = 0
+    concurrency: int = 0  # task slots
+    busy: int = 0  # tasks in flight
+    processed: int = 0
+    failed: int = 0
+
+
+class WorkerTotals(BaseModel):
+    """The fleet at a glance: one group per host and one per role, sorted by name."""
+
+    by_host: list[WorkerGroup] = Field(default_factory=list)
+    by_role: list[WorkerGroup] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, workers: list[WorkerInfo]) -> WorkerTotals:
+        """Totals of ``workers``; O(workers), so a poll can afford it."""
+
+        def groups(key: str) -> list[WorkerGroup]:
+            out: dict[str, WorkerGroup] = {}
+            for w in workers:
+                name = str(getattr(w, key))
+                g = out.setdefault(name, WorkerGroup(name=name))
+                g.workers += 1
+                g.alive += int(w.alive)
+                g.concurrency += w.concurrency
+                g.busy += len(w.in_flight)
+                g.processed += w.processed
+                g.failed += w.failed
+            return [out[name] for name in sorted(out)]
+
+        return cls(by_host=groups("host"), by_role=groups("role"))

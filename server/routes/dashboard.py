@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from jobbers.models.dashboard import Stats
+from jobbers.models.dashboard import Stats, WorkerTotals
 from jobbers.schemas import (
     ActiveTask,
     ActiveTaskPage,
@@ -88,7 +88,8 @@ async def scheduled_tasks(
 @router.get("/workers")
 async def workers(state: StateDep) -> WorkersResponse:
     """Registered workers: role, host, pid, last seen, lease, in-flight tasks and counts."""
-    return WorkersResponse(workers=await state.workers())
+    found = await state.workers()
+    return WorkersResponse(workers=found, totals=WorkerTotals.of(found))
 
 
 @router.get("/stats")

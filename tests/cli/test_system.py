@@ -23,6 +23,44 @@ def test_workers_lists_a_live_worker(cli: Cli, worker: subprocess.Popen[bytes]) 
     assert row.split()[:4] == [only["id"], "default", "default", "0/10"]
 
 
+def _register(redis_url: str, fleet: list[tuple[str, str, str, int]]) -> None:
+    """Register workers (id, host, role, concurrency) as their processes would."""
+    import asyncio
+
+    from jobbers.state_manager import StateManager
+
+    async def go() -> None:
+        state = StateManager.from_url(redis_url)
+        for wid, host, role, slots in fleet:
+            info = {"role": role, "host": host, "pid": 1, "concurrency": slots, "queues": "[]"}
+            await state.register_worker(wid, 60_000, info)
+        await state.close()
+
+    asyncio.run(go())
+
+
+def test_workers_totals_per_host_and_per_role(cli: Cli, clean_redis: str) -> None:
+    fleet = [("a1", "alpha", "io", 10), ("a2", "alpha", "cpu", 2), ("b1", "beta", "io", 10)]
+    _register(clean_redis, fleet)
+    totals = cli.json("workers", "--by", "host")["totals"]
+    assert [(g["name"], g["workers"], g["concurrency"]) for g in totals["by_host"]] == [
+        ("alpha", 2, 12),
+        ("beta", 1, 10),
+    ]
+    assert cli.ok("workers", "--by", "role").stdout.splitlines() == [
+        "cpu\t1\t1\t0\t2\t0\t0",
+        "io\t2\t2\t0\t20\t0\t0",
+    ]
+    header, *rows = cli.ok("workers", "--by", "host", "-o", "table").stdout.splitlines()
+    assert header.split() == ["NAME", "WORKERS", "ALIVE", "BUSY", "SLOTS", "DONE", "FAILED"]
+    assert [r.split()[:5] for r in rows] == [
+        ["alpha", "2", "2", "0", "12"],
+        ["beta", "1", "1", "0", "10"],
+    ]
+    assert cli.ok("workers", "--by", "role", "-q").stdout.split() == ["cpu", "io"]
+    assert cli("workers", "--by", "rack").exit_code == 2
+
+
 def test_stats_in_every_mode(cli: Cli) -> None:
     for _ in range(2):
         cli.ok("submit", "noop")

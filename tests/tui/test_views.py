@@ -161,6 +161,23 @@ async def test_workers_view_shows_each_live_worker(
         await shows(app, "Workers 1 live", "1 tasks in flight")
 
 
+async def test_workers_view_shows_totals_per_host_and_per_role(
+    top: Top, client: JobbersClient, start_worker: Callable[..., Any]
+) -> None:
+    await client.create_role(Role(name="all", queues=["default"]))
+    await start_worker(concurrency=4)
+    await start_worker(role="all", concurrency=2)
+    await submit(client, "forever")
+    app = top()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("4")
+        await has_rows(app, "#workers", lambda r: len(r) == 2)
+        host = socket.gethostname()
+        await shows(app, f"Hosts  {host} 2 · 1/6 busy")
+        screen = await shows(app, "Roles  all 1 ·", "default 1 ·")
+        assert "/2 busy" in screen and "/4 busy" in screen
+
+
 async def test_queues_view_shows_settings_and_roles(top: Top, client: JobbersClient) -> None:
     await client.create_queue(QueueConfig(name="reports", max_concurrent=2))
     await client.create_role(

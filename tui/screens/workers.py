@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ..snapshot import Snapshot, TaskFilter, View  # noqa: TID252
-from ..widgets.workers import WorkerTable  # noqa: TID252
+from ..widgets.workers import WorkerTable, fleet_lines  # noqa: TID252
 from .base import ViewScreen
 
 
@@ -16,9 +16,16 @@ class WorkersScreen(ViewScreen):
     VIEW = View.WORKERS
 
     def compose_body(self) -> ComposeResult:
-        """Caption and the worker table."""
+        """Caption, the fleet's totals per host and per role, and the worker table."""
         yield Static(id="caption", classes="caption")
+        yield Static(id="fleet", classes="fleet")
         yield WorkerTable(id="workers")
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Feed the table and the caption, then the totals lines."""
+        super().show(snapshot)
+        for fleet in self.query("#fleet").results(Static):
+            fleet.update(fleet_lines(snapshot.workers or []), layout=False)
 
     def caption(self, snapshot: Snapshot) -> str:
         """Live workers and what they hold."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from jobbers.models.dashboard import WorkerGroup, WorkerInfo, WorkerTotals
+
 from ..snapshot import Snapshot  # noqa: TID252
 from .cells import clip, count, duration, middle, since
 from .table import Col, LiveTable, Row
@@ -66,3 +68,20 @@ class WorkerTable(LiveTable):
                 cells.append(Text(clip(", ".join(wk.queues), w("queues")), no_wrap=True))
             out.append((wk.id, cells))
         return out
+
+
+def _groups(label: str, groups: list[WorkerGroup]) -> str:
+    parts = []
+    for g in groups:
+        dead = f", {g.workers - g.alive} dead" if g.alive < g.workers else ""
+        parts.append(f"{g.name or '-'} {g.workers}{dead} · {g.busy}/{g.concurrency} busy")
+    return f"{label}  " + "   ".join(parts)
+
+
+def fleet_lines(workers: list[WorkerInfo]) -> Text:
+    """Two lines of totals: per host, then per role (workers, dead ones, busy slots)."""
+    totals = WorkerTotals.of(workers)
+    if not workers:
+        return Text("")
+    lines = [_groups("Hosts", totals.by_host), _groups("Roles", totals.by_role)]
+    return Text("\n".join(lines), no_wrap=True, overflow="ellipsis")

@@ -1,0 +1,49 @@
+"""``jobbers.connection``: the URL forms every process accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobbers.connection import BlockingSentinelPool, connection_pool, sentinel_parts
+from jobbers.redis_server import mask_password
+from jobbers.state_manager import StateManager
+
+
+def test_a_sentinel_url_names_the_sentinels_the_service_the_db_and_the_passwords() -> None:
+    url = "redis+sentinel://app:s%40cret@10.0.0.1:26380,10.0.0.2/mymaster/3?sentinel_password=x"
+    hosts, service, db, creds = sentinel_parts(url)
+    assert hosts == [("10.0.0.1", 26380), ("10.0.0.2", 26379)]
+    assert (service, db) == ("mymaster", 3)
+    assert creds == {"username": "app", "password": "s@cret", "sentinel_password": "x"}
+    assert sentinel_parts("redis+sentinel://h/svc")[1:3] == ("svc", 0)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://h1:26379",  # no service
+        "redis+sentinel://h1:26379/svc/db0",  # a db that is not a number
+        "redis+sentinel://h1:port/svc",  # a port that is not a number
+        "redis+sentinel://h1:1/svc/0/extra",
+    ],
+)
+def test_a_malformed_sentinel_url_is_refused_with_the_documented_form(url: str) -> None:
+    with pytest.raises(ValueError, match="redis\\+sentinel://"):
+        StateManager.from_url(url)
+
+
+def test_the_pool_asks_the_sentinels_for_the_master_and_keeps_the_settings() -> None:
+    pool = connection_pool(
+        "redis+sentinel://:pw@127.0.0.1:1/svc/2", max_connections=7, client_name="jobbers:w:x"
+    )
+    assert isinstance(pool, BlockingSentinelPool)
+    assert pool.service_name == "svc" and pool.max_connections == 7
+    kwargs = pool.connection_kwargs
+    assert (kwargs["db"], kwargs["password"], kwargs["client_name"]) == (2, "pw", "jobbers:w:x")
+    plain = connection_pool("redis://127.0.0.1:1/0", client_name="n")
+    assert not isinstance(plain, BlockingSentinelPool)
+
+
+def test_banners_mask_both_passwords_of_a_sentinel_url() -> None:
+    url = "redis+sentinel://u:pw@h1:1,h2:2/m/0?sentinel_password=zz&x=1"
+    assert mask_password(url) == "redis+sentinel://u:***@h1:1,h2:2/m/0?sentinel_password=***&x=1"
