@@ -36,10 +36,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cli, dashboard, drain, enqueue, head, latency, memory, retention
+from . import cli, dashboard, drain, enqueue, head, http_submit, latency, memory, retention
 from .common import loadavg, machine_line, median, private_redis
 
-PARTS = ("drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention")
+PARTS = ("drain", "latency", "head", "enqueue", "http", "memory", "dashboard", "cli", "retention")
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
 # must stay within 10% of it (compare on the same quiet machine).
 DRAIN_BEFORE_ISSUE_21 = 5_308
@@ -397,6 +397,51 @@ def part_memory(url: str, args: argparse.Namespace, report: Report) -> None:
             )
         )
     report.section("Memory", lines)
+
+
+def part_http(url: str, args: argparse.Namespace, report: Report) -> None:
+    """``POST /submit-task`` on the manager beside a bare FastAPI endpoint, same run."""
+    rows: dict[str, list[dict[str, float]]] = {"bare": [], "manager": []}
+    for i in range(args.runs):
+        res = http_submit.run(url, args.http_tasks)
+        for system, figures in res.items():
+            rows[system].append(figures)
+            log(f"http {system} run {i + 1}: {_brief(figures)}")
+    bare, ours = med(rows["bare"], "per_s"), med(rows["manager"], "per_s")
+    cpu = med(rows["manager"], "cpu_us")
+    report.target(
+        "`POST /submit-task`, requests/s against a bare FastAPI endpoint",
+        f"{ours:,.0f}",
+        f"{ours / bare:.2f}x",
+        ">= 0.6x bare FastAPI",
+        ours >= 0.6 * bare,
+    )
+    report.target(
+        "`POST /submit-task`, manager CPU per request, ms",
+        f"{cpu / 1000:.3f}",
+        f"{cpu / med(rows['bare'], 'cpu_us'):.2f}x bare",
+        "<= 0.35 ms",
+        cpu <= 350,
+    )
+    lines = [
+        f"{args.http_tasks:,} single-task POSTs (`{http_submit.BODY.decode()}`) over "
+        f"{http_submit.CLIENTS} concurrent keep-alive connections to each server, after "
+        f"{http_submit.WARM_UP} warm-up ones; both are uvicorn processes; the bare endpoint "
+        "(`bench/bare_app.py`) validates the same body into the same model and stores "
+        f"nothing. Medians of {args.runs}.",
+        "",
+        "| figure | bare FastAPI | manager | manager / bare |",
+        "|---|---:|---:|---:|",
+        f"| requests/s | {bare:,.0f} | {ours:,.0f} | {ours / bare:.2f}x |",
+        f"| server CPU per request, us | {_num(med(rows['bare'], 'cpu_us'))} | {_num(cpu)} | "
+        f"{cpu / med(rows['bare'], 'cpu_us'):.2f}x |",
+        "",
+        "| runs | bare FastAPI | manager |",
+        "|---|---|---|",
+        f"| requests/s | {runs_of(rows['bare'], 'per_s')} | {runs_of(rows['manager'], 'per_s')} |",
+        f"| CPU us | {runs_of(rows['bare'], 'cpu_us')} | {runs_of(rows['manager'], 'cpu_us')} |",
+    ]
+    report.section("HTTP submit", lines)
 
 
 def part_dashboard(url: str, args: argparse.Namespace, report: Report) -> None:
