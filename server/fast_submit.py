@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,8 +65,7 @@ class FastSubmitMiddleware:
         self.answer = TypeAdapter(answer_type)
         # The app's handlers as its ExceptionMiddleware holds them (500/Exception go to the
         # outermost ServerErrorMiddleware, which a re-raised error still reaches).
-        handlers = {k: v for k, v in exception_handlers.items() if k not in (500, Exception)}
-        self.guarded = ExceptionMiddleware(self._serve, handlers=handlers)
+        self.handlers = {k: v for k, v in exception_handlers.items() if k not in (500, Exception)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Take a submit when it is plainly well-formed; pass everything else on untouched."""
@@ -85,8 +85,15 @@ class FastSubmitMiddleware:
         if parsed is None:
             await self.app(scope, _replay(body, last, receive), send)
             return
-        scope["jobbers.submit"] = parsed
-        await self.guarded(scope, _replay(body, None, receive), send)
+        try:
+            answer = await self._serve(parsed)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            handled = handler(Request(scope), exc)
+            answer = await handled if inspect.isawaitable(handled) else handled
+        await answer(scope, _replay(body, None, receive), send)
 
     def _headers_fit(self, scope: Scope) -> bool:
         """JSON content (or none declared, which FastAPI also reads as JSON) and the token."""
@@ -114,14 +121,23 @@ class FastSubmitMiddleware:
         except (ValueError, ValidationError, RecursionError):
             return None
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call the route with its dependencies; answer as FastAPI would."""
+    def _handler(self, exc: Exception) -> Callable[..., Any] | None:
+        """The app's handler of ``exc``, looked up as Starlette's ExceptionMiddleware does."""
+        if isinstance(exc, HTTPException) and exc.status_code in self.handlers:
+            return self.handlers[exc.status_code]
+        for cls in type(exc).__mro__:
+            if cls in self.handlers:
+                return self.handlers[cls]
+        return None
+
+    async def _serve(self, body: BaseModel) -> Response:
+        """Call the route with its dependencies; the answer FastAPI would send."""
         state = await get_state(self.runtime)
         sub_response = Response()
         del sub_response.headers["content-length"]
         sub_response.status_code = None  # type: ignore[assignment]  # "not set", as FastAPI
         result = await self.endpoint(
-            body=scope["jobbers.submit"], response=sub_response, state=state, runtime=self.runtime
+            body=body, response=sub_response, state=state, runtime=self.runtime
         )
         answer = Response(
             self.answer.dump_json(result, by_alias=True),
@@ -129,7 +145,7 @@ class FastSubmitMiddleware:
             media_type="application/json",
         )
         answer.raw_headers.extend(sub_response.raw_headers)
-        await answer(scope, receive, send)
+        return answer
 
 
 def _route_shape() -> tuple[Callable[..., Awaitable[Any]], type[BaseModel], int, Any] | None:
