@@ -137,6 +137,14 @@ def part_drain(url: str, args: argparse.Namespace, report: Report) -> None:
         # Boot is a fixed cost: the target is set for N = 20,000 (n/a for --quick).
         ours >= 1.5 * floor if args.tasks >= 20_000 else None,
     )
+    boot = med(rows["jobbers"], "boot_s")
+    report.target(
+        "worker boot: spawn to its first task start, s",
+        f"{boot:.3f}",
+        f"{boot / med(rows['blmove'], 'boot_s'):.2f}x floor",
+        "< 0.25 s",
+        boot < 0.25,
+    )
     report.target(
         "drain, tasks/s, against the figure before issue 21",
         f"{ours:,.0f}",
