@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -573,6 +574,8 @@ def main() -> None:
             setattr(args, key, value)
     if args.http_tasks is None:
         args.http_tasks = args.tasks
+    if args.server is not None and not os.access(args.server, os.X_OK):
+        parser.error(f"--server {args.server}: no such executable (see the top of bench/run.py)")
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
