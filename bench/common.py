@@ -75,7 +75,8 @@ def machine_line(url: str) -> str:
     server = server_line(url)
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {mem_gib:.0f} GiB, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, {server}, persistence off, "
+        f"{platform.release()}, Python {platform.python_version()}, {server}, "
+        f"{persistence(url)}, "
         f"{dt.date.today().isoformat()}"
     )
 
@@ -86,6 +87,17 @@ def server_line(url: str) -> str:
     if "valkey_version" in info:
         return f"Valkey {info['valkey_version']} (redis_version {info['redis_version']})"
     return f"Redis {info['redis_version']}"
+
+
+def persistence(url: str) -> str:
+    """``persistence off`` (as the bench starts its servers), or what an external one does."""
+    try:
+        config = sync_client(url).config_get("appendonly") | sync_client(url).config_get("save")
+    except redis.ResponseError:  # CONFIG disabled (a managed server)
+        return "persistence unknown"
+    if config.get("appendonly") == "no" and not config.get("save"):
+        return "persistence off"
+    return f"appendonly {config.get('appendonly')}, save {config.get('save')!r}"
 
 
 def loadavg() -> str:

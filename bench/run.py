@@ -37,8 +37,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobbers.redis_server import mask_password
+
 from . import cli, dashboard, drain, enqueue, head, http_submit, latency, memory, retention
-from .common import loadavg, machine_line, median, private_redis
+from .common import ExternalServer, loadavg, machine_line, median, private_redis
 
 PARTS = ("drain", "latency", "head", "enqueue", "http", "memory", "dashboard", "cli", "retention")
 # The drain before per-type waiting lists (issue 21), docs/bench-latest.md: the new claim
@@ -585,7 +587,9 @@ def main() -> None:
     load_before = loadavg()
     with private_redis(args.server) as server:
         machine = machine_line(server.url)
-        log(f"Redis at {server.url}; parts {parts}")
+        log(f"Redis at {mask_password(server.url)}; parts {parts}")
+        if isinstance(server, ExternalServer):
+            log("REDIS_URL names an external server: the parts FLUSH its database")
         for part in PARTS:
             if part in parts:
                 globals()[f"part_{part}"](server.url, args, report)
