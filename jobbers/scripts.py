@@ -68,6 +68,7 @@ def script_source(name: str, events_max: int = EVENTS_MAXLEN_DEFAULT) -> str:
 
 
 _DEFINES = re.compile(r"^local function (\w+)", re.MULTILINE)
+_WORD = re.compile(r"\w+")
 
 
 def _used_helpers(common: str, body: str) -> str:
@@ -81,14 +82,17 @@ def _used_helpers(common: str, body: str) -> str:
     blocks = common.split("\n\n")
     defines = [set(_DEFINES.findall(block)) for block in blocks]
     keep = [not names for names in defines]
-    used = body
+    # The words named so far: a helper is named when one equals it (as ``\bname\b``
+    # would find it). One pass over each text, not a regex per helper: every process
+    # builds all the scripts at start, and that was a tenth of a worker's boot.
+    named = set(_WORD.findall(body))
     changed = True
     while changed:
         changed = False
         for i, names in enumerate(defines):
-            if not keep[i] and any(re.search(rf"\b{n}\b", used) for n in names):
+            if not keep[i] and not names.isdisjoint(named):
                 keep[i] = changed = True
-                used += blocks[i]
+                named.update(_WORD.findall(blocks[i]))
     return "\n\n".join(block for block, kept in zip(blocks, keep, strict=True) if kept)
 
 

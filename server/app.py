@@ -14,6 +14,7 @@ from jobbers.state_manager import StateManager
 
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
+from .fast_submit import FastSubmitMiddleware
 from .local_only import LocalOnlyMiddleware
 from .routes import (
     dashboard,
@@ -74,6 +75,10 @@ def create_app(
     routers = (tasks, queues, roles, schedules, workflows, dlq, dashboard, events, health, docs)
     for module in routers:
         app.include_router(module.router)
+    # Innermost of the app's own: the body limit and the cross-site check still come first.
+    app.add_middleware(
+        FastSubmitMiddleware, runtime=runtime, exception_handlers=app.exception_handlers
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.api_token is None:
         # Outermost: a refused request costs nothing else.

@@ -48,8 +48,14 @@ class LocalOnlyMiddleware:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> str | None:
-        headers = {name: value.decode("latin-1") for name, value in scope.get("headers", [])}
-        host = headers.get(b"host", "")
+        # Only the two headers read here are decoded (this runs on every request).
+        host = ""
+        origin: str | None = None
+        for name, value in scope.get("headers", []):
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
         hostname, port = _split_host(host)
         if self.allowed_hosts is not None and not self._allowed(hostname):
             return (
@@ -58,7 +64,6 @@ class LocalOnlyMiddleware:
                 "using DNS rebinding out); set a token, or list the name in "
                 "JOBBERS_ALLOWED_HOSTS"
             )
-        origin = headers.get(b"origin")
         if origin is None or scope["method"] in _SAFE_METHODS:
             return None
         scheme = scope.get("scheme", "http")
