@@ -8,6 +8,7 @@ plainly well-formed by calling the very route function (``routes.tasks.submit_ta
 the very dependencies FastAPI would give it:
 
 - the same token check (only an exact ``Bearer <token>`` is taken here);
+- no trace context (a ``traceparent`` or ``tracestate`` header goes the full way);
 - the body parsed as FastAPI parses it (``json.loads``, then the route's own body model);
 - the runtime and the StateManager of ``deps.get_state`` (defaults ensured);
 - the answer serialised as FastAPI serialises the route's return type, with the status the
@@ -41,7 +42,7 @@ from .routes import tasks
 from .runtime import Runtime
 
 PATH = "/submit-task"
-_ROUTE_PARAMETERS = ("body", "response", "state", "runtime")
+_ROUTE_PARAMETERS = ("body", "response", "state", "runtime", "traceparent", "tracestate")
 _JSON = (b"application/json",)
 _NO_ANSWER = object()
 
@@ -104,6 +105,8 @@ class FastSubmitMiddleware:
                 content_type = value
             elif name == b"authorization":
                 authorization = value
+            elif name in (b"traceparent", b"tracestate"):
+                return False  # a caller's trace context: FastAPI reads and checks it
         if content_type is not None and content_type.lower() not in _JSON:
             return False
         token = self.runtime.settings.api_token
@@ -137,7 +140,12 @@ class FastSubmitMiddleware:
         del sub_response.headers["content-length"]
         sub_response.status_code = None  # type: ignore[assignment]  # "not set", as FastAPI
         result = await self.endpoint(
-            body=body, response=sub_response, state=state, runtime=self.runtime
+            body=body,
+            response=sub_response,
+            state=state,
+            runtime=self.runtime,
+            traceparent=None,
+            tracestate=None,
         )
         answer = Response(
             self.answer.dump_json(result, by_alias=True),
