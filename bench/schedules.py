@@ -164,9 +164,10 @@ def delayed(url: str, samples: int, concurrency: int) -> dict[str, dict[str, Any
 
 
 async def _fire(url: str, schedules: int, schedulers: int) -> dict[str, dict[str, Any]]:
+    client = Redis.from_url(url, decode_responses=True)
+    await client.flushdb()  # each run starts empty: its schedules, its count of fired tasks
     state = StateManager.from_url(url)
     await state.ensure_defaults()
-    client = Redis.from_url(url, decode_responses=True)
     names = [f"bench-{i:05d}" for i in range(schedules)]
     for name in names:
         body = {"name": name, "task": {"name": "bench_noop"}, "every": 3600, "overlap": "allow"}
