@@ -101,17 +101,14 @@ class Workflows:
         What ``task.parents`` and ``task.parent_results`` give the running child. A parent
         deleted since (never while the child waits: retention keeps it) reads as absent.
         """
-        ids = sorted(cast(list[str], await self.redis.hkeys(self.keys.parents(task_id))))
-        pipe = self.redis.pipeline(transaction=False)
-        for pid in ids:
-            pipe.hget(self.keys.task(pid), "status")
-            pipe.get(self.keys.results(pid))
-        replies = await pipe.execute()
+        # One script call (``lua/parents.lua``): this read lies between a parent's
+        # completion and its child's start, where each round trip counts.
+        reply = await self.state.scripts.run("parents", task_id)
         statuses: dict[str, str] = {}
         results: dict[str, Any] = {}
-        for i, pid in enumerate(ids):
-            status, raw = replies[2 * i], replies[2 * i + 1]
-            if status is not None:
+        for i in range(0, len(reply), 3):
+            pid, status, raw = reply[i], reply[i + 1], reply[i + 2]
+            if status:
                 statuses[pid] = status
             if raw is not None:
                 results[pid] = load_document(raw)
