@@ -68,8 +68,10 @@ class ClaimedTask:
     version: int
     attempt: int
     parameters: dict[str, Any]
-    # Workflows: the task has parents, whose outcomes and results it reads (``task.parents``).
+    # Workflows: the task has parents, whose outcomes and results it reads (``task.parents``):
+    # (parent id, status or '' when gone, raw results or None), read by the claim itself.
     has_parents: bool = False
+    parent_reads: tuple[tuple[str, str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,16 @@ def _claim_result(res: list[Any]) -> ClaimResult:
         return ClaimResult(status, retry_after_ms=int(res[1]))
     if status != "ok":
         return ClaimResult(status)
-    parented: set[str] = set()
+    parented: dict[str, tuple[tuple[str, str, str | None], ...]] = {}
     if "@parents" in res:  # workflows: claim.lua lists the tasks with parents last
         cut = res.index("@parents")
-        parented, res = set(res[cut + 1 :]), res[:cut]
+        tail, res = res[cut + 1 :], res[:cut]
+        j = 0
+        while j < len(tail):  # per task: id, parent count, then id, status, results each
+            n = int(tail[j + 1])
+            reads = tail[j + 2 : j + 2 + 3 * n]
+            parented[tail[j]] = tuple(zip(reads[::3], reads[1::3], reads[2::3], strict=True))
+            j += 2 + 3 * n
     count = (len(res) - 2) // 6
     params = res[2 + 5 * count :]
     tasks = [
@@ -133,6 +141,7 @@ def _claim_result(res: list[Any]) -> ClaimResult:
             attempt=int(res[i + 4]),
             parameters=json.loads(params[k]) if params[k] != "{}" else {},
             has_parents=res[i] in parented,
+            parent_reads=parented.get(res[i], ()),
         )
         for k, i in enumerate(range(2, 2 + 5 * count, 5))
     ]

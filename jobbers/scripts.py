@@ -24,7 +24,7 @@ SCRIPT_NAMES = (
     "queue_set", "queue_delete",
     # Schedules (issue 15 §2)
     "sched_due", "sched_fire", "sched_put",
-    "workflow",
+    "workflow", "parents",
 )  # fmt: skip
 
 

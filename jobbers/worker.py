@@ -43,7 +43,7 @@ from jobbers.registry import registered_tasks
 from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome, connection_name
 from jobbers.state_manager import StateManager
 from jobbers.threads import DaemonThreadPool
-from jobbers.workflows import Workflows
+from jobbers.workflows import decode_parents
 
 log = logging.getLogger("jobbers.worker")
 outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
@@ -864,9 +864,7 @@ class Worker:
         try:
             if claimed.has_parents:  # workflows: what its parents did, for task.parents
                 ctx = current_task()
-                ctx.parents, ctx.parent_results = await Workflows(self.state).parent_outcomes(
-                    claimed.id
-                )
+                ctx.parents, ctx.parent_results = decode_parents(claimed.parent_reads)
             coro: Awaitable[Any] = (
                 cast(Awaitable[Any], cfg.function(**claimed.parameters))
                 if cfg.is_async

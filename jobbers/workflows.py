@@ -46,6 +46,19 @@ from jobbers.state_manager import MAX_PAGE, StateManager, _checked_params, store
 __all__ = ["Workflows"]
 
 
+def decode_parents(
+    reads: Sequence[tuple[str, str, str | None]],
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """``parent_outcomes``'s answer from (parent id, status or '', raw results or None).
+
+    The claim brings these reads with the child (common.lua ``parent_reads``), so that a
+    worker starts it without one more round trip after its parent completed.
+    """
+    statuses = {pid: status for pid, status, _ in reads if status}
+    results = {pid: load_document(raw) for pid, _, raw in reads if raw is not None}
+    return statuses, results
+
+
 class Workflows:
     """The workflow verbs of one StateManager (``Workflows(state).submit(...)``)."""
 
@@ -101,21 +114,9 @@ class Workflows:
         What ``task.parents`` and ``task.parent_results`` give the running child. A parent
         deleted since (never while the child waits: retention keeps it) reads as absent.
         """
-        ids = sorted(cast(list[str], await self.redis.hkeys(self.keys.parents(task_id))))
-        pipe = self.redis.pipeline(transaction=False)
-        for pid in ids:
-            pipe.hget(self.keys.task(pid), "status")
-            pipe.get(self.keys.results(pid))
-        replies = await pipe.execute()
-        statuses: dict[str, str] = {}
-        results: dict[str, Any] = {}
-        for i, pid in enumerate(ids):
-            status, raw = replies[2 * i], replies[2 * i + 1]
-            if status is not None:
-                statuses[pid] = status
-            if raw is not None:
-                results[pid] = load_document(raw)
-        return statuses, results
+        reply = await self.state.scripts.run("parents", task_id)  # lua/parents.lua
+        n = int(reply[0])
+        return decode_parents([(reply[i], reply[i + 1], reply[i + 2]) for i in range(1, 3 * n, 3)])
 
     # ------------------------------------------------------------------ workflows
 

@@ -301,14 +301,18 @@ if claimed > 0 then
   -- Parameters go after the five fields of every task: id, run, name, version, attempt.
   for i = 1, claimed do out[#out + 1] = params[i] end
   -- Workflows: after the marker '@parents', the claimed tasks that have parents (only
-  -- full-form ones can), whose outcomes and results the worker reads for them.
+  -- full-form ones can), each followed by its parents' outcomes and results (common.lua
+  -- `parent_reads`): the child starts without another round trip after its parent.
   local parented = {}
   for _, i in ipairs(params_keys) do
     if redis.call('HEXISTS', tk(picked[i]), 'deps') == 1 then parented[#parented + 1] = picked[i] end
   end
   if #parented > 0 then
     out[#out + 1] = '@parents'
-    for _, id in ipairs(parented) do out[#out + 1] = id end
+    for _, id in ipairs(parented) do
+      out[#out + 1] = id
+      parent_reads(id, out)
+    end
   end
   bump(queue, 'started', claimed)
 end

@@ -294,6 +294,20 @@ local function release(id, worker)
   redis.call('ZREM', P .. 'hb', id)
 end
 
+-- Workflows: what task `id`'s parents did, appended to `out` as the parents' count, then
+-- parent id, status ('' when gone) and results (false when none), by parent id. Read as
+-- the child is claimed (claim.lua) or on demand (parents.lua). O(parents).
+local function parent_reads(id, out)
+  local parents = redis.call('HKEYS', tk(id) .. ':pa')
+  table.sort(parents)
+  out[#out + 1] = #parents
+  for _, pid in ipairs(parents) do
+    out[#out + 1] = pid
+    out[#out + 1] = redis.call('HGET', tk(pid), 'status') or ''
+    out[#out + 1] = redis.call('GET', tk(pid) .. ':r')
+  end
+end
+
 -- Workflows (see workflow.lua and jobbers/keys.py): `task:{id}:pa` maps each parent of
 -- a task to its outcome as the child counted it ('' = not yet), `task:{id}:c` holds its
 -- children, the HASH field `deps` counts the parents not yet counted, `opf` is the
