@@ -142,6 +142,37 @@ async def test_a_due_tick_fires_one_task_with_the_derived_id(state: StateManager
     assert view.next_fire_at > view.last_fire_at
 
 
+async def test_a_batch_of_ticks_makes_tasks_listed_claimable_and_announced(
+    state: StateManager,
+) -> None:
+    """One sched_fire call writes a whole batch's index entries, waiting lists, events and
+    counts per queue: every task must still be where a fired task one by one would be."""
+    names = ["a", "b", "c"]
+    for name in names:
+        await state.create_schedule(sched(name))
+    ticks = {name: await make_due(state, name) for name in names}
+    handled, _ = await state.fire_due_schedules()
+    assert handled == 3
+    ids = {tick_task_id(name, tick) for name, tick in ticks.items()}
+    page = await state.list_tasks(status=TaskStatus.SUBMITTED, queue="default", name="add")
+    assert {str(t.id) for t in page.items} == ids
+    k = state.keys
+    for key in (
+        k.status_index(TaskStatus.SUBMITTED),
+        k.status_index(TaskStatus.SUBMITTED, "default"),
+        k.status_name_index(TaskStatus.SUBMITTED, "add"),
+    ):
+        assert set(cast(list[str], await state.redis.zrange(key, 0, -1))) == ids, key
+    _, events = await state.read_events("0", 0)
+    fresh = [e for e in events if str(e.task_id) in ids]
+    assert len(fresh) == 3
+    assert all(e.from_status is None and e.status == TaskStatus.SUBMITTED for e in fresh)
+    assert all(e.name == "add" and e.queue == "default" for e in fresh)
+    await state.register_worker("w-batch", 30_000, {})
+    res = await state.claim("w-batch", "default", 10, {"add@1": (0, 0, -1)})
+    assert res.status == "ok" and {str(t.id) for t in res.tasks} == ids
+
+
 async def test_two_schedulers_racing_on_the_same_tick_fire_once(clean_redis: str) -> None:
     """Several schedulers read the same due ticks and fire them at the same moment."""
     states = [StateManager.from_url(clean_redis) for _ in range(3)]

@@ -79,6 +79,7 @@ end
 -- The writes. New tasks per queue and status: {ids, scores, names}.
 local groups = {}
 local all = {}
+local lasts, nexts = {}, {}
 for _, f in ipairs(fires) do
   if f.drop then
     redis.call('ZREM', P .. 'sched:next', f.name)
@@ -95,7 +96,7 @@ for _, f in ipairs(fires) do
       all[#all + 1] = f.id
       local key = f.queue .. '\0' .. status
       local g = groups[key] or {queue = f.queue, status = status, ids = {}, zadd = {},
-        allq = {}, names = {}, named = {}}
+        allq = {}, names = {}, named = {}, listed = {}}
       groups[key] = g
       g.ids[#g.ids + 1] = f.id
       g.zadd[#g.zadd + 1] = score
@@ -103,13 +104,21 @@ for _, f in ipairs(fires) do
       g.allq[#g.allq + 1] = NOW
       g.allq[#g.allq + 1] = f.id
       g.names[#g.names + 1] = f.tname
+      -- Its waiting list (listed() in common.lua): the task carries no priority.
+      local ttype = f.tname .. '@' .. f.version
+      g.listed[ttype] = g.listed[ttype] or {}
+      table.insert(g.listed[ttype], f.id)
       local n = g.named[f.tname] or {}
       g.named[f.tname] = n
       n[#n + 1] = score
       n[#n + 1] = f.id
     end
-    redis.call('HSET', P .. 'sched:last', f.name, f.last)
-    if f.nxt ~= '' then redis.call('ZADD', P .. 'sched:next', f.nxt, f.name) end
+    lasts[#lasts + 1] = f.name
+    lasts[#lasts + 1] = f.last
+    if f.nxt ~= '' then
+      nexts[#nexts + 1] = f.nxt
+      nexts[#nexts + 1] = f.name
+    end
   end
 end
 -- As move() writes a new task's entries (status indexes, waiting list, event from ''),
@@ -119,6 +128,10 @@ local function zadd_chunks(key, pairs_)
     redis.call('ZADD', key, unpack(pairs_, i, math.min(i + 1999, #pairs_)))
   end
 end
+for i = 1, #lasts, 2000 do
+  redis.call('HSET', P .. 'sched:last', unpack(lasts, i, math.min(i + 1999, #lasts)))
+end
+zadd_chunks(P .. 'sched:next', nexts)
 zadd_chunks(P .. 'all', all)
 for _, g in pairs(groups) do
   zadd_chunks(P .. 'all:' .. g.queue, g.allq)
@@ -126,7 +139,12 @@ for _, g in pairs(groups) do
   zadd_chunks(P .. 's:' .. g.status .. ':' .. g.queue, g.zadd)
   for tname, n in pairs(g.named) do zadd_chunks(sn(g.status, tname), n) end
   if g.status == 'submitted' then
-    for _, id in ipairs(g.ids) do listed(id, g.queue, NOW) end
+    for ttype, ids in pairs(g.listed) do
+      for i = 1, #ids, 1000 do
+        redis.call('RPUSH', wl(g.queue, ttype), unpack(ids, i, math.min(i + 999, #ids)))
+      end
+      redis.call('ZADD', wt(g.queue), 'LT', NOW, ttype)
+    end
     ring(g.queue)
   else
     redis.call('ZADD', P .. 'schedbell', 0, 'r')
