@@ -38,9 +38,11 @@ from jobbers.scripts import Scripts
 
 log = logging.getLogger("jobbers.schedules")
 
-# Schedules fired per script call: a few milliseconds of Redis time, and small enough that
-# several schedulers share a burst of due ticks (sched_due.lua spreads them).
-FIRE_BATCH = 50
+# Schedules fired per script call: a few milliseconds of Redis time (sched_fire writes a
+# batch's indexes once per queue), few round trips for a burst of a thousand, and small
+# enough that several schedulers share it (sched_due.lua spreads them; a scheduler that
+# finds a full batch wakes another: Scheduler.step).
+FIRE_BATCH = 200
 _CAS_TRIES = 50
 # Definitions a scheduler parses ahead of a coming tick (see warm_schedules): the earliest
 # ones in sched:next, well within the parse caches' size.

@@ -52,10 +52,16 @@ class Scheduler:
             if promoted < 500:
                 break
         # Schedules (issue 15 §2): each due tick fired once, whichever scheduler gets it.
+        rung = False
         while True:
             handled, sched_ms = await self.state.fire_due_schedules(FIRE_BATCH)
             if handled < FIRE_BATCH:
                 break
+            if not rung:
+                # More are due than one batch: wake another scheduler to fire beside this
+                # one (sched_due.lua spreads them over the due set); it wakes the next.
+                await self.state.ring_scheduler()
+                rung = True
         sched_ms = await self._warm(sched_ms)
         waits = [w for w in (wait_ms, sched_ms) if w >= 0]
         return MAX_SLEEP if not waits else min(MAX_SLEEP, min(waits) / 1000)

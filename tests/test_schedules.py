@@ -17,6 +17,7 @@ from jobbers.models.queue import QueueConfig
 from jobbers.models.schedule import MISSED_GRACE_MS, Schedule, ScheduleSpec, tick_task_id
 from jobbers.models.task import TaskStatus
 from jobbers.redis_server import RedisServer, free_port
+from jobbers.schedule_state import FIRE_BATCH
 from jobbers.scheduler import Scheduler
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, spawn
@@ -335,6 +336,20 @@ async def test_a_new_schedule_wakes_a_sleeping_scheduler(state: StateManager) ->
     finally:
         scheduler.stop()
         await runner
+
+
+async def test_a_burst_beyond_one_batch_wakes_another_scheduler(state: StateManager) -> None:
+    """More ticks due than one sched_fire batch: the scheduler firing them rings the
+    doorbell, so a sleeping scheduler fires beside it instead of waiting out its sleep."""
+    names = [f"s{i:03d}" for i in range(FIRE_BATCH + 1)]
+    for name in names:
+        await state.create_schedule(sched(name, overlap="allow"))
+    tick = await now_ms(state) - 5
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    await state.redis.delete(state.keys.sched_bell)  # the creations rang it
+    await Scheduler(state).step()
+    assert len(await fired_tasks(state)) == FIRE_BATCH + 1
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
 
 
 @pytest.fixture
