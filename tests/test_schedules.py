@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from jobbers import schedule_state
 from jobbers.errors import AlreadyExists, InvalidInput, ScheduleNotFound
 from jobbers.models.queue import QueueConfig
 from jobbers.models.schedule import MISSED_GRACE_MS, Schedule, ScheduleSpec, tick_task_id
@@ -350,6 +351,22 @@ async def test_a_burst_beyond_one_batch_wakes_another_scheduler(state: StateMana
     await Scheduler(state).step()
     assert len(await fired_tasks(state)) == FIRE_BATCH + 1
     assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
+
+
+async def test_a_coming_tick_has_its_definitions_parsed_ahead(state: StateManager) -> None:
+    """A burst due in a second is parsed while the scheduler waits for it, not after the
+    tick, where its parsing would delay every task of the burst."""
+    names = ["a", "b", "c"]
+    for name in names:
+        await state.create_schedule(sched(name))
+    tick = await now_ms(state) + 2000
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    schedule_state._parsed.cache_clear()
+    schedule_state._task_content.cache_clear()
+    wait = await Scheduler(state).step()
+    assert 0 < wait <= 2.0
+    assert schedule_state._task_content.cache_info().currsize == len(names)
+    assert await fired_tasks(state) == []
 
 
 @pytest.fixture
