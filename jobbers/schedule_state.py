@@ -47,6 +47,7 @@ _CAS_TRIES = 50
 # Definitions a scheduler parses ahead of a coming tick (see warm_schedules): the earliest
 # ones in sched:next, well within the parse caches' size.
 WARM_LIMIT = 2000
+WARM_SPAN_MS = 1000
 
 
 class ScheduleState:
@@ -192,22 +193,35 @@ class ScheduleState:
                 log.info("schedule tick: %s (task %s)", res[j], res[j + 1])
         return len(entries) // 4, int(res[0])
 
-    async def warm_schedules(self, limit: int = WARM_LIMIT) -> None:
-        """Parse the definitions of the ``limit`` earliest ticks ahead of their time.
+    async def warm_schedules(self, limit: int = WARM_LIMIT) -> int:
+        """Parse the definitions of the next burst of ticks (those due within a second of
+        the earliest, at most ``limit``) ahead of their time; returns how many it read.
 
         A burst of ticks due in the same second would otherwise pay a model validation per
         definition in the firing step itself, after the tick, where it adds to every tick's
         delay. The parses are cached by definition text (``_parsed``, ``_task_content``), so
-        warming again before the same ticks costs only the read; O(limit), no scan.
+        warming again costs only the read: O(the burst), which firing it reads anyway.
         """
         k = self.keys
-        names = cast(list[str], await self.redis.zrange(k.schedule_next, 0, limit - 1))
+        head = cast(
+            list[tuple[str, float]], await self.redis.zrange(k.schedule_next, 0, 0, withscores=True)
+        )
+        if not head:
+            return 0
+        first = int(head[0][1])
+        names = cast(
+            list[str],
+            await self.redis.zrangebyscore(
+                k.schedule_next, first, first + WARM_SPAN_MS, start=0, num=limit
+            ),
+        )
         if not names:
-            return
+            return 0
         raws = cast(list[str | None], await self.redis.hmget(k.schedules, names))
         for name, raw in zip(names, raws, strict=True):
             if raw and _parsed(name, raw) is not None:
                 _task_content(name, raw)
+        return len(names)
 
     async def _cancel_previous(self, name: str, tick: int, last_raw: str | None) -> None:
         """Cancel the task of an earlier tick (never this tick's, which another scheduler

@@ -76,7 +76,10 @@ class Scheduler:
             return sched_ms
         start = time.monotonic()
         self._warm_until = start + sched_ms / 1000
-        await self.state.warm_schedules()
+        if await self.state.warm_schedules() > FIRE_BATCH:
+            # Peers fire such a burst beside this one (see step): wake one to parse it too;
+            # it wakes the next, until one that has already parsed it stops the chain.
+            await self.state.ring_scheduler()
         return max(0, sched_ms - round((time.monotonic() - start) * 1000))
 
     async def _sleep(self, wait: float) -> None:
