@@ -369,6 +369,25 @@ async def test_a_coming_tick_has_its_definitions_parsed_ahead(state: StateManage
     assert await fired_tasks(state) == []
 
 
+async def test_a_coming_burst_beyond_one_batch_wakes_a_peer_to_parse_it(
+    state: StateManager,
+) -> None:
+    """Peers fire a big burst beside the scheduler that wakes for it, so they must have
+    parsed it too: the warming scheduler rings the doorbell; a small burst rings nobody."""
+    names = [f"s{i:03d}" for i in range(FIRE_BATCH + 1)]
+    for name in names:
+        await state.create_schedule(sched(name))
+    tick = await now_ms(state) + 2000
+    await state.redis.zadd(state.keys.schedule_next, {names[0]: tick})
+    await state.redis.delete(state.keys.sched_bell)  # the creations rang it
+    await Scheduler(state).step()
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is None
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    await Scheduler(state).step()
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
+    assert await fired_tasks(state) == []
+
+
 @pytest.fixture
 async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, StateManager]]:
     server = RedisServer(free_port(), tmp_path / "redis").start()
