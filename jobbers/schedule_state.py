@@ -44,8 +44,9 @@ log = logging.getLogger("jobbers.schedules")
 # finds a full batch wakes another: Scheduler.step).
 FIRE_BATCH = 200
 _CAS_TRIES = 50
-# Definitions a scheduler parses ahead of a coming tick (see warm_schedules): the earliest
-# ones in sched:next, well within the parse caches' size.
+# Definitions a scheduler parses ahead of a coming burst of ticks (see warm_schedules):
+# those due within WARM_SPAN_MS of the earliest, at most WARM_LIMIT (well within the parse
+# caches' size).
 WARM_LIMIT = 2000
 WARM_SPAN_MS = 1000
 
