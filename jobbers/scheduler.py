@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 
 from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.schedule_state import FIRE_BATCH
@@ -23,6 +24,9 @@ log = logging.getLogger("jobbers.scheduler")
 MAX_SLEEP = 5.0
 # How much later than due the doorbell's own timeout ends a wait (see Scheduler._sleep).
 WAKE_SLACK_S = 0.25
+# A coming tick this near (ms) has its definitions parsed ahead (see Scheduler._warm): far
+# enough to cover a whole sleep, not so near that the parsing itself makes the tick late.
+WARM_AHEAD_MS = (100, round(2 * MAX_SLEEP * 1000))
 
 
 class Scheduler:
@@ -31,6 +35,8 @@ class Scheduler:
     def __init__(self, state: StateManager) -> None:
         self.state = state
         self._stop = asyncio.Event()
+        # Monotonic time until which the coming tick's definitions are already parsed.
+        self._warm_until = 0.0
 
     def stop(self) -> None:
         """Finish the current step and exit."""
@@ -46,12 +52,35 @@ class Scheduler:
             if promoted < 500:
                 break
         # Schedules (issue 15 §2): each due tick fired once, whichever scheduler gets it.
+        rung = False
         while True:
             handled, sched_ms = await self.state.fire_due_schedules(FIRE_BATCH)
             if handled < FIRE_BATCH:
                 break
+            if not rung:
+                # More are due than one batch: wake another scheduler to fire beside this
+                # one (sched_due.lua spreads them over the due set); it wakes the next.
+                await self.state.ring_scheduler()
+                rung = True
+        sched_ms = await self._warm(sched_ms)
         waits = [w for w in (wait_ms, sched_ms) if w >= 0]
         return MAX_SLEEP if not waits else min(MAX_SLEEP, min(waits) / 1000)
+
+    async def _warm(self, sched_ms: int) -> int:
+        """Parse the definitions of the coming ticks while there is time, once per tick: a
+        thousand schedules due in one second otherwise cost their parsing after the tick.
+        Returns ``sched_ms`` less the time the parsing took, so the sleep still ends on the
+        tick."""
+        low, high = WARM_AHEAD_MS
+        if not (low <= sched_ms <= high and time.monotonic() >= self._warm_until):
+            return sched_ms
+        start = time.monotonic()
+        self._warm_until = start + sched_ms / 1000
+        if await self.state.warm_schedules() > FIRE_BATCH:
+            # Peers fire such a burst beside this one (see step): wake one to parse it too;
+            # it wakes the next, until one that has already parsed it stops the chain.
+            await self.state.ring_scheduler()
+        return max(0, sched_ms - round((time.monotonic() - start) * 1000))
 
     async def _sleep(self, wait: float) -> None:
         """Block on the doorbell until it rings or ``wait`` seconds pass, whichever first.

@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from jobbers import schedule_state
 from jobbers.errors import AlreadyExists, InvalidInput, ScheduleNotFound
 from jobbers.models.queue import QueueConfig
 from jobbers.models.schedule import MISSED_GRACE_MS, Schedule, ScheduleSpec, tick_task_id
 from jobbers.models.task import TaskStatus
 from jobbers.redis_server import RedisServer, free_port
+from jobbers.schedule_state import FIRE_BATCH
 from jobbers.scheduler import Scheduler
 from jobbers.state_manager import StateManager
 from tests.conftest import eventually, spawn
@@ -140,6 +142,37 @@ async def test_a_due_tick_fires_one_task_with_the_derived_id(state: StateManager
     assert int(view.last_tick_at.timestamp() * 1000) == tick
     assert view.next_fire_at is not None and view.last_fire_at is not None
     assert view.next_fire_at > view.last_fire_at
+
+
+async def test_a_batch_of_ticks_makes_tasks_listed_claimable_and_announced(
+    state: StateManager,
+) -> None:
+    """One sched_fire call writes a whole batch's index entries, waiting lists, events and
+    counts per queue: every task must still be where a fired task one by one would be."""
+    names = ["a", "b", "c"]
+    for name in names:
+        await state.create_schedule(sched(name))
+    ticks = {name: await make_due(state, name) for name in names}
+    handled, _ = await state.fire_due_schedules()
+    assert handled == 3
+    ids = {tick_task_id(name, tick) for name, tick in ticks.items()}
+    page = await state.list_tasks(status=TaskStatus.SUBMITTED, queue="default", name="add")
+    assert {str(t.id) for t in page.items} == ids
+    k = state.keys
+    for key in (
+        k.status_index(TaskStatus.SUBMITTED),
+        k.status_index(TaskStatus.SUBMITTED, "default"),
+        k.status_name_index(TaskStatus.SUBMITTED, "add"),
+    ):
+        assert set(cast(list[str], await state.redis.zrange(key, 0, -1))) == ids, key
+    _, events = await state.read_events("0", 0)
+    fresh = [e for e in events if str(e.task_id) in ids]
+    assert len(fresh) == 3
+    assert all(e.from_status is None and e.status == TaskStatus.SUBMITTED for e in fresh)
+    assert all(e.name == "add" and e.queue == "default" for e in fresh)
+    await state.register_worker("w-batch", 30_000, {})
+    res = await state.claim("w-batch", "default", 10, {"add@1": (0, 0, -1)})
+    assert res.status == "ok" and {str(t.id) for t in res.tasks} == ids
 
 
 async def test_two_schedulers_racing_on_the_same_tick_fire_once(clean_redis: str) -> None:
@@ -304,6 +337,55 @@ async def test_a_new_schedule_wakes_a_sleeping_scheduler(state: StateManager) ->
     finally:
         scheduler.stop()
         await runner
+
+
+async def test_a_burst_beyond_one_batch_wakes_another_scheduler(state: StateManager) -> None:
+    """More ticks due than one sched_fire batch: the scheduler firing them rings the
+    doorbell, so a sleeping scheduler fires beside it instead of waiting out its sleep."""
+    names = [f"s{i:03d}" for i in range(FIRE_BATCH + 1)]
+    for name in names:
+        await state.create_schedule(sched(name, overlap="allow"))
+    tick = await now_ms(state) - 5
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    await state.redis.delete(state.keys.sched_bell)  # the creations rang it
+    await Scheduler(state).step()
+    assert len(await fired_tasks(state)) == FIRE_BATCH + 1
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
+
+
+async def test_a_coming_tick_has_its_definitions_parsed_ahead(state: StateManager) -> None:
+    """A burst due in a second is parsed while the scheduler waits for it, not after the
+    tick, where its parsing would delay every task of the burst."""
+    names = ["a", "b", "c"]
+    for name in names:
+        await state.create_schedule(sched(name))
+    tick = await now_ms(state) + 2000
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    schedule_state._parsed.cache_clear()
+    schedule_state._task_content.cache_clear()
+    wait = await Scheduler(state).step()
+    assert 0 < wait <= 2.0
+    assert schedule_state._task_content.cache_info().currsize == len(names)
+    assert await fired_tasks(state) == []
+
+
+async def test_a_coming_burst_beyond_one_batch_wakes_a_peer_to_parse_it(
+    state: StateManager,
+) -> None:
+    """Peers fire a big burst beside the scheduler that wakes for it, so they must have
+    parsed it too: the warming scheduler rings the doorbell; a small burst rings nobody."""
+    names = [f"s{i:03d}" for i in range(FIRE_BATCH + 1)]
+    for name in names:
+        await state.create_schedule(sched(name))
+    tick = await now_ms(state) + 2000
+    await state.redis.zadd(state.keys.schedule_next, {names[0]: tick})
+    await state.redis.delete(state.keys.sched_bell)  # the creations rang it
+    await Scheduler(state).step()
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is None
+    await state.redis.zadd(state.keys.schedule_next, dict.fromkeys(names, tick))
+    await Scheduler(state).step()
+    assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
+    assert await fired_tasks(state) == []
 
 
 @pytest.fixture

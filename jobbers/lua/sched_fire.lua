@@ -15,6 +15,10 @@
 local TERMINAL = {completed = true, failed = true, cancelled = true, stalled = true,
   dropped = true}
 local out = {0}
+-- Checks first, for every tick of the call; the writes after. The new tasks' index
+-- entries, events, doorbells and counts are then written once per queue, not per tick.
+local fires = {}
+local seen = {}
 for i = 2, #ARGV, 13 do
   local name, def, tick, action, overlap, id, tname, version, queue, fp, params, due, nxt =
     unpack(ARGV, i, i + 12)
@@ -22,10 +26,14 @@ for i = 2, #ARGV, 13 do
   local outcome
   local score = redis.call('ZSCORE', P .. 'sched:next', name)
   local cur = redis.call('HGET', P .. 'sched', name)
-  if action == 'drop' then
+  local f = nil
+  if seen[name] then
+    -- A name given twice: its first group decides (it moves sched:next on).
+    outcome = 'stale'
+  elseif action == 'drop' then
     -- '' stands for a definition that is gone (a member left behind must not spin).
     if (cur or '') == def and score and tonumber(score) == tonumber(tick) then
-      redis.call('ZREM', P .. 'sched:next', name)
+      f = {drop = true}
       outcome = 'dropped'
     else
       outcome = 'changed'
@@ -48,21 +56,6 @@ for i = 2, #ARGV, 13 do
       outcome = 'exists'
     else
       outcome = action == 'trigger' and 'triggered' or 'fired'
-      local t = tk(id)
-      redis.call('HSET', t, 'name', tname, 'version', version, 'queue', queue, 'attempt', 0,
-        'recoveries', 0, 'submitted_at', NOW, 'fp', fp)
-      if params ~= '{}' then redis.call('SET', t .. ':p', params) end
-      redis.call('ZADD', P .. 'all', NOW, id)
-      redis.call('ZADD', P .. 'all:' .. queue, NOW, id)
-      if due > NOW then
-        redis.call('HSET', t, 'scheduled_for', due)
-        move(id, queue, nil, 'scheduled', due)
-        redis.call('ZADD', P .. 'schedbell', 0, 'r')
-      else
-        move(id, queue, nil, 'submitted', NOW)
-        ring(queue)
-      end
-      bump(queue, 'submitted')
     end
     if outcome == 'fired' or outcome == 'triggered' or outcome == 'exists' then
       last.task = id
@@ -70,11 +63,100 @@ for i = 2, #ARGV, 13 do
     end
     last.tick = action == 'trigger' and NOW or tonumber(tick)
     last.outcome = outcome
-    redis.call('HSET', P .. 'sched:last', name, cjson.encode(last))
-    if nxt ~= '' then redis.call('ZADD', P .. 'sched:next', nxt, name) end
+    f = {last = cjson.encode(last), nxt = nxt, submit = outcome == 'fired' or
+      outcome == 'triggered', id = id, tname = tname, version = version, queue = queue,
+      fp = fp, params = params, due = due}
+  end
+  seen[name] = true
+  if f then
+    f.name = name
+    fires[#fires + 1] = f
   end
   out[#out + 1] = outcome
   out[#out + 1] = id
+end
+
+-- The writes. New tasks per queue and status: {ids, scores, names}.
+local groups = {}
+local all = {}
+local lasts, nexts = {}, {}
+for _, f in ipairs(fires) do
+  if f.drop then
+    redis.call('ZREM', P .. 'sched:next', f.name)
+  else
+    if f.submit then
+      local t = tk(f.id)
+      local status = f.due > NOW and 'scheduled' or 'submitted'
+      local score = f.due > NOW and f.due or NOW
+      redis.call('HSET', t, 'name', f.tname, 'version', f.version, 'queue', f.queue,
+        'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', f.fp, 'status', status)
+      if f.due > NOW then redis.call('HSET', t, 'scheduled_for', f.due) end
+      if f.params ~= '{}' then redis.call('SET', t .. ':p', f.params) end
+      all[#all + 1] = NOW
+      all[#all + 1] = f.id
+      local key = f.queue .. '\0' .. status
+      local g = groups[key] or {queue = f.queue, status = status, ids = {}, zadd = {},
+        allq = {}, names = {}, named = {}, listed = {}}
+      groups[key] = g
+      g.ids[#g.ids + 1] = f.id
+      g.zadd[#g.zadd + 1] = score
+      g.zadd[#g.zadd + 1] = f.id
+      g.allq[#g.allq + 1] = NOW
+      g.allq[#g.allq + 1] = f.id
+      g.names[#g.names + 1] = f.tname
+      -- Its waiting list (listed() in common.lua): the task carries no priority.
+      local ttype = f.tname .. '@' .. f.version
+      g.listed[ttype] = g.listed[ttype] or {}
+      table.insert(g.listed[ttype], f.id)
+      local n = g.named[f.tname] or {}
+      g.named[f.tname] = n
+      n[#n + 1] = score
+      n[#n + 1] = f.id
+    end
+    lasts[#lasts + 1] = f.name
+    lasts[#lasts + 1] = f.last
+    if f.nxt ~= '' then
+      nexts[#nexts + 1] = f.nxt
+      nexts[#nexts + 1] = f.name
+    end
+  end
+end
+-- As move() writes a new task's entries (status indexes, waiting list, event from ''),
+-- one variadic call per index; chunks of 1000 pairs stay under Lua's unpack limit.
+local function zadd_chunks(key, pairs_)
+  for i = 1, #pairs_, 2000 do
+    redis.call('ZADD', key, unpack(pairs_, i, math.min(i + 1999, #pairs_)))
+  end
+end
+for i = 1, #lasts, 2000 do
+  redis.call('HSET', P .. 'sched:last', unpack(lasts, i, math.min(i + 1999, #lasts)))
+end
+zadd_chunks(P .. 'sched:next', nexts)
+zadd_chunks(P .. 'all', all)
+for _, g in pairs(groups) do
+  zadd_chunks(P .. 'all:' .. g.queue, g.allq)
+  zadd_chunks(P .. 's:' .. g.status, g.zadd)
+  zadd_chunks(P .. 's:' .. g.status .. ':' .. g.queue, g.zadd)
+  for tname, n in pairs(g.named) do zadd_chunks(sn(g.status, tname), n) end
+  if g.status == 'submitted' then
+    for ttype, ids in pairs(g.listed) do
+      for i = 1, #ids, 1000 do
+        redis.call('RPUSH', wl(g.queue, ttype), unpack(ids, i, math.min(i + 999, #ids)))
+      end
+      redis.call('ZADD', wt(g.queue), 'LT', NOW, ttype)
+    end
+    ring(g.queue)
+  else
+    redis.call('ZADD', P .. 'schedbell', 0, 'r')
+  end
+  if EVMAX > 0 then
+    for i = 1, #g.ids, EVBATCH do
+      local j = math.min(i + EVBATCH - 1, #g.ids)
+      stream_event(table.concat(g.ids, ',', i, j), joined(g.names, i, j), g.queue, nil,
+        g.status, nil, 0)
+    end
+  end
+  bump(g.queue, 'submitted', #g.ids)
 end
 local first = redis.call('ZRANGE', P .. 'sched:next', 0, 0, 'WITHSCORES')
 out[1] = first[2] and math.max(0, tonumber(first[2]) - NOW) or -1
