@@ -184,7 +184,13 @@ async def test_shutdown_policies(
     await wait_status(state, task.id, "started")
     await eventually(lambda: state.redis.get(f"test:started:{name}"))
     worker.send_signal(signal.SIGTERM)
-    assert await wait_exit(worker) == 0
+    try:
+        # 30 s, not 15: once, under a loaded CI machine, the RESUBMIT case took longer to
+        # exit (not reproduced since); the logs say where it was if it happens again.
+        code = await wait_exit(worker, within=30)
+    except AssertionError:
+        raise AssertionError(procs.logs()) from None
+    assert code == 0
     after = await state.get_task(task.id)
     assert after.status == expected, procs.logs()
     assert after.retry_attempt == 0
