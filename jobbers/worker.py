@@ -521,6 +521,7 @@ class Worker:
                 log.error("%d tasks ignored cancellation; leaving them to recovery", len(pending))
                 return
             await asyncio.wait(pending, timeout=0.5)
+            self._cancel_again()
 
     async def _register(self) -> None:
         info = {
@@ -1081,7 +1082,20 @@ class Worker:
             except JobbersError as exc:
                 log.error("heartbeat: %s", exc)
             beats += 1
+            self._cancel_again()
             await asyncio.sleep(self.settings.beat_interval)
+
+    def _cancel_again(self) -> None:
+        """Cancel again the runs asked to stop that still run.
+
+        On Python 3.11 ``asyncio.wait_for``, which redis-py sends every command through,
+        drops a cancel that lands as its inner call completes (see ``stop_loops``): a task
+        stopped while it awaited Redis would then run on (a ``sleep(3600)`` after it held
+        a SIGTERMed worker's exit for ever). Asking again until the task ends is harmless.
+        """
+        for run in self.runs.values():
+            if run.stop_reason is not None and run.atask is not None and not run.atask.done():
+                run.atask.cancel()
 
     async def beat_once(self, reap: bool = True) -> None:
         """Renew the lease, stop lost runs, apply cancels, catch up on config, reap peers."""
