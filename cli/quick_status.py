@@ -142,13 +142,13 @@ def task_record(text: str) -> SimpleNamespace | None:
     """
     try:
         data = json.loads(text)
-        if not isinstance(data, dict) or data.keys() != TASK_KEYS:
+        if not isinstance(data, dict) or set(data) != TASK_KEYS:
             return None
         errors = data["errors"]
         if not isinstance(data["id"], str) or data["status"] not in STATUSES:
             return None
         if not isinstance(errors, list) or any(
-            not isinstance(e, dict) or e.keys() != ERROR_KEYS for e in errors
+            not isinstance(e, dict) or set(e) != ERROR_KEYS for e in errors
         ):
             return None
         record = _with_times(data)

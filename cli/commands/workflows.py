@@ -149,32 +149,20 @@ def graph_tree(flow: Workflow) -> Tree:
         f"  {flow.completed}/{flow.total} completed",
     )
     tree = Tree(head)
-    keys = {n.key for n in flow.nodes}
-    children: dict[str, list[Any]] = {}
-    for node in flow.nodes:
-        for dep in node.depends_on:
-            if dep in keys:
-                children.setdefault(dep, []).append(node)
-    shown: set[str] = set()
-
-    def add(branch: Tree, node: Any) -> None:
+    branches = [tree]
+    for depth, node, seen in flow.outline():
+        del branches[depth + 1 :]
+        status = str(node.status or "deleted")
         label = Text.assemble(
             (node.key, "bold"),
             f" {node.name} ",
-            (str(node.status or "deleted"), STATUS_STYLES.get(str(node.status), "")),
+            (status, STATUS_STYLES.get(str(node.status), "")),
             f"  {node.id}",
         )
-        if node.key in shown:
-            branch.add(Text.assemble(label, (" (above)", "dim")))
-            return
-        shown.add(node.key)
-        sub = branch.add(label)
-        for child in children.get(node.key, []):
-            add(sub, child)
-
-    for node in flow.nodes:
-        if not any(dep in keys for dep in node.depends_on):
-            add(tree, node)
+        if seen:
+            branches[depth].add(Text.assemble(label, (" (above)", "dim")))
+        else:
+            branches.append(branches[depth].add(label))
     return tree
 
 

@@ -87,6 +87,35 @@ class Workflow(WorkflowSummary):
 
     nodes: list[WorkflowNode]
 
+    def outline(self) -> list[tuple[int, WorkflowNode, bool]]:
+        """The graph as an indented outline: (depth, node, seen before), roots first.
+
+        Each node comes under each of its parents; a node with several parents is given
+        in full under the first and only named (seen before) under the others. The one
+        walk the CLI's and the TUI's trees both draw.
+        """
+        keys = {n.key for n in self.nodes}
+        children: dict[str, list[WorkflowNode]] = {}
+        for node in self.nodes:
+            for dep in node.depends_on:
+                if dep in keys:
+                    children.setdefault(dep, []).append(node)
+        out: list[tuple[int, WorkflowNode, bool]] = []
+        shown: set[str] = set()
+        stack = [
+            (0, node)
+            for node in reversed(self.nodes)
+            if not any(d in keys for d in node.depends_on)
+        ]
+        while stack:  # depth first, iteratively: a 1,000-step chain is 1,000 levels deep
+            depth, node = stack.pop()
+            seen = node.key in shown
+            out.append((depth, node, seen))
+            if not seen:
+                shown.add(node.key)
+                stack += [(depth + 1, c) for c in reversed(children.get(node.key, []))]
+        return out
+
 
 class WorkflowCancelled(BaseModel):
     """Answer of ``POST /workflows/{id}/cancel``."""

@@ -415,3 +415,35 @@ async def test_workflow_nodes_keep_their_priority_and_delays_are_refused(
     assert refused.status_code == 422, refused.text
     assert "depends_on" in refused.text
     assert dbsize() == before
+
+
+def test_the_outline_puts_each_node_under_every_parent_once_in_full() -> None:
+    """A diamond: d under b in full, then named again under c (what both trees draw)."""
+    from jobbers.models.workflow import Workflow, WorkflowNode, WorkflowStatus
+
+    def node(key: str, *deps: str) -> WorkflowNode:
+        return WorkflowNode(
+            key=key, id=key, name="step", queue="default", depends_on=list(deps), status=None
+        )
+
+    flow = Workflow(
+        id="w",
+        status=WorkflowStatus.RUNNING,
+        total=4,
+        nodes=[node("a"), node("b", "a"), node("c", "a"), node("d", "b", "c")],
+    )
+    shape = [(depth, n.key, seen) for depth, n, seen in flow.outline()]
+    assert shape == [
+        (0, "a", False),
+        (1, "b", False),
+        (2, "d", False),
+        (1, "c", False),
+        (2, "d", True),
+    ]
+    chain = Workflow(
+        id="w",
+        status=WorkflowStatus.RUNNING,
+        total=3000,
+        nodes=[node("s0"), *(node(f"s{i}", f"s{i - 1}") for i in range(1, 3000))],
+    )
+    assert chain.outline()[-1][0] == 2999  # no recursion limit on a long chain

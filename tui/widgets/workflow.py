@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.text import Text
@@ -23,30 +21,17 @@ def graph_tree(flow: Workflow) -> Tree:
     """Roots first, each node under its parents; a node with several parents is drawn in
     full under the first and named again under the others."""
     tree = Tree(Text(f"workflow {flow.id}", style="bold"))
-    keys = {n.key for n in flow.nodes}
-    children: dict[str, list[Any]] = {}
-    for node in flow.nodes:
-        for dep in node.depends_on:
-            if dep in keys:
-                children.setdefault(dep, []).append(node)
-    shown: set[str] = set()
-
-    def add(branch: Tree, node: Any) -> None:
+    branches = [tree]
+    for depth, node, seen in flow.outline():
+        del branches[depth + 1 :]
         status = str(node.status or "deleted")
         label = Text.assemble(
             (node.key, "bold"), f" {node.name} ", (status, STYLES.get(status, ""))
         )
-        if node.key in shown:
-            branch.add(Text.assemble(label, (" (above)", "dim")))
-            return
-        shown.add(node.key)
-        sub = branch.add(label)
-        for child in children.get(node.key, []):
-            add(sub, child)
-
-    for node in flow.nodes:
-        if not any(dep in keys for dep in node.depends_on):
-            add(tree, node)
+        if seen:
+            branches[depth].add(Text.assemble(label, (" (above)", "dim")))
+        else:
+            branches.append(branches[depth].add(label))
     return tree
 
 
