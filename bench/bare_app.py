@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jobbers.schemas import SubmitTaskRequest
+from jobbers.api.schemas import SubmitTaskRequest
 
 app = FastAPI()
 

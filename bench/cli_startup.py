@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobbers.redis_server import RedisServer, free_port
+from jobbers.dev.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

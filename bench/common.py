@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from jobbers.redis_server import RedisServer, free_port, redis_url_from_env
+from jobbers.dev.redis_server import RedisServer, free_port, redis_url_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = str(ROOT / "bench" / "tasks.py")
@@ -190,7 +190,7 @@ def spawn_worker(url: str, concurrency: int, log: Path | None = None) -> subproc
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the child
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobbers.worker_main", TASKS],
+            [sys.executable, "-m", "jobbers.runtime.worker_main", TASKS],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT if log else subprocess.DEVNULL,

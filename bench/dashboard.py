@@ -24,7 +24,7 @@ import httpx
 
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .common import SCANS, commandstats, delta, percentile, sync_client, used_memory
 

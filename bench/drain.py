@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from . import floor
 from .common import (

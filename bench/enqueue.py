@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
+from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from . import floor
 from .common import ROOT, TASKS, stop, sync_client, wait_until, waiting

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
+from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import free_port
-from jobbers.scripts import EVENTS_MAXLEN_ENV
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.scripts import EVENTS_MAXLEN_ENV
 
 from . import drain
 from .common import ROOT, TASKS, percentile, stop, sync_client, wait_until

@@ -15,7 +15,7 @@ import subprocess
 from typing import Any
 
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .common import flush_sync, percentile, spawn_worker, stop, sync_client, wait_until
 from .latency import WARMUP, _jobbers_sample

@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from jobbers.redis_server import free_port
+from jobbers.dev.redis_server import free_port
 
 from . import enqueue
 from .common import ROOT, proc_cpu_s, stop, sync_client, wait_until

@@ -27,8 +27,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from jobbers.models.task import Task, TaskStatus
-from jobbers.scripts import SCRIPT_NAMES, script_source
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.scripts import SCRIPT_NAMES, script_source
 
 from . import floor
 from .common import percentile, spawn_worker, stop, sync_client, wait_until

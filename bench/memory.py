@@ -16,8 +16,8 @@ import asyncio
 import statistics
 from typing import Any
 
-from jobbers.scripts import SCRIPT_NAMES, script_source
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.scripts import SCRIPT_NAMES, script_source
 
 from . import floor
 from .common import flush_sync, spawn_worker, stop, sync_client, used_memory, wait_until

@@ -13,9 +13,9 @@ import asyncio
 import time
 from typing import Any
 
-from jobbers.cleaner import Cleaner, CleanerSettings
 from jobbers.models.task import TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import Cleaner, CleanerSettings
+from jobbers.store.facade import StateManager
 
 from . import drain
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jobbers.redis_server import mask_password
+from jobbers.dev.redis_server import mask_password
 
 from . import (
     cli,

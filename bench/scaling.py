@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from . import floor
 from .common import commandstats, delta, redis_cpu_s, spawn_worker, stop, sync_client, wait_until

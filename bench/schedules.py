@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from jobbers.models.schedule import Schedule
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .common import ROOT, percentile, spawn_worker, stop
 
@@ -50,7 +50,7 @@ def spawn_scheduler(url: str) -> subprocess.Popen[bytes]:
 
     env = {**os.environ, "REDIS_URL": url, "JOBBERS_LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
-        [sys.executable, "-m", "jobbers.scheduler"],
+        [sys.executable, "-m", "jobbers.runtime.scheduler"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

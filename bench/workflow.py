@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 
 from jobbers.models.task import TaskStatus
 from jobbers.models.workflow import WorkflowRequest, WorkflowStatus
-from jobbers.state_manager import StateManager
-from jobbers.workflows import Workflows
+from jobbers.store.facade import StateManager
+from jobbers.store.workflows import Workflows
 
 from . import floor, latency
 from .common import percentile, spawn_worker, stop, sync_client, wait_until

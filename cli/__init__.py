@@ -1,1 +1,1 @@
-"""jobbers.cli: the ``jobbers`` command, a thin face over ``jobbers.client``."""
+"""jobbers.cli: the ``jobbers`` command, a thin face over ``jobbers.api.client``."""

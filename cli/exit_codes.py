@@ -92,7 +92,7 @@ def exit_code_for(error: BaseException) -> ExitCode | None:
     if _is_validation_error(error):
         return ExitCode.USAGE
     # Imported here so that `jobbers --help` loads no httpx.
-    from jobbers import client_core as client
+    from jobbers.api import transport as client
 
     match error:
         case client.ManagerUnreachable():

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from .exit_codes import UsageProblem
 
 STDIN = "-"
-URL_ENV = "JOBBERS_URL"  # jobbers.client_core.URL_ENV, not imported: it loads httpx
+URL_ENV = "JOBBERS_URL"  # jobbers.api.transport.URL_ENV, not imported: it loads httpx
 
 
 def check_url(url: str | None, where: str = "--url") -> None:
@@ -53,7 +53,7 @@ def read_ids(values: Iterable[str], stdin: TextIO | None = None) -> list[str]:
 
 def check_ids(ids: Iterable[str]) -> list[str]:
     """The ids in canonical form; UsageProblem naming the first one that is not a ULID."""
-    from jobbers.schemas import canonical_ulid
+    from jobbers.api.schemas import canonical_ulid
 
     try:
         return [canonical_ulid(i) for i in ids]

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 def _complete(kind: str, incomplete: str) -> list[str]:
     """Queue or role names from the manager for shell completion; nothing if it is down."""
-    from jobbers.client import SyncJobbersClient
+    from jobbers.api.client import SyncJobbersClient
 
     try:
         with SyncJobbersClient(timeout=1.0) as client:

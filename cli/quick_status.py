@@ -2,7 +2,7 @@
 
 It takes the command line the Typer command documents, less ``--wait``/``--timeout``: one
 ID, and ``--url``, ``-o/--output``, ``--json``, ``-q/--quiet`` in any order. It fetches the
-task's JSON through ``jobbers.client_core`` (the typed client's own plumbing) and prints it
+task's JSON through ``jobbers.api.transport`` (the typed client's own plumbing) and prints it
 with the command's renderer (``views.print_task``), so stdout, the ``error:`` line and the
 exit status are the command's. Anything else, or an answer it cannot vouch for (a field
 the model would reject), returns None before printing, and the Typer command takes over.
@@ -48,7 +48,7 @@ STATUSES = frozenset(s.value for s in Status)
 _VALUED = {"--url": "url", "--output": "output", "-o": "output"}
 _FLAGS = {"--json": "json", "--quiet": "quiet", "-q": "quiet"}
 _MODES = {m.value: m for m in Mode}
-# Crockford base32 after jobbers.schemas.canonical_ulid's aliases: no I, L, O or U.
+# Crockford base32 after jobbers.api.schemas.canonical_ulid's aliases: no I, L, O or U.
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 _ALIASES = str.maketrans("ILOilo", "110110")
 
@@ -74,7 +74,7 @@ def run(
         task_id = canonical_id(parsed.task_id)
         check_url(parsed.url)
         skip_httpx_cli()
-        from jobbers.client_core import RawClient
+        from jobbers.api.transport import RawClient
 
         with RawClient(parsed.url, transport=transport) as client:
             text = client.get(f"/task-status/{task_id}").text
@@ -123,7 +123,7 @@ def parse(args: Sequence[str]) -> StatusArgs | None:
 
 
 def canonical_id(value: str) -> str:
-    """``jobbers.schemas.canonical_ulid`` without python-ulid; UsageProblem with its words."""
+    """``jobbers.api.schemas.canonical_ulid`` without python-ulid; UsageProblem with its words."""
     if len(value) != 26:
         raise UsageProblem(f"{value!r} is not a ULID: expected 26 Crockford base32 characters")
     canonical = value.translate(_ALIASES).upper()

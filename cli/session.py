@@ -25,7 +25,7 @@ from .output import Mode, Output
 if TYPE_CHECKING:
     import httpx
 
-    from jobbers.client import JobbersClient, SyncJobbersClient
+    from jobbers.api.client import JobbersClient, SyncJobbersClient
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ class Session:
     def _client(self) -> SyncJobbersClient:
         if self._sync is None:
             skip_httpx_cli()
-            from jobbers.client import SyncJobbersClient
+            from jobbers.api.client import SyncJobbersClient
 
             factory = self._config.transport_factory
             self._sync = SyncJobbersClient(self.url, transport=factory() if factory else None)

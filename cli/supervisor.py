@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jobbers.children import die_with_parent
+from jobbers.dev.children import die_with_parent
 
 from .exit_codes import ExitCode
 from .output import colour_enabled
 
 if TYPE_CHECKING:
-    from jobbers.redis_server import RedisServer
+    from jobbers.dev.redis_server import RedisServer
 
 HEALTH_TIMEOUT_S = 30.0
 ROLES_POLL_S = 2.0  # how often `jobbers dev` looks for roles created or deleted meanwhile
@@ -212,7 +212,7 @@ class Supervisor:
 
     async def _redis_url(self) -> str:
         """REDIS_URL, or a private server in its own process group, its data in data_dir."""
-        from jobbers.redis_server import RedisBinaryNotFound, RedisServer, free_port
+        from jobbers.dev.redis_server import RedisBinaryNotFound, RedisServer, free_port
 
         if os.environ.get("REDIS_URL"):
             return os.environ["REDIS_URL"]
@@ -351,8 +351,8 @@ class Supervisor:
 
     async def _follow_roles(self) -> None:
         """Start workers for roles created since start-up; stop those of deleted roles."""
-        from jobbers.client import ClientError, JobbersClient
-        from jobbers.schemas import RolesResponse
+        from jobbers.api.client import ClientError, JobbersClient
+        from jobbers.api.schemas import RolesResponse
 
         try:
             async with JobbersClient(self.url, timeout=2.0) as api:
@@ -385,7 +385,7 @@ class Supervisor:
 
     async def _wait_healthy(self) -> None:
         """Poll /health until the manager answers; fail if it exits or never answers."""
-        from jobbers.client import ClientError, JobbersClient
+        from jobbers.api.client import ClientError, JobbersClient
 
         manager = self.children[0]
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -407,14 +407,14 @@ class Supervisor:
 
     async def _roles(self) -> list[str]:
         """Every configured role (the manager created ``default``), or just ``default``."""
-        from jobbers.client import JobbersClient
+        from jobbers.api.client import JobbersClient
 
         async with JobbersClient(self.url) as api:
             roles = [r.name for r in (await api.list_roles()).roles]
         return roles or ["default"]
 
     def _banner(self, redis_url: str, roles: list[str], tasks: list[str]) -> None:
-        from jobbers.redis_server import mask_password
+        from jobbers.dev.redis_server import mask_password
 
         where = f"data in {self.options.data_dir}" if self.redis else "from REDIS_URL"
         per = f" x{self.options.workers_per_role}" if self.options.workers_per_role > 1 else ""

@@ -81,7 +81,7 @@ def follow(s: Session, task: Task, timeout: float | None = None) -> Task:
 
 def _on_events(f: _Followed, show: _Show) -> bool:
     """Wait on the event stream; False when there is none or it breaks (then poll)."""
-    from jobbers.client import ClientError
+    from jobbers.api.client import ClientError
 
     left = f.left()
     silence = STREAM_SILENCE_S if left is None else min(STREAM_SILENCE_S, left + 0.5)

@@ -33,7 +33,7 @@ class RunContext:
     attempt: int
     parameters: dict[str, Any]
     beat: Callable[[float | None, str | None], Awaitable[None]] = field(repr=False)
-    # Workflows: each parent's status (its outcome; ``jobbers.workflows``) and the results
+    # Workflows: each parent's status (its outcome; ``jobbers.store.workflows``) and the results
     # of those that have them, read by the worker before the run; empty without parents.
     parents: dict[str, str] = field(default_factory=dict)
     parent_results: dict[str, Any] = field(default_factory=dict)
@@ -116,7 +116,7 @@ task = _TaskProxy()
 # ---------------------------------------------------------------- plain ``def`` tasks
 # The worker sets these in a ``def`` task's context before handing it to a thread: the
 # loop that sends its beats, and the flag its run was stopped by.
-_log = logging.getLogger("jobbers.worker")
+_log = logging.getLogger("jobbers.runtime.worker")
 _SYNC_BEAT_TIMEOUT_S = 30.0
 _sync_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
     "jobbers_sync_loop", default=None

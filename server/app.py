@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import jobbers
 from jobbers.errors import TaskDefinitionError
 from jobbers.registry import load_tasks_module
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers

@@ -9,10 +9,10 @@ from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
+from jobbers.api.schemas import MAX_BULK, TaskId
 from jobbers.models.names import NAME_PATTERN
 from jobbers.models.task import TaskStatus
-from jobbers.schemas import MAX_BULK, TaskId
-from jobbers.state_manager import StateManager, check_cursor
+from jobbers.store.facade import StateManager, check_cursor
 
 from .runtime import Runtime
 

@@ -36,6 +36,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from jobbers.api.schemas import ErrorResponse
 from jobbers.errors import (
     Conflict,
     QueueNotFound,
@@ -46,8 +47,7 @@ from jobbers.errors import (
     UnknownTask,
 )
 from jobbers.models.document import renderable
-from jobbers.schemas import ErrorResponse
-from jobbers.state_manager import InvalidInput
+from jobbers.store.facade import InvalidInput
 
 log = logging.getLogger("jobbers.server")
 

@@ -9,7 +9,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from jobbers.errors import StoreUnavailable
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .metrics import Metrics
 from .settings import ServerSettings

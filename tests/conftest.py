@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from redis import Redis as SyncRedis
 
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.dev.redis_server import RedisServer, free_port
+from jobbers.store.facade import StateManager
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_MODULE = str(Path(__file__).resolve().parent / "sample_tasks.py")
@@ -87,7 +87,7 @@ async def start_worker(state: StateManager) -> AsyncIterator[Callable[..., Any]]
     import asyncio
 
     from jobbers.registry import load_tasks_module
-    from jobbers.worker import Worker, WorkerSettings
+    from jobbers.runtime.worker import Worker, WorkerSettings
 
     load_tasks_module(TASKS_MODULE)
     started: list[tuple[Worker, asyncio.Task[None]]] = []

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually, spawn
 
 FAST = {"JOBBERS_WORKER_LEASE_MS": "1500", "JOBBERS_LOG_LEVEL": "INFO"}
@@ -21,15 +21,17 @@ class Procs:
     def worker(
         self, role: str = "default", concurrency: int = 10, **env: str
     ) -> subprocess.Popen[bytes]:
-        args = ["-m", "jobbers.worker_main", TASKS_MODULE]
+        args = ["-m", "jobbers.runtime.worker_main", TASKS_MODULE]
         env = {**FAST, "WORKER_ROLE": role, "WORKER_CONCURRENT_TASKS": str(concurrency), **env}
         return self._spawn(args, env, "worker")
 
     def scheduler(self) -> subprocess.Popen[bytes]:
-        return self._spawn(["-m", "jobbers.scheduler"], FAST, "scheduler")
+        return self._spawn(["-m", "jobbers.runtime.scheduler"], FAST, "scheduler")
 
     def cleaner(self, interval: float = 0.5) -> subprocess.Popen[bytes]:
-        return self._spawn(["-m", "jobbers.cleaner", "--interval", str(interval)], FAST, "cleaner")
+        return self._spawn(
+            ["-m", "jobbers.runtime.cleaner", "--interval", str(interval)], FAST, "cleaner"
+        )
 
     def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
         proc = spawn(args, self.url, env, self.logdir / f"{name}-{len(self.procs)}.log")
@@ -98,14 +100,14 @@ def worker_with(
     procs: Procs, env: dict[str, str], role: str = "default", concurrency: int = 10
 ) -> subprocess.Popen[bytes]:
     """A worker subprocess with extra environment (a dict, so the types stay checked)."""
-    args = ["-m", "jobbers.worker_main", TASKS_MODULE]
+    args = ["-m", "jobbers.runtime.worker_main", TASKS_MODULE]
     full = {**FAST, "WORKER_ROLE": role, "WORKER_CONCURRENT_TASKS": str(concurrency), **env}
     return procs._spawn(args, full, "worker")
 
 
 def cleaner_with(procs: Procs, interval: float, **env: str) -> subprocess.Popen[bytes]:
     """A cleaner subprocess with extra environment (e.g. JOBBERS_MAX_RECOVERIES)."""
-    args = ["-m", "jobbers.cleaner", "--interval", str(interval)]
+    args = ["-m", "jobbers.runtime.cleaner", "--interval", str(interval)]
     return procs._spawn(args, {**FAST, **env}, "cleaner")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from redis import Redis as SyncRedis
 
-from jobbers.redis_server import RedisServer, find_server_binary, free_port
+from jobbers.dev.redis_server import RedisServer, find_server_binary, free_port
 
 SERVICE = "mymaster"
 # Fast failover for tests: down after 1 s, a quorum of 2 of 3 sentinels.

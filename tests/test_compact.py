@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 WORKER = "w-compact"
 ANY = {"add@1": (0, 0, -1), "noop@1": (0, 0, -1)}

@@ -1,12 +1,12 @@
-"""``jobbers.connection``: the URL forms every process accepts."""
+"""``jobbers.store.connection``: the URL forms every process accepts."""
 
 from __future__ import annotations
 
 import pytest
 
-from jobbers.connection import BlockingSentinelPool, connection_pool, sentinel_parts
-from jobbers.redis_server import mask_password
-from jobbers.state_manager import StateManager
+from jobbers.dev.redis_server import mask_password
+from jobbers.store.connection import BlockingSentinelPool, connection_pool, sentinel_parts
+from jobbers.store.facade import StateManager
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_the_db_and_the_passwords() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.errors import DuplicateTask, InvalidInput
 from jobbers.models.task import Task, TaskStatus
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.scheduler import Scheduler
-from jobbers.state_manager import StateManager
+from jobbers.runtime.scheduler import Scheduler
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
 

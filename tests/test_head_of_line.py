@@ -14,7 +14,7 @@ import pytest
 
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.test_compact import next_ms, waiting
 

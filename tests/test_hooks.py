@@ -10,7 +10,7 @@ import pytest
 from jobbers import hooks
 from jobbers.hooks import Hook, RunOutcome, SubmitInfo
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.extension_tasks import HOOK_LOG_ENV
 from tests.procs import Procs

@@ -22,7 +22,7 @@ from jobbers import hooks
 from jobbers.integrations.otel import OtelHook
 from jobbers.integrations.sentry import SentryHook
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.server.conftest import client_for, make_app
 
@@ -187,8 +187,8 @@ async def test_jobbers_client_carries_the_submit_span_over_http(
 ) -> None:
     import httpx
 
-    from jobbers.client import JobbersClient
-    from jobbers.schemas import SubmitTaskRequest
+    from jobbers.api.client import JobbersClient
+    from jobbers.api.schemas import SubmitTaskRequest
 
     exporter, provider = spans
     sent: list[httpx.Request] = []

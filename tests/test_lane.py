@@ -1,4 +1,4 @@
-"""The latency path's trimmings: the lanes (``jobbers.lane``) and the pruned script prelude."""
+"""The latency path's trimmings: the lanes (``jobbers.store.lane``), the pruned prelude."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from jobbers.lane import Lane, LaneBusy
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.runtime_state import _claim_argv
-from jobbers.scripts import SCRIPT_NAMES, script_source
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.lane import Lane, LaneBusy
+from jobbers.store.runs import _claim_argv
+from jobbers.store.scripts import SCRIPT_NAMES, script_source
 from tests.conftest import eventually
 
 
@@ -107,7 +107,7 @@ async def test_lanes_reconnect_after_a_redis_restart(tmp_path: Path) -> None:
 
 def test_each_script_carries_every_helper_it_calls_and_no_other() -> None:
     """The pruned prelude (``scripts._used_helpers``) keeps what a script reaches."""
-    folder = resources.files("jobbers") / "lua"
+    folder = resources.files("jobbers.store") / "lua"
     helpers = set(re.findall(r"^local function (\w+)", (folder / "common.lua").read_text(), re.M))
     for name in SCRIPT_NAMES:
         source = script_source(name)

@@ -16,8 +16,8 @@ def _loaded_after(imports: str) -> set[str]:
 
 def test_core_imports_no_face() -> None:
     loaded = _loaded_after(
-        "import jobbers, jobbers.worker, jobbers.state_manager, jobbers.scheduler, "
-        "jobbers.cleaner, jobbers.registry, jobbers.models, jobbers.schemas"
+        "import jobbers, jobbers.runtime.worker, jobbers.store.facade, jobbers.runtime.scheduler, "
+        "jobbers.runtime.cleaner, jobbers.registry, jobbers.models, jobbers.api.schemas"
     )
     assert not loaded & set(FACES), loaded & set(FACES)
 
@@ -26,8 +26,9 @@ def test_worker_loads_no_metrics_or_integration_library_until_enabled() -> None:
     # Hooks, metrics and the integrations cost a worker nothing at start unless used.
     # (opentelemetry is not checked: redis-py itself imports it when it is installed.)
     loaded = _loaded_after(
-        "import jobbers, jobbers.worker, jobbers.worker_main, jobbers.hooks, jobbers.context"
+        "import jobbers, jobbers.runtime.worker, jobbers.runtime.worker_main, jobbers.hooks, "
+        "jobbers.context"
     )
     heavy = {m for m in loaded if m.split(".")[0] in ("prometheus_client", "sentry_sdk")}
     assert not heavy, heavy
-    assert "jobbers.integrations" not in loaded and "jobbers.worker_metrics" not in loaded
+    assert "jobbers.integrations" not in loaded and "jobbers.runtime.metrics" not in loaded

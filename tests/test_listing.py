@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from jobbers.cleaner import Cleaner, CleanerSettings
 from jobbers.errors import InvalidInput
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus, TaskSummary
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import Cleaner, CleanerSettings
+from jobbers.store.facade import StateManager
 from tests.conftest import wait_status
 
 KNOWN = {"add@1": (0, 0, -1), "noop@1": (0, 0, -1)}
@@ -248,7 +248,7 @@ async def test_newest_first_pages_go_on_when_the_last_task_shown_was_claimed(
 
 def test_the_longest_cursor_fits_the_api_limit() -> None:
     """A cursor keeps at most MAX_CURSOR_LISTS list positions, so it stays within 4 KiB."""
-    from jobbers.listing import MAX_CURSOR_LISTS, MAX_SOURCE_NAME, Key, PageCursor
+    from jobbers.store.listings import MAX_CURSOR_LISTS, MAX_SOURCE_NAME, Key, PageCursor
 
     tid = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
     lists = {f"{i:03d}".ljust(MAX_SOURCE_NAME, "q"): Key(2**52 + 0.5, tid) for i in range(40)}

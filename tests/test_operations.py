@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from jobbers.cleaner import Cleaner, CleanerSettings
 from jobbers.errors import DuplicateTask, InvalidTransition, TaskNotFound
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
-from jobbers.scheduler import Scheduler
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import Cleaner, CleanerSettings
+from jobbers.runtime.scheduler import Scheduler
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, spawn, wait_status
 
 
@@ -31,8 +31,8 @@ async def test_worker_and_scheduler_survive_a_redis_restart(
     log = tmp_path / "procs.log"
     env = {"JOBBERS_WORKER_LEASE_MS": "1500"}
     tasks = str(Path(__file__).parent / "sample_tasks.py")
-    worker = spawn(["-m", "jobbers.worker_main", tasks], server.url, env, log)
-    scheduler = spawn(["-m", "jobbers.scheduler"], server.url, env, log)
+    worker = spawn(["-m", "jobbers.runtime.worker_main", tasks], server.url, env, log)
+    scheduler = spawn(["-m", "jobbers.runtime.scheduler"], server.url, env, log)
     try:
         first = await state.submit_task(Task(name="add", parameters={"a": 1, "b": 1}))
         await wait_status(state, first.id, "completed")
@@ -85,7 +85,7 @@ async def test_a_worker_resumes_promptly_after_a_long_outage(
     server, state = own_redis
     log = tmp_path / "worker.log"
     tasks = str(Path(__file__).parent / "sample_tasks.py")
-    worker = spawn(["-m", "jobbers.worker_main", tasks], server.url, {}, log)
+    worker = spawn(["-m", "jobbers.runtime.worker_main", tasks], server.url, {}, log)
     try:
         first = await state.submit_task(Task(name="add", parameters={"a": 1, "b": 1}))
         await wait_status(state, first.id, "completed")

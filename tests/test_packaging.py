@@ -71,7 +71,7 @@ def test_wheel_holds_only_the_jobbers_namespace(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"jobbers", next(t for t in tops if t.endswith(".dist-info"))}
-    assert "jobbers/lua/claim.lua" in names
+    assert "jobbers/store/lua/claim.lua" in names
     assert "jobbers/cli/__init__.py" in names and "jobbers/server/__init__.py" in names
     assert "jobbers/tui/__init__.py" in names and "jobbers/py.typed" in names
 
@@ -89,7 +89,7 @@ def test_plain_install_into_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     deps = sysconfig.get_paths()["purelib"]
     code = (
         f"import sys; sys.path.append({deps!r});"
-        "import importlib.util, jobbers.cli, jobbers.server, jobbers.tui, jobbers.state_manager;"
+        "import importlib.util, jobbers.cli, jobbers.server, jobbers.tui, jobbers.store.facade;"
         "print(jobbers.cli.__file__); print(importlib.util.find_spec('cli'))"
     )
     out = subprocess.run([str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True)

@@ -12,7 +12,7 @@ import pytest
 
 from jobbers.errors import DuplicateTask
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.test_compact import next_ms, waiting
 from tests.test_head_of_line import PROMPT, SLOW_SWEEP, UNCAPPED, WORKER, _equals, running

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jobbers.cleaner import Cleaner
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import Cleaner
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import Procs, live_workers, wait_exit
 
@@ -36,7 +36,7 @@ def test_console_scripts_are_installed() -> None:
 
 def test_worker_with_a_bad_module_exits_2_with_one_line(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "jobbers.worker_main", str(tmp_path / "nope.py")],
+        [sys.executable, "-m", "jobbers.runtime.worker_main", str(tmp_path / "nope.py")],
         capture_output=True,
         text=True,
     )

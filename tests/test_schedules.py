@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from jobbers import schedule_state
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.errors import AlreadyExists, InvalidInput, ScheduleNotFound
 from jobbers.models.queue import QueueConfig
 from jobbers.models.schedule import MISSED_GRACE_MS, Schedule, ScheduleSpec, tick_task_id
 from jobbers.models.task import TaskStatus
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.schedule_state import FIRE_BATCH
-from jobbers.scheduler import Scheduler
-from jobbers.state_manager import StateManager
+from jobbers.runtime.scheduler import Scheduler
+from jobbers.store import schedules as schedule_state
+from jobbers.store.facade import StateManager
+from jobbers.store.schedules import FIRE_BATCH
 from tests.conftest import eventually, spawn
 
 
@@ -406,7 +406,7 @@ async def test_ticks_fire_once_across_a_redis_restart(
     server, state = own_redis
     await state.create_schedule(sched(cron="* * * * * *", overlap="allow"))
     log = tmp_path / "sched.log"
-    procs = [spawn(["-m", "jobbers.scheduler"], server.url, log=log) for _ in range(2)]
+    procs = [spawn(["-m", "jobbers.runtime.scheduler"], server.url, log=log) for _ in range(2)]
     try:
         await eventually(
             lambda: _count_at_least(state, 2), within=10, what="fires before the restart"

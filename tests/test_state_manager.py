@@ -16,7 +16,7 @@ from jobbers.errors import (
 )
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import InvalidInput, StateManager
+from jobbers.store.facade import InvalidInput, StateManager
 
 
 async def test_defaults_exist_out_of_the_box(state: StateManager) -> None:
@@ -230,7 +230,7 @@ async def test_ulid_spellings_find_the_same_task(state: StateManager) -> None:
 
 
 async def test_cursor_and_dlq_filters_are_validated(state: StateManager) -> None:
-    from jobbers.listing import Key, PageCursor
+    from jobbers.store.listings import Key, PageCursor
 
     with pytest.raises(InvalidInput):
         await state.list_tasks(cursor=PageCursor(Key(1e20, str(ULID()))).encode())

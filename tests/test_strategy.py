@@ -13,7 +13,7 @@ import pytest
 
 from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 

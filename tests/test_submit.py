@@ -10,7 +10,7 @@ from ulid import ULID
 from jobbers.errors import DuplicateTask, InvalidInput
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import MAX_SUBMIT_BATCH, Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 
 async def keyspace(state: StateManager) -> dict[str, str]:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import FAST, Procs, live_workers, wait_exit
 
@@ -16,7 +16,7 @@ MODULE = str(Path(__file__).resolve().parent / "extension_tasks.py")
 
 def ext_worker(procs: Procs, *options: str, **env: str) -> subprocess.Popen[bytes]:
     """A worker subprocess on tests/extension_tasks.py."""
-    args = ["-m", "jobbers.worker_main", MODULE, *options]
+    args = ["-m", "jobbers.runtime.worker_main", MODULE, *options]
     return procs._spawn(args, {**FAST, "WORKER_CONCURRENT_TASKS": "4", **env}, "worker")
 
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
 ALL_STATUSES = [

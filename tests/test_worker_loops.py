@@ -9,8 +9,8 @@ import pytest
 
 from jobbers.models.task import Task
 from jobbers.registry import load_tasks_module
-from jobbers.state_manager import StateManager
-from jobbers.worker import Worker, WorkerCrashed, WorkerSettings
+from jobbers.runtime.worker import Worker, WorkerCrashed, WorkerSettings
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 
 

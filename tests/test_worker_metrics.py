@@ -9,9 +9,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobbers import metric_names
+from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task, TaskStatus
-from jobbers.redis_server import free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import Procs
 from tests.server.conftest import client_for, make_app
@@ -105,12 +105,16 @@ async def test_json_logs_carry_the_task_on_every_line_inside_it(
     # The extension module's Exploding hook logs inside the run; the outcome line too.
     def about_task() -> list[dict[str, object]]:
         found = [line for line in lines() if str(task.id) in str(line["message"])]
-        return found if any(line["logger"] == "jobbers.worker.outcomes" for line in found) else []
+        return (
+            found
+            if any(line["logger"] == "jobbers.runtime.worker.outcomes" for line in found)
+            else []
+        )
 
     await eventually(about_task, within=10, what="the task's outcome line")
     inside = [line for line in lines() if line.get("task_id") == str(task.id)]
     loggers = {line["logger"] for line in inside}
-    assert {"jobbers.hooks", "jobbers.worker.outcomes"} <= loggers
+    assert {"jobbers.hooks", "jobbers.runtime.worker.outcomes"} <= loggers
     for line in inside:
         assert line["task_name"] == "ext_add" and line["attempt"] == 1
         assert line["process"] == "worker" and line["level"] in ("INFO", "ERROR")

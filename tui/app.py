@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
-from jobbers.client import ClientError, JobbersClient, ManagerUnreachable, Unauthorized
+from jobbers.api.client import ClientError, JobbersClient, ManagerUnreachable, Unauthorized
 
 from .commands import commands
 from .messages import PollFailed, SnapshotFetched

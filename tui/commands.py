@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import SystemCommand
 
-from jobbers.schemas import QueueConfig, Role, SubmitTaskRequest
+from jobbers.api.schemas import QueueConfig, Role, SubmitTaskRequest
 
 from .screens.forms import FormScreen, NewQueueForm, NewRoleForm, SubmitForm
 

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from jobbers.client import JobbersClient, NotFound
-from jobbers.models.dashboard import Page
-from jobbers.models.workflow import Workflow, WorkflowSummary
-from jobbers.schemas import (
+from jobbers.api.client import JobbersClient, NotFound
+from jobbers.api.schemas import (
     ActiveTaskPage,
     Role,
     ScheduledTaskPage,
@@ -30,6 +28,8 @@ from jobbers.schemas import (
     TaskStatus,
     WorkerInfo,
 )
+from jobbers.models.dashboard import Page
+from jobbers.models.workflow import Workflow, WorkflowSummary
 
 Clock = Callable[[], dt.datetime]
 DEPTH_SAMPLES = 180

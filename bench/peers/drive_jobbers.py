@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import drain
 
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -36,4 +36,4 @@ env = {
     "JOBBERS_LOG_LEVEL": "WARNING",
 }
 tasks = os.path.join(os.path.dirname(__file__), "jobbers_tasks.py")
-drain([sys.executable, "-m", "jobbers.worker_main", tasks], URL, n, rate, env=env)
+drain([sys.executable, "-m", "jobbers.runtime.worker_main", tasks], URL, n, rate, env=env)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jobbers.redis_server import RedisServer, free_port
+from jobbers.dev.redis_server import RedisServer, free_port
 
 HERE = Path(__file__).resolve().parent
 

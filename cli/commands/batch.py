@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..exit_codes import UsageProblem  # noqa: TID252
-from ..inputs import STDIN  # noqa: TID252
-from ..options import chunks  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from ..exit_codes import UsageProblem
+from ..inputs import STDIN
+from ..options import chunks
+from ..session import Session, api_command
 
 if TYPE_CHECKING:
-    from jobbers.schemas import SubmitTaskRequest
+    from jobbers.api.schemas import SubmitTaskRequest
 
 BATCH = 1000  # the manager's limit per POST /submit-tasks; each request is all or nothing
 
@@ -47,7 +47,7 @@ def submit_many(
 
     Missing ids are generated. Requests are all or nothing; earlier ones stay if one fails.
     """
-    from jobbers.schemas import SubmitTasksRequest, SubmitTasksResponse
+    from jobbers.api.schemas import SubmitTasksRequest, SubmitTasksResponse
 
     defaults = {"name": name, "version": version, "queue": queue}
     requests = read_tasks(source, {k: v for k, v in defaults.items() if v is not None})
@@ -79,7 +79,7 @@ def read_tasks(source: str, defaults: dict[str, Any]) -> list[SubmitTaskRequest]
     from pydantic import ValidationError
     from ulid import ULID
 
-    from jobbers.schemas import SubmitTaskRequest
+    from jobbers.api.schemas import SubmitTaskRequest
 
     if source == STDIN:
         text, where = sys.stdin.read(), "stdin"

@@ -27,7 +27,7 @@ def dev(
     """Run Redis, the manager, a worker per role, scheduler and cleaner; Ctrl-C stops all."""
     import asyncio
 
-    from ..supervisor import DevOptions, Supervisor  # noqa: TID252
+    from ..supervisor import DevOptions, Supervisor
 
     options = DevOptions(module, host, port, workers_per_role, data_dir, grace)
     raise typer.Exit(asyncio.run(Supervisor(options).run()))

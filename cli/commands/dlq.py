@@ -8,10 +8,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..exit_codes import UsageProblem  # noqa: TID252
-from ..inputs import STDIN, parse_params, read_ids  # noqa: TID252
-from ..options import (  # noqa: TID252
+from .. import views
+from ..exit_codes import UsageProblem
+from ..inputs import STDIN, parse_params, read_ids
+from ..options import (
     Cursor,
     Limit,
     OptionalIdsArg,
@@ -21,8 +21,8 @@ from ..options import (  # noqa: TID252
     chunks,
     page_hint,
 )
-from ..output import Mode, clean, plural  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from ..output import Mode, clean, plural
+from ..session import Session, api_command
 from .tasks import show_outcomes
 
 app = typer.Typer(
@@ -108,7 +108,7 @@ def resubmit(
     --replace-params. The retry count is reset unless --keep-retry-count; the attempt
     number goes on either way.
     """
-    from jobbers.schemas import DLQResubmitRequest, DLQResubmitResponse
+    from jobbers.api.schemas import DLQResubmitRequest, DLQResubmitResponse
 
     if STDIN in (task_ids or []) and params == STDIN:
         raise UsageProblem("stdin can hold the ids or --params, not both")
@@ -146,7 +146,7 @@ def delete(
     yes: Yes = False,
 ) -> None:
     """Remove dead-lettered tasks without resubmitting them: given ids, or the filter's."""
-    from jobbers.schemas import DLQDeleteRequest, DLQDeleteResponse
+    from jobbers.api.schemas import DLQDeleteRequest, DLQDeleteResponse
 
     ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
     question = f"Remove {plural(len(ids), 'task')} from the dead-letter queue?"

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..exit_codes import UsageProblem  # noqa: TID252
-from ..options import QueueFilter, StatusFilter  # noqa: TID252
-from ..output import Mode, clean  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from ..exit_codes import UsageProblem
+from ..options import QueueFilter, StatusFilter
+from ..output import Mode, clean
+from ..session import Session, api_command
 
 if TYPE_CHECKING:
     from jobbers.models.event import TaskEvent
@@ -46,7 +46,7 @@ def events(
     from_status, status, at, worker_id, attempt); --status filters on the status entered.
     When the manager ends the stream (its Redis went away), it resumes where it stopped.
     """
-    from jobbers.client import ManagerUnreachable, ServiceUnavailable
+    from jobbers.api.client import ManagerUnreachable, ServiceUnavailable
     from jobbers.models.event import is_event_id
     from jobbers.models.task import TaskStatus
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..exit_codes import ExitCode, UsageProblem  # noqa: TID252
+from ..exit_codes import ExitCode, UsageProblem
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -26,21 +26,21 @@ def manager(ctx: typer.Context) -> None:
 
 def worker(ctx: typer.Context) -> None:
     """Run a worker: MODULE [--role R] [--concurrency N] (same as jobbers_worker)."""
-    from jobbers.worker_main import main
+    from jobbers.runtime.worker_main import main
 
     main(ctx.args)
 
 
 def scheduler(ctx: typer.Context) -> None:
     """Promote due retries and delayed tasks, fire schedules (same as jobbers_scheduler)."""
-    from jobbers.scheduler import main
+    from jobbers.runtime.scheduler import main
 
     main(ctx.args)
 
 
 def cleaner(ctx: typer.Context) -> None:
     """Mark stalls, recover dead workers' tasks, apply retention: [--interval S]."""
-    from jobbers.cleaner import main
+    from jobbers.runtime.cleaner import main
 
     main(ctx.args)
 
@@ -56,9 +56,9 @@ def top(
     ] = 1.0,
 ) -> None:
     """Watch queues, running tasks, workers and the DLQ live, and act on them (a TUI)."""
-    from jobbers.client import DEFAULT_URL
+    from jobbers.api.client import DEFAULT_URL
 
-    from ..session import command_url, fail  # noqa: TID252
+    from ..session import command_url, fail
 
     try:
         url = command_url(ctx, url, "url")

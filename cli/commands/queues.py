@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..choices import Period  # noqa: TID252
-from ..options import QueueArg, Yes  # noqa: TID252
-from ..output import plural  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from .. import views
+from ..choices import Period
+from ..options import QueueArg, Yes
+from ..output import plural
+from ..session import Session, api_command
 
 app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
 
@@ -59,7 +59,7 @@ def create(
     rate_period: RatePeriod = None,
 ) -> None:
     """Create a queue (exit 4 if the name is taken)."""
-    from jobbers.schemas import QueueConfig
+    from jobbers.api.schemas import QueueConfig
 
     limits = _limits(
         max_concurrent=max_concurrent,
@@ -87,8 +87,8 @@ def update(
     ] = False,
 ) -> None:
     """Change some of a queue's limits, keeping the others (exit 3 if missing, unless --create)."""
-    from jobbers.client import NotFound
-    from jobbers.schemas import QueueUpdate
+    from jobbers.api.client import NotFound
+    from jobbers.api.schemas import QueueUpdate
 
     try:
         current = s.call(s.api.get_queue(name)).model_dump(exclude={"name", "paused"})

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..choices import Strategy  # noqa: TID252
-from ..options import RoleArg, complete_queue  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from .. import views
+from ..choices import Strategy
+from ..options import RoleArg, complete_queue
+from ..session import Session, api_command
 
 app = typer.Typer(help="Roles: which queues a worker of each role consumes.", no_args_is_help=True)
 
@@ -76,7 +76,7 @@ def create(
     weight: WeightOpt = None,
 ) -> None:
     """Create a role over existing queues (exit 4 if the name is taken)."""
-    from jobbers.schemas import QueueStrategy, Role
+    from jobbers.api.schemas import QueueStrategy, Role
 
     role = Role(
         name=name, queues=queues or [], strategy=QueueStrategy(strategy), weights=_weights(weight)
@@ -95,7 +95,7 @@ def set_queues(
     weight: WeightOpt = None,
 ) -> None:
     """Replace a role's queue list and strategy (creates the role); its workers follow."""
-    from jobbers.schemas import QueueStrategy
+    from jobbers.api.schemas import QueueStrategy
 
     role = s.call(s.api.set_role(name, queues or [], QueueStrategy(strategy), _weights(weight)))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
@@ -114,7 +114,7 @@ def update(
     weight: WeightOpt = None,
 ) -> None:
     """Change what is given of an existing role (queues, strategy, weights); keep the rest."""
-    from jobbers.schemas import QueueStrategy
+    from jobbers.api.schemas import QueueStrategy
 
     role = s.call(s.api.get_role(name))
     new_queues = queues or role.queues

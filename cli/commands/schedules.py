@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..inputs import parse_duration, parse_params  # noqa: TID252
-from ..options import ScheduleArg, complete_queue  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from .. import views
+from ..inputs import parse_duration, parse_params
+from ..options import ScheduleArg, complete_queue
+from ..session import Session, api_command
 
 app = typer.Typer(
     help="Schedules: cron or interval rules that submit a task at each tick.",
@@ -149,7 +149,7 @@ def create(
     paused: PausedOpt = None,
 ) -> None:
     """Create a schedule: --task and one of --cron or --every (exit 4 if the name is taken)."""
-    from jobbers.schemas import Schedule
+    from jobbers.api.schemas import Schedule
 
     if task is None:
         raise typer.BadParameter("a schedule needs --task NAME", param_hint="--task")
@@ -181,7 +181,7 @@ def update(
     paused: PausedOpt = None,
 ) -> None:
     """Change what is given and keep the rest; the next tick is computed anew."""
-    from jobbers.schemas import ScheduleUpdate
+    from jobbers.api.schemas import ScheduleUpdate
 
     current = s.call(s.api.get_schedule(name))
     stored = current.model_dump(

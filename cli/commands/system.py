@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..choices import GroupBy  # noqa: TID252
-from ..output import Column, Mode  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
+from .. import views
+from ..choices import GroupBy
+from ..output import Column, Mode
+from ..session import Session, api_command
 
 HEALTH_FIELDS = [
     Column("status", lambda h: h.status, lambda h: "green" if h.status == "ok" else "bold red"),

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .. import views  # noqa: TID252
-from ..exit_codes import (  # noqa: TID252
+from .. import views
+from ..exit_codes import (
     ExitCode,
     SomeFailed,
     exit_code_for,
     exit_code_for_outcome,
     one_line,
 )
-from ..inputs import (  # noqa: TID252
+from ..inputs import (
     STDIN,
     check_ids,
     parse_duration,
@@ -23,7 +23,7 @@ from ..inputs import (  # noqa: TID252
     parse_time,
     read_ids,
 )
-from ..options import (  # noqa: TID252
+from ..options import (
     Cursor,
     Limit,
     QueueFilter,
@@ -36,14 +36,14 @@ from ..options import (  # noqa: TID252
     complete_queue,
     page_hint,
 )
-from ..session import Session, api_command  # noqa: TID252
-from ..waiting import follow, require_completed  # noqa: TID252
+from ..session import Session, api_command
+from ..waiting import follow, require_completed
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from jobbers.api.schemas import OutcomesResponse
     from jobbers.models.task import Task
-    from jobbers.schemas import OutcomesResponse
 
 T = TypeVar("T")
 
@@ -94,7 +94,7 @@ def submit(
     """Submit a task (idempotent on --id); --wait follows it to the end; --at/--in delay it."""
     from ulid import ULID
 
-    from jobbers.schemas import SubmitTaskRequest
+    from jobbers.api.schemas import SubmitTaskRequest
 
     if at is not None and in_ is not None:
         raise typer.BadParameter("give --at or --in, not both", param_hint="--at")
@@ -243,7 +243,7 @@ def each_id(
     s: Session, ids: list[str], call: Callable[[str], Coroutine[Any, Any, T]]
 ) -> tuple[list[T], ExitCode | None]:
     """Run ``call(id)`` per id, reporting API errors on stderr and carrying on."""
-    from jobbers.client import ApiError
+    from jobbers.api.client import ApiError
 
     done: list[T] = []
     first_error: ExitCode | None = None

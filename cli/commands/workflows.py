@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..exit_codes import StillRunning, TaskNotCompleted, UsageProblem  # noqa: TID252
-from ..inputs import STDIN  # noqa: TID252
-from ..options import Cursor, Limit, Timeout, page_hint  # noqa: TID252
-from ..output import Column, Mode, View, clean  # noqa: TID252
-from ..session import Session, api_command  # noqa: TID252
-from ..views import STATUS_STYLES  # noqa: TID252
+from ..exit_codes import StillRunning, TaskNotCompleted, UsageProblem
+from ..inputs import STDIN
+from ..options import Cursor, Limit, Timeout, page_hint
+from ..output import Column, Mode, View, clean
+from ..session import Session, api_command
+from ..views import STATUS_STYLES
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -129,7 +129,7 @@ def status(s: Session, workflow_id: WorkflowIdArg) -> None:
         return
     from rich.console import Console
 
-    from ..output import colour_enabled  # noqa: TID252
+    from ..output import colour_enabled
 
     console = Console(file=s.out.stdout, no_color=not colour_enabled(s.out.stdout))
     console.print(graph_tree(flow))

@@ -19,7 +19,7 @@ MAX_SUBMIT_BATCH = 1000
 # Delayed submit (issue 15 §1): how far ahead a task may be asked to run.
 MAX_DELAY_S = 365 * 86400
 # A task's priority when the submit names none (0-9, higher first): its waiting list keeps
-# the key name it had before priorities existed (see jobbers/keys.py).
+# the key name it had before priorities existed (see jobbers/store/keys.py).
 DEFAULT_PRIORITY = 5
 
 
@@ -35,7 +35,7 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
     STALLED = "stalled"
     DROPPED = "dropped"
-    # Workflows (jobbers/workflows.py): stored, waiting for its parents to complete.
+    # Workflows (jobbers/store/workflows.py): stored, waiting for its parents to complete.
     WAITING = "waiting"
 
     @property
@@ -138,7 +138,7 @@ class Task(TaskSummary):
     # stored task shows the due time as ``scheduled_for``), so never serialized.
     run_at: dt.datetime | None = Field(default=None, exclude=True)
     delay: float | None = Field(default=None, exclude=True, ge=0)
-    # Workflows (jobbers/workflows.py): the tasks this one waits for, and those waiting for it.
+    # Workflows (jobbers/store/workflows.py): the tasks this one waits for, and its waiters.
     depends_on: list[str] = Field(
         default_factory=list, description="parent task ids: the task waits until they complete"
     )

@@ -11,16 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from jobbers.models.dashboard import Stats, WorkerTotals
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     ActiveTask,
     ActiveTaskPage,
     ScheduledTask,
     ScheduledTaskPage,
     WorkersResponse,
 )
+from jobbers.models.dashboard import Stats, WorkerTotals
 
-from ..deps import (  # noqa: TID252
+from ..deps import (
     Cursor,
     Limit,
     NameFilter,
@@ -29,7 +29,7 @@ from ..deps import (  # noqa: TID252
     StateDep,
     require_token,
 )
-from ..errors import responses  # noqa: TID252
+from ..errors import responses
 
 router = APIRouter(
     tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BeforeValidator
 
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     MAX_BULK,
     DLQDeleteRequest,
     DLQDeleteResponse,
@@ -17,9 +17,9 @@ from jobbers.schemas import (
     TaskPage,
     canonical_ulid,
 )
-from jobbers.state_manager import MAX_PAGE, InvalidInput, StateManager
+from jobbers.store.facade import MAX_PAGE, InvalidInput, StateManager
 
-from ..deps import (  # noqa: TID252
+from ..deps import (
     Cursor,
     Limit,
     NameText,
@@ -29,7 +29,7 @@ from ..deps import (  # noqa: TID252
     blank_is_none,
     require_token,
 )
-from ..errors import located, responses  # noqa: TID252
+from ..errors import located, responses
 
 router = APIRouter(
     prefix="/dead-letter-queue",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from ..deps import require_token  # noqa: TID252
+from ..deps import require_token
 
 router = APIRouter(dependencies=[Depends(require_token)], include_in_schema=False)
 

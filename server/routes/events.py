@@ -17,12 +17,12 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BeforeValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from jobbers.api.schemas import TaskId
 from jobbers.errors import StoreUnavailable
 from jobbers.models.event import EVENT_ID_PATTERN, EventFilter
-from jobbers.schemas import TaskId
-from jobbers.scripts import EVENTS_MAXLEN_ENV
+from jobbers.store.scripts import EVENTS_MAXLEN_ENV
 
-from ..deps import (  # noqa: TID252
+from ..deps import (
     NameFilter,
     QueueFilter,
     RuntimeDep,
@@ -31,8 +31,8 @@ from ..deps import (  # noqa: TID252
     blank_is_none,
     require_token,
 )
-from ..errors import responses  # noqa: TID252
-from ..runtime import MAX_STREAMS, Runtime  # noqa: TID252
+from ..errors import responses
+from ..runtime import MAX_STREAMS, Runtime
 
 # How long one read waits in Redis for a new entry: under the manager's socket timeout.
 BLOCK_MS = 1000

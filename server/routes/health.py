@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 import jobbers
+from jobbers.api.schemas import Health
 from jobbers.errors import StoreUnavailable
-from jobbers.schemas import Health
 
-from ..deps import RuntimeDep  # noqa: TID252
+from ..deps import RuntimeDep
 
 router = APIRouter(tags=["health"])
 

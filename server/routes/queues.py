@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
+from jobbers.api.schemas import Message, PurgeResponse, QueuesResponse, QueueUpdate
 from jobbers.models.queue import QueueConfig
-from jobbers.schemas import Message, PurgeResponse, QueuesResponse, QueueUpdate
-from jobbers.state_manager import InvalidInput
+from jobbers.store.facade import InvalidInput
 
-from ..deps import QueueName, StateDep, require_token  # noqa: TID252
-from ..errors import located, responses  # noqa: TID252
+from ..deps import QueueName, StateDep, require_token
+from ..errors import located, responses
 
 router = APIRouter(
     prefix="/queues",

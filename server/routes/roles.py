@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
+from jobbers.api.schemas import Message, RolesResponse, RoleUpdate
 from jobbers.models.queue import Role
-from jobbers.schemas import Message, RolesResponse, RoleUpdate
-from jobbers.state_manager import InvalidInput
+from jobbers.store.facade import InvalidInput
 
-from ..deps import RoleName, StateDep, require_token  # noqa: TID252
-from ..errors import located, responses  # noqa: TID252
+from ..deps import RoleName, StateDep, require_token
+from ..errors import located, responses
 
 router = APIRouter(
     prefix="/roles",

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from jobbers.errors import InvalidInput, UnknownTask
-from jobbers.models.schedule import Schedule, ScheduledTaskSpec
-from jobbers.registry import get_task_config
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     Message,
     SchedulesResponse,
     ScheduleUpdate,
     ScheduleView,
     TriggerResponse,
 )
+from jobbers.errors import InvalidInput, UnknownTask
+from jobbers.models.schedule import Schedule, ScheduledTaskSpec
+from jobbers.registry import get_task_config
 
-from ..deps import ScheduleName, StateDep, require_token  # noqa: TID252
-from ..errors import located, responses  # noqa: TID252
+from ..deps import ScheduleName, StateDep, require_token
+from ..errors import located, responses
 
 router = APIRouter(
     prefix="/schedules",

@@ -10,10 +10,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Body, Depends, Header, Response
 from ulid import ULID
 
-from jobbers.errors import InvalidInput, UnknownTask
-from jobbers.models.task import Task
-from jobbers.registry import get_task_config
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     CancelManyRequest,
     CancelResponse,
     OutcomesResponse,
@@ -26,9 +23,12 @@ from jobbers.schemas import (
     TaskPage,
     canonical_ulid,
 )
-from jobbers.workflows import Workflows
+from jobbers.errors import InvalidInput, UnknownTask
+from jobbers.models.task import Task
+from jobbers.registry import get_task_config
+from jobbers.store.workflows import Workflows
 
-from ..deps import (  # noqa: TID252
+from ..deps import (
     Cursor,
     Limit,
     NameFilter,
@@ -39,8 +39,8 @@ from ..deps import (  # noqa: TID252
     TaskIdPath,
     require_token,
 )
-from ..errors import located, responses  # noqa: TID252
-from ..runtime import Runtime  # noqa: TID252
+from ..errors import located, responses
+from ..runtime import Runtime
 
 router = APIRouter(
     tags=["tasks"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)

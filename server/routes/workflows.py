@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from jobbers.api.schemas import TaskId
 from jobbers.errors import UnknownTask
 from jobbers.models.dashboard import Page
 from jobbers.models.workflow import (
@@ -16,11 +17,10 @@ from jobbers.models.workflow import (
     WorkflowSummary,
 )
 from jobbers.registry import get_task_config
-from jobbers.schemas import TaskId
-from jobbers.workflows import Workflows
+from jobbers.store.workflows import Workflows
 
-from ..deps import Cursor, Limit, StateDep, require_token  # noqa: TID252
-from ..errors import located, responses  # noqa: TID252
+from ..deps import Cursor, Limit, StateDep, require_token
+from ..errors import located, responses
 
 router = APIRouter(
     tags=["workflows"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)

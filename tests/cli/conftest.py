@@ -29,7 +29,7 @@ from jobbers.server.settings import ServerSettings
 from typer.testing import CliRunner, Result
 
 from jobbers.registry import load_tasks_module
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, spawn
 
 
@@ -124,7 +124,9 @@ def cli(clean_redis: str) -> Iterator[Cli]:
 def worker(clean_redis: str, tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker process running ``tests/sample_tasks.py``."""
     proc = spawn(
-        ["-m", "jobbers.worker_main", TASKS_MODULE], clean_redis, log=tmp_path / "worker.log"
+        ["-m", "jobbers.runtime.worker_main", TASKS_MODULE],
+        clean_redis,
+        log=tmp_path / "worker.log",
     )
     yield proc
     proc.terminate()

@@ -10,7 +10,7 @@ import pytest
 from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
 
-from jobbers.client import (
+from jobbers.api.client import (
     ApiError,
     Conflict,
     InvalidRequest,
@@ -25,9 +25,7 @@ from jobbers.client import (
     UnexpectedResponse,
     format_detail,
 )
-from jobbers.client_core import RawClient
-from jobbers.redis_server import free_port
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     DLQDeleteRequest,
     DLQResubmitRequest,
     QueueConfig,
@@ -38,7 +36,9 @@ from jobbers.schemas import (
     Task,
     TaskSummary,
 )
-from jobbers.state_manager import StateManager
+from jobbers.api.transport import RawClient
+from jobbers.dev.redis_server import free_port
+from jobbers.store.facade import StateManager
 from tests.cli.conftest import running_cli
 
 MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"

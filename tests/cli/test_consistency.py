@@ -19,9 +19,9 @@ from jobbers.cli.session import CliConfig
 from typer.testing import CliRunner, Result
 
 from jobbers import __version__
+from jobbers.api.schemas import TaskPage
+from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task
-from jobbers.redis_server import free_port
-from jobbers.schemas import TaskPage
 from tests.cli.conftest import Cli, PortalTransport, poll
 
 MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"

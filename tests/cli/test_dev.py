@@ -17,9 +17,9 @@ import httpx
 import pytest
 from jobbers.cli.exit_codes import ExitCode
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.queue import Role
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.cli.conftest import poll, run_jobbers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from jobbers.cli.app import app
 from jobbers.cli.session import CliConfig
 from typer.testing import CliRunner
 
-from jobbers.redis_server import free_port
+from jobbers.dev.redis_server import free_port
 from tests.conftest import TASKS_MODULE, spawn
 
 from .conftest import poll
@@ -158,7 +158,9 @@ def wait_with(url: str, *args: str) -> tuple[Any, CountingTransport]:
 
 @pytest.fixture
 def worker(clean_redis: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = spawn(["-m", "jobbers.worker_main", TASKS_MODULE], clean_redis, log=tmp_path / "w.log")
+    proc = spawn(
+        ["-m", "jobbers.runtime.worker_main", TASKS_MODULE], clean_redis, log=tmp_path / "w.log"
+    )
     yield proc
     stop(proc)
 

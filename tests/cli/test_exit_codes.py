@@ -16,9 +16,9 @@ from jobbers.cli.exit_codes import (
 from jobbers.cli.main import main
 from pydantic import ValidationError
 
-from jobbers import client
-from jobbers.redis_server import free_port
-from jobbers.schemas import QueueConfig
+from jobbers.api import client
+from jobbers.api.schemas import QueueConfig
+from jobbers.dev.redis_server import free_port
 
 
 def _validation_error() -> ValidationError:

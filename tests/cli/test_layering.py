@@ -8,9 +8,9 @@ from pathlib import Path
 
 from jobbers.cli.choices import Period, Status, Strategy
 
+from jobbers.dev.redis_server import free_port
 from jobbers.models.queue import QueueStrategy, RatePeriod
 from jobbers.models.task import TaskStatus
-from jobbers.redis_server import free_port
 from tests.cli.conftest import run_entry_point
 
 HEAVY = {"textual", "fastapi", "uvicorn", "starlette", "redis"}
@@ -25,7 +25,7 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_importing_the_cli_loads_no_heavy_framework_nor_the_client() -> None:
     loaded = _loaded_after("import jobbers.cli.app")
-    light = HEAVY | {"httpx", "rich", "pydantic", "jobbers.client", "jobbers.schemas"}
+    light = HEAVY | {"httpx", "rich", "pydantic", "jobbers.api.client", "jobbers.api.schemas"}
     assert not loaded & light, loaded & light
 
 
@@ -46,7 +46,7 @@ def test_an_api_command_loads_the_client_but_no_server_or_tui() -> None:
         "except SystemExit as exc:\n    assert exc.code == 5, exc.code"
     )
     loaded = _loaded_after(code)
-    assert "jobbers.client" in loaded and "httpx" in loaded
+    assert "jobbers.api.client" in loaded and "httpx" in loaded
     assert not loaded & HEAVY, loaded & HEAVY
     # The blocking face needs no event loop, and httpx's own CLI (click, rich) stays unloaded.
     assert not loaded & {"asyncio", "rich", "click", "pygments"}, loaded
@@ -55,7 +55,7 @@ def test_an_api_command_loads_the_client_but_no_server_or_tui() -> None:
 # What the entry point answers itself (jobbers.cli.main) must not pay for.
 TYPER_AND_MODELS = {
     "typer", "click", "rich", "pydantic", "pydantic_core", "ulid", "asyncio",
-    "jobbers.schemas", "jobbers.client", "jobbers.models", "jobbers.cli.app",
+    "jobbers.api.schemas", "jobbers.api.client", "jobbers.models", "jobbers.cli.app",
 }  # fmt: skip
 
 
@@ -68,7 +68,7 @@ def test_quick_status_loads_httpx_but_no_typer_models_or_rich(tmp_path: Path) ->
     dead = f"http://127.0.0.1:{free_port()}"
     down, loaded = run_entry_point(tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--url", dead)
     assert down.returncode == 5 and down.stderr.startswith("error: cannot reach"), down
-    assert "jobbers.client_core" in loaded and "httpx" in loaded
+    assert "jobbers.api.transport" in loaded and "httpx" in loaded
     assert "httpcore" not in loaded  # one request goes over http.client (OneShotTransport)
     assert not loaded & (TYPER_AND_MODELS | HEAVY), loaded & (TYPER_AND_MODELS | HEAVY)
     bad, loaded = run_entry_point(tmp_path, "status", "xyz")
@@ -78,17 +78,17 @@ def test_quick_status_loads_httpx_but_no_typer_models_or_rich(tmp_path: Path) ->
     waited, loaded = run_entry_point(
         tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--wait", "--url", dead
     )
-    assert waited.returncode == 5 and {"typer", "pydantic", "jobbers.client"} <= loaded
+    assert waited.returncode == 5 and {"typer", "pydantic", "jobbers.api.client"} <= loaded
 
 
 def test_the_client_core_has_no_models() -> None:
-    loaded = _loaded_after("import jobbers.client_core")
-    forbidden = {"pydantic", "jobbers.schemas", "jobbers.models", "asyncio", "typer"}
+    loaded = _loaded_after("import jobbers.api.transport")
+    forbidden = {"pydantic", "jobbers.api.schemas", "jobbers.models", "asyncio", "typer"}
     assert not loaded & (forbidden | HEAVY), loaded & (forbidden | HEAVY)
 
 
 def test_the_client_imports_no_redis_server_cli_or_tui() -> None:
-    loaded = _loaded_after("import jobbers.client")
+    loaded = _loaded_after("import jobbers.api.client")
     forbidden = {"redis", "fastapi", "typer", "textual", "jobbers.cli", "jobbers.server"}
     assert not loaded & forbidden, loaded & forbidden
 

@@ -11,7 +11,7 @@ import pytest
 from jobbers.cli import views
 from jobbers.cli.output import Mode, Output, age, duration, machine_cell
 
-from jobbers.schemas import Task, TaskPage
+from jobbers.api.schemas import Task, TaskPage
 
 
 class Terminal(io.StringIO):

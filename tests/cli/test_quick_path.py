@@ -24,9 +24,9 @@ from jobbers.cli.exit_codes import ExitCode, UsageProblem
 from jobbers.cli.output import Output, RawJson
 from typer.testing import CliRunner
 
+from jobbers.api.schemas import canonical_ulid
+from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task, TaskError, TaskStatus
-from jobbers.redis_server import free_port
-from jobbers.schemas import canonical_ulid
 from tests.cli.conftest import Cli, poll, run_entry_point, running_cli
 from tests.conftest import TASKS_MODULE, spawn
 
@@ -205,7 +205,7 @@ def test_the_console_script_against_a_real_manager(clean_redis: str, tmp_path: P
         quick_run, loaded = run_entry_point(tmp_path, "status", tid, env={"JOBBERS_URL": url})
         assert quick_run.returncode == by_typer.returncode == 0, (quick_run, by_typer)
         assert quick_run.stdout == by_typer.stdout and f"id\t{tid}" in quick_run.stdout
-        assert not loaded & {"typer", "pydantic", "rich", "asyncio", "jobbers.client"}, loaded
+        assert not loaded & {"typer", "pydantic", "rich", "asyncio", "jobbers.api.client"}, loaded
         table, loaded = run_entry_point(tmp_path, "status", tid, "-o", "table", "--url", url)
         assert table.returncode == 0 and f"id                {tid}" in table.stdout
         assert "rich" not in loaded  # a task's fields are drawn without rich

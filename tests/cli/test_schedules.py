@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from jobbers.cli.exit_codes import ExitCode
 
-from jobbers.redis_server import free_port
+from jobbers.dev.redis_server import free_port
 from tests.cli.conftest import Cli, poll
 from tests.cli.test_completions import complete_bash
 from tests.conftest import TASKS_MODULE, spawn

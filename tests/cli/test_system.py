@@ -6,7 +6,7 @@ import subprocess
 
 from jobbers.cli.exit_codes import ExitCode
 
-from jobbers.redis_server import free_port
+from jobbers.dev.redis_server import free_port
 from tests.cli.conftest import Cli, poll, running_cli
 
 
@@ -27,7 +27,7 @@ def _register(redis_url: str, fleet: list[tuple[str, str, str, int]]) -> None:
     """Register workers (id, host, role, concurrency) as their processes would."""
     import asyncio
 
-    from jobbers.state_manager import StateManager
+    from jobbers.store.facade import StateManager
 
     async def go() -> None:
         state = StateManager.from_url(redis_url)

@@ -20,7 +20,7 @@ import pytest
 
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.procs import keyspace
 from tests.server.conftest import client_for, make_app
 

@@ -10,9 +10,9 @@ import pytest
 import redis.exceptions
 from redis import Redis as SyncRedis
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.queue import QueueConfig
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.server.conftest import client_for, make_app
 

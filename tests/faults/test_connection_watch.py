@@ -1,7 +1,7 @@
 """Recovery in about a second: a dead worker is found from its connections, not its lease.
 
 Workers here keep the default 15 s lease, so any recovery within a few seconds is the
-connection watch's (``jobbers.cleaner.ConnectionWatch``), never a lapsed lease.
+connection watch's (``jobbers.runtime.cleaner.ConnectionWatch``), never a lapsed lease.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import subprocess
 import time
 from typing import Any
 
-from jobbers.cleaner import ConnectionWatch
 from jobbers.models.task import Task, TaskStatus
-from jobbers.runtime_state import connection_name
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import ConnectionWatch
+from jobbers.store.facade import StateManager
+from jobbers.store.runs import connection_name
 from tests.conftest import eventually
 from tests.procs import Procs, cleaner_with, figure, live_workers, worker_with
 
@@ -175,7 +175,7 @@ async def test_without_permission_for_client_list_the_watch_stops_and_says_so(
     limited = StateManager.from_url(clean_redis.replace("redis://", "redis://nolist:pw@"))
     try:
         watch = ConnectionWatch(limited, max_recoveries=3, grace_s=0)
-        with caplog.at_level(logging.ERROR, logger="jobbers.cleaner"):
+        with caplog.at_level(logging.ERROR, logger="jobbers.runtime.cleaner"):
             await asyncio.wait_for(watch.run(0.01, asyncio.Event()), 10)
         assert "connection watch off" in caplog.text
     finally:

@@ -14,7 +14,7 @@ import pytest
 
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import (
     Procs,

@@ -2,7 +2,7 @@
 
 A cancel whose pub/sub hint is lost, a task that swallows CancelledError, the three
 shutdown policies on one worker, and a SIGKILL in the middle of a CONTINUE drain; all on
-real ``jobbers.worker_main`` subprocesses with a 1.5 s lease.
+real ``jobbers.runtime.worker_main`` subprocesses with a 1.5 s lease.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import (
     Procs,

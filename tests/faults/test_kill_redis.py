@@ -22,9 +22,9 @@ import httpx
 import pytest
 from ulid import ULID
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import TaskStatus
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually, spawn
 from tests.procs import Procs, RunLog, figure, live_workers, worker_with
 

@@ -1,6 +1,6 @@
 """Fault suite, part A: worker processes killed, crashed and frozen for real (issue #7).
 
-Workers are real ``jobbers.worker_main`` subprocesses with a 1.5 s lease
+Workers are real ``jobbers.runtime.worker_main`` subprocesses with a 1.5 s lease
 (``tests.procs.FAST``). The ``counted`` task logs its own runs to a file
 (``tests.procs.RunLog``), so "ran at least once" never relies on jobbers' records.
 ``docs/reliability.md`` maps each test to the protection it checks.
@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.procs import (
     Procs,

@@ -18,7 +18,7 @@ from redis import Redis as SyncRedis
 
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.procs import Procs, blocking_waits, figure, fresh_counts, live_workers
 

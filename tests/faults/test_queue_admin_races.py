@@ -16,7 +16,7 @@ import pytest
 from jobbers.errors import Conflict, InvalidInput, QueueNotFound
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 ROUNDS = 40
 T = TypeVar("T")

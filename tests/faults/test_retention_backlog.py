@@ -7,11 +7,11 @@ full, within a time budget per pass.
 
 from __future__ import annotations
 
-from jobbers.cleaner import Cleaner, CleanerSettings
 from jobbers.models.task import Task, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.runtime.cleaner import Cleaner, CleanerSettings
+from jobbers.store.facade import StateManager
 
-RETENTION_BATCH = 500  # tasks per status a retention batch deletes (jobbers.cleaner)
+RETENTION_BATCH = 500  # tasks per status a retention batch deletes (jobbers.runtime.cleaner)
 BACKLOG = 5 * RETENTION_BATCH + 123
 
 

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 import redis.exceptions
 
-from jobbers.cleaner import Cleaner, CleanerSettings
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import Task, TaskStatus
-from jobbers.redis_server import RedisServer, free_port
 from jobbers.registry import load_tasks_module
-from jobbers.runtime_state import ClaimedTask
-from jobbers.state_manager import StateManager
-from jobbers.worker import WATCHDOG_EXIT, Run, Worker, WorkerSettings
+from jobbers.runtime.cleaner import Cleaner, CleanerSettings
+from jobbers.runtime.worker import WATCHDOG_EXIT, Run, Worker, WorkerSettings
+from jobbers.store.facade import StateManager
+from jobbers.store.runs import ClaimedTask
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 from tests.procs import Procs, RunLog, cleaner_with, live_workers, wait_exit, worker_with
 

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from jobbers.dev.redis_server import RedisServer
 from jobbers.models.task import TaskStatus
-from jobbers.redis_server import RedisServer
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.procs import Procs, figure, live_workers
 from tests.sentinel_set import SentinelSet

@@ -14,8 +14,8 @@ from jobbers.server.settings import ServerSettings
 from redis import Redis as SyncRedis
 from ulid import ULID
 
-from jobbers.runtime_state import ClaimedTask
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.runs import ClaimedTask
 from tests.conftest import TASKS_MODULE
 
 Client = httpx.AsyncClient

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
 
-from jobbers.client import JobbersClient
-from jobbers.redis_server import free_port
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.dev.redis_server import free_port
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually, spawn
 
 from .conftest import submit

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from ulid import ULID
 
-from jobbers.listing import Key, PageCursor
-from jobbers.state_manager import StateManager
-from jobbers.worker import Worker, WorkerSettings
+from jobbers.runtime.worker import Worker, WorkerSettings
+from jobbers.store.facade import StateManager
+from jobbers.store.listings import Key, PageCursor
 from tests.conftest import eventually
 
 from .conftest import Claimer, failure, submit

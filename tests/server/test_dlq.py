@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .conftest import Claimer, failure, new_id, submit
 

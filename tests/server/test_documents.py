@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from jobbers.models.task import Task
-from jobbers.state_manager import InvalidInput, StateManager
+from jobbers.store.facade import InvalidInput, StateManager
 from tests.conftest import wait_status
 from tests.server.conftest import Claimer, submit
 

@@ -13,8 +13,8 @@ import httpx
 from fastapi import FastAPI
 from redis import Redis as SyncRedis
 
-from jobbers.redis_server import RedisServer, free_port
-from jobbers.state_manager import StateManager
+from jobbers.dev.redis_server import RedisServer, free_port
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 from .conftest import client_for, make_app, new_id

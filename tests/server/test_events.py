@@ -15,13 +15,13 @@ import pytest
 import uvicorn
 from redis.asyncio import Redis
 
-from jobbers.client import JobbersClient, NotFound, ServiceUnavailable
+from jobbers.api.client import JobbersClient, NotFound, ServiceUnavailable
+from jobbers.dev.redis_server import free_port
 from jobbers.models.event import TaskEvent
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
-from jobbers.redis_server import free_port
-from jobbers.scripts import Scripts
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.scripts import Scripts
 from tests.conftest import eventually
 from tests.procs import Procs, live_workers
 from tests.server.conftest import make_app

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from jobbers.server.fast_submit import FastSubmitMiddleware
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .conftest import client_for, make_app, new_id
 

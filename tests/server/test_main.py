@@ -9,7 +9,7 @@ import httpx
 import pytest
 from jobbers.server.main import main, parse_args
 
-from jobbers.redis_server import free_port
+from jobbers.dev.redis_server import free_port
 from tests.conftest import TASKS_MODULE, eventually, spawn
 
 MANAGER = Path(sys.executable).parent / "jobbers_manager"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .conftest import Claimer, submit
 

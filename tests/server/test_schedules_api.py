@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .conftest import new_id
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.python import asgi
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 from .conftest import failure, make_app
 

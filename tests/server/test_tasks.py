@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jobbers.listing import Key, PageCursor
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
+from jobbers.store.listings import Key, PageCursor
 
 from .conftest import Claimer, failure, new_id, submit
 

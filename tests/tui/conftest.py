@@ -20,10 +20,10 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from jobbers.client import JobbersClient
+from jobbers.api.client import JobbersClient
+from jobbers.api.schemas import SubmitTaskRequest
 from jobbers.registry import load_tasks_module
-from jobbers.schemas import SubmitTaskRequest
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually
 from tests.server.conftest import make_app
 

@@ -13,7 +13,7 @@ from typing import Any
 from jobbers.tui.snapshot import PageQuery, Snapshot, TaskDetail, View
 from ulid import ULID
 
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     ActiveTask,
     ActiveTaskPage,
     QueueStats,

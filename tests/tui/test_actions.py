@@ -10,10 +10,10 @@ from jobbers.tui.screens.confirm import ConfirmScreen
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
-from jobbers.cleaner import Cleaner
-from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.api.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
+from jobbers.runtime.cleaner import Cleaner
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
 from .conftest import has_rows, keys, rows, shows, submit, table

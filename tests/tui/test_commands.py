@@ -10,9 +10,9 @@ from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
-from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, RatePeriod, TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.api.schemas import QueueConfig, RatePeriod, TaskStatus
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 from .conftest import has_rows, shows

@@ -10,7 +10,7 @@ from jobbers.tui.messages import SnapshotFetched
 from jobbers.tui.screens.detail import TaskDetailScreen
 from jobbers.tui.snapshot import PageQuery, View
 
-from jobbers.client import JobbersClient
+from jobbers.api.client import JobbersClient
 from jobbers.models.task import Task
 
 from . import frames

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from jobbers.tui.app import JobbersApp
 
-from jobbers.client import JobbersClient
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.server.test_events import LiveManager
 

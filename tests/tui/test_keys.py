@@ -13,7 +13,7 @@ from jobbers.tui.screens.detail import TaskDetailScreen
 from jobbers.tui.screens.help import own_bindings
 from textual.binding import Binding
 
-from jobbers.client import JobbersClient
+from jobbers.api.client import JobbersClient
 
 from . import frames
 from .conftest import screen_text, shows

@@ -13,7 +13,7 @@ from jobbers.tui.app import JobbersApp
 from jobbers.tui.messages import SnapshotFetched
 from jobbers.tui.widgets.table import LiveTable
 
-from jobbers.client import JobbersClient
+from jobbers.api.client import JobbersClient
 
 from . import frames
 from .conftest import screen_text

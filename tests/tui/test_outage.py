@@ -15,9 +15,9 @@ import uvicorn
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.widgets.header import Banner
 
-from jobbers.client import JobbersClient
-from jobbers.redis_server import free_port
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.dev.redis_server import free_port
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.server.conftest import make_app
 

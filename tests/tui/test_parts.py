@@ -20,7 +20,7 @@ from jobbers.tui.widgets.cells import (
 from jobbers.tui.widgets.table import PADDING, SCROLLBAR, Col, fit
 from rich.style import Style
 
-from jobbers.schemas import QueueStats, Stats
+from jobbers.api.schemas import QueueStats, Stats
 
 from . import frames
 

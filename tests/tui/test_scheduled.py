@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from jobbers.tui.app import JobbersApp
 
-from jobbers.client import JobbersClient
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.store.facade import StateManager
 
 from .conftest import by_column, has_rows, keys, shows, submit
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from jobbers.tui.app import JobbersApp
 
 from jobbers.models.schedule import Schedule
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 from .conftest import by_column, has_rows, keys, shows

@@ -25,8 +25,8 @@ from jobbers.tui.snapshot import PageQuery, View
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, Task
+from jobbers.api.client import JobbersClient
+from jobbers.api.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, Task
 
 from . import frames
 

@@ -13,10 +13,10 @@ from jobbers.tui.screens import base
 from jobbers.tui.screens.help import HelpScreen
 from jobbers.tui.widgets.header import ViewTabs
 
-from jobbers.cleaner import Cleaner
-from jobbers.client import JobbersClient
-from jobbers.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
-from jobbers.state_manager import StateManager
+from jobbers.api.client import JobbersClient
+from jobbers.api.schemas import QueueConfig, QueueStrategy, RatePeriod, Role
+from jobbers.runtime.cleaner import Cleaner
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 from .conftest import (

@@ -10,9 +10,9 @@ from jobbers.tui.screens.confirm import ConfirmScreen
 from jobbers.tui.screens.detail import TaskDetailScreen
 from jobbers.tui.screens.workflows import WorkflowScreen, WorkflowsScreen
 
-from jobbers.client import JobbersClient
+from jobbers.api.client import JobbersClient
 from jobbers.models.workflow import WorkflowRequest
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
 from .conftest import has_rows, shows

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from jobbers.models.task import TaskStatus
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 from tests.server.conftest import new_id
 

@@ -5,8 +5,8 @@ round trip after the parent completed (bench/workflow.py measures the hand-off).
 from __future__ import annotations
 
 from jobbers.models.workflow import WorkflowRequest
-from jobbers.state_manager import StateManager
-from jobbers.workflows import Workflows, decode_parents
+from jobbers.store.facade import StateManager
+from jobbers.store.workflows import Workflows, decode_parents
 
 KNOWN = {"step@1": (0, 0, -1)}
 

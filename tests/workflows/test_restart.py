@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import TaskStatus
 from jobbers.models.workflow import WorkflowRequest, WorkflowStatus
-from jobbers.redis_server import RedisServer, free_port
 from jobbers.registry import load_tasks_module
-from jobbers.state_manager import StateManager
-from jobbers.worker import Worker, WorkerSettings
-from jobbers.workflows import Workflows
+from jobbers.runtime.worker import Worker, WorkerSettings
+from jobbers.store.facade import StateManager
+from jobbers.store.workflows import Workflows
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 from tests.procs import Procs
 

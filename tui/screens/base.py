@@ -11,18 +11,18 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from jobbers.client import ClientError
+from jobbers.api.client import ClientError
 
-from ..messages import PollFailed  # noqa: TID252
-from ..snapshot import PageQuery, Snapshot, TaskFilter, View  # noqa: TID252
-from ..widgets.detail import TaskDetailView  # noqa: TID252
-from ..widgets.header import Banner, StatusLine, ViewTabs  # noqa: TID252
-from ..widgets.table import LiveTable  # noqa: TID252
-from ..widgets.totals import Totals  # noqa: TID252
+from ..messages import PollFailed
+from ..snapshot import PageQuery, Snapshot, TaskFilter, View
+from ..widgets.detail import TaskDetailView
+from ..widgets.header import Banner, StatusLine, ViewTabs
+from ..widgets.table import LiveTable
+from ..widgets.totals import Totals
 from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from ..app import JobbersApp  # noqa: TID252
+    from ..app import JobbersApp
 
 PAGE_LIMIT = 100
 # Brackets turn pages in every paged view: ``p`` pauses a queue wherever it means anything,

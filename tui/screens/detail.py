@@ -10,11 +10,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from jobbers.schemas import DLQDeleteRequest, DLQResubmitRequest, TaskStatus
+from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest, TaskStatus
 
-from ..snapshot import PageQuery, Snapshot, View  # noqa: TID252
-from ..widgets.detail import TaskDetailView  # noqa: TID252
-from ..widgets.header import Banner  # noqa: TID252
+from ..snapshot import PageQuery, Snapshot, View
+from ..widgets.detail import TaskDetailView
+from ..widgets.header import Banner
 from .base import LiveScreen
 
 CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED, TaskStatus.WAITING}

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from jobbers.schemas import DLQDeleteRequest, DLQResubmitRequest
+from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest
 
-from ..snapshot import Snapshot, View  # noqa: TID252
-from ..widgets.dlq import DeadLetterTable  # noqa: TID252
+from ..snapshot import Snapshot, View
+from ..widgets.dlq import DeadLetterTable
 from .base import PAGE_KEYS, ViewScreen
 from .detail import TaskDetailScreen
 

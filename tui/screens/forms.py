@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from jobbers.client import ClientError
-from jobbers.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, SubmitTaskRequest
+from jobbers.api.client import ClientError
+from jobbers.api.schemas import QueueConfig, QueueUpdate, RatePeriod, Role, SubmitTaskRequest
 
 T = TypeVar("T")
 PERIODS: list[tuple[str, str]] = [(p.value, p.value) for p in RatePeriod]

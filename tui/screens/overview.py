@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
-from ..snapshot import TaskFilter, View  # noqa: TID252
-from ..widgets.queues import QueueTable  # noqa: TID252
-from ..widgets.table import LiveTable  # noqa: TID252
-from ..widgets.totals import Totals  # noqa: TID252
+from ..snapshot import TaskFilter, View
+from ..widgets.queues import QueueTable
+from ..widgets.table import LiveTable
+from ..widgets.totals import Totals
 from .queues import QueueActions
 
 

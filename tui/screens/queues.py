@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from jobbers.schemas import QueueConfig, QueueStats, QueueUpdate, RatePeriod
+from jobbers.api.schemas import QueueConfig, QueueStats, QueueUpdate, RatePeriod
 
-from ..snapshot import Snapshot, View  # noqa: TID252
-from ..widgets.queues import QueueConfigTable, RoleTable  # noqa: TID252
-from ..widgets.table import LiveTable  # noqa: TID252
+from ..snapshot import Snapshot, View
+from ..widgets.queues import QueueConfigTable, RoleTable
+from ..widgets.table import LiveTable
 from .base import ViewScreen
 from .forms import QueueForm, RoleForm
 

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from ..snapshot import Snapshot, View  # noqa: TID252
-from ..widgets.running import RunningTable, StalledTable  # noqa: TID252
+from ..snapshot import Snapshot, View
+from ..widgets.running import RunningTable, StalledTable
 from .base import PAGE_KEYS, ViewScreen
 from .detail import TaskDetailScreen
 

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from jobbers.schemas import ScheduleView
+from jobbers.api.schemas import ScheduleView
 
-from ..snapshot import Snapshot, View  # noqa: TID252
-from ..widgets.schedules import SchedulesTable  # noqa: TID252
+from ..snapshot import Snapshot, View
+from ..widgets.schedules import SchedulesTable
 from .base import ViewScreen
 from .detail import TaskDetailScreen
 

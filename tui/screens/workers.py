@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from ..snapshot import Snapshot, TaskFilter, View  # noqa: TID252
-from ..widgets.workers import WorkerTable, fleet_lines  # noqa: TID252
+from ..snapshot import Snapshot, TaskFilter, View
+from ..widgets.workers import WorkerTable, fleet_lines
 from .base import ViewScreen
 
 

@@ -10,9 +10,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from ..snapshot import PageQuery, Snapshot, View  # noqa: TID252
-from ..widgets.header import Banner  # noqa: TID252
-from ..widgets.workflow import WorkflowView  # noqa: TID252
+from ..snapshot import PageQuery, Snapshot, View
+from ..widgets.header import Banner
+from ..widgets.workflow import WorkflowView
 from .base import LiveScreen
 
 PAGE = 100

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App
 
-from jobbers.schemas import QueueStats
+from jobbers.api.schemas import QueueStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 NEAR_LATE = 0.75

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from jobbers.schemas import Task, TaskError
+from jobbers.api.schemas import Task, TaskError
 
-from ..snapshot import Snapshot, TaskDetail  # noqa: TID252
+from ..snapshot import Snapshot, TaskDetail
 from .cells import Palette, duration, since
 from .running import task_label
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..snapshot import Snapshot  # noqa: TID252
+from ..snapshot import Snapshot
 from .cells import clip, duration, short_id, since
 from .running import task_label
 from .table import Col, LiveTable, Row

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ..messages import PollFailed  # noqa: TID252
-from ..snapshot import Snapshot, View  # noqa: TID252
+from ..messages import PollFailed
+from ..snapshot import Snapshot, View
 from .cells import duration
 
 TABS: list[tuple[str, View, str]] = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from jobbers.schemas import QueueStrategy, Role
+from jobbers.api.schemas import QueueStrategy, Role
 
-from ..snapshot import Snapshot  # noqa: TID252
+from ..snapshot import Snapshot
 from .cells import clip, count, queue_limits, rate, sparkline
 from .table import PADDING, SCROLLBAR, Col, LiveTable, Row
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from jobbers.schemas import TaskSummary
+from jobbers.api.schemas import TaskSummary
 
-from ..snapshot import Snapshot  # noqa: TID252
+from ..snapshot import Snapshot
 from .cells import clip, duration, heartbeat, middle, progress_bar, short_id, since
 from .table import Col, LiveTable, Row
 

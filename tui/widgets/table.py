@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.widgets import DataTable
 
-from ..snapshot import Snapshot, TaskFilter  # noqa: TID252
+from ..snapshot import Snapshot, TaskFilter
 from .cells import Palette
 
 SCROLLBAR = 1  # the vertical scrollbar's cells, kept free so a long page never scrolls sideways

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from ..snapshot import Snapshot  # noqa: TID252
+from ..snapshot import Snapshot
 from .cells import Palette
 
 

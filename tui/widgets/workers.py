@@ -6,7 +6,7 @@ from rich.text import Text
 
 from jobbers.models.dashboard import WorkerGroup, WorkerInfo, WorkerTotals
 
-from ..snapshot import Snapshot  # noqa: TID252
+from ..snapshot import Snapshot
 from .cells import clip, count, duration, middle, since
 from .table import Col, LiveTable, Row
 

@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from jobbers.models.workflow import Workflow
 
-from ..snapshot import Snapshot, WorkflowDetail  # noqa: TID252
+from ..snapshot import Snapshot, WorkflowDetail
 from .cells import Palette
 
 STYLES = {"completed": "green", "failed": "bold red", "stalled": "magenta", "started": "cyan"}

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from jobbers.errors import AlreadyExists, Conflict, InvalidInput, ScheduleNotFound
-from jobbers.keys import Keys
 from jobbers.models.names import check_name
 from jobbers.models.schedule import (
     MISSED_GRACE_MS,
@@ -34,7 +33,8 @@ from jobbers.models.schedule import (
     tick_task_id,
 )
 from jobbers.models.task import Task, ms_to_datetime
-from jobbers.scripts import Scripts
+from jobbers.store.keys import Keys
+from jobbers.store.scripts import Scripts
 
 log = logging.getLogger("jobbers.schedules")
 

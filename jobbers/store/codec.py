@@ -65,7 +65,7 @@ def _summary_fields(task_id: str, fields: dict[str, str]) -> dict[str, Any]:
         "max_heartbeat_interval": hbmax / 1000 if hbmax else None,
         "cancel_requested": fields.get("cancel") == "1",
         "in_dlq": fields.get("in_dlq") == "1",
-        # Stored only when not the default (see ``jobbers/keys.py``).
+        # Stored only when not the default (see ``jobbers/store/keys.py``).
         "priority": int(fields.get("prio") or DEFAULT_PRIORITY),
     }
 
@@ -88,7 +88,7 @@ def split_record(record: str) -> tuple[str, str, str, str, str, str, int]:
 
 
 def task_from_record(task_id: str, record: str) -> Task:
-    """Build a waiting Task from its compact record (``wait`` in ``jobbers/keys.py``)."""
+    """Build a waiting Task from its compact record (``wait`` in ``jobbers/store/keys.py``)."""
     queue, name, version, _fp, submitted_at, params, priority = split_record(record)
     return Task.model_construct(
         id=_ulid(task_id),

@@ -1,5 +1,5 @@
--- workflow: tasks that wait for other tasks (jobbers/workflows.py). Keys and fields:
--- common.lua (`settled`, `rearm`) and jobbers/keys.py.
+-- workflow: tasks that wait for other tasks (jobbers/store/workflows.py). Keys and fields:
+-- common.lua (`settled`, `rearm`) and jobbers/store/keys.py.
 -- ARGV: prefix, mode, ...
 -- mode 'submit': wf_id ('' = none), wf_fp, graph_json, then one argument per task, in an
 --   order where every parent of the batch comes before its children: id, name, version,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobbers.state_manager import StateManager
+from jobbers.store.facade import StateManager
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -19,11 +19,11 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 def setup_logging(name: str) -> None:
     """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level.
 
-    JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.log_format``).
+    JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.runtime.log_format``).
     """
     level = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper()
     if os.environ.get("JOBBERS_LOG_FORMAT", "").lower() == "json":
-        from jobbers.log_format import JsonFormatter
+        from jobbers.runtime.log_format import JsonFormatter
 
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter(name))

@@ -1,7 +1,7 @@
 """StateManager: every read and write of jobbers state, named in domain verbs.
 
 The worker, scheduler, cleaner and server call these verbs; none of them builds Redis
-commands. Each transition is one Lua script (``jobbers/lua``), so it is atomic and keeps
+commands. Each transition is one Lua script (``jobbers/store/lua``), so it is atomic and keeps
 the status indexes and counters in step. Every listing is a range over an index and every
 count is a ZCARD: nothing here scans the keyspace.
 """
@@ -23,8 +23,6 @@ from redis.backoff import ExponentialBackoff
 from ulid import ULID
 
 from jobbers import hooks
-from jobbers.coalesce import Coalescer
-from jobbers.connection import connection_pool
 from jobbers.errors import (
     AlreadyExists,
     Conflict,
@@ -37,9 +35,6 @@ from jobbers.errors import (
     StoreUnavailable,
     TaskNotFound,
 )
-from jobbers.keys import Keys
-from jobbers.lane import Lane
-from jobbers.listing import PageCursor, list_source, merged_window
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
 from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent, events_from_entry, split_event_id
@@ -55,15 +50,20 @@ from jobbers.models.task import (
     TaskSummary,
     ms_to_datetime,
 )
-from jobbers.runtime_state import RuntimeState
-from jobbers.schedule_state import ScheduleState
-from jobbers.scripts import Scripts
-from jobbers.task_codec import (
+from jobbers.store.coalesce import Coalescer
+from jobbers.store.codec import (
     summary_from_record,
     summary_from_redis,
     task_from_record,
     task_from_redis,
 )
+from jobbers.store.connection import connection_pool
+from jobbers.store.keys import Keys
+from jobbers.store.lane import Lane
+from jobbers.store.listings import PageCursor, list_source, merged_window
+from jobbers.store.runs import RuntimeState
+from jobbers.store.schedules import ScheduleState
+from jobbers.store.scripts import Scripts
 
 __all__ = ["InvalidInput", "StateManager", "check_cursor", "task_id_of"]
 
@@ -140,7 +140,7 @@ class StateManager(RuntimeState, ScheduleState):
 
     @classmethod
     def from_url(cls, url: str, keys: Keys | None = None, **options: Any) -> StateManager:
-        """A StateManager over a new connection pool to ``url`` (``jobbers.connection``)."""
+        """A StateManager over a new connection pool to ``url`` (``jobbers.store.connection``)."""
         options.setdefault("socket_connect_timeout", 2.0)
         # Longer than any blocking wait (worker and scheduler block for <= 5 s), so a
         # BZPOPMIN is never cut off by its own socket; still catches a hung server.
@@ -252,7 +252,7 @@ class StateManager(RuntimeState, ScheduleState):
 
         Idempotent on the id: the same id with the same content returns the existing task
         and never enqueues it twice; other content raises DuplicateTask and changes nothing.
-        Concurrent calls share round trips (``jobbers.coalesce``), each keeping its own
+        Concurrent calls share round trips (``jobbers.store.coalesce``), each keeping its own
         outcome. ``headers`` (e.g. a W3C ``traceparent``), with those the process's
         ``on_submit`` hooks add, are stored with the task for the worker's hooks.
 
@@ -512,7 +512,7 @@ class StateManager(RuntimeState, ScheduleState):
 
         Rows are summaries (no parameters, results or history: ``get_task`` has them).
         Waiting tasks stored compact are in no index: the listings that include them
-        (``submitted``, and every status) merge the waiting lists in (``jobbers.listing``).
+        (``submitted``, and every status) merge the waiting lists in (``jobbers.store.listings``).
         A name reads the per-name indexes (``s:{status}:n:{name}``; with no status, all of
         them merged, newest change first); a queue with a name filters that index's rows.
         """
@@ -569,7 +569,7 @@ class StateManager(RuntimeState, ScheduleState):
         accept: Callable[[TaskSummary], bool] | None = None,
         waiting: bool = True,
     ) -> Page[TaskSummary]:
-        """One page over ``indexes`` and ``lists`` after ``cursor`` (``jobbers.listing``).
+        """One page over ``indexes`` and ``lists`` after ``cursor`` (``jobbers.store.listings``).
 
         ``accept`` filters rows beyond what the indexes select; the rows it reads are
         bounded (a short page then carries a cursor to go on from).

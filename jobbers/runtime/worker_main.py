@@ -9,10 +9,10 @@ import signal
 import sys
 
 from jobbers.errors import TaskDefinitionError
-from jobbers.process import run_process, setup_logging, state_from_env
 from jobbers.registry import load_tasks_module
-from jobbers.runtime_state import connection_name
-from jobbers.worker import Worker, WorkerCrashed, WorkerSettings, new_worker_id
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.worker import Worker, WorkerCrashed, WorkerSettings, new_worker_id
+from jobbers.store.runs import connection_name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 def serve_metrics(port: int) -> None:
     """Count every run in a hook and serve the counts; imported only when asked for."""
     from jobbers import hooks
-    from jobbers.worker_metrics import WorkerMetrics
+    from jobbers.runtime.metrics import WorkerMetrics
 
     metrics = WorkerMetrics()
     try:

@@ -6,7 +6,7 @@ polling: ``settled`` in ``lua/common.lua``, called wherever a task reaches a ter
 status). A parent that ends otherwise cancels it (``on_parent_failure=cancel``, down the
 graph) or counts as done (``run``). A workflow is a graph submitted in one script run,
 all or nothing (``lua/workflow.lua``); a retry of a failed node re-arms the descendants
-its failure cancelled (``rearm``). Keys: ``jobbers/keys.py``.
+its failure cancelled (``rearm``). Keys: ``jobbers/store/keys.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any, cast
 from ulid import ULID
 
 from jobbers.errors import DuplicateTask, InvalidInput, JobbersError, TaskNotFound
-from jobbers.listing import PageCursor, merged_window
 from jobbers.models.dashboard import Page
 from jobbers.models.document import load_document
 from jobbers.models.names import canonical_ulid
@@ -41,7 +40,8 @@ from jobbers.models.workflow import (
     WorkflowSummary,
     overall_status,
 )
-from jobbers.state_manager import MAX_PAGE, StateManager, _checked_params, store_op, task_id_of
+from jobbers.store.facade import MAX_PAGE, StateManager, _checked_params, store_op, task_id_of
+from jobbers.store.listings import PageCursor, merged_window
 
 __all__ = ["Workflows"]
 
@@ -256,7 +256,7 @@ class Workflows:
 
     @store_op
     async def list(self, limit: int = 50, cursor: str | None = None) -> Page[WorkflowSummary]:
-        """Workflows, newest first, in keyset pages (``jobbers.listing``)."""
+        """Workflows, newest first, in keyset pages (``jobbers.store.listings``)."""
         limit = max(1, min(limit, MAX_PAGE))
         at = PageCursor.decode(cursor)
         window = await merged_window(

@@ -16,10 +16,10 @@ from typing import Any
 import redis.exceptions
 from redis.asyncio import Redis
 
-from jobbers.keys import Keys
-from jobbers.lane import Lane, LaneBusy
 from jobbers.models.task import TaskStatus
-from jobbers.scripts import Scripts
+from jobbers.store.keys import Keys
+from jobbers.store.lane import Lane, LaneBusy
+from jobbers.store.scripts import Scripts
 
 FinishArgs = tuple[str, str, str, str, str]
 
@@ -154,7 +154,7 @@ class RuntimeState:
     redis: Redis
     keys: Keys
     scripts: Scripts
-    # The fetch loop's own connection (see ``jobbers.lane``): the blocking wait and the
+    # The fetch loop's own connection (see ``jobbers.store.lane``): the blocking wait and the
     # claims of a worker, one at a time.
     fetch_lane: Lane
 

@@ -40,13 +40,13 @@ from jobbers.models.document import check_document
 from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdownPolicy
 from jobbers.registry import registered_tasks
-from jobbers.runtime_state import ClaimedTask, ClaimResult, FinishArgs, Outcome, connection_name
-from jobbers.state_manager import StateManager
-from jobbers.threads import DaemonThreadPool
-from jobbers.workflows import decode_parents
+from jobbers.runtime.threads import DaemonThreadPool
+from jobbers.store.facade import StateManager
+from jobbers.store.runs import ClaimedTask, ClaimResult, FinishArgs, Outcome, connection_name
+from jobbers.store.workflows import decode_parents
 
-log = logging.getLogger("jobbers.worker")
-outcomes_log = logging.getLogger("jobbers.worker.outcomes")  # one line per task outcome
+log = logging.getLogger("jobbers.runtime.worker")
+outcomes_log = logging.getLogger("jobbers.runtime.worker.outcomes")  # one line per task outcome
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
 

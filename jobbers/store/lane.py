@@ -4,7 +4,7 @@ Why: on an idle machine the first call after a pause runs cold, and redis-py's l
 around a command (the blocking pool's lock and timeout, its metrics hooks, the retry
 wrapper, the pipeline object) cost 200-300 us of that cold Python per call, more than
 the script they carry. Two paths have a single caller by construction: the submit
-script (``jobbers.coalesce`` sends one batch at a time) and a worker's fetch loop (the
+script (``jobbers.store.coalesce`` sends one batch at a time) and a worker's fetch loop (the
 blocking wait and its claim). Each owns a ``Lane``: one connection made from the pool's
 own settings (address, password, TLS, timeouts), used directly. A second caller that
 finds the lane busy is told so and uses the pool.

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import redis.exceptions
 
 from jobbers.models.task import TaskStatus
-from jobbers.process import run_process, setup_logging, state_from_env
-from jobbers.state_manager import StateManager
-from jobbers.worker import RETRIED, is_transient
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.worker import RETRIED, is_transient
+from jobbers.store.facade import StateManager
 
-log = logging.getLogger("jobbers.cleaner")
+log = logging.getLogger("jobbers.runtime.cleaner")
 
 # Tasks deleted per retention script call: a few milliseconds of Redis time.
 RETENTION_BATCH = 500

@@ -216,7 +216,7 @@ class SubmitTaskRequest(BaseModel):
             raise ValueError("a task with depends_on cannot also have run_at or delay")
         return self
 
-    # Workflows (jobbers/workflows.py): the task waits until these tasks complete.
+    # Workflows (jobbers/store/workflows.py): the task waits until these tasks complete.
     depends_on: list[SubmittedId] = Field(default_factory=list, max_length=MAX_PARENTS)
     on_parent_failure: ParentFailure = ParentFailure.CANCEL
 

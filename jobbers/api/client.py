@@ -2,12 +2,12 @@
 
 ``JobbersClient`` is async (the TUI awaits it); ``SyncJobbersClient`` runs the same client
 over a blocking transport for the CLI, with no event loop. Every method returns the
-pydantic models the server declares as ``response_model`` (``jobbers.schemas``), so both
+pydantic models the server declares as ``response_model`` (``jobbers.api.schemas``), so both
 sides agree by construction. Neither this module nor its callers import redis: the manager
 is the only way in.
 
 Where the manager is, the token, the transports and the error tree (``ClientError`` and its
-subclasses, re-exported here) live in ``jobbers.client_core``, which has no models: the
+subclasses, re-exported here) live in ``jobbers.api.transport``, which has no models: the
 CLI's quick ``jobbers status`` stands on it alone.
 """
 
@@ -21,40 +21,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from jobbers import hooks
-from jobbers.client_core import (
-    DEFAULT_TIMEOUT,
-    DEFAULT_URL,
-    LONG_TIMEOUT,
-    ApiError,
-    ClientError,
-    Conflict,
-    InvalidRequest,
-    ManagerUnreachable,
-    NotFound,
-    PayloadTooLarge,
-    ServerError,
-    ServiceUnavailable,
-    Unauthorized,
-    UnexpectedResponse,
-    blocking_transport_for,
-    checked,
-    client_settings,
-    error_for,
-    format_detail,
-    query_params,
-    reaching,
-    resolve_url,
-    transport_for,
-)
-from jobbers.models.dashboard import Page
-from jobbers.models.workflow import (
-    Workflow,
-    WorkflowCancelled,
-    WorkflowRequest,
-    WorkflowSubmitted,
-    WorkflowSummary,
-)
-from jobbers.schemas import (
+from jobbers.api.schemas import (
     ActiveTaskPage,
     CancelManyRequest,
     CancelResponse,
@@ -91,6 +58,39 @@ from jobbers.schemas import (
     TaskStatus,
     TriggerResponse,
     WorkersResponse,
+)
+from jobbers.api.transport import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_URL,
+    LONG_TIMEOUT,
+    ApiError,
+    ClientError,
+    Conflict,
+    InvalidRequest,
+    ManagerUnreachable,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    ServiceUnavailable,
+    Unauthorized,
+    UnexpectedResponse,
+    blocking_transport_for,
+    checked,
+    client_settings,
+    error_for,
+    format_detail,
+    query_params,
+    reaching,
+    resolve_url,
+    transport_for,
+)
+from jobbers.models.dashboard import Page
+from jobbers.models.workflow import (
+    Workflow,
+    WorkflowCancelled,
+    WorkflowRequest,
+    WorkflowSubmitted,
+    WorkflowSummary,
 )
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,5 +1,5 @@
 -- common.lua: prepended to every script. The contract of every script: ARGV[1] is the
--- key prefix; keys are built here exactly as jobbers/keys.py documents them. Times are
+-- key prefix; keys are built here exactly as jobbers/store/keys.py documents them. Times are
 -- milliseconds of the Redis clock, so no host clock ever decides a lease or a due time.
 -- jobbers targets standalone Redis/Valkey (or Sentinel): scripts derive keys, which
 -- Redis Cluster would not allow.
@@ -308,7 +308,7 @@ local function parent_reads(id, out)
   end
 end
 
--- Workflows (see workflow.lua and jobbers/keys.py): `task:{id}:pa` maps each parent of
+-- Workflows (see workflow.lua and jobbers/store/keys.py): `task:{id}:pa` maps each parent of
 -- a task to its outcome as the child counted it ('' = not yet), `task:{id}:c` holds its
 -- children, the HASH field `deps` counts the parents not yet counted, `opf` is the
 -- on_parent_failure policy ('run' or cancel), `wf` the workflow and `pcx` the parent

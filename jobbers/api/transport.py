@@ -1,6 +1,6 @@
 """The manager API over httpx, without models: where it is, who asks, and what went wrong.
 
-Both clients stand on this module: the typed ``JobbersClient`` (``jobbers.client``, which
+Both clients stand on this module: the typed ``JobbersClient`` (``jobbers.api.client``, which
 adds the pydantic models) and ``RawClient``, which returns the API's JSON as it came. The
 CLI's quick path (``jobbers status``) uses the latter so it never loads pydantic; keeping the
 URL, the token, the transports and the error translation here means both answer alike.
@@ -234,7 +234,7 @@ class RawClient:
     """Blocking calls to the manager that return its JSON untouched (no models, no asyncio).
 
     For callers that must start fast and print what the API said, such as the CLI's
-    ``jobbers status``; everything else wants ``jobbers.client.JobbersClient``'s typed answers.
+    ``jobbers status``; everything else wants ``jobbers.api.client.JobbersClient``'s typed answers.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""The Lua scripts of ``jobbers/lua``, each prefixed with ``common.lua`` and registered once.
+"""The Lua scripts of ``jobbers/store/lua``, each prefixed with ``common.lua`` and registered once.
 
 redis-py's ``Script`` runs EVALSHA and falls back to EVAL after NOSCRIPT (a restarted
 Redis has an empty script cache), so callers never see that error.
@@ -16,7 +16,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from jobbers.lane import Lane, LaneBusy
+from jobbers.store.lane import Lane, LaneBusy
 
 SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
@@ -57,7 +57,7 @@ def script_source(name: str, events_max: int = EVENTS_MAXLEN_DEFAULT) -> str:
     ``events_max`` is the event stream's cap, written into the text (a constant costs the
     scripts nothing per call, where an argument or a key would).
     """
-    folder = resources.files("jobbers") / "lua"
+    folder = resources.files("jobbers.store") / "lua"
     body = (folder / f"{name}.lua").read_text()
     shebang = ""
     if body.startswith("#!"):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from jobbers.children import die_with_parent
+from jobbers.dev.children import die_with_parent
 
 
 class RedisBinaryNotFound(RuntimeError):

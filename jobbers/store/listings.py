@@ -41,8 +41,8 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from jobbers.errors import InvalidInput
-from jobbers.keys import Keys
 from jobbers.models.names import canonical_ulid
+from jobbers.store.keys import Keys
 
 # A cursor keeps the positions of at most this many waiting lists, the ones a page used
 # last, so that it stays within the 4 KiB the API accepts. A list with no position reads

@@ -89,7 +89,7 @@ ev                     STREAM  status changes: id, name, queue, from, to, worker
                                entries (10,000; 0 = none) with XADD MAXLEN ~; move() and
                                move_many() in common.lua, submit
 
-Workflows (``jobbers/workflows.py``, ``lua/workflow.lua``, helpers in ``lua/common.lua``):
+Workflows (``jobbers/store/workflows.py``, ``lua/workflow.lua``, helpers in ``lua/common.lua``):
 task:{id}              HASH    + deps (parents not yet counted), opf (on_parent_failure:
                                cancel | run), wf (workflow id), pcx (the parent whose
                                outcome cancelled it); workflow, finish, requeue

@@ -5,7 +5,7 @@ It sleeps (BZPOPMIN on its doorbell) until the next due time, and the doorbell, 
 every newly scheduled retry, delayed submit and schedule change, wakes it early, so a task
 due in 2 s starts within milliseconds of due without polling. Several schedulers may run at
 once: promotion is one atomic script, and a schedule tick fires at most once (see
-``jobbers.schedule_state``).
+``jobbers.store.schedules``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import asyncio
 import logging
 import time
 
-from jobbers.process import run_process, setup_logging, state_from_env
-from jobbers.schedule_state import FIRE_BATCH
-from jobbers.state_manager import StateManager
-from jobbers.worker import RETRIED, RETRY_MAX_S
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.worker import RETRIED, RETRY_MAX_S
+from jobbers.store.facade import StateManager
+from jobbers.store.schedules import FIRE_BATCH
 
-log = logging.getLogger("jobbers.scheduler")
+log = logging.getLogger("jobbers.runtime.scheduler")
 MAX_SLEEP = 5.0
 # How much later than due the doorbell's own timeout ends a wait (see Scheduler._sleep).
 WAKE_SLACK_S = 0.25
