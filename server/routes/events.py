@@ -73,7 +73,7 @@ async def events(
     last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     """Follow task status changes; ``status`` filters on the status entered."""
-    if state.scripts.events_max == 0:
+    if not state.events_enabled:
         raise HTTPException(404, f"the event stream is off on this manager ({EVENTS_MAXLEN_ENV}=0)")
     if runtime.open_streams >= MAX_STREAMS:
         raise HTTPException(
