@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -112,7 +112,7 @@ async def test_every_kind_of_verb_reports_unavailable(
 
     server, state = own_redis
     server.stop()
-    verbs = {
+    verbs: dict[str, Callable[[], Awaitable[object]]] = {
         "promote_due": lambda: state.promote_due(),
         "register_worker": lambda: state.register_worker("w1", 1000, {}),
         "wait_for_work": lambda: state.wait_for_work(["default"], "wake", 0.1),
