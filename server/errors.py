@@ -202,3 +202,13 @@ def located(exc: E, *loc: str | int) -> E:
     """Attach the request location (e.g. ``"body", "name"``) a 422 should point at."""
     exc.loc = list(loc)  # type: ignore[attr-defined]
     return exc
+
+
+def check_body_name(body_name: str | None, path_name: str) -> None:
+    """A PUT body may repeat the name its path gives, never another: 422 at ``body.name``."""
+    if body_name is not None and body_name != path_name:
+        raise located(
+            InvalidInput(f"body name {body_name!r} does not match the path's {path_name!r}"),
+            "body",
+            "name",
+        )
