@@ -101,6 +101,14 @@ def responses(*codes: int) -> dict[int | str, dict[str, object]]:
     return {code: ERROR_RESPONSES[code] for code in codes}
 
 
+def responses_with(
+    code: int, model: type, description: str, *codes: int
+) -> dict[int | str, dict[str, object]]:
+    """A route's other success (``code``: e.g. 201 for a PUT that created, 200 for a
+    submit repeated), then its error responses."""
+    return {code: {"model": model, "description": description}, **responses(*codes)}
+
+
 def unprocessable(loc: list[str | int], message: str, kind: str) -> JSONResponse:
     """A 422 in FastAPI's list shape."""
     return JSONResponse(

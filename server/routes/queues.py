@@ -8,7 +8,7 @@ from jobbers.api.schemas import Message, PurgeResponse, QueuesResponse, QueueUpd
 from jobbers.models.queue import QueueConfig
 
 from ..deps import QueueName, StateDep, put_answer, resource_router
-from ..errors import check_body_name, responses
+from ..errors import check_body_name, responses, responses_with
 
 router = resource_router("queues", "/queues")
 
@@ -33,7 +33,7 @@ async def get_queue_config(name: QueueName, state: StateDep) -> QueueConfig:
 
 @router.put(
     "/{name}",
-    responses={201: {"model": QueueConfig, "description": "Queue created"}, **responses(413)},
+    responses=responses_with(201, QueueConfig, "Queue created", 413),
 )
 async def put_queue(
     name: QueueName, update: QueueUpdate, response: Response, state: StateDep

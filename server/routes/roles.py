@@ -8,7 +8,7 @@ from jobbers.api.schemas import Message, RolesResponse, RoleUpdate
 from jobbers.models.queue import Role
 
 from ..deps import RoleName, StateDep, put_answer, resource_router
-from ..errors import check_body_name, responses
+from ..errors import check_body_name, responses, responses_with
 
 router = resource_router("roles", "/roles")
 
@@ -33,7 +33,7 @@ async def get_role(role_name: RoleName, state: StateDep) -> Role:
 
 @router.put(
     "/{role_name}",
-    responses={201: {"model": Role, "description": "Role created"}, **responses(413)},
+    responses=responses_with(201, Role, "Role created", 413),
 )
 async def put_role(
     role_name: RoleName, update: RoleUpdate, response: Response, state: StateDep

@@ -15,7 +15,7 @@ from jobbers.errors import InvalidInput
 from jobbers.models.schedule import Schedule, ScheduledTaskSpec
 
 from ..deps import ScheduleName, StateDep, check_registered, put_answer, resource_router
-from ..errors import check_body_name, located, responses
+from ..errors import check_body_name, located, responses, responses_with
 
 router = resource_router("schedules", "/schedules")
 
@@ -54,7 +54,7 @@ async def get_schedule(schedule_name: ScheduleName, state: StateDep) -> Schedule
 
 @router.put(
     "/{schedule_name}",
-    responses={201: {"model": ScheduleView, "description": "Schedule created"}, **responses(413)},
+    responses=responses_with(201, ScheduleView, "Schedule created", 413),
 )
 async def put_schedule(
     schedule_name: ScheduleName, update: ScheduleUpdate, response: Response, state: StateDep

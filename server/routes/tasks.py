@@ -39,7 +39,7 @@ from ..deps import (
     per_id,
     resource_router,
 )
-from ..errors import located, responses
+from ..errors import located, responses, responses_with
 from ..runtime import Runtime
 
 router = resource_router("tasks")
@@ -67,10 +67,7 @@ _CANCEL_OUTCOMES = {"cancelled": "cancelled", "requested": "cancel_requested"}
 @router.post(
     "/submit-task",
     status_code=201,
-    responses={
-        200: {"model": SubmitTaskResponse, "description": "The same id and body again"},
-        **responses(409, 413),
-    },
+    responses=responses_with(200, SubmitTaskResponse, "The same id and body again", 409, 413),
 )
 async def submit_task(
     body: SubmitTaskRequest,
@@ -100,10 +97,7 @@ async def submit_task(
 @router.post(
     "/submit-tasks",
     status_code=201,
-    responses={
-        200: {"model": SubmitTasksResponse, "description": "Every task was already stored"},
-        **responses(409, 413),
-    },
+    responses=responses_with(200, SubmitTasksResponse, "Every task was already stored", 409, 413),
 )
 async def submit_tasks(
     body: SubmitTasksRequest, response: Response, state: StateDep, runtime: RuntimeDep

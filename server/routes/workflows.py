@@ -18,7 +18,7 @@ from jobbers.models.workflow import (
 from jobbers.store.workflows import Workflows
 
 from ..deps import Cursor, Limit, StateDep, check_registered, resource_router
-from ..errors import responses
+from ..errors import responses, responses_with
 
 router = resource_router("workflows")
 
@@ -28,10 +28,9 @@ WorkflowIdPath = Annotated[TaskId, Path(description="the workflow's ULID")]
 @router.post(
     "/submit-workflow",
     status_code=201,
-    responses={
-        200: {"model": WorkflowSubmitted, "description": "The same workflow id and graph again"},
-        **responses(409, 413),
-    },
+    responses=responses_with(
+        200, WorkflowSubmitted, "The same workflow id and graph again", 409, 413
+    ),
 )
 async def submit_workflow(
     body: WorkflowRequest, response: Response, state: StateDep
