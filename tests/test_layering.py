@@ -123,3 +123,21 @@ def test_the_redis_check_sees_each_kind_of_use() -> None:
     assert len(_redis_uses(source)) == 5
     fine = "import redis.exceptions\nfrom redis.asyncio.retry import Retry\nx = health.redis\n"
     assert _redis_uses(fine) == []
+
+
+def test_state_manager_offers_every_verb_of_its_parts() -> None:
+    """Callers see one object: each public verb of ``Runs`` and ``Schedules`` is reachable on
+    StateManager under its own name, and is that part's verb."""
+    from redis.asyncio import Redis
+
+    from jobbers.store.facade import StateManager
+    from jobbers.store.runs import Runs
+    from jobbers.store.schedules import Schedules
+
+    state = StateManager(Redis())
+    for attr, part in (("runs", Runs), ("schedules", Schedules)):
+        verbs = [n for n, v in vars(part).items() if not n.startswith("_") and callable(v)]
+        missing = [n for n in verbs if not hasattr(StateManager, n)]
+        assert not missing, f"StateManager does not offer {part.__name__}: {missing}"
+        for name in verbs:
+            assert getattr(state, name) == getattr(getattr(state, attr), name), name
