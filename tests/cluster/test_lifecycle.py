@@ -19,7 +19,7 @@ from jobbers.store.facade import StateManager
 from jobbers.store.runs import connection_name
 from tests.cluster_set import ClusterSet
 from tests.conftest import eventually
-from tests.procs import Procs, RunLog, figure, live_workers, worker_with
+from tests.procs import Procs, RunLog, cleaner_with, figure, live_workers, worker_with
 from tests.server.conftest import client_for, make_app
 
 
@@ -101,21 +101,23 @@ async def test_a_sigkilled_workers_task_runs_again_on_a_cluster(
     state = cluster_state
     log = RunLog(tmp_path / "runs.log")
     lease = {"JOBBERS_WORKER_LEASE_MS": "15000", **log.env}
-    doomed = worker_with(cluster_procs, lease, concurrency=1)
-    (info,) = await live_workers(state, 1)
-    task = await state.submit_task(Task(name="counted", parameters={"seconds": 1}))
+    workers = [worker_with(cluster_procs, lease, concurrency=1) for _ in range(2)]
+    cleaner_with(cluster_procs, 0.2, JOBBERS_CONN_GRACE_S="0")
+    await live_workers(state, 2)
+    task = await state.submit_task(Task(name="counted", parameters={"seconds": 2}))
     tid = str(task.id)
     await eventually(lambda: log.count().get(tid) == 1, within=20, what="the first run")
+    running = await state.get_task(tid)
+    (info,) = [w for w in await state.workers() if w.id == running.worker_id]
     names = {c.get("name") for c in await state.redis.client_list(_type="normal")}
     assert connection_name(info.id) in names
-    worker_with(cluster_procs, lease, concurrency=1)
-    cluster_procs.cleaner(interval=0.2)
-    await live_workers(state, 2)
+    (doomed,) = [p for p in workers if p.pid == info.pid]
 
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=5)
     killed_at = time.monotonic()
-    await eventually(lambda: log.count().get(tid) == 2, within=10, what="a second run")
+    # Well inside the 15 s lease: the connection watch found the worker gone.
+    await eventually(lambda: log.count().get(tid) == 2, within=5, what="a second run")
     figure("cluster: worker SIGKILL -> its task starts again", time.monotonic() - killed_at)
     done = await eventually(
         lambda: _completed(state, tid), within=10, what="the second run to complete"
