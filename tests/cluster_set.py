@@ -10,6 +10,7 @@ and every replica's link is up.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ class ClusterSet:
             # A replica takes over whatever its last contact with the master.
             "--cluster-replica-validity-factor", "0",
         )  # fmt: skip
-        node = RedisServer(free_port(), self.root / name, binary=find_server_binary(), extra_args=args)
+        binary = find_server_binary()
+        node = RedisServer(free_port(), self.root / name, binary=binary, extra_args=args)
         self.bus_ports[node.port] = bus
         return node.start()
 
@@ -82,7 +84,8 @@ class ClusterSet:
                     client.execute_command(*meet)
             for master, replica in zip(self.masters, self.followers, strict=False):
                 master_id = self.node_id(master.port)
-                self._until(lambda: self._knows(replica.port, master_id), within, "MEET")
+                meets = functools.partial(self._knows, replica.port, master_id)
+                self._until(meets, within, "MEET")
                 with _client(replica.port) as client:
                     client.execute_command("CLUSTER REPLICATE", master_id)
             self._until(self._ready, within, "cluster_state:ok on every node")

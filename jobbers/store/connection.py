@@ -248,7 +248,7 @@ class ClusterSlotConnection(Connection):
     async def _connect(self) -> None:
         self.host, self.port = await self.locator.owner()
         try:
-            await super()._connect()
+            await super()._connect()  # type: ignore[no-untyped-call]
         except BaseException:
             self.locator.forget((self.host, self.port))
             raise

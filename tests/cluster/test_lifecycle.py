@@ -85,13 +85,11 @@ async def test_submit_claim_retry_dlq_cancel_and_stats_on_a_cluster(
     # Every key is on the prefix's slot, served by one master: the one the pool found.
     slot = key_slot(prefix.encode())
     owner = shared_cluster.owner(prefix)
+    assert owner is not None
     with SyncRedis(port=owner) as node:
         on_slot = node.execute_command("CLUSTER COUNTKEYSINSLOT", slot)
         assert on_slot >= 10, on_slot  # tasks, indexes, queues, workers, events...
-    conn = state.redis.connection_pool.make_connection()
-    await conn.connect()  # type: ignore[no-untyped-call]
-    assert conn.port == owner
-    await conn.disconnect()
+    assert await state.redis.cluster("MYID") == ClusterSet.node_id(owner)
 
 
 async def test_a_sigkilled_workers_task_runs_again_on_a_cluster(
