@@ -88,7 +88,8 @@ class ClusterSet:
                 self._until(meets, within, "MEET")
                 with _client(replica.port) as client:
                     client.execute_command("CLUSTER REPLICATE", master_id)
-            self._until(self._ready, within, "cluster_state:ok on every node")
+            self._until(self._replicating, within, "every replica in sync")
+            self._until(self.ready, within, "cluster_state:ok on every node")
         except BaseException:
             self.stop()
             raise
@@ -112,18 +113,29 @@ class ClusterSet:
         with _client(port) as client:
             return node_id in str(client.execute_command("CLUSTER NODES"))
 
-    def _ready(self) -> bool:
-        """Every node sees all slots served, and every replica is in sync with its master."""
+    def ready(self) -> bool:
+        """Every node sees all slots served, and every replica is in sync with its master.
+
+        Before ``CLUSTER REPLICATE`` every node is a master: ``start`` waits for the
+        replicas' role too (``_replicating``).
+        """
         for node in self.nodes:
             try:
                 with _client(node.port) as client:
                     if client.cluster("INFO").get("cluster_state") != "ok":
                         return False
-                    if node in self.followers:
-                        repl = client.info("replication")
-                        if repl.get("master_link_status") != "up":
-                            return False
+                    repl = client.info("replication")  # roles swap in a failover
+                    if repl.get("role") == "slave" and repl.get("master_link_status") != "up":
+                        return False
             except Exception:  # not up yet
+                return False
+        return True
+
+    def _replicating(self) -> bool:
+        for node in self.followers:
+            with _client(node.port) as client:
+                repl = client.info("replication")
+            if repl.get("role") != "slave" or repl.get("master_link_status") != "up":
                 return False
         return True
 
@@ -142,6 +154,16 @@ class ClusterSet:
             owner = next((int(s[2][1]) for s in shards if s[0] <= slot <= s[1]), None)
             seen.add(owner)
         return seen.pop() if len(seen) == 1 else None
+
+    def replica_of(self, port: int) -> RedisServer:
+        """The node that replicates the master on ``port``."""
+        for node in self.nodes:
+            if node.process is not None and node.port != port:
+                with _client(node.port) as client:
+                    repl = client.info("replication")
+                if repl.get("role") == "slave" and int(repl.get("master_port", 0)) == port:
+                    return node
+        raise LookupError(f"no replica of {port}")
 
     def server(self, port: int) -> RedisServer:
         return next(n for n in self.nodes if n.port == port)
