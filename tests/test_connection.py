@@ -65,6 +65,7 @@ def test_a_cluster_url_names_the_seeds_and_the_credentials() -> None:
     assert hosts == [("10.0.0.1", 7000), ("10.0.0.2", 6379)]
     assert creds == {"username": "app", "password": "s@cret"}
     assert cluster_parts("redis+cluster://h:1,h:2") == ([("h", 1), ("h", 2)], {})
+    assert mask_password("redis+cluster://u:pw@h1:1,h2:2/") == "redis+cluster://u:***@h1:1,h2:2/"
 
 
 @pytest.mark.parametrize(
