@@ -90,6 +90,15 @@ def test_a_cluster_prefix_carries_a_hash_tag(monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(pool.connection_kwargs["locator"], SlotLocator)
     assert pool.connection_kwargs["locator"].slot == key_slot(b"jb")
     assert (pool.max_connections, pool.connection_kwargs["client_name"]) == (7, "jobbers:w:x")
+    # The data connections and the slot lookups both log in with the URL's credentials.
+    secured = connection_pool("redis+cluster://app:pw@h:1/", "{jb}:", client_name="n")
+    assert (secured.connection_kwargs["username"], secured.connection_kwargs["password"]) == (
+        "app",
+        "pw",
+    )
+    lookup = secured.connection_kwargs["locator"]._kwargs
+    assert (lookup["username"], lookup["password"]) == ("app", "pw")
+    assert "client_name" not in lookup  # a lookup is not one of the worker's connections
     for tagged in ("{app}:", "x{t}:", "{a}b{c}:"):
         monkeypatch.setenv("JOBBERS_PREFIX", tagged)
         assert StateManager.from_url(url).keys.prefix == tagged

@@ -32,6 +32,7 @@ Two URL families:
     connection pool, the lanes' own connections, MULTI/EXEC pipelines, pub/sub,
     ``CLIENT LIST`` on the server that holds every jobbers connection). A pool pinned
     to the slot's master keeps every command the standalone path sends, unchanged.
+    TLS to a cluster is not offered in this form yet.
 """
 
 from __future__ import annotations
