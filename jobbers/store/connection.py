@@ -216,6 +216,9 @@ class SlotLocator:
                 if int(low) <= self.slot <= int(high) and nodes:
                     found = (_text(nodes[0][0]) or address[0], int(nodes[0][1]))
             if found is not None:
+                # Asked first next time: a dead seed ahead of it costs a connect timeout.
+                self._known.remove(address)
+                self._known.insert(0, address)
                 return found
             errors.append(f"{address[0]}:{address[1]}: no master serves slot {self.slot}")
         raise redis.exceptions.ConnectionError(
