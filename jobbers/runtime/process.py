@@ -42,8 +42,15 @@ def redis_url() -> str:
 
 
 def state_from_env(**options: Any) -> StateManager:
-    """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings)."""
-    return StateManager.from_url(redis_url(), **options)
+    """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings).
+
+    A malformed URL, or a cluster URL with a prefix that has no hash tag, stops the
+    process with one line saying so (exit status 1), not a traceback.
+    """
+    try:
+        return StateManager.from_url(redis_url(), **options)
+    except ValueError as exc:
+        raise SystemExit(f"jobbers: {exc}") from None
 
 
 def run_process(

@@ -56,7 +56,7 @@ from jobbers.store.codec import (
     task_from_record,
     task_from_redis,
 )
-from jobbers.store.connection import connection_pool
+from jobbers.store.connection import connection_pool, key_prefix
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane
 from jobbers.store.listings import PageCursor, list_source, merged_window
@@ -190,7 +190,9 @@ class StateManager:
         # Bytes that are not UTF-8 (cjson stores an escaped lone surrogate, as in an error
         # message, as such) read as U+FFFD: one bad record must never fail a read.
         options.setdefault("encoding_errors", "replace")
-        pool = connection_pool(url, decode_responses=True, **options)
+        # On a cluster the prefix picks the hash slot, so it is known before the pool.
+        keys = keys or Keys(key_prefix(url))
+        pool = connection_pool(url, keys.prefix, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
 
     @property
