@@ -16,7 +16,13 @@ from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
 from jobbers.store.lane import Lane, LaneBusy
 from jobbers.store.runs import _claim_argv
-from jobbers.store.scripts import SCRIPT_NAMES, script_source
+from jobbers.store.scripts import (
+    SCRIPT_NAMES,
+    common_helpers,
+    declared_helpers,
+    prelude_for,
+    script_source,
+)
 from tests.conftest import eventually
 
 
@@ -105,14 +111,79 @@ async def test_lanes_reconnect_after_a_redis_restart(tmp_path: Path) -> None:
         server.stop(kill=True)
 
 
-def test_each_script_carries_every_helper_it_calls_and_no_other() -> None:
-    """The pruned prelude (``scripts._used_helpers``) keeps what a script reaches."""
+# ---------------------------------------------------------------- helper declarations
+
+# Lua comments and string literals, whose words call nothing.
+_LUA_NOISE = re.compile(r"--[^\n]*|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"")
+_LUA_NAME = re.compile(r"(?<![\w.:])([A-Za-z_]\w*)(?!\w|\s*=[^=])")
+_LUA_DEFINES = re.compile(r"^local (?:function )?(\w+)", re.M)
+
+
+def lua_names(text: str) -> set[str]:
+    """The names ``text`` mentions outside comments and strings (neither a field such as
+    ``r.queue`` nor a key such as ``{history = ...}`` is one)."""
+    return set(_LUA_NAME.findall(_LUA_NOISE.sub(" ", text)))
+
+
+def helpers_reached(common: str, body: str) -> set[str]:
+    """The helpers of ``common`` that ``body`` calls, directly or through another helper."""
+    _, helpers = common_helpers(common)
+    owner = {}  # every name a helper defines (a function, a constant) -> the helper
+    for helper, text in helpers.items():
+        owner[helper] = helper
+        for defined in _LUA_DEFINES.findall(text):
+            owner[defined] = helper
+    reached: set[str] = set()
+    todo = [body]
+    while todo:
+        for name in lua_names(todo.pop()):
+            helper = owner.get(name)
+            if helper is not None and helper not in reached:
+                reached.add(helper)
+                todo.append(helpers[helper])
+    return reached
+
+
+def test_each_script_declares_every_helper_it_reaches_and_no_other() -> None:
+    """A script's ``-- uses:`` lines name exactly the helpers it calls, transitively."""
     folder = resources.files("jobbers.store") / "lua"
-    helpers = set(re.findall(r"^local function (\w+)", (folder / "common.lua").read_text(), re.M))
+    common = (folder / "common.lua").read_text()
     for name in SCRIPT_NAMES:
+        body = (folder / f"{name}.lua").read_text()
+        assert declared_helpers(body) == helpers_reached(common, body), name
         source = script_source(name)
-        defined = set(re.findall(r"^local function (\w+)", source, re.M))
-        called = {h for h in helpers if re.search(rf"\b{h}\(", source)}
-        assert called <= defined, (name, called - defined)
+        assert set(re.findall(r"^-- helper: (\S+)$", source, re.M)) == declared_helpers(body)
     assert "dead_letter" not in script_source("submit")
     assert "dead_letter" in script_source("finish")
+
+
+def test_a_helper_with_blank_lines_inside_is_sent_whole() -> None:
+    """A helper runs to the next ``-- helper:`` line, blank lines and all."""
+    common = (
+        "local P = ARGV[1]\n"
+        "-- helper: spaced\n"
+        "local function spaced(x)\n  local y = x + 1\n\n  return y\nend\n"
+        "\n"
+        "-- helper: other\n"
+        "local function other() return spaced(1) end\n"
+    )
+    assert prelude_for(common, {"spaced"}) == (
+        "local P = ARGV[1]\n"
+        "-- helper: spaced\n"
+        "local function spaced(x)\n  local y = x + 1\n\n  return y\nend\n\n"
+    )
+    assert helpers_reached(common, "return other()") == {"other", "spaced"}
+    with pytest.raises(ValueError, match="unknown helpers: nothing"):
+        prelude_for(common, {"spaced", "nothing"})
+
+
+async def test_a_helper_with_a_blank_line_runs_in_redis(state: StateManager) -> None:
+    """The same through Redis: the script runs, and calls the helper's whole body."""
+    common = (
+        "local P = ARGV[1]\n"
+        "-- helper: spaced\n"
+        "local function spaced(x)\n  local y = x + 1\n\n  return y * 10\nend\n"
+    )
+    body = "-- uses: spaced\nreturn spaced(tonumber(ARGV[2]))"
+    source = prelude_for(common, declared_helpers(body)) + "\n" + body
+    assert await state.redis.eval(source, 0, "jb:", "4") == 50  # type: ignore[misc]

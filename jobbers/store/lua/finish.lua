@@ -17,6 +17,12 @@
 -- an entry that cjson cannot decode or re-encode (a lone surrogate escape, Infinity) is
 -- replaced by a plain one; an unknown outcome or a bad delay fails the whole call first.
 -- Returns, per group, two items: 'ok', new_status | 'stale', current_status
+-- uses: K_task, K_results, K_history, K_parents, K_children, K_status_index,
+-- uses: K_status_name_index, K_waiting_list, K_waiting_types, K_bell, K_sched_bell,
+-- uses: K_worker, K_inflight, K_heartbeat_deadlines, K_dlq, K_minute_counts, K_workflow,
+-- uses: K_event_stream, default_priority, ptype, listed, stream_event, joined, move,
+-- uses: move_many, ring, bump, history, dead_letter, wf_count, settled, finish_at
+local KEY = {heartbeat_deadlines = K_heartbeat_deadlines, sched_bell = K_sched_bell}
 
 -- What every outcome of the batch shares is written once at the end: the completed tasks'
 -- index moves (one variadic ZREM/ZADD per index and queue), the release of the workers'
@@ -68,7 +74,7 @@ local function checked_entry(outcome, entry_json)
 end
 
 local function finish_one(id, run, outcome, payload, entry, maxrec)
-  local t = tk(id)
+  local t = K_task(id)
   local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
   -- A started task always has its worker and queue: a damaged record is left alone
   -- rather than failing the batch after its first write.
@@ -89,7 +95,7 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
 
   local status
   if outcome == 'completed' then
-    redis.call('SET', t .. ':r', payload)
+    redis.call('SET', K_results(id), payload)
     status = 'completed'
     redis.call('HSET', t, 'status', status, 'completed_at', NOW)
     add(completed, queue, id)
@@ -107,7 +113,7 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
       status = 'scheduled'
       move(id, queue, 'started', status, NOW + delay)
       redis.call('HSET', t, 'scheduled_for', NOW + delay)
-      redis.call('ZADD', P .. 'schedbell', 0, 'r')
+      redis.call('ZADD', KEY.sched_bell, 0, 'r')
     end
     tally(minute_counts, queue, 'retried')
   elseif outcome == 'failed' or outcome == 'stopped' then
@@ -174,12 +180,12 @@ end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)
-    redis.call('ZREM', P .. 'inflight:' .. worker, unpack(ids, i, last))
-    redis.call('ZREM', P .. 'hb', unpack(ids, i, last))
+    redis.call('ZREM', K_inflight(worker), unpack(ids, i, last))
+    redis.call('ZREM', KEY.heartbeat_deadlines, unpack(ids, i, last))
   end
 end
 for worker, counts in pairs(worker_counts) do
-  for field, n in pairs(counts) do redis.call('HINCRBY', P .. 'worker:' .. worker, field, n) end
+  for field, n in pairs(counts) do redis.call('HINCRBY', K_worker(worker), field, n) end
 end
 for queue, counts in pairs(minute_counts) do
   for field, n in pairs(counts) do bump(queue, field, n) end
