@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -14,6 +15,7 @@ import pytest
 from jobbers.dev.redis_server import RedisServer, free_port
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
+from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane, LaneBusy
 from jobbers.store.runs import _claim_argv
 from jobbers.store.scripts import (
@@ -128,7 +130,7 @@ def lua_names(text: str) -> set[str]:
 def helpers_reached(common: str, body: str) -> set[str]:
     """The helpers of ``common`` that ``body`` calls, directly or through another helper."""
     _, helpers = common_helpers(common)
-    owner = {}  # every name a helper defines (a function, a constant) -> the helper
+    owner: dict[str, str] = {}  # every name a helper defines (a function, a constant) -> the helper
     for helper, text in helpers.items():
         owner[helper] = helper
         for defined in _LUA_DEFINES.findall(text):
@@ -137,10 +139,10 @@ def helpers_reached(common: str, body: str) -> set[str]:
     todo = [body]
     while todo:
         for name in lua_names(todo.pop()):
-            helper = owner.get(name)
-            if helper is not None and helper not in reached:
-                reached.add(helper)
-                todo.append(helpers[helper])
+            found = owner.get(name)
+            if found is not None and found not in reached:
+                reached.add(found)
+                todo.append(helpers[found])
     return reached
 
 
@@ -178,12 +180,49 @@ def test_a_helper_with_blank_lines_inside_is_sent_whole() -> None:
 
 
 async def test_a_helper_with_a_blank_line_runs_in_redis(state: StateManager) -> None:
-    """The same through Redis: the script runs, and calls the helper's whole body."""
+    """Through Redis, a script that uses the helper and one that does not both run (cut at
+    blank lines, the second kept the helper's tail without its head: a syntax error)."""
     common = (
         "local P = ARGV[1]\n"
         "-- helper: spaced\n"
         "local function spaced(x)\n  local y = x + 1\n\n  return y * 10\nend\n"
+        "\n"
+        "-- helper: plain\n"
+        "local function plain(x) return x end\n"
     )
-    body = "-- uses: spaced\nreturn spaced(tonumber(ARGV[2]))"
-    source = prelude_for(common, declared_helpers(body)) + "\n" + body
-    assert await state.redis.eval(source, 0, "jb:", "4") == 50  # type: ignore[misc]
+    for body, answer in (
+        ("-- uses: spaced\nreturn spaced(4)", 50),
+        ("-- uses: plain\nreturn plain(7)", 7),
+    ):
+        source = prelude_for(common, declared_helpers(body)) + "\n" + body
+        assert await state.redis.eval(source, 0, "jb:") == answer
+
+
+async def test_the_lua_key_helpers_build_the_keys_of_keys_py(state: StateManager) -> None:
+    """Each ``K_<name>`` of common.lua builds what ``Keys.<name>`` builds, for every
+    argument it takes or leaves out: the two sides of the contract cannot drift."""
+    folder = resources.files("jobbers.store") / "lua"
+    common = (folder / "common.lua").read_text()
+    _, helpers = common_helpers(common)
+    keys = Keys("pfx:")
+    lua, expected = [], []
+    for helper in (h for h in helpers if h.startswith("K_")):
+        name = helper[2:]
+        attr = inspect.getattr_static(Keys, name)
+        if isinstance(attr, property):
+            lua.append(helper)
+            expected.append(getattr(keys, name))
+            continue
+        params = list(inspect.signature(attr).parameters.values())[1:]
+        samples = [f"{p.name}{i}" for i, p in enumerate(params)]
+        optional = [i for i, p in enumerate(params) if p.default is None]
+        for mask in range(2 ** len(optional)):  # each optional argument given or left out
+            args: list[str | None] = list(samples)
+            for bit, i in enumerate(optional):
+                if mask >> bit & 1:
+                    args[i] = None
+            lua.append(f"{helper}({', '.join('nil' if a is None else repr(a) for a in args)})")
+            expected.append(getattr(keys, name)(*args))
+    body = "return {" + ", ".join(lua) + "}"
+    source = prelude_for(common, set(helpers_reached(common, body))) + "\n" + body
+    assert await state.redis.eval(source, 0, "pfx:") == expected
