@@ -192,7 +192,7 @@ class Keys:
 
     @property
     def layout(self) -> str:
-        """"2" once the legacy lists were migrated (``lua/migrate.lua``)."""
+        """Holds "2" once the legacy lists were migrated (``lua/migrate.lua``)."""
         return f"{self.prefix}layout"
 
     @property
