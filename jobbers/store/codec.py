@@ -25,8 +25,12 @@ from jobbers.store.protocol import (
     ClaimedTask,
     ClaimResult,
     ClaimStatus,
+    DueTick,
+    DueTicks,
+    FireReply,
     Outcome,
     ParentRead,
+    SubmitRejected,
     WaitingRecord,
 )
 
@@ -155,11 +159,8 @@ def decode_claim(res: list[Any]) -> ClaimResult:
         cut = res.index("@parents")
         tail, res = res[cut + 1 :], res[:cut]
         j = 0
-        while j < len(tail):  # per task: id, parent count, then id, status, results each
-            n = int(tail[j + 1])
-            reads = tail[j + 2 : j + 2 + 3 * n]
-            parented[tail[j]] = tuple(zip(reads[::3], reads[1::3], reads[2::3], strict=True))
-            j += 2 + 3 * n
+        while j < len(tail):  # per task: its id, then its parents' reads
+            parented[tail[j]], j = decode_parent_reads(tail, j + 1)
     fields = _CLAIM_FIELDS
     count = (len(res) - 2) // (fields + 1)  # each task: its fields, then its parameters
     params = res[2 + fields * count :]
@@ -206,3 +207,42 @@ def decode_counts(res: list[Any]) -> tuple[int, ...]:
     """A reply of counts (``reap``: workers, requeued, stalled; ``promote``: promoted,
     ms until the next is due)."""
     return tuple(int(x) for x in res)
+
+
+def decode_parent_reads(res: list[Any], at: int = 0) -> tuple[tuple[ParentRead, ...], int]:
+    """The parents' reads of one task (common.lua ``parent_reads``) starting at ``at``: a
+    count, then parent id, status ('' when gone) and results (None when none) each; with
+    the position after them."""
+    n = int(res[at])
+    reads = res[at + 1 : at + 1 + 3 * n]
+    return tuple(zip(reads[::3], reads[1::3], reads[2::3], strict=True)), at + 1 + 3 * n
+
+
+def decode_submit(res: list[Any]) -> SubmitRejected | list[tuple[str, str]]:
+    """A submit's reply (``lua/submit.lua``): the batch's refusal, or per task its kind
+    (new, later, exists, or a refusal of its own) and value."""
+    if res[0] == "rejected":
+        return decode_rejected(res)
+    return list(zip(res[1::2], res[2::2], strict=True))
+
+
+def decode_rejected(res: list[Any]) -> SubmitRejected:
+    """A refused batch (``lua/submit.lua``, ``lua/workflow.lua``): 'rejected', position,
+    kind, value."""
+    return SubmitRejected(int(res[1]), res[2], res[3])
+
+
+def decode_sched_due(res: list[Any]) -> DueTicks:
+    """``lua/sched_due.lua``'s reply: the clock, the wait, then four fields per tick."""
+    rest = res[2:]
+    fields = zip(rest[::4], rest[1::4], rest[2::4], rest[3::4], strict=True)
+    ticks = [
+        DueTick(name, int(float(score)), raw or None, last or None)
+        for name, score, raw, last in fields
+    ]
+    return DueTicks(int(res[0]), int(res[1]), ticks)
+
+
+def decode_sched_fire(res: list[Any]) -> FireReply:
+    """``lua/sched_fire.lua``'s reply: the wait, then outcome and task id per tick."""
+    return FireReply(int(res[0]), list(zip(res[1::2], res[2::2], strict=True)))

@@ -126,3 +126,36 @@ class WaitingRecord(NamedTuple):
     submitted_at: str  # ms of the Redis clock
     params: str  # JSON text, '' for {}
     priority: int
+
+
+class SubmitRejected(NamedTuple):
+    """A submit or workflow batch refused whole: the task that stopped it, and why."""
+
+    position: int  # 1-based position of the task in the batch (0: the batch as a whole)
+    kind: str  # conflict | expired | noqueue (| unknown, order: workflows)
+    value: str  # the status, same content 0/1, the queue, or the parent ids
+
+
+class DueTick(NamedTuple):
+    """A schedule tick ``lua/sched_due.lua`` found due."""
+
+    name: str
+    tick: int  # ms
+    definition: str | None  # the schedule's JSON (None: gone)
+    last: str | None  # JSON of the last tick's outcome (None: none yet)
+
+
+class DueTicks(NamedTuple):
+    """``lua/sched_due.lua``'s reply."""
+
+    now: int  # ms of the Redis clock
+    wait_ms: int  # until the earliest tick (-1: none)
+    ticks: list[DueTick]
+
+
+class FireReply(NamedTuple):
+    """``lua/sched_fire.lua``'s reply: the wait until the next tick, and per tick fired
+    its outcome (``FireOutcome``) and task id."""
+
+    wait_ms: int
+    fired: list[tuple[str, str]]
