@@ -49,6 +49,7 @@ from jobbers.store.protocol import (
     ClaimStatus,
     Outcome,
     StopReason,
+    TaskBeatReply,
     TypeSpec,
 )
 from jobbers.store.runs import FinishArgs, connection_name
@@ -819,10 +820,8 @@ class Worker:
         except RETRIED as exc:
             log.warning("task %s: heartbeat not recorded (%s)", run.claimed.id, exc)
             return
-        if answer == "cancel":
-            self._stop_run(run, StopReason.CANCELLED)
-        elif answer == "stale":
-            self._stop_run(run, StopReason.LOST)
+        if answer is not TaskBeatReply.OK:
+            self._stop_run(run, StopReason(answer))
 
     async def _execute(self, run: Run) -> None:
         claimed = run.claimed

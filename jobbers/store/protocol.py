@@ -52,6 +52,14 @@ class StopReason(StrEnum):
         return RunOutcome(self.value)
 
 
+class TaskBeatReply(StrEnum):
+    """A task heartbeat's answer (``lua/task_beat.lua``): go on, or the reason to stop."""
+
+    OK = "ok"
+    CANCELLED = StopReason.CANCELLED.value  # a cancel is pending
+    LOST = StopReason.LOST.value  # the run is no longer this worker's
+
+
 class TypeSpec(NamedTuple):
     """What a worker tells a claim about one task type it runs, fixed at start."""
 

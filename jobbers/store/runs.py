@@ -20,7 +20,7 @@ from jobbers.models.task import TaskStatus
 from jobbers.store.codec import decode_claim, decode_counts, decode_finish, decode_worker_beat
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane, LaneBusy
-from jobbers.store.protocol import BeatResult, ClaimResult, Outcome, RunOutcome
+from jobbers.store.protocol import BeatResult, ClaimResult, Outcome, RunOutcome, TaskBeatReply
 from jobbers.store.protocol import ClaimedTask as ClaimedTask  # where workers import it from
 from jobbers.store.scripts import Scripts
 
@@ -197,9 +197,9 @@ class RuntimeState:
 
     async def task_heartbeat(
         self, task_id: str, run_id: str, progress: float | None = None, message: str | None = None
-    ) -> str:
-        """Record a heartbeat (and progress); returns ``ok``, ``cancel`` or ``stale``."""
-        return str(
+    ) -> TaskBeatReply:
+        """Record a heartbeat (and progress); go on (``OK``), or why the run must stop."""
+        return TaskBeatReply(
             await self.scripts.run(
                 "task_beat",
                 task_id,
