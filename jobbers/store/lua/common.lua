@@ -1,26 +1,21 @@
--- common.lua: the helpers of every script. The contract of every script: ARGV[1] is the
--- key prefix; keys are built here exactly as jobbers/store/keys.py documents them. Times are
--- milliseconds of the Redis clock, so no host clock ever decides a lease or a due time.
--- jobbers targets standalone Redis/Valkey (or Sentinel): scripts derive keys, which
--- Redis Cluster would not allow.
--- Each helper starts at a line `-- helper: <name>` and runs to the next such line (blank
--- lines and all). A script names the helpers it uses, every one it reaches through
--- another included, in `-- uses:` lines of its header; jobbers/store/scripts.py sends it
--- the text above the first helper, then those helpers in this file's order. A script's
--- prelude runs on every call (each closure it makes is paid cold), so it carries only
--- what it uses.
+-- common.lua: the scripts' helpers. ARGV[1] is the key prefix; times are ms of the Redis
+-- clock. A helper runs from its `-- helper: <name>` line to the next (blank lines and all);
+-- a script gets the text above the first helper, then the helpers its `-- uses:` lines
+-- name, in this order (jobbers/store/scripts.py): a prelude runs on every call.
 local P = ARGV[1]
 local NOW
 do
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- K_<name>: every key, named as jobbers/store/keys.py names it (a method there is a
--- function here, a property a string), one helper each so a script carries only the keys
--- it uses. Plain locals, not fields of a table `K`: a table of them cost a claim twice as
--- much prelude. A script builds the keys of its arguments once, in a table `KEY` at its
--- top; the keys of the ids it meets (tasks, parents, workers) are built by these helpers.
 -- helper: K_task
+-- K_<name>: every key, built exactly as jobbers/store/keys.py names and documents it (a
+-- method there is a function here, a property a string; tests/test_lane.py compares
+-- them), one helper each so that a script carries only the keys it uses. Plain locals,
+-- not fields of a table `K`, which cost every prelude one table insert per key. A script
+-- builds the keys of its arguments once, in a table `KEY` at its top; the keys of the ids
+-- it meets (tasks, parents, workers) come from these helpers. jobbers targets standalone
+-- Redis/Valkey (or Sentinel): scripts derive keys, which Redis Cluster would not allow.
 local function K_task(id) return P .. 'task:' .. id end
 -- helper: K_params
 local function K_params(id) return P .. 'task:' .. id .. ':p' end
