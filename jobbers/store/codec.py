@@ -1,9 +1,10 @@
 """What the store reads back: the task HASH, the compact waiting record, every script reply.
 
 The one place that knows the layout of a stored record or of a script's reply: the
-``\x1f`` waiting record (``pack_record``/``unpack_record`` in ``lua/common.lua`` are its
+``\\x1f`` waiting record (``pack_record``/``unpack_record`` in ``lua/common.lua`` are its
 Lua side) and the flat arrays the scripts answer with, turned into the named records of
-``jobbers.store.protocol``.
+``jobbers.store.protocol``. (A reply of one status and its detail, such as cancel's
+``{'conflict', status}``, is read where its verb maps the status to an error.)
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """The named protocol between Python and the Lua scripts: statuses, outcomes, reply records.
 
-The scripts answer with flat arrays of strings; ``jobbers.store.codec`` turns each reply
-into the records below, so no caller reads a reply by position. Every value here is the
-string the scripts send or expect: a ``StrEnum`` compares equal to it, and one event has
-one name from the worker that stops a run to the hook that sees its outcome.
+The scripts answer with flat arrays of strings; ``jobbers.store.codec`` turns the replies
+that carry records (a claim's tasks, a batch's outcomes, due ticks, parents' reads) into
+the records below, so no caller reads one by stride. Every value here is the string the
+scripts send or expect: a ``StrEnum`` compares equal to it, and one event has one name
+from the worker that stops a run, through the script, to the hook that sees its outcome
+(a run stopped by a shutdown under policy STOP is ``stopped`` all the way; its task's
+status is ``stalled``, as for a missed heartbeat).
 """
 
 from __future__ import annotations
@@ -45,11 +48,6 @@ class StopReason(StrEnum):
     STOPPED = RunOutcome.STOPPED.value  # worker shutdown, policy STOP: the task ends stalled
     RESUBMITTED = RunOutcome.RESUBMITTED.value  # worker shutdown or retire, policy RESUBMIT
     LOST = RunOutcome.LOST.value  # the run is no longer this worker's: nothing to record
-
-    @property
-    def outcome(self) -> RunOutcome:
-        """The outcome a run stopped for this reason ends with."""
-        return RunOutcome(self.value)
 
 
 class TaskBeatReply(StrEnum):
