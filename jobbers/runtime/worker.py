@@ -42,7 +42,17 @@ from jobbers.models.task_config import DeadLetterPolicy, TaskConfig, TaskShutdow
 from jobbers.registry import registered_tasks
 from jobbers.runtime.threads import DaemonThreadPool
 from jobbers.store.facade import StateManager
-from jobbers.store.runs import ClaimedTask, ClaimResult, FinishArgs, Outcome, connection_name
+from jobbers.store.protocol import (
+    ClaimedTask,
+    ClaimResult,
+    ClaimSpec,
+    ClaimStatus,
+    Outcome,
+    StopReason,
+    TaskBeatReply,
+    TypeSpec,
+)
+from jobbers.store.runs import FinishArgs, connection_name
 from jobbers.store.workflows import decode_parents
 
 log = logging.getLogger("jobbers.runtime.worker")
@@ -51,24 +61,13 @@ HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
 
 
-def _capped_with_room(known: dict[str, tuple[int, int, int]]) -> list[str]:
+def _capped_with_room(known: dict[str, ClaimSpec]) -> list[str]:
     """The capped task types with a free slot: the type doorbells a fetcher waits on.
 
     A claim that leaves tasks of a capped type at its worker's cap rings that type's bell
     instead of the queue's, so that workers at the same cap are not woken in a loop.
     """
-    return sorted(key for key, (_, _, free) in known.items() if free > 0)
-
-
-# The outcome verbs of ``StateManager.outcome_args`` as the hooks and metrics name them.
-_OUTCOMES = {
-    "complete": RunOutcome.COMPLETED,
-    "retry": RunOutcome.RETRIED,
-    "fail": RunOutcome.FAILED,
-    "cancel": RunOutcome.CANCELLED,
-    "resubmit": RunOutcome.RESUBMITTED,
-    "stall": RunOutcome.STOPPED,
-}
+    return sorted(key for key, spec in known.items() if spec.free > 0)
 
 
 def _call_fenced(run: Run, stop: threading.Event) -> Any:
@@ -316,7 +315,7 @@ class Run:
     config: TaskConfig
     queue: str
     atask: asyncio.Task[None] | None = None
-    stop_reason: str | None = None  # cancel, stop, resubmit, stale
+    stop_reason: StopReason | None = None
     error: BaseException | None = None  # what the task raised, for the hooks
     thread_stop: threading.Event | None = None  # set to stop a ``def`` task's thread
 
@@ -351,8 +350,8 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.id = worker_id or new_worker_id()
         self.registry = {cfg.key: cfg for cfg in registered_tasks().values()}
-        self.known = {
-            key: (
+        self.type_specs = {
+            key: TypeSpec(
                 int(cfg.max_heartbeat_interval.total_seconds() * 1000)
                 if cfg.max_heartbeat_interval
                 else 0,
@@ -365,7 +364,7 @@ class Worker:
         self.not_before: dict[str, float] = {}
         self.blocked: set[str] = set()
         # The free slots per type told to the claim sent ahead of the current blocking wait.
-        self._armed_known: dict[str, tuple[int, int, int]] | None = None
+        self._armed_known: dict[str, ClaimSpec] | None = None
         self.hot: set[str] = set()
         self.writer = OutcomeWriter(state)
         self.stopping = False
@@ -452,7 +451,7 @@ class Worker:
         self.stopping = True
         for run in list(self.runs.values()):
             if run.config.on_shutdown == TaskShutdownPolicy.RESUBMIT:
-                self._stop_run(run, "resubmit")
+                self._stop_run(run, StopReason.RESUBMITTED)
         self._done.set()
         self._changed.set()
 
@@ -462,7 +461,7 @@ class Worker:
             log.warning("second stop signal: stopping every task now")
             self.hard_stop = True
             for run in list(self.runs.values()):
-                self._stop_run(run, "stop")
+                self._stop_run(run, StopReason.STOPPED)
             return
         log.info(
             "stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs)
@@ -474,9 +473,9 @@ class Worker:
                 continue  # already being stopped (re-queued on retiring, or cancelled)
             match run.config.on_shutdown:
                 case TaskShutdownPolicy.STOP:
-                    self._stop_run(run, "stop")
+                    self._stop_run(run, StopReason.STOPPED)
                 case TaskShutdownPolicy.RESUBMIT:
-                    self._stop_run(run, "resubmit")
+                    self._stop_run(run, StopReason.RESUBMITTED)
                 case TaskShutdownPolicy.CONTINUE:
                     pass
         self._done.set()
@@ -600,7 +599,7 @@ class Worker:
         of that type, and the doorbells of the capped types with room are part of the wait.
         """
         self._changed.set()
-        stale = self._armed_known is not None and self._armed_known != self._known()
+        stale = self._armed_known is not None and self._armed_known != self._claim_specs()
         if self._blocking_on is not None and (
             stale or set(self._eligible()) != set(self._blocking_on)
         ):
@@ -652,7 +651,7 @@ class Worker:
             if free <= 0:
                 return
             self._blocking_on = eligible
-            known = self._armed_known = self._known()
+            known = self._armed_known = self._claim_specs()
             try:
                 res = await self.state.wait_and_claim(
                     self.id,
@@ -669,7 +668,7 @@ class Worker:
             await self._took(queue, free, res)
             return
         self._blocking_on = eligible
-        known = self._armed_known = self._known()
+        known = self._armed_known = self._claim_specs()
         try:
             rung = await self.state.wait_for_work(
                 eligible, self.wake_key, timeout, _capped_with_room(known)
@@ -722,13 +721,13 @@ class Worker:
         for q in eligible:
             self._credit[q] = min(self._credit[q], cap)
 
-    def _known(self) -> dict[str, tuple[int, int, int]]:
+    def _claim_specs(self) -> dict[str, ClaimSpec]:
         """The claimable types with their free slots under each task's own cap."""
         running = Counter(run.config.key for run in self.runs.values())
         return {
-            key: (hb, dlq, -1 if cap is None else max(0, cap - running[key]))
-            for key, (hb, dlq), cap in (
-                (k, v, self.registry[k].max_concurrent) for k, v in self.known.items()
+            key: ClaimSpec(*spec, -1 if cap is None else max(0, cap - running[key]))
+            for key, spec, cap in (
+                (k, v, self.registry[k].max_concurrent) for k, v in self.type_specs.items()
             )
         }
 
@@ -746,7 +745,7 @@ class Worker:
         free = self._free(queue)
         if free <= 0:
             return
-        known = self._known()
+        known = self._claim_specs()
         res = await self.state.claim(
             self.id, queue, free, known, config_version=self.routing.version
         )
@@ -759,27 +758,29 @@ class Worker:
         before a run of a capped type ended skipped that type, and rang its doorbell, which
         the next wait includes now that the type has room.
         """
-        if res.status == "ok" and len(res.tasks) == free:
+        if res.status is ClaimStatus.OK and len(res.tasks) == free:
             self.hot.add(queue)
         else:
             self.hot.discard(queue)
         match res.status:
-            case "limited":
+            case ClaimStatus.LIMITED:
                 self.not_before[queue] = time.monotonic() + res.retry_after_ms / 1000
-            case "paused" | "noqueue" | "config":
+            case ClaimStatus.PAUSED | ClaimStatus.NOQUEUE | ClaimStatus.CONFIG:
                 await self.refresh_routing()
-            case "dead":
+            case ClaimStatus.DEAD:
                 log.warning("lease lapsed; registering again")
                 await self._register()
-            case "ok" if self.stopping:
+            case ClaimStatus.OK if self.stopping:
                 # Claimed while the stop signal arrived: hand the tasks straight back.
                 for claimed in res.tasks:
-                    args = self.state.outcome_args(claimed.id, claimed.run_id, "resubmit")
+                    args = self.state.outcome_args(
+                        claimed.id, claimed.run_id, RunOutcome.RESUBMITTED
+                    )
                     await self._record(
                         Run(claimed, self.registry[f"{claimed.name}@{claimed.version}"], queue),
                         args,
                     )
-            case "ok":
+            case ClaimStatus.OK:
                 # Types at their cap stay waiting without holding the queue: the claim
                 # rings their own doorbell, which this worker waits on again once it has
                 # a free slot of the type (see `_capped_with_room`).
@@ -800,8 +801,8 @@ class Worker:
         self.runs[claimed.id] = run
         run.atask = asyncio.create_task(self._execute(run), name=f"task-{claimed.id}")
 
-    def _stop_run(self, run: Run, reason: str) -> None:
-        if run.stop_reason is None or reason == "stale":
+    def _stop_run(self, run: Run, reason: StopReason) -> None:
+        if run.stop_reason is None or reason is StopReason.LOST:
             run.stop_reason = reason
         if run.atask is not None and not run.atask.done():
             run.atask.cancel()
@@ -819,10 +820,8 @@ class Worker:
         except RETRIED as exc:
             log.warning("task %s: heartbeat not recorded (%s)", run.claimed.id, exc)
             return
-        if answer == "cancel":
-            self._stop_run(run, "cancel")
-        elif answer == "stale":
-            self._stop_run(run, "stale")
+        if answer is not TaskBeatReply.OK:
+            self._stop_run(run, StopReason(answer))
 
     async def _execute(self, run: Run) -> None:
         claimed = run.claimed
@@ -884,7 +883,7 @@ class Worker:
             raise
         except BaseException as exc:
             return self._failed_safely(run, exc, retryable=False)
-        return self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
+        return self.state.outcome_args(claimed.id, claimed.run_id, RunOutcome.COMPLETED, payload)
 
     async def _in_thread(self, run: Run) -> Any:
         """Run a plain ``def`` task in the thread pool, leaving the event loop free.
@@ -932,8 +931,7 @@ class Worker:
         started = time.perf_counter()
         args = await self._outcome(run)
         duration = time.perf_counter() - started
-        verb = args[2] if args is not None else ""
-        outcome = _OUTCOMES.get(verb, RunOutcome.LOST)
+        outcome = RunOutcome(args[2]) if args is not None else RunOutcome.LOST
         call_hooks(hooks, "after_run", info, outcome, run.error, duration)
         if args is not None and outcome is RunOutcome.RETRIED:
             delay_ms = int(args[3])
@@ -952,7 +950,9 @@ class Worker:
         except Exception as err:
             message = f"{type(exc).__name__} (it could not be described: {type(err).__name__})"
             entry = self._entry(run, "error", message)
-            return self.state.outcome_args(run.claimed.id, run.claimed.run_id, "fail", "", entry)
+            return self.state.outcome_args(
+                run.claimed.id, run.claimed.run_id, RunOutcome.FAILED, "", entry
+            )
 
     def _entry(
         self, run: Run, kind: str, message: str, exc: BaseException | None = None
@@ -977,26 +977,28 @@ class Worker:
         if retryable and cfg.is_expected(exc) and claimed.attempt < cfg.max_retries:
             delay = cfg.retry_delay_for(claimed.attempt + 1)
             delay_ms = "-1" if delay is None else str(int(delay * 1000))
-            return self.state.outcome_args(claimed.id, claimed.run_id, "retry", delay_ms, entry)
-        return self.state.outcome_args(claimed.id, claimed.run_id, "fail", "", entry)
+            return self.state.outcome_args(
+                claimed.id, claimed.run_id, RunOutcome.RETRIED, delay_ms, entry
+            )
+        return self.state.outcome_args(claimed.id, claimed.run_id, RunOutcome.FAILED, "", entry)
 
     def _interrupted(self, run: Run) -> FinishArgs | None:
         tid, run_id = run.claimed.id, run.claimed.run_id
         match run.stop_reason:
-            case "cancel":
+            case StopReason.CANCELLED:
                 entry = self._entry(run, "cancelled", "cancelled while running")
-                return self.state.outcome_args(tid, run_id, "cancel", "", entry)
-            case "resubmit":
+                return self.state.outcome_args(tid, run_id, RunOutcome.CANCELLED, "", entry)
+            case StopReason.RESUBMITTED:
                 entry = self._entry(run, "interrupted", "worker shut down; task resubmitted")
                 cap = str(self.settings.max_recoveries)
-                return self.state.outcome_args(tid, run_id, "resubmit", cap, entry)
-            case "stale":
+                return self.state.outcome_args(tid, run_id, RunOutcome.RESUBMITTED, cap, entry)
+            case StopReason.LOST:
                 return None
             case _:
                 entry = self._entry(
                     run, "stopped", "worker shut down while the task ran (policy STOP)"
                 )
-                return self.state.outcome_args(tid, run_id, "stall", "", entry)
+                return self.state.outcome_args(tid, run_id, RunOutcome.STOPPED, "", entry)
 
     async def _record(self, run: Run, args: FinishArgs | None) -> None:
         """Write an outcome, retrying through a Redis outage; a stale answer is final.
@@ -1031,7 +1033,7 @@ class Worker:
                     log.error("task %s: %s outcome refused (%s)", run.claimed.id, args[2], exc)
                     message = f"the {args[2]} outcome could not be recorded: {exc}"
                     entry = self._entry(run, "error", message)
-                    args = self.state.outcome_args(args[0], args[1], "fail", "", entry)
+                    args = self.state.outcome_args(args[0], args[1], RunOutcome.FAILED, "", entry)
                     fallback, refusals = True, 0
                     continue
                 if self.hard_stop:
@@ -1056,7 +1058,7 @@ class Worker:
         claimed, verb = run.claimed, args[2]
         error = json.loads(args[4]).get("message", "") if args[4] else ""
         what = status
-        if status in ("submitted", "scheduled") and verb == "retry":
+        if status in ("submitted", "scheduled") and verb == RunOutcome.RETRIED:
             delay = int(args[3]) / 1000
             when = f"in {delay:g}s" if delay >= 0 else "at once"
             what = f"retried {when} (attempt {claimed.attempt + 1} failed: {error})"
@@ -1106,15 +1108,15 @@ class Worker:
         if res.reaped:
             log.warning("this worker was declared dead; its runs were recovered elsewhere")
             for run in list(self.runs.values()):
-                self._stop_run(run, "stale")
+                self._stop_run(run, StopReason.LOST)
             await self._register()
             return
         for tid in res.stale:
             if tid in self.runs:
-                self._stop_run(self.runs[tid], "stale")
+                self._stop_run(self.runs[tid], StopReason.LOST)
         for tid in res.cancels:
             if tid in self.runs:
-                self._stop_run(self.runs[tid], "cancel")
+                self._stop_run(self.runs[tid], StopReason.CANCELLED)
         if res.config_version != self.routing.version:
             await self.refresh_routing()
         # Recovering dead peers right after an outage would mistake every worker for
@@ -1156,6 +1158,6 @@ class Worker:
         if data.startswith("cancel:"):
             run = self.runs.get(data[len("cancel:") :])
             if run is not None:
-                self._stop_run(run, "cancel")
+                self._stop_run(run, StopReason.CANCELLED)
         elif data == "config":
             await self.refresh_routing()
