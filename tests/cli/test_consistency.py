@@ -13,7 +13,6 @@ import pytest
 from jobbers.cli import views
 from jobbers.cli.app import app
 from jobbers.cli.exit_codes import ExitCode
-from jobbers.cli.main import quick
 from jobbers.cli.output import Mode, Output
 from jobbers.cli.session import CliConfig
 from typer.testing import CliRunner, Result
@@ -83,13 +82,6 @@ def test_a_malformed_url_is_a_usage_error(cli: Cli, url: str) -> None:
     assert env.exit_code == ExitCode.USAGE and "JOBBERS_URL" in env.stderr
 
 
-def test_a_malformed_url_is_a_usage_error_on_the_quick_path(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert quick(["status", MISSING, "--url", "http//host"]) == ExitCode.USAGE
-    assert "is not a manager URL" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------------- help and version
 
 
@@ -100,10 +92,8 @@ def test_help_shows_no_bool_beside_flags(cli: Cli) -> None:
         assert "<str>" in page or "--version" in page, "options that take a value keep theirs"
 
 
-def test_version_as_a_command_and_a_flag(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_as_a_command_and_a_flag(cli: Cli) -> None:
     assert cli.ok("version").stdout == cli.ok("--version").stdout == f"jobbers {__version__}\n"
-    assert quick(["version"]) == 0
-    assert capsys.readouterr().out == f"jobbers {__version__}\n"
 
 
 # ---------------------------------------------------------------------- errors in CLI words
