@@ -22,8 +22,6 @@ import typer
 import typer.core
 import typer.main
 
-from .session import config_of
-
 TASKS, SYSTEM, CONFIG, PROCESSES = "Tasks", "System", "Configuration", "Processes"
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -272,6 +270,8 @@ def root(
     ] = None,
 ) -> None:
     """Operate jobbers from the terminal."""
+    from .session import config_of  # every command loads it; the help page need not
+
     config_of(ctx).url = url
 
 
