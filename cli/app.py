@@ -23,6 +23,7 @@ import typer.core
 import typer.main
 
 TASKS, SYSTEM, CONFIG, PROCESSES = "Tasks", "System", "Configuration", "Processes"
+# The process commands hand their arguments untouched to the process's own parser.
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
