@@ -13,6 +13,7 @@ what each path loads; ``bench/cli_startup.py`` times them against a bare Typer a
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -194,6 +195,21 @@ class LazyGroup(typer.core.TyperGroup):
             )
             return stand_in
         return load(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Resolve as Typer does, with its "Did you mean" taken from the table.
+
+        Typer suggests close names from ``self.commands``, which a lazy group leaves empty.
+        """
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as error:
+            message = getattr(error, "message", None)
+            matches = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            if self.suggest_commands and isinstance(message, str) and matches:
+                names = ", ".join(repr(m) for m in matches)
+                error.message = f"{message.rstrip('.')}. Did you mean {names}?"
+            raise
 
     @contextlib.contextmanager
     def listing(self) -> Iterator[None]:

@@ -21,7 +21,7 @@ from jobbers import __version__
 from jobbers.api.schemas import TaskPage
 from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task
-from tests.cli.conftest import Cli, PortalTransport, poll
+from tests.cli.conftest import Cli, PortalTransport, poll, run_jobbers
 
 MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"
 
@@ -104,6 +104,15 @@ def test_errors_name_commands_not_routes(cli: Cli) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert "create it with: jobbers queues create nosuch" in result.stderr
     assert "POST" not in result.stderr and "/queues" not in result.stderr
+
+
+def test_a_mistyped_command_gets_close_names_from_the_lazy_table() -> None:
+    typo = run_jobbers("stauts", "x")
+    assert typo.returncode == ExitCode.USAGE and typo.stdout == ""
+    assert typo.stderr == (
+        "error: No such command 'stauts'. Did you mean 'stats', 'status'? (see 'jobbers --help')\n"
+    )
+    assert "Did you mean" not in run_jobbers("xyzzy").stderr
 
 
 def test_a_bad_status_lists_the_valid_ones(cli: Cli) -> None:
