@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..snapshot import Snapshot
-from .cells import clip, duration, short_id, since
-from .running import task_label
-from .table import Col, LiveTable, Row
+from .cells import clip, duration, since
+from .running import TaskTable, task_label
+from .table import Col, Row
 
 
-class DeadLetterTable(LiveTable):
+class DeadLetterTable(TaskTable):
     """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -21,9 +21,7 @@ class DeadLetterTable(LiveTable):
         """A mark, the task, its queue and attempt, when it failed; the error takes the rest."""
         return [
             Col("mark", " ", 1),
-            Col("id", "ID", 26, least=7, snap=True),
-            Col("task", "Task", 24, least=12),
-            Col("queue", "Queue", 14, least=7),
+            *self.task_columns(),
             Col("attempt", "Attempt", 7, right=True),
             Col("failed", "Failed", 7, right=True),
             Col("error", "Error", 30, least=10, grow=True),
@@ -44,9 +42,7 @@ class DeadLetterTable(LiveTable):
             failed = since(snapshot.now, t.completed_at)
             cells = [
                 Text("●", style=p.accent) if tid in self.marked else Text(" "),
-                Text(short_id(tid, w("id")), style=p.muted, no_wrap=True),
-                Text(clip(label, w("task")), no_wrap=True),
-                Text(clip(t.queue, w("queue")), no_wrap=True),
+                *self.task_cells(t, label, p.muted),
                 Text(str(t.attempt_number), justify="right"),
                 Text(duration(failed), justify="right", no_wrap=True),
                 Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 
 from jobbers.api.schemas import TaskSummary
@@ -16,15 +17,42 @@ def task_label(task: TaskSummary) -> str:
     return f"{task.name}@{task.version}"
 
 
-class RunningTable(LiveTable):
+class TaskTable(LiveTable):
+    """A table of task rows, which all start with the task's id, name@version and queue."""
+
+    @staticmethod
+    def task_columns(id_label: str = "ID") -> list[Col]:
+        """The id, task and queue columns, as every task table shows them."""
+        return [
+            Col("id", id_label, 26, least=7, snap=True),
+            Col("task", "Task", 24, least=12),
+            Col("queue", "Queue", 14, least=7),
+        ]
+
+    def task_cells(self, task: TaskSummary, label: str, id_style: Style) -> list[Text]:
+        """The cells of ``task_columns`` for one task, cut to their widths."""
+        w = self.width_of
+        return [
+            Text(short_id(task.id, w("id")), style=id_style, no_wrap=True),
+            Text(clip(label, w("task")), no_wrap=True),
+            Text(clip(task.queue, w("queue")), no_wrap=True),
+        ]
+
+    def keeps(self, task: TaskSummary, label: str, *fields: object) -> bool:
+        """True when the filter keeps the row: its free text in the id, label, queue or
+        ``fields``, and its ``name:`` (the page's API has no name filter) the task's name."""
+        if not self.filter.matches(task.id, label, task.queue, *fields):
+            return False
+        return not self.filter.name or task.name == self.filter.name
+
+
+class RunningTable(TaskTable):
     """One row per running task; heartbeats near or past their limit are coloured."""
 
     def columns_for(self, width: int) -> list[Col]:
         """Heartbeat and progress always; ids and names squeezed first, the message dropped."""
         return [
-            Col("id", "ID", 26, least=7, snap=True),
-            Col("task", "Task", 24, least=12),
-            Col("queue", "Queue", 14, least=7),
+            *self.task_columns(),
             Col("worker", "Worker", 22, least=8),
             Col("elapsed", "Elapsed", 7, right=True),
             Col("progress", "Progress", 16, least=9),
@@ -41,14 +69,10 @@ class RunningTable(LiveTable):
         out: list[Row] = []
         for t in snapshot.active.items:
             label = task_label(t)
-            if not self.filter.matches(t.id, label, t.queue, t.worker_id, t.progress_message):
-                continue
-            if self.filter.name and t.name != self.filter.name:
+            if not self.keeps(t, label, t.worker_id, t.progress_message):
                 continue
             cells = [
-                Text(short_id(t.id, w("id")), style=p.muted, no_wrap=True),
-                Text(clip(label, w("task")), no_wrap=True),
-                Text(clip(t.queue, w("queue")), no_wrap=True),
+                *self.task_cells(t, label, p.muted),
                 Text(middle(t.worker_id or "—", w("worker")), no_wrap=True),
                 Text(duration(t.elapsed_s), justify="right", no_wrap=True),
                 progress_bar(t.progress, None, w("progress")),
@@ -60,15 +84,13 @@ class RunningTable(LiveTable):
         return out
 
 
-class StalledTable(LiveTable):
+class StalledTable(TaskTable):
     """Tasks the cleaner marked stalled: retry them (``r``) or open them (``enter``)."""
 
     def columns_for(self, width: int) -> list[Col]:
         """Who stalled, where, and how long ago its last heartbeat was; the reason if it fits."""
         return [
-            Col("id", "Stalled", 26, least=7, snap=True),
-            Col("task", "Task", 24, least=12),
-            Col("queue", "Queue", 14, least=7),
+            *self.task_columns("Stalled"),
             Col("worker", "Worker", 22, least=8, drop=2),
             Col("beat", "Last beat", 9, right=True),
             Col("error", "Reason", 12, least=8, drop=1, grow=True),
@@ -83,15 +105,11 @@ class StalledTable(LiveTable):
         out: list[Row] = []
         for t in snapshot.stalled.items:
             label = task_label(t)
-            if not self.filter.matches(t.id, label, t.queue, t.worker_id, t.last_error):
-                continue
-            if self.filter.name and t.name != self.filter.name:
+            if not self.keeps(t, label, t.worker_id, t.last_error):
                 continue
             beat = since(snapshot.now, t.heartbeat_at or t.started_at)
             cells = [
-                Text(short_id(t.id, w("id")), style=p.error, no_wrap=True),
-                Text(clip(label, w("task")), no_wrap=True),
-                Text(clip(t.queue, w("queue")), no_wrap=True),
+                *self.task_cells(t, label, p.error),
                 Text(middle(t.worker_id or "—", w("worker")), no_wrap=True),
                 Text(duration(beat), justify="right", style=p.warning),
                 Text(clip(t.last_error or "stalled", w("error")), style=p.muted, no_wrap=True),

@@ -5,20 +5,18 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..snapshot import Snapshot
-from .cells import clip, duration, short_id
-from .running import task_label
-from .table import Col, LiveTable, Row
+from .cells import clip, duration
+from .running import TaskTable, task_label
+from .table import Col, Row
 
 
-class ScheduledTable(LiveTable):
+class ScheduledTable(TaskTable):
     """One scheduled page; an overdue task (the scheduler is behind) shows in the warning colour."""
 
     def columns_for(self, width: int) -> list[Col]:
         """The task, its queue and attempt, when it is due; the error it retries takes the rest."""
         return [
-            Col("id", "ID", 26, least=7, snap=True),
-            Col("task", "Task", 24, least=12),
-            Col("queue", "Queue", 14, least=7),
+            *self.task_columns(),
             Col("attempt", "Attempt", 7, right=True),
             Col("due", "Due in", 9, right=True),
             Col("at", "Due at", 8),
@@ -35,9 +33,7 @@ class ScheduledTable(LiveTable):
         out: list[Row] = []
         for t in snapshot.scheduled.items:
             label = task_label(t)
-            if not self.filter.matches(t.id, label, t.queue, t.last_error):
-                continue
-            if self.filter.name and t.name != self.filter.name:
+            if not self.keeps(t, label, t.last_error):
                 continue
             due = t.due_in_s
             if due is None:
@@ -48,9 +44,7 @@ class ScheduledTable(LiveTable):
                 due_text = Text(duration(due), justify="right")
             at = t.scheduled_for.astimezone(zone).strftime("%H:%M:%S") if t.scheduled_for else "—"
             cells = [
-                Text(short_id(t.id, w("id")), style=p.muted, no_wrap=True),
-                Text(clip(label, w("task")), no_wrap=True),
-                Text(clip(t.queue, w("queue")), no_wrap=True),
+                *self.task_cells(t, label, p.muted),
                 Text(str(t.attempt_number), justify="right"),
                 due_text,
                 Text(at, no_wrap=True),
