@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
+
+from jobbers.api.schemas import TaskSummary
 
 from ..snapshot import Snapshot
 from .cells import clip, duration, since
-from .running import TaskTable, task_label
-from .table import Col, Row
+from .running import TaskTable
+from .table import Col
 
 
-class DeadLetterTable(TaskTable):
+class DeadLetterTable(TaskTable[TaskSummary]):
     """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
+
+    filters_name = False  # GET /dead-letter-queue filters by name itself
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -27,28 +33,26 @@ class DeadLetterTable(TaskTable):
             Col("error", "Error", 30, least=10, grow=True),
         ]
 
-    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
-        """The page as the API filtered it, narrowed by free text; None without a page."""
-        if snapshot.dlq is None:
-            return None
+    def page(self, snapshot: Snapshot) -> Sequence[TaskSummary] | None:
+        """The page as the API filtered it (by name, queue and version)."""
+        return None if snapshot.dlq is None else snapshot.dlq.items
+
+    def searched(self, task: TaskSummary) -> tuple[object, ...]:
+        """The error it failed with."""
+        return (task.last_error,)
+
+    def cells(self, task: TaskSummary, label: str, snapshot: Snapshot) -> list[Text]:
+        """Its mark, attempt, how long ago it failed and the error."""
         p = self.palette
         w = self.width_of
-        out: list[Row] = []
-        for t in snapshot.dlq.items:
-            label = task_label(t)
-            if not self.filter.matches(t.id, label, t.queue, t.last_error):
-                continue
-            tid = str(t.id)
-            failed = since(snapshot.now, t.completed_at)
-            cells = [
-                Text("●", style=p.accent) if tid in self.marked else Text(" "),
-                *self.task_cells(t, label, p.muted),
-                Text(str(t.attempt_number), justify="right"),
-                Text(duration(failed), justify="right", no_wrap=True),
-                Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),
-            ]
-            out.append((tid, cells))
-        return out
+        failed = since(snapshot.now, task.completed_at)
+        return [
+            Text("●", style=p.accent) if str(task.id) in self.marked else Text(" "),
+            *self.task_cells(task, label, p.muted),
+            Text(str(task.attempt_number), justify="right"),
+            Text(duration(failed), justify="right", no_wrap=True),
+            Text(clip(task.last_error or "", w("error")), style=p.error, no_wrap=True),
+        ]
 
     @property
     def visible_ids(self) -> list[str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar, Generic, TypeVar
+
 from rich.style import Style
 from rich.text import Text
 
-from jobbers.api.schemas import TaskSummary
+from jobbers.api.schemas import ActiveTask, TaskSummary
 
 from ..snapshot import Snapshot
 from .cells import clip, duration, heartbeat, middle, progress_bar, short_id, since
 from .table import Col, LiveTable, Row
+
+S = TypeVar("S", bound=TaskSummary)
 
 
 def task_label(task: TaskSummary) -> str:
@@ -17,8 +22,28 @@ def task_label(task: TaskSummary) -> str:
     return f"{task.name}@{task.version}"
 
 
-class TaskTable(LiveTable):
-    """A table of task rows, which all start with the task's id, name@version and queue."""
+class TaskTable(LiveTable, Generic[S]):
+    """A page of tasks, a row each, starting with the task's id, name@version and queue.
+
+    Subclasses say which page of the frame they show (``page``), what else the free text
+    searches (``searched``) and the cells of a row (``cells``); the filtering and the row
+    keys (the task ids) are the same for all.
+    """
+
+    #: False where the page's own API call already narrows it by task name.
+    filters_name: ClassVar[bool] = True
+
+    def page(self, snapshot: Snapshot) -> Sequence[S] | None:
+        """The tasks of the frame this table shows; None when the frame has no such page."""
+        raise NotImplementedError
+
+    def searched(self, task: S) -> tuple[object, ...]:
+        """What the free text searches besides the id, the label and the queue."""
+        raise NotImplementedError
+
+    def cells(self, task: S, label: str, snapshot: Snapshot) -> list[Text]:
+        """The cells of one task's row, cut to the columns' widths."""
+        raise NotImplementedError
 
     @staticmethod
     def task_columns(id_label: str = "ID") -> list[Col]:
@@ -30,7 +55,7 @@ class TaskTable(LiveTable):
         ]
 
     def task_cells(self, task: TaskSummary, label: str, id_style: Style) -> list[Text]:
-        """The cells of ``task_columns`` for one task, cut to their widths."""
+        """The cells of ``task_columns`` for one task."""
         w = self.width_of
         return [
             Text(short_id(task.id, w("id")), style=id_style, no_wrap=True),
@@ -38,15 +63,23 @@ class TaskTable(LiveTable):
             Text(clip(task.queue, w("queue")), no_wrap=True),
         ]
 
-    def keeps(self, task: TaskSummary, label: str, *fields: object) -> bool:
-        """True when the filter keeps the row: its free text in the id, label, queue or
-        ``fields``, and its ``name:`` (the page's API has no name filter) the task's name."""
-        if not self.filter.matches(task.id, label, task.queue, *fields):
-            return False
-        return not self.filter.name or task.name == self.filter.name
+    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
+        """The page's tasks that the filter keeps, in the page's order."""
+        tasks = self.page(snapshot)
+        if tasks is None:
+            return None
+        out: list[Row] = []
+        for t in tasks:
+            label = task_label(t)
+            if not self.filter.matches(t.id, label, t.queue, *self.searched(t)):
+                continue
+            if self.filters_name and self.filter.name and t.name != self.filter.name:
+                continue
+            out.append((str(t.id), self.cells(t, label, snapshot)))
+        return out
 
 
-class RunningTable(TaskTable):
+class RunningTable(TaskTable[ActiveTask]):
     """One row per running task; heartbeats near or past their limit are coloured."""
 
     def columns_for(self, width: int) -> list[Col]:
@@ -60,31 +93,31 @@ class RunningTable(TaskTable):
             Col("message", "Message", 12, least=10, drop=1, grow=True),
         ]
 
-    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
-        """The running page, filtered by the free text; None when the frame has no page."""
-        if snapshot.active is None:
-            return None
+    def page(self, snapshot: Snapshot) -> Sequence[ActiveTask] | None:
+        """The running page."""
+        return None if snapshot.active is None else snapshot.active.items
+
+    def searched(self, task: ActiveTask) -> tuple[object, ...]:
+        """The worker and the progress message."""
+        return (task.worker_id, task.progress_message)
+
+    def cells(self, task: ActiveTask, label: str, snapshot: Snapshot) -> list[Text]:
+        """Where it runs, for how long, its progress and heartbeat; the message if it fits."""
         p = self.palette
         w = self.width_of
-        out: list[Row] = []
-        for t in snapshot.active.items:
-            label = task_label(t)
-            if not self.keeps(t, label, t.worker_id, t.progress_message):
-                continue
-            cells = [
-                *self.task_cells(t, label, p.muted),
-                Text(middle(t.worker_id or "—", w("worker")), no_wrap=True),
-                Text(duration(t.elapsed_s), justify="right", no_wrap=True),
-                progress_bar(t.progress, None, w("progress")),
-                heartbeat(t.heartbeat_age_s, t.max_heartbeat_interval, p, w("heartbeat")),
-            ]
-            if w("message"):
-                cells.append(Text(clip(t.progress_message or "", w("message")), no_wrap=True))
-            out.append((str(t.id), cells))
-        return out
+        cells = [
+            *self.task_cells(task, label, p.muted),
+            Text(middle(task.worker_id or "—", w("worker")), no_wrap=True),
+            Text(duration(task.elapsed_s), justify="right", no_wrap=True),
+            progress_bar(task.progress, None, w("progress")),
+            heartbeat(task.heartbeat_age_s, task.max_heartbeat_interval, p, w("heartbeat")),
+        ]
+        if w("message"):
+            cells.append(Text(clip(task.progress_message or "", w("message")), no_wrap=True))
+        return cells
 
 
-class StalledTable(TaskTable):
+class StalledTable(TaskTable[TaskSummary]):
     """Tasks the cleaner marked stalled: retry them (``r``) or open them (``enter``)."""
 
     def columns_for(self, width: int) -> list[Col]:
@@ -96,23 +129,22 @@ class StalledTable(TaskTable):
             Col("error", "Reason", 12, least=8, drop=1, grow=True),
         ]
 
-    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
-        """The most recent stalled tasks; None when the frame has no page."""
-        if snapshot.stalled is None:
-            return None
+    def page(self, snapshot: Snapshot) -> Sequence[TaskSummary] | None:
+        """The most recent stalled tasks."""
+        return None if snapshot.stalled is None else snapshot.stalled.items
+
+    def searched(self, task: TaskSummary) -> tuple[object, ...]:
+        """The worker and the reason."""
+        return (task.worker_id, task.last_error)
+
+    def cells(self, task: TaskSummary, label: str, snapshot: Snapshot) -> list[Text]:
+        """The worker it stalled on, its last heartbeat's age and the reason."""
         p = self.palette
         w = self.width_of
-        out: list[Row] = []
-        for t in snapshot.stalled.items:
-            label = task_label(t)
-            if not self.keeps(t, label, t.worker_id, t.last_error):
-                continue
-            beat = since(snapshot.now, t.heartbeat_at or t.started_at)
-            cells = [
-                *self.task_cells(t, label, p.error),
-                Text(middle(t.worker_id or "—", w("worker")), no_wrap=True),
-                Text(duration(beat), justify="right", style=p.warning),
-                Text(clip(t.last_error or "stalled", w("error")), style=p.muted, no_wrap=True),
-            ]
-            out.append((str(t.id), cells))
-        return out
+        beat = since(snapshot.now, task.heartbeat_at or task.started_at)
+        return [
+            *self.task_cells(task, label, p.error),
+            Text(middle(task.worker_id or "—", w("worker")), no_wrap=True),
+            Text(duration(beat), justify="right", style=p.warning),
+            Text(clip(task.last_error or "stalled", w("error")), style=p.muted, no_wrap=True),
+        ]
