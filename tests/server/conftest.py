@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
 from redis import Redis as SyncRedis
 from ulid import ULID
 
+from jobbers.dev.redis_server import free_port
 from jobbers.store.facade import StateManager
 from jobbers.store.runs import ClaimedTask
-from tests.conftest import TASKS_MODULE
+from tests.conftest import TASKS_MODULE, eventually
 
 Client = httpx.AsyncClient
 
@@ -34,6 +38,50 @@ def client_for(app: FastAPI, **headers: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
     )
+
+
+@dataclass
+class LiveManager:
+    """The manager app served by uvicorn on a free port, in the test's event loop.
+
+    ``stop`` and ``start`` at will: while stopped, connections to the port are refused.
+    """
+
+    redis_url: str
+    state: StateManager
+    settings: dict[str, Any] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    server: uvicorn.Server | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Serve until ``stop``; returns once the port accepts connections."""
+        app = make_app(self.redis_url, self.state, **self.settings)
+        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_level="warning"))
+        self.task = asyncio.create_task(self.server.serve())
+        server = self.server
+        await eventually(lambda: server.started, what="uvicorn listening")
+
+    async def stop(self) -> None:
+        """Shut down (open streams are closed)."""
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            await self.task
+            self.server = self.task = None
+
+
+@pytest.fixture
+async def live_manager(state: StateManager, clean_redis: str) -> AsyncIterator[LiveManager]:
+    """A running manager on a free port, stopped after the test."""
+    manager = LiveManager(clean_redis, state)
+    await manager.start()
+    yield manager
+    await manager.stop()
 
 
 @pytest.fixture
