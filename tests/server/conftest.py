@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,9 +23,12 @@ from ulid import ULID
 from jobbers.dev.redis_server import free_port
 from jobbers.store.facade import StateManager
 from jobbers.store.runs import ClaimedTask
-from tests.conftest import TASKS_MODULE, eventually
+from tests.conftest import TASKS_MODULE, eventually, spawn
 
 Client = httpx.AsyncClient
+
+# The console script is a Python file: run it with this interpreter, as installed.
+MANAGER = Path(sys.executable).parent / "jobbers_manager"
 
 
 def make_app(redis_url: str, state: StateManager | None = None, **settings: Any) -> FastAPI:
@@ -73,6 +79,35 @@ class LiveManager:
             self.server.should_exit = True
             await self.task
             self.server = self.task = None
+
+
+@contextlib.asynccontextmanager
+async def manager_process(
+    redis_url: str, log: Path, token: str = ""
+) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """``jobbers_manager`` started as its own process on a free port (``JOBBERS_API_TOKEN``
+    set to ``token``), and a client of it once it answers ``/health``; stopped afterwards."""
+    port = free_port()
+    process = spawn(
+        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
+        redis_url,
+        env={"JOBBERS_API_TOKEN": token},
+        log=log,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            async def up() -> bool:
+                try:
+                    return (await client.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, 20, what="the manager to listen")
+            yield client, port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
