@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.text import Text
 
 from jobbers.api.schemas import TaskSummary
+from jobbers.models.dashboard import Page
 
 from ..snapshot import Snapshot
 from .cells import clip, duration, since
@@ -33,9 +32,9 @@ class DeadLetterTable(TaskTable[TaskSummary]):
             Col("error", "Error", 30, least=10, grow=True),
         ]
 
-    def page(self, snapshot: Snapshot) -> Sequence[TaskSummary] | None:
+    def page(self, snapshot: Snapshot) -> Page[TaskSummary] | None:
         """The page as the API filtered it (by name, queue and version)."""
-        return None if snapshot.dlq is None else snapshot.dlq.items
+        return snapshot.dlq
 
     def searched(self, task: TaskSummary) -> tuple[object, ...]:
         """The error it failed with."""

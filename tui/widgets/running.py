@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from rich.style import Style
 from rich.text import Text
 
 from jobbers.api.schemas import ActiveTask, TaskSummary
+from jobbers.models.dashboard import Page
 
 from ..snapshot import Snapshot
 from .cells import clip, duration, heartbeat, middle, progress_bar, short_id, since
@@ -33,8 +33,8 @@ class TaskTable(LiveTable, Generic[S]):
     #: False where the page's own API call already narrows it by task name.
     filters_name: ClassVar[bool] = True
 
-    def page(self, snapshot: Snapshot) -> Sequence[S] | None:
-        """The tasks of the frame this table shows; None when the frame has no such page."""
+    def page(self, snapshot: Snapshot) -> Page[S] | None:
+        """The page of the frame this table shows; None when the frame has no such page."""
         raise NotImplementedError
 
     def searched(self, task: S) -> tuple[object, ...]:
@@ -63,13 +63,19 @@ class TaskTable(LiveTable, Generic[S]):
             Text(clip(task.queue, w("queue")), no_wrap=True),
         ]
 
+    @property
+    def next_cursor(self) -> str | None:
+        """The next page's cursor, from the last frame that carried this table's page."""
+        page = None if self.snapshot is None else self.page(self.snapshot)
+        return None if page is None else page.next_cursor
+
     def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
         """The page's tasks that the filter keeps, in the page's order."""
-        tasks = self.page(snapshot)
-        if tasks is None:
+        page = self.page(snapshot)
+        if page is None:
             return None
         out: list[Row] = []
-        for t in tasks:
+        for t in page.items:
             label = task_label(t)
             if not self.filter.matches(t.id, label, t.queue, *self.searched(t)):
                 continue
@@ -93,9 +99,9 @@ class RunningTable(TaskTable[ActiveTask]):
             Col("message", "Message", 12, least=10, drop=1, grow=True),
         ]
 
-    def page(self, snapshot: Snapshot) -> Sequence[ActiveTask] | None:
+    def page(self, snapshot: Snapshot) -> Page[ActiveTask] | None:
         """The running page."""
-        return None if snapshot.active is None else snapshot.active.items
+        return snapshot.active
 
     def searched(self, task: ActiveTask) -> tuple[object, ...]:
         """The worker and the progress message."""
@@ -129,9 +135,9 @@ class StalledTable(TaskTable[TaskSummary]):
             Col("error", "Reason", 12, least=8, drop=1, grow=True),
         ]
 
-    def page(self, snapshot: Snapshot) -> Sequence[TaskSummary] | None:
+    def page(self, snapshot: Snapshot) -> Page[TaskSummary] | None:
         """The most recent stalled tasks."""
-        return None if snapshot.stalled is None else snapshot.stalled.items
+        return snapshot.stalled
 
     def searched(self, task: TaskSummary) -> tuple[object, ...]:
         """The worker and the reason."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.text import Text
 
 from jobbers.api.schemas import ScheduledTask
+from jobbers.models.dashboard import Page
 
 from ..snapshot import Snapshot
 from .cells import clip, duration
@@ -27,9 +26,9 @@ class ScheduledTable(TaskTable[ScheduledTask]):
             Col("error", "Error", 30, least=10, drop=1, grow=True),
         ]
 
-    def page(self, snapshot: Snapshot) -> Sequence[ScheduledTask] | None:
+    def page(self, snapshot: Snapshot) -> Page[ScheduledTask] | None:
         """The page as the manager sorted it (soonest first)."""
-        return None if snapshot.scheduled is None else snapshot.scheduled.items
+        return snapshot.scheduled
 
     def searched(self, task: ScheduledTask) -> tuple[object, ...]:
         """The error it retries."""
