@@ -17,7 +17,6 @@ import pytest
 from redis import Redis as SyncRedis
 
 from jobbers.dev.redis_server import RedisServer
-from jobbers.models.task import TaskStatus
 from jobbers.store.facade import StateManager
 from tests.cluster_set import ClusterSet
 from tests.conftest import eventually
@@ -69,13 +68,7 @@ async def test_a_manual_failover_moves_every_process_to_the_new_master(
             load.stop.set()
             await load_task
     figure("cluster: manual failover -> 503 answers", load.codes.get(503, 0), "")
-    ids = [tid for _, tid in load.acked]
-
-    async def all_completed() -> bool:
-        tasks = await state.get_tasks(ids)
-        return len(tasks) == len(ids) and all(t.status == TaskStatus.COMPLETED for t in tasks)
-
-    await eventually(all_completed, within=20, what="every acknowledged task completed")
+    await load.all_completed(state, cluster_procs.logs)
     assert set(load.codes) <= {200, 201, 503}, load.codes
     assert "Traceback" not in cluster_procs.logs()
     assert await state.redis.cluster("MYID") == ClusterSet.node_id(replica.port)
@@ -130,26 +123,8 @@ async def test_the_slots_master_is_killed_and_its_replica_takes_over(
         figure("cluster: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
         figure("cluster: 503 answers during the switch", load.codes.get(503, 0), "")
 
-        ids = [tid for _, tid in load.acked]
-        seen: dict[str, int] = {}
-
-        async def all_completed() -> bool:
-            tasks = await state.get_tasks(ids)
-            seen.clear()
-            seen["missing"] = len(ids) - len(tasks)
-            for t in tasks:
-                seen[t.status] = seen.get(t.status, 0) + 1
-            return seen == {"missing": 0, TaskStatus.COMPLETED: len(ids)}
-
-        try:
-            await eventually(all_completed, within=20, what="every acknowledged task completed")
-        except AssertionError:
-            raise AssertionError(f"acknowledged tasks by status: {seen}\n{procs.logs()}") from None
-        assert set(load.codes) <= {200, 201, 503}, load.codes
-        assert load.codes.get(503), "the switch was never seen"
-        assert procs.procs[0].poll() is None, "the worker did not survive the failover"
-        assert [p.poll() for p in others] == [None, None], procs.logs()
-        assert "Traceback" not in procs.logs()
+        await load.all_completed(state, procs.logs)
+        load.assert_survived(procs, others)
     finally:
         if load_task is not None and not load_task.done():
             load_task.cancel()

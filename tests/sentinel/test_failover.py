@@ -9,7 +9,9 @@ the failover and completes, as do tasks submitted after it.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,35 @@ class Load:
                     self.codes[status.status_code] = self.codes.get(status.status_code, 0) + 1
             else:
                 await asyncio.sleep(0.05)  # pacing while the manager answers 503
+
+    async def all_completed(self, state: StateManager, logs: Callable[[], str]) -> None:
+        """Wait until every acknowledged task has completed: none was lost in the switch.
+
+        On failure, says how many of them are in which status (or missing) and the logs.
+        """
+        ids = [tid for _, tid in self.acked]
+        seen: dict[str, int] = {}
+
+        async def completed() -> bool:
+            tasks = await state.get_tasks(ids)
+            seen.clear()
+            seen["missing"] = len(ids) - len(tasks)
+            for t in tasks:
+                seen[t.status] = seen.get(t.status, 0) + 1
+            return seen == {"missing": 0, TaskStatus.COMPLETED: len(ids)}
+
+        try:
+            await eventually(completed, within=20, what="every acknowledged task completed")
+        except AssertionError:
+            raise AssertionError(f"acknowledged tasks by status: {seen}\n{logs()}") from None
+
+    def assert_survived(self, procs: Procs, others: list[subprocess.Popen[bytes]]) -> None:
+        """The switch was seen (503s, never another error) and every process lived through it."""
+        assert set(self.codes) <= {200, 201, 503}, self.codes
+        assert self.codes.get(503), "the switch was never seen"
+        assert procs.procs[0].poll() is None, "the worker did not survive the failover"
+        assert [p.poll() for p in others] == [None, None], procs.logs()
+        assert "Traceback" not in procs.logs()
 
 
 async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
@@ -96,27 +127,8 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
         figure("sentinel: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
         figure("sentinel: 503 answers during the switch", load.codes.get(503, 0), "")
 
-        ids = [tid for _, tid in load.acked]
-
-        seen: dict[str, int] = {}
-
-        async def all_completed() -> bool:
-            tasks = await state.get_tasks(ids)
-            seen.clear()
-            seen["missing"] = len(ids) - len(tasks)
-            for t in tasks:
-                seen[t.status] = seen.get(t.status, 0) + 1
-            return seen == {"missing": 0, TaskStatus.COMPLETED: len(ids)}
-
-        try:
-            await eventually(all_completed, within=20, what="every acknowledged task completed")
-        except AssertionError:
-            raise AssertionError(f"acknowledged tasks by status: {seen}\n{procs.logs()}") from None
-        assert set(load.codes) <= {200, 201, 503}, load.codes
-        assert load.codes.get(503), "the switch was never seen"
-        assert procs.procs[0].poll() is None, "the worker did not survive the failover"
-        assert [p.poll() for p in others] == [None, None], procs.logs()
-        assert "Traceback" not in procs.logs()
+        await load.all_completed(state, procs.logs)
+        load.assert_survived(procs, others)
     finally:
         if load_task is not None and not load_task.done():
             load_task.cancel()
