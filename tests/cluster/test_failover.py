@@ -7,11 +7,9 @@ every acknowledged task survives the failover and completes.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
@@ -20,9 +18,8 @@ from jobbers.dev.redis_server import RedisServer
 from jobbers.store.facade import StateManager
 from tests.cluster_set import ClusterSet
 from tests.conftest import eventually
+from tests.failover import loading, processes
 from tests.procs import Procs, figure, live_workers
-from tests.sentinel.test_failover import Load
-from tests.server.conftest import client_for, make_app
 
 
 @pytest.fixture
@@ -43,30 +40,23 @@ async def test_a_manual_failover_moves_every_process_to_the_new_master(
     state, url = cluster_state, shared_cluster.url
     cluster_procs.worker(concurrency=4)
     await live_workers(state, 1)
-    async with client_for(make_app(url)) as client:
-        load = Load(client)
-        load_task = asyncio.create_task(load.run())
-        try:
-            await eventually(lambda: len(load.acked) >= 20, within=15, what="20 acked submits")
-            old = shared_cluster.owner(prefix)
-            assert old is not None
-            replica = shared_cluster.replica_of(old)
-            with SyncRedis(port=replica.port) as node:
-                node.cluster("FAILOVER")
-            switched_at = time.monotonic()
-            await eventually(
-                lambda: shared_cluster.owner(prefix) == replica.port,
-                within=20,
-                what="the replica to take the slot over",
-            )
-            await eventually(
-                lambda: load.acked_after(switched_at) >= 20,
-                within=20,
-                what="20 submits acknowledged after the switch",
-            )
-        finally:
-            load.stop.set()
-            await load_task
+    async with loading(url) as load:
+        old = shared_cluster.owner(prefix)
+        assert old is not None
+        replica = shared_cluster.replica_of(old)
+        with SyncRedis(port=replica.port) as node:
+            node.cluster("FAILOVER")
+        switched_at = time.monotonic()
+        await eventually(
+            lambda: shared_cluster.owner(prefix) == replica.port,
+            within=20,
+            what="the replica to take the slot over",
+        )
+        await eventually(
+            lambda: load.acked_after(switched_at) >= 20,
+            within=20,
+            what="20 submits acknowledged after the switch",
+        )
     figure("cluster: manual failover -> 503 answers", load.codes.get(503, 0), "")
     await load.all_completed(state, cluster_procs.logs)
     assert set(load.codes) <= {200, 201, 503}, load.codes
@@ -78,21 +68,9 @@ async def test_a_manual_failover_moves_every_process_to_the_new_master(
 async def test_the_slots_master_is_killed_and_its_replica_takes_over(
     own_cluster: ClusterSet, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = own_cluster.url
     monkeypatch.setenv("JOBBERS_SUBMIT_REPLICAS", "1")
-    state = StateManager.from_url(url)
-    await state.ensure_defaults()
-    procs = Procs(url, tmp_path)
-    load_task: asyncio.Task[Any] | None = None
-    try:
-        procs.worker(concurrency=4)
-        others = [procs.scheduler(), procs.cleaner()]
-        await live_workers(state, 1)
-        async with client_for(make_app(url)) as client:
-            load = Load(client)
-            load_task = asyncio.create_task(load.run())
-            await eventually(lambda: len(load.acked) >= 20, within=15, what="20 acked submits")
-
+    async with processes(own_cluster.url, tmp_path) as (state, procs, others):
+        async with loading(own_cluster.url) as load:
             killed_port = own_cluster.owner(prefix)
             assert killed_port is not None
             old = own_cluster.server(killed_port)
@@ -114,8 +92,6 @@ async def test_the_slots_master_is_killed_and_its_replica_takes_over(
                 within=30,
                 what="20 submits acknowledged after the failover",
             )
-            load.stop.set()
-            await load_task
         # Replies already on their way when the master died are read after ``killed_at``.
         takeover = killed_at + promoted
         first_ack = min(when for when, _ in load.acked if when > takeover) - killed_at
@@ -125,8 +101,3 @@ async def test_the_slots_master_is_killed_and_its_replica_takes_over(
 
         await load.all_completed(state, procs.logs)
         load.assert_survived(procs, others)
-    finally:
-        if load_task is not None and not load_task.done():
-            load_task.cancel()
-        procs.close()
-        await state.close()
