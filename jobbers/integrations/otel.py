@@ -72,7 +72,11 @@ class OtelHook(Hook):
         info.scratch["otel"] = (span, token)
 
     def after_run(
-        self, info: RunInfo, outcome: RunOutcome, error: BaseException | None, duration: float
+        self,
+        info: RunInfo,
+        outcome: RunOutcome,
+        error: BaseException | None,
+        duration: float,
     ) -> None:
         """End the run's span with its outcome, the error recorded on it."""
         started = info.scratch.pop("otel", None)

@@ -39,7 +39,11 @@ class SentryHook(Hook):
         self.report_retries = report_retries
 
     def after_run(
-        self, info: RunInfo, outcome: RunOutcome, error: BaseException | None, duration: float
+        self,
+        info: RunInfo,
+        outcome: RunOutcome,
+        error: BaseException | None,
+        duration: float,
     ) -> None:
         """Capture ``error`` when the run failed (or, if asked, will be retried)."""
         if error is None:

@@ -64,7 +64,11 @@ class WorkerMetrics(Hook):
             self.claim_latency.labels(info.name).observe(max(0.0, time.time() - submitted))
 
     def after_run(
-        self, info: RunInfo, outcome: RunOutcome, error: BaseException | None, duration: float
+        self,
+        info: RunInfo,
+        outcome: RunOutcome,
+        error: BaseException | None,
+        duration: float,
     ) -> None:
         """Count the end by outcome and time it."""
         self.in_flight.dec()
