@@ -23,7 +23,7 @@ from functools import partial
 from typing import ClassVar
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
@@ -31,6 +31,7 @@ from textual.worker import Worker
 from jobbers.api.client import ClientError, JobbersClient, ManagerUnreachable, Unauthorized
 
 from .commands import commands
+from .console import Console
 from .messages import PollFailed, SnapshotFetched
 from .screens.base import LiveScreen, ViewScreen
 from .screens.detail import TaskDetailScreen
@@ -74,7 +75,7 @@ def failure_reason(exc: Exception) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-class JobbersApp(App[None]):
+class JobbersApp(Console):
     """Live queues, running tasks, dead letters, workers, queues and roles, scheduled tasks."""
 
     CSS_PATH = "jobbers.tcss"

@@ -6,19 +6,17 @@ manager's refusal in the form, and asks for a fresh frame once saved.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.app import SystemCommand
 
 from jobbers.api.schemas import QueueConfig, Role, SubmitTaskRequest
 
+from .console import Console
 from .screens.forms import FormScreen, NewQueueForm, NewRoleForm, SubmitForm
 
-if TYPE_CHECKING:
-    from .app import JobbersApp
 
-
-def commands(app: JobbersApp) -> Iterator[SystemCommand]:
+def commands(app: Console) -> Iterator[SystemCommand]:
     """The palette entries that change the manager's state."""
     yield SystemCommand(
         "Submit a task", "Name, JSON parameters and queue", lambda: submit_task(app)
@@ -32,27 +30,25 @@ def commands(app: JobbersApp) -> Iterator[SystemCommand]:
     )
 
 
-def workflows(app: JobbersApp) -> None:
+def workflows(app: Console) -> None:
     """The workflows listing (a modal: enter opens one)."""
     from .screens.workflows import WorkflowsScreen
 
     app.push_screen(WorkflowsScreen())
 
 
-def known_queues(app: JobbersApp) -> list[str]:
+def known_queues(app: Console) -> list[str]:
     """The queues of the last frame (a hint in the forms; the manager has the last word)."""
     return [q.name for q in app.last.stats.queues] if app.last else []
 
 
-def open_form(
-    app: JobbersApp, form: FormScreen[Any], send: Callable[[Any], Awaitable[str]]
-) -> None:
+def open_form(app: Console, form: FormScreen[Any], send: Callable[[Any], Awaitable[str]]) -> None:
     """Show ``form``; once ``send`` saved its value, fetch a frame that shows it."""
     form.send = send
     app.push_screen(form, lambda value: app.poll_now() if value is not None else None)
 
 
-def submit_task(app: JobbersApp) -> None:
+def submit_task(app: Console) -> None:
     """Submit a task through the client."""
 
     async def send(request: SubmitTaskRequest) -> str:
@@ -62,7 +58,7 @@ def submit_task(app: JobbersApp) -> None:
     open_form(app, SubmitForm(known_queues(app)), send)
 
 
-def create_queue(app: JobbersApp) -> None:
+def create_queue(app: Console) -> None:
     """Create a queue through the client."""
 
     async def send(config: QueueConfig) -> str:
@@ -72,7 +68,7 @@ def create_queue(app: JobbersApp) -> None:
     open_form(app, NewQueueForm(), send)
 
 
-def create_role(app: JobbersApp) -> None:
+def create_role(app: Console) -> None:
     """Create a role through the client."""
 
     async def send(role: Role) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static
 
 from jobbers.api.client import ClientError
 
+from ..console import Console
 from ..messages import PollFailed
 from ..snapshot import PageQuery, Snapshot, TaskFilter, View
 from ..widgets.detail import TaskDetailView
@@ -21,9 +22,6 @@ from ..widgets.header import Banner, StatusLine, ViewTabs
 from ..widgets.table import LiveTable
 from ..widgets.totals import Totals
 from .confirm import ConfirmScreen
-
-if TYPE_CHECKING:
-    from ..app import JobbersApp
 
 PAGE_LIMIT = 100
 # Brackets turn pages in every paged view: ``p`` pauses a queue wherever it means anything,
@@ -56,9 +54,9 @@ class LiveScreen(Screen[None]):
             line.set_failure(failure)
 
     @property
-    def japp(self) -> JobbersApp:
+    def japp(self) -> Console:
         """The app, typed."""
-        return cast("JobbersApp", self.app)
+        return cast("Console", self.app)
 
     def act(self, label: str, call: Callable[[], Awaitable[str]]) -> None:
         """Run a client call off the input path; its outcome is a toast, then a fresh frame.
