@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from jobbers.runtime.settings import ProcessEnv, env_help
 from jobbers.store.facade import StateManager
+from jobbers.store.keys import Keys
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-def setup_logging(name: str) -> None:
+def setup_logging(name: str, env: ProcessEnv) -> None:
     """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level.
 
     JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.runtime.log_format``).
     """
-    level = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper()
-    if os.environ.get("JOBBERS_LOG_FORMAT", "").lower() == "json":
+    level = env.log_level.upper()
+    if env.log_format.lower() == "json":
         from jobbers.runtime.log_format import JsonFormatter
 
         handler = logging.StreamHandler(sys.stderr)
@@ -36,14 +37,19 @@ def setup_logging(name: str) -> None:
     )
 
 
-def redis_url() -> str:
-    """REDIS_URL, or a local Redis on the default port."""
-    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-
-
-def state_from_env(**options: Any) -> StateManager:
+def state_from_env(env: ProcessEnv, **options: Any) -> StateManager:
     """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings)."""
-    return StateManager.from_url(redis_url(), **options)
+    return StateManager.from_url(env.redis_url, Keys(env.prefix), **options)
+
+
+def process_parser(prog: str, description: str, env: type[ProcessEnv]) -> argparse.ArgumentParser:
+    """An argument parser whose ``--help`` ends with the variables ``env`` reads."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=textwrap.fill(description, 79),
+        epilog=env_help(env),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def run_process(

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -1006,6 +1006,28 @@ class StateManager(RuntimeState, ScheduleState):
     async def _now_ms(self) -> int:
         sec, usec = await self.redis.time()
         return int(sec) * 1000 + int(usec) // 1000
+
+    # ------------------------------------------------------------------ worker runtime
+
+    async def set_worker_queues(self, worker_id: str, queues: list[str]) -> None:
+        """Record the queues a worker serves after a routing change (``workers`` shows them)."""
+        await self.redis.hset(self.keys.worker(worker_id), "queues", json.dumps(queues))
+
+    @contextlib.asynccontextmanager
+    async def worker_hints(self) -> AsyncIterator[AsyncIterator[str]]:
+        """Subscribe to the workers' hint channel (``cancel:<task id>``, ``config``).
+
+        Yields, once subscribed, the hints as they are published: what is published before
+        the subscription is missed, which is why a worker catches up right after entering.
+        Its own connection (pub/sub holds one); closed on exit, whatever happened.
+        """
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.keys.events)
+            yield (str(message.get("data", "")) async for message in pubsub.listen())
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
 
 def _checked_name(name: str) -> str:

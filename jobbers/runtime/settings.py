@@ -1,0 +1,194 @@
+"""Every environment variable of every jobbers process, in one family of pydantic-settings models.
+
+``ProcessEnv`` holds what every process reads (the Redis URL, the key prefix, logging, the
+store's options); ``WorkerEnv``, ``SchedulerEnv`` and ``CleanerEnv`` add their own, and the
+manager's ``ManagerEnv`` lives beside its settings (``jobbers.server.settings``). Each
+field names its variable (``validation_alias``), its default and what it does: ``env_help``
+turns them into the environment section of each process's ``--help``, and ``read_env``
+turns a bad value into one clear line and exit status 2 instead of a traceback.
+
+The variables keep the names and defaults they always had: an empty variable counts as
+unset, as ``os.environ.get(...) or default`` did.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+E = TypeVar("E", bound="ProcessEnv")
+
+
+class ProcessEnv(BaseSettings):
+    """What every process reads."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    redis_url: str = Field(
+        DEFAULT_REDIS_URL,
+        validation_alias="REDIS_URL",
+        description="the Redis every process shares (redis://, rediss://, unix://, "
+        "redis+sentinel://)",
+    )
+    prefix: str = Field(
+        "jb:", validation_alias="JOBBERS_PREFIX", description="the prefix of every key"
+    )
+    log_level: str = Field(
+        "INFO", validation_alias="JOBBERS_LOG_LEVEL", description="DEBUG, INFO, WARNING..."
+    )
+    log_format: str = Field(
+        "text",
+        validation_alias="JOBBERS_LOG_FORMAT",
+        description="json: one JSON object per line",
+    )
+    events_maxlen: int = Field(
+        10_000,
+        ge=0,
+        validation_alias="JOBBERS_EVENTS_MAXLEN",
+        description="entries kept in the event stream; 0 turns events off",
+    )
+    submit_replicas: int = Field(
+        0,
+        validation_alias="JOBBERS_SUBMIT_REPLICAS",
+        description="replicas that must hold a submit before it is acknowledged",
+    )
+    submit_wait_ms: int = Field(
+        1000,
+        validation_alias="JOBBERS_SUBMIT_WAIT_MS",
+        description="how long a submit waits for those replicas",
+    )
+
+
+class WorkerEnv(ProcessEnv):
+    """What ``jobbers_worker`` reads."""
+
+    role: str = Field(
+        "default", validation_alias="WORKER_ROLE", description="the role whose queues it serves"
+    )
+    concurrency: int = Field(
+        10, validation_alias="WORKER_CONCURRENT_TASKS", description="tasks run at once"
+    )
+    threads: int | None = Field(
+        None,
+        validation_alias="WORKER_THREADS",
+        description="threads for plain `def` tasks (unset: WORKER_CONCURRENT_TASKS)",
+    )
+    metrics_port: int = Field(
+        0,
+        validation_alias="WORKER_METRICS_PORT",
+        description="serve Prometheus metrics on this port (0: no metrics server)",
+    )
+    lease_ms: int = Field(
+        15_000,
+        validation_alias="JOBBERS_WORKER_LEASE_MS",
+        description="the worker's lease: dead after that long without a heartbeat",
+    )
+    max_recoveries: int = Field(
+        3,
+        validation_alias="JOBBERS_MAX_RECOVERIES",
+        description="recoveries of a task before it ends stalled",
+    )
+    watchdog: bool = Field(
+        True,
+        validation_alias="JOBBERS_WATCHDOG",
+        description="exit (status 70) when the event loop is blocked for a lease; 0 turns it off",
+    )
+
+    @field_validator("watchdog", mode="before")
+    @classmethod
+    def _anything_but_zero(cls, value: Any) -> bool:
+        """Only ``0`` turns the watchdog off, as it always did."""
+        return value is True or str(value).strip() != "0"
+
+
+class SchedulerEnv(ProcessEnv):
+    """What ``jobbers_scheduler`` reads: only what every process does."""
+
+
+class CleanerEnv(ProcessEnv):
+    """What ``jobbers_cleaner`` reads."""
+
+    max_recoveries: int = Field(
+        3,
+        validation_alias="JOBBERS_MAX_RECOVERIES",
+        description="recoveries of a task before it ends stalled",
+    )
+    retention_s: float = Field(
+        7 * 86400,
+        validation_alias="JOBBERS_RETENTION_S",
+        description="seconds completed, cancelled and dropped tasks are kept",
+    )
+    failed_retention_s: float = Field(
+        30 * 86400,
+        validation_alias="JOBBERS_FAILED_RETENTION_S",
+        description="seconds failed and stalled tasks are kept",
+    )
+    lease_ms: int = Field(
+        15_000,
+        validation_alias="JOBBERS_WORKER_LEASE_MS",
+        description="the workers' lease (their value)",
+    )
+    retention_budget_s: float = Field(
+        5.0,
+        validation_alias="JOBBERS_RETENTION_BUDGET_S",
+        description="seconds one pass may spend deleting expired tasks",
+    )
+    conn_check_s: float = Field(
+        0.5,
+        validation_alias="JOBBERS_CONN_CHECK_S",
+        description="seconds between looks at the workers' connections; 0 turns it off",
+    )
+    conn_grace_s: float = Field(
+        10.0,
+        validation_alias="JOBBERS_CONN_GRACE_S",
+        description="seconds after an outage or a failover before a connection watch reaps",
+    )
+
+
+def env_help(model: type[ProcessEnv]) -> str:
+    """The environment section of a process's ``--help``, from the model's fields."""
+    rows = []
+    for field in model.model_fields.values():
+        name = str(field.validation_alias)
+        default = "unset" if field.default is None else str(field.default)
+        if isinstance(field.default, bool):
+            default = "1" if field.default else "0"
+        rows.append((name, f"{field.description} (default: {default})"))
+    width = max(len(name) for name, _ in rows) + 4
+    lines = [
+        textwrap.fill(
+            text, 79, initial_indent=f"  {name}".ljust(width), subsequent_indent=" " * width
+        )
+        for name, text in rows
+    ]
+    return "environment variables:\n" + "\n".join(lines)
+
+
+def read_env(model: type[E], prog: str) -> E:
+    """The process's settings from the environment, or one line per bad value and exit 2."""
+    try:
+        return model()
+    except ValidationError as exc:
+        fail(prog, f"invalid setting: {describe(exc)}")
+
+
+def describe(exc: ValidationError) -> str:
+    """``VARIABLE: what is wrong`` for each bad value, from the fields' aliases."""
+    return "; ".join(
+        f"{err['loc'][0] if err['loc'] else 'settings'}: {err['msg']}"
+        for err in exc.errors(include_url=False)
+    )
+
+
+def fail(prog: str, message: str) -> NoReturn:
+    """One line on stderr and exit status 2: what a service manager shows the operator."""
+    print(f"{prog}: {message}", file=sys.stderr)  # noqa: T201
+    sys.exit(2)
