@@ -12,12 +12,12 @@ import textwrap
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobbers.runtime.settings import ProcessEnv, env_help
+from jobbers.runtime.settings import ProcessEnv, RuntimeEnv, env_help
 from jobbers.store.facade import StateManager
 from jobbers.store.keys import Keys
 
 
-def setup_logging(name: str, env: ProcessEnv) -> None:
+def setup_logging(name: str, env: RuntimeEnv) -> None:
     """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level.
 
     JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.runtime.log_format``).

@@ -1,7 +1,8 @@
 """Every environment variable of every jobbers process, in one family of pydantic-settings models.
 
-``ProcessEnv`` holds what every process reads (the Redis URL, the key prefix, logging, the
-store's options); ``WorkerEnv``, ``SchedulerEnv`` and ``CleanerEnv`` add their own, and the
+``ProcessEnv`` holds what every process reads (the Redis URL, the key prefix, the log level,
+the store's options); ``RuntimeEnv`` adds the log format of the worker, the scheduler and
+the cleaner, ``WorkerEnv``, ``SchedulerEnv`` and ``CleanerEnv`` add their own, and the
 manager's ``ManagerEnv`` lives beside its settings (``jobbers.server.settings``). Each
 field names its variable (``validation_alias``), its default and what it does: ``env_help``
 turns them into the environment section of each process's ``--help``, and ``read_env``
@@ -13,6 +14,7 @@ unset, as ``os.environ.get(...) or default`` did.
 
 from __future__ import annotations
 
+import logging
 import sys
 import textwrap
 from typing import Any, NoReturn, TypeVar
@@ -44,11 +46,6 @@ class ProcessEnv(BaseSettings):
     log_level: str = Field(
         "INFO", validation_alias="JOBBERS_LOG_LEVEL", description="DEBUG, INFO, WARNING..."
     )
-    log_format: str = Field(
-        "text",
-        validation_alias="JOBBERS_LOG_FORMAT",
-        description="json: one JSON object per line",
-    )
     events_maxlen: int = Field(
         10_000,
         ge=0,
@@ -67,7 +64,25 @@ class ProcessEnv(BaseSettings):
     )
 
 
-class WorkerEnv(ProcessEnv):
+class RuntimeEnv(ProcessEnv):
+    """What the worker, the scheduler and the cleaner read besides (their log format)."""
+
+    log_format: str = Field(
+        "text",
+        validation_alias="JOBBERS_LOG_FORMAT",
+        description="json: one JSON object per line",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_level(cls, value: str) -> str:
+        """A level ``logging`` knows, or a clear message (not a traceback at start-up)."""
+        if value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError("not a log level (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        return value.upper()
+
+
+class WorkerEnv(RuntimeEnv):
     """What ``jobbers_worker`` reads."""
 
     role: str = Field(
@@ -109,11 +124,11 @@ class WorkerEnv(ProcessEnv):
         return value is True or str(value).strip() != "0"
 
 
-class SchedulerEnv(ProcessEnv):
+class SchedulerEnv(RuntimeEnv):
     """What ``jobbers_scheduler`` reads: only what every process does."""
 
 
-class CleanerEnv(ProcessEnv):
+class CleanerEnv(RuntimeEnv):
     """What ``jobbers_cleaner`` reads."""
 
     max_recoveries: int = Field(
@@ -158,7 +173,7 @@ def env_help(model: type[ProcessEnv]) -> str:
     rows = []
     for field in model.model_fields.values():
         name = str(field.validation_alias)
-        default = "unset" if field.default is None else str(field.default)
+        default = "unset" if field.default in (None, "") else str(field.default)
         if isinstance(field.default, bool):
             default = "1" if field.default else "0"
         rows.append((name, f"{field.description} (default: {default})"))
