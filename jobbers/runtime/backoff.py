@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import redis.exceptions
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from jobbers.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -76,7 +78,8 @@ async def retry_redis(
     ``retry_if`` refuses, or any error once ``stop_if()`` is true (a worker exiting), is
     raised. The first attempt runs outside tenacity: outcomes and claims go through here,
     and a call that succeeds, nearly every one, should not pay tenacity's ~30 us of
-    bookkeeping; so the first pause is taken here and tenacity's waits start at the second.
+    bookkeeping (nor its 5 ms import at boot); so the first pause is taken here, and
+    tenacity's waits start at the second.
     """
     try:
         return await call()
@@ -85,6 +88,8 @@ async def retry_redis(
             raise
         on_pause(exc, RETRY_FIRST_S)
     await asyncio.sleep(RETRY_FIRST_S)
+    # Imported on the first failure: a worker that never meets one (most boots) skips it.
+    from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 
     def pause(retry_state: RetryCallState) -> None:
         assert retry_state.outcome is not None and retry_state.next_action is not None
