@@ -82,7 +82,23 @@ class RuntimeEnv(ProcessEnv):
         return value.upper()
 
 
-class WorkerEnv(RuntimeEnv):
+class LeaseEnv(RuntimeEnv):
+    """What the worker and the cleaner both read: the lease and the recovery cap."""
+
+    lease_ms: int = Field(
+        15_000,
+        validation_alias="JOBBERS_WORKER_LEASE_MS",
+        description="the workers' lease: dead after that long without a heartbeat (give "
+        "the cleaner the workers' value)",
+    )
+    max_recoveries: int = Field(
+        3,
+        validation_alias="JOBBERS_MAX_RECOVERIES",
+        description="recoveries of a task before it ends stalled",
+    )
+
+
+class WorkerEnv(LeaseEnv):
     """What ``jobbers_worker`` reads."""
 
     role: str = Field(
@@ -101,16 +117,6 @@ class WorkerEnv(RuntimeEnv):
         validation_alias="WORKER_METRICS_PORT",
         description="serve Prometheus metrics on this port (0: no metrics server)",
     )
-    lease_ms: int = Field(
-        15_000,
-        validation_alias="JOBBERS_WORKER_LEASE_MS",
-        description="the worker's lease: dead after that long without a heartbeat",
-    )
-    max_recoveries: int = Field(
-        3,
-        validation_alias="JOBBERS_MAX_RECOVERIES",
-        description="recoveries of a task before it ends stalled",
-    )
     watchdog: bool = Field(
         True,
         validation_alias="JOBBERS_WATCHDOG",
@@ -128,14 +134,9 @@ class SchedulerEnv(RuntimeEnv):
     """What ``jobbers_scheduler`` reads: only what every process does."""
 
 
-class CleanerEnv(RuntimeEnv):
+class CleanerEnv(LeaseEnv):
     """What ``jobbers_cleaner`` reads."""
 
-    max_recoveries: int = Field(
-        3,
-        validation_alias="JOBBERS_MAX_RECOVERIES",
-        description="recoveries of a task before it ends stalled",
-    )
     retention_s: float = Field(
         7 * 86400,
         validation_alias="JOBBERS_RETENTION_S",
@@ -145,11 +146,6 @@ class CleanerEnv(RuntimeEnv):
         30 * 86400,
         validation_alias="JOBBERS_FAILED_RETENTION_S",
         description="seconds failed and stalled tasks are kept",
-    )
-    lease_ms: int = Field(
-        15_000,
-        validation_alias="JOBBERS_WORKER_LEASE_MS",
-        description="the workers' lease (their value)",
     )
     retention_budget_s: float = Field(
         5.0,
