@@ -72,6 +72,7 @@ def _call_fenced(run: Run, stop: threading.Event) -> Any:
     return result
 
 
+# How often one outcome may meet the same refusal before it is recorded as a failure.
 MAX_REFUSALS = 3
 
 
@@ -187,12 +188,17 @@ class Runner:
             self._threads.shutdown()
 
     def start(self, claimed: ClaimedTask, queue: str) -> None:
+        """Run a claimed task of ``queue`` in an asyncio task of its own."""
         cfg = self.worker.registry[f"{claimed.name}@{claimed.version}"]
         run = Run(claimed, cfg, queue)
         self.runs[claimed.id] = run
         run.atask = asyncio.create_task(self._execute(run), name=f"task-{claimed.id}")
 
     def stop_run(self, run: Run, reason: str) -> None:
+        """Stop a run (cancel, stop, resubmit, stale); its ``_interrupted`` says how it ends.
+
+        A stale run (recovered elsewhere) records nothing, whatever it was stopped for.
+        """
         if run.stop_reason is None or reason == "stale":
             run.stop_reason = reason
         if run.atask is not None and not run.atask.done():
