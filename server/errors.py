@@ -8,8 +8,8 @@ ScheduleNotFound
 Conflict (InvalidTransition, DuplicateTask,            409     ``{"detail": "..."}``
 AlreadyExists)
 InvalidInput, UnknownTask, pydantic ValidationError    422     ``{"detail": [{loc, msg, type}]}``
-StoreUnavailable, redis ConnectionError/TimeoutError,  503     ``{"detail": "Redis is
-Redis OOM/BUSY/READONLY/LOADING/MASTERDOWN/... replies          unavailable: ..."}`` (``Redis
+StoreUnavailable (every store verb's outage),         503     ``{"detail": "Redis is
+Redis OOM/BUSY/LOADING/MASTERDOWN/... replies                   unavailable: ..."}`` (``Redis
                                                                is out of memory ...`` for OOM,
                                                                ``Redis is busy ...`` for BUSY)
                                                                + ``Retry-After``
@@ -66,12 +66,12 @@ _UNPROCESSABLE: dict[type[Exception], str] = {
     InvalidInput: "invalid_input",
     UnknownTask: "unknown_task",
 }
-_UNAVAILABLE = (StoreUnavailable, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Connection errors, timeouts and a read-only server reach here as StoreUnavailable: every
+# store verb maps them (``jobbers.store.verbs``).
 # Replies meaning "Redis is there but cannot serve this now": an outage, not a bug. redis-py
 # raises classes for some; from scripts and pipelines they arrive as a plain ResponseError.
 _UNAVAILABLE_REPLY_TYPES = (
     redis.exceptions.OutOfMemoryError,
-    redis.exceptions.ReadOnlyError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
@@ -99,6 +99,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 def responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """The OpenAPI error responses of a route, by status code."""
     return {code: ERROR_RESPONSES[code] for code in codes}
+
+
+def responses_with(
+    code: int, model: type, description: str, *codes: int
+) -> dict[int | str, dict[str, object]]:
+    """A route's other success (``code``: e.g. 201 for a PUT that created, 200 for a
+    submit repeated), then its error responses."""
+    return {code: {"model": model, "description": description}, **responses(*codes)}
 
 
 def unprocessable(loc: list[str | int], message: str, kind: str) -> JSONResponse:
@@ -156,8 +164,7 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
         app.add_exception_handler(exc_type, domain_unprocessable(kind))
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(ValidationError, invalid_model)
-    for exc_type in _UNAVAILABLE:
-        app.add_exception_handler(exc_type, unavailable)
+    app.add_exception_handler(StoreUnavailable, unavailable)
     app.add_exception_handler(redis.exceptions.ResponseError, redis_reply)
     app.add_exception_handler(Exception, internal)
 
@@ -203,3 +210,13 @@ def located(exc: E, *loc: str | int) -> E:
     """Attach the request location (e.g. ``"body", "name"``) a 422 should point at."""
     exc.loc = list(loc)  # type: ignore[attr-defined]
     return exc
+
+
+def check_body_name(body_name: str | None, path_name: str) -> None:
+    """A PUT body may repeat the name its path gives, never another: 422 at ``body.name``."""
+    if body_name is not None and body_name != path_name:
+        raise located(
+            InvalidInput(f"body name {body_name!r} does not match the path's {path_name!r}"),
+            "body",
+            "name",
+        )

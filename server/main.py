@@ -12,7 +12,7 @@ from jobbers.errors import TaskDefinitionError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, as the README documents it."""
-    from jobbers.runtime.process import process_parser
+    from jobbers.runtime.settings import process_parser
 
     from .settings import ManagerEnv
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -101,3 +101,35 @@ async def test_a_worker_resumes_promptly_after_a_long_outage(
     finally:
         worker.kill()
         worker.wait()
+
+
+async def test_every_kind_of_verb_reports_unavailable(
+    own_redis: tuple[RedisServer, StateManager],
+) -> None:
+    """Verbs that once let redis-py's errors out (the run and schedule verbs, the waits,
+    the hint subscription) raise the store's own error, as the task verbs always did."""
+    from jobbers.errors import StoreUnavailable
+
+    server, state = own_redis
+    server.stop()
+    verbs: dict[str, Callable[[], Awaitable[object]]] = {
+        "promote_due": lambda: state.promote_due(),
+        "register_worker": lambda: state.register_worker("w1", 1000, {}),
+        "wait_for_work": lambda: state.wait_for_work(["default"], "wake", 0.1),
+        "list_schedules": lambda: state.list_schedules(),
+        "mark_stalled": lambda: state.mark_stalled(),
+        "set_worker_queues": lambda: state.set_worker_queues("w1", ["default"]),
+    }
+    for name, call in verbs.items():
+        try:
+            await call()
+        except StoreUnavailable:
+            continue
+        except Exception as exc:
+            pytest.fail(f"{name} let {exc!r} out")
+        pytest.fail(f"{name} answered with Redis down")
+    with pytest.raises(StoreUnavailable):
+        async with state.hint_listener():
+            pass
+    server.start()
+    assert await state.promote_due() == (0, -1)

@@ -165,11 +165,3 @@ async def test_outcomes_of_one_tick_share_one_script_call(state: StateManager) -
     assert all(outcome.ok for outcome in outcomes)
     done = await state.get_tasks([str(t.id) for t in tasks])
     assert {t.status for t in done} == {TaskStatus.COMPLETED}
-
-
-def test_the_runtime_sends_no_redis_command_itself() -> None:
-    """Every Redis command of the worker, scheduler and cleaner is a store verb."""
-    runtime = Path(__file__).parent.parent / "jobbers" / "runtime"
-    for path in runtime.glob("*.py"):
-        source = path.read_text()
-        assert not re.search(r"\.redis\.\w+\(|\.redis\b(?!\.exceptions)", source), path.name

@@ -248,3 +248,18 @@ async def test_stats_count_every_status_per_queue(state: StateManager) -> None:
     assert stats.queues[0].counts["submitted"] == 1
     assert stats.queues[0].counts["cancelled"] == 1
     assert "throughput_1m" in stats.model_dump()
+
+
+async def test_hint_listener_hears_a_config_change(state: StateManager) -> None:
+    import asyncio
+
+    async with state.hint_listener() as hints:
+        await state.create_queue(QueueConfig(name="hinted"))
+        assert await asyncio.wait_for(anext(hints), 5) == "config"
+
+
+async def test_a_worker_records_the_queues_it_reads(state: StateManager) -> None:
+    await state.register_worker("w1", 10_000, {"role": "default"})
+    await state.set_worker_queues("w1", ["default", "other"])
+    [worker] = await state.workers()
+    assert worker.queues == ["default", "other"]

@@ -19,8 +19,8 @@ import redis.exceptions
 
 from jobbers.models.task import TaskStatus
 from jobbers.runtime.backoff import RETRIED, is_transient
-from jobbers.runtime.process import process_parser, run_process, setup_logging, state_from_env
-from jobbers.runtime.settings import CleanerEnv, read_env
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.settings import CleanerEnv, process_parser, read_env
 from jobbers.store.facade import StateManager
 
 log = logging.getLogger("jobbers.runtime.cleaner")

@@ -166,7 +166,7 @@ class Heartbeat:
             await retry_redis(self._listen_until_lost, self._reconnecting)
 
     async def _listen_until_lost(self) -> None:
-        async with self.state.worker_hints() as hints:
+        async with self.state.hint_listener() as hints:
             # Anything published while we were away is caught up by the heartbeat.
             await self.worker.fetcher.refresh_routing()
             try:

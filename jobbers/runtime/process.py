@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 import sys
-import textwrap
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from jobbers.runtime.settings import ProcessEnv, RuntimeEnv, env_help
+from jobbers.runtime.settings import ProcessEnv, RuntimeEnv
 from jobbers.store.facade import StateManager
-from jobbers.store.keys import Keys
 
 
 def setup_logging(name: str, env: RuntimeEnv) -> None:
@@ -38,18 +35,16 @@ def setup_logging(name: str, env: RuntimeEnv) -> None:
 
 
 def state_from_env(env: ProcessEnv, **options: Any) -> StateManager:
-    """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings)."""
-    return StateManager.from_url(env.redis_url, Keys(env.prefix), **options)
+    """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings).
 
-
-def process_parser(prog: str, description: str, env: type[ProcessEnv]) -> argparse.ArgumentParser:
-    """An argument parser whose ``--help`` ends with the variables ``env`` reads."""
-    return argparse.ArgumentParser(
-        prog=prog,
-        description=textwrap.fill(description, 79),
-        epilog=env_help(env),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    The store reads JOBBERS_PREFIX itself: its default depends on the URL (``{jb}:`` on a
+    cluster). A malformed URL, or a cluster URL with a prefix that has no hash tag, stops
+    the process with one line saying so (exit status 1), not a traceback.
+    """
+    try:
+        return StateManager.from_url(env.redis_url, **options)
+    except ValueError as exc:
+        raise SystemExit(f"jobbers: {exc}") from None
 
 
 def run_process(

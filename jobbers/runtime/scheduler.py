@@ -15,8 +15,8 @@ import logging
 import time
 
 from jobbers.runtime.backoff import retry_redis
-from jobbers.runtime.process import process_parser, run_process, setup_logging, state_from_env
-from jobbers.runtime.settings import SchedulerEnv, read_env
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.settings import SchedulerEnv, process_parser, read_env
 from jobbers.store.facade import StateManager
 from jobbers.store.schedules import FIRE_BATCH
 

@@ -14,6 +14,7 @@ unset, as ``os.environ.get(...) or default`` did.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import textwrap
@@ -41,7 +42,9 @@ class ProcessEnv(BaseSettings):
         "redis+sentinel://)",
     )
     prefix: str = Field(
-        "jb:", validation_alias="JOBBERS_PREFIX", description="the prefix of every key"
+        "jb:",
+        validation_alias="JOBBERS_PREFIX",
+        description="the prefix of every key ({jb}: by default on Redis Cluster)",
     )
     log_level: str = Field(
         "INFO", validation_alias="JOBBERS_LOG_LEVEL", description="DEBUG, INFO, WARNING..."
@@ -161,6 +164,16 @@ class CleanerEnv(LeaseEnv):
         10.0,
         validation_alias="JOBBERS_CONN_GRACE_S",
         description="seconds after an outage or a failover before a connection watch reaps",
+    )
+
+
+def process_parser(prog: str, description: str, env: type[ProcessEnv]) -> argparse.ArgumentParser:
+    """An argument parser whose ``--help`` ends with the variables ``env`` reads."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=textwrap.fill(description, 79),
+        epilog=env_help(env),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 

@@ -8,8 +8,8 @@ import sys
 
 from jobbers.errors import TaskDefinitionError
 from jobbers.registry import load_tasks_module
-from jobbers.runtime.process import process_parser, run_process, setup_logging, state_from_env
-from jobbers.runtime.settings import WorkerEnv, read_env
+from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.settings import WorkerEnv, process_parser, read_env
 from jobbers.runtime.worker import Worker, WorkerCrashed, WorkerSettings, new_worker_id
 from jobbers.store.runs import connection_name
 

@@ -9,12 +9,11 @@ count is a ZCARD: nothing here scans the keyspace.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, cast
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -57,18 +56,17 @@ from jobbers.store.codec import (
     task_from_record,
     task_from_redis,
 )
-from jobbers.store.connection import connection_pool
+from jobbers.store.connection import connection_pool, key_prefix
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane
 from jobbers.store.listings import PageCursor, list_source, merged_window
-from jobbers.store.runs import RuntimeState
-from jobbers.store.schedules import ScheduleState
+from jobbers.store.runs import Runs
+from jobbers.store.schedules import Schedules
 from jobbers.store.scripts import Scripts
+from jobbers.store.verbs import Delegated, store_op, store_verbs
 
-__all__ = ["InvalidInput", "StateManager", "check_cursor", "task_id_of"]
+__all__ = ["InvalidInput", "StateManager", "check_cursor", "store_op", "task_id_of"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 DEFAULT_QUEUE = "default"
 DEFAULT_ROLE = "default"
@@ -85,21 +83,6 @@ _CAS_TRIES = 50
 STATS_PAGE = 100
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
-
-
-def store_op(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn Redis connection failures into StoreUnavailable, once, at the core's edge."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        except redis.exceptions.BusyLoadingError as exc:
-            raise StoreUnavailable("Redis is loading its data set") from exc
-
-    return wrapper
 
 
 def task_id_of(task_id: str | ULID) -> str:
@@ -121,14 +104,61 @@ def check_cursor(cursor: str | None) -> str | None:
     return cursor
 
 
-class StateManager(RuntimeState, ScheduleState):
-    """All jobbers state in one Redis, behind domain verbs."""
+@store_verbs
+class StateManager:
+    """All jobbers state in one Redis, behind domain verbs.
+
+    The task, queue, role, DLQ and dashboard verbs are its own; the verbs of the running
+    system (``Runs``) and of schedules (``Schedules``) live in parts it owns, built here with
+    the connection, keys and scripts they use, and are offered here under their own names.
+    Every verb maps a Redis outage to ``StoreUnavailable`` (``jobbers.store.verbs``).
+    """
+
+    # The running system's verbs (``jobbers.store.runs``): workers, scheduler, cleaner.
+    register_worker = Delegated("runs", Runs.register_worker)
+    worker_heartbeat = Delegated("runs", Runs.worker_heartbeat)
+    set_worker_queues = Delegated("runs", Runs.set_worker_queues)
+    hint_listener = Delegated("runs", Runs.hint_listener)
+    deregister_worker = Delegated("runs", Runs.deregister_worker)
+    claim = Delegated("runs", Runs.claim)
+    wait_and_claim = Delegated("runs", Runs.wait_and_claim)
+    wait_for_work = Delegated("runs", Runs.wait_for_work)
+    wake = Delegated("runs", Runs.wake)
+    task_heartbeat = Delegated("runs", Runs.task_heartbeat)
+    outcome_args = staticmethod(Runs.outcome_args)
+    finish_many = Delegated("runs", Runs.finish_many)
+    complete = Delegated("runs", Runs.complete)
+    schedule_retry = Delegated("runs", Runs.schedule_retry)
+    fail = Delegated("runs", Runs.fail)
+    record_cancelled = Delegated("runs", Runs.record_cancelled)
+    record_stopped = Delegated("runs", Runs.record_stopped)
+    resubmit_interrupted = Delegated("runs", Runs.resubmit_interrupted)
+    promote_due = Delegated("runs", Runs.promote_due)
+    wait_for_schedule = Delegated("runs", Runs.wait_for_schedule)
+    reap_dead_workers = Delegated("runs", Runs.reap_dead_workers)
+    scan_worker_connections = Delegated("runs", Runs.scan_worker_connections)
+    reap_disconnected_workers = Delegated("runs", Runs.reap_disconnected_workers)
+    mark_stalled = Delegated("runs", Runs.mark_stalled)
+    apply_retention = Delegated("runs", Runs.apply_retention)
+    # The schedule verbs (``jobbers.store.schedules``).
+    ring_scheduler = Delegated("schedules", Schedules.ring_scheduler)
+    list_schedules = Delegated("schedules", Schedules.list_schedules)
+    get_schedule = Delegated("schedules", Schedules.get_schedule)
+    create_schedule = Delegated("schedules", Schedules.create_schedule)
+    put_schedule = Delegated("schedules", Schedules.put_schedule)
+    delete_schedule = Delegated("schedules", Schedules.delete_schedule)
+    set_schedule_enabled = Delegated("schedules", Schedules.set_schedule_enabled)
+    trigger_schedule = Delegated("schedules", Schedules.trigger_schedule)
+    fire_due_schedules = Delegated("schedules", Schedules.fire_due_schedules)
+    warm_schedules = Delegated("schedules", Schedules.warm_schedules)
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
         self.redis = redis
         self.keys = keys or Keys.from_env()
         self.scripts = Scripts(redis, self.keys.prefix)
         self.fetch_lane = Lane(redis.connection_pool)
+        self.runs = Runs(redis, self.keys, self.scripts, self.fetch_lane)
+        self.schedules = Schedules(redis, self.keys, self.scripts, self.get_task)
         # Opt-in: replicas that must hold a submit before it is acknowledged (``_run_submit``).
         self.submit_replicas = int(os.environ.get("JOBBERS_SUBMIT_REPLICAS") or 0)
         self.submit_wait_ms = int(os.environ.get("JOBBERS_SUBMIT_WAIT_MS") or 1000)
@@ -160,7 +190,9 @@ class StateManager(RuntimeState, ScheduleState):
         # Bytes that are not UTF-8 (cjson stores an escaped lone surrogate, as in an error
         # message, as such) read as U+FFFD: one bad record must never fail a read.
         options.setdefault("encoding_errors", "replace")
-        pool = connection_pool(url, decode_responses=True, **options)
+        # On a cluster the prefix picks the hash slot, so it is known before the pool.
+        keys = keys or Keys(key_prefix(url))
+        pool = connection_pool(url, keys.prefix, decode_responses=True, **options)
         return cls(Redis.from_pool(pool), keys)
 
     @property
@@ -168,6 +200,11 @@ class StateManager(RuntimeState, ScheduleState):
         """The name every connection of this manager gives itself (CLIENT SETNAME), if any."""
         name = self.redis.connection_pool.connection_kwargs.get("client_name")
         return str(name) if name else None
+
+    @property
+    def events_enabled(self) -> bool:
+        """False when the event stream is off (``JOBBERS_EVENTS_MAXLEN=0``): nothing is written."""
+        return self.scripts.events_max != 0
 
     async def close(self) -> None:
         """Close the connection pool and the lanes."""
@@ -1006,28 +1043,6 @@ class StateManager(RuntimeState, ScheduleState):
     async def _now_ms(self) -> int:
         sec, usec = await self.redis.time()
         return int(sec) * 1000 + int(usec) // 1000
-
-    # ------------------------------------------------------------------ worker runtime
-
-    async def set_worker_queues(self, worker_id: str, queues: list[str]) -> None:
-        """Record the queues a worker serves after a routing change (``workers`` shows them)."""
-        await self.redis.hset(self.keys.worker(worker_id), "queues", json.dumps(queues))
-
-    @contextlib.asynccontextmanager
-    async def worker_hints(self) -> AsyncIterator[AsyncIterator[str]]:
-        """Subscribe to the workers' hint channel (``cancel:<task id>``, ``config``).
-
-        Yields, once subscribed, the hints as they are published: what is published before
-        the subscription is missed, which is why a worker catches up right after entering.
-        Its own connection (pub/sub holds one); closed on exit, whatever happened.
-        """
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.keys.events)
-            yield (str(message.get("data", "")) async for message in pubsub.listen())
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
 
 
 def _checked_name(name: str) -> str:

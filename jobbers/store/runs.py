@@ -7,19 +7,22 @@ never overwrite the outcome of the run that replaced it (fencing).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.exceptions
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from jobbers.models.task import TaskStatus
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane, LaneBusy
 from jobbers.store.scripts import Scripts
+from jobbers.store.verbs import mapped_errors, store_verbs
 
 FinishArgs = tuple[str, str, str, str, str]
 
@@ -148,15 +151,23 @@ def _claim_result(res: list[Any]) -> ClaimResult:
     return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
 
 
-class RuntimeState:
-    """Worker, scheduler and cleaner verbs; mixed into StateManager."""
+async def _hints(pubsub: PubSub) -> AsyncIterator[str]:
+    with mapped_errors():
+        async for message in pubsub.listen():
+            yield str(message.get("data", ""))
 
-    redis: Redis
-    keys: Keys
-    scripts: Scripts
-    # The fetch loop's own connection (see ``jobbers.store.lane``): the blocking wait and the
-    # claims of a worker, one at a time.
-    fetch_lane: Lane
+
+@store_verbs
+class Runs:
+    """Worker, scheduler and cleaner verbs; ``StateManager`` owns one and offers its verbs."""
+
+    def __init__(self, redis: Redis, keys: Keys, scripts: Scripts, fetch_lane: Lane) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.scripts = scripts
+        # The fetch loop's own connection (see ``jobbers.store.lane``): the blocking wait and
+        # the claims of a worker, one at a time.
+        self.fetch_lane = fetch_lane
 
     # ---------------------------------------------------------------- workers
 
@@ -192,6 +203,29 @@ class RuntimeState:
             cancels=json.loads(res[2]) or [],
             config_version=int(res[3]),
         )
+
+    async def set_worker_queues(self, worker_id: str, queues: Sequence[str]) -> None:
+        """Record the queues a worker reads now (its hash's ``queues``, shown by ``workers``)."""
+        await self.redis.hset(self.keys.worker(worker_id), "queues", json.dumps(list(queues)))
+
+    @contextlib.asynccontextmanager
+    async def hint_listener(self) -> AsyncIterator[AsyncIterator[str]]:
+        """Subscribe to the hints channel (``keys.events``): ``cancel:{id}`` and ``config``.
+
+        Subscribed on entry, so a caller that catches up after entering misses nothing; the
+        messages that follow come from the iterator it yields. Hints are never the source of
+        truth (a heartbeat catches up on any that are lost). An outage, on entry or while
+        iterating, raises StoreUnavailable, as every verb does; leaving closes the
+        subscription's connection.
+        """
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            with mapped_errors():
+                await pubsub.subscribe(self.keys.events)
+            yield _hints(pubsub)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def deregister_worker(self, worker_id: str) -> str:
         """Remove a worker; anything it still holds is recovered at once."""

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -35,6 +36,7 @@ from jobbers.models.schedule import (
 from jobbers.models.task import Task, ms_to_datetime
 from jobbers.store.keys import Keys
 from jobbers.store.scripts import Scripts
+from jobbers.store.verbs import store_verbs
 
 log = logging.getLogger("jobbers.schedules")
 
@@ -51,12 +53,22 @@ WARM_LIMIT = 2000
 WARM_SPAN_MS = 1000
 
 
-class ScheduleState:
-    """Schedule verbs; mixed into StateManager, which provides the connection."""
+@store_verbs
+class Schedules:
+    """Schedule verbs; ``StateManager`` owns one and offers its verbs."""
 
-    redis: Redis
-    keys: Keys
-    scripts: Scripts
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        scripts: Scripts,
+        get_task: Callable[[str], Awaitable[Task]],
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.scripts = scripts
+        # How a trigger reads the task it fired: the task verbs are StateManager's own.
+        self._read_task = get_task
 
     async def _clock_ms(self) -> int:
         sec, usec = await self.redis.time()
@@ -164,8 +176,7 @@ class ScheduleState:
         return await self._get_task_of_schedule(tid)
 
     async def _get_task_of_schedule(self, tid: str) -> Task:
-        get = cast(Any, self).get_task
-        return cast(Task, await get(tid))
+        return await self._read_task(tid)
 
     async def fire_due_schedules(self, limit: int = FIRE_BATCH) -> tuple[int, int]:
         """Fire the due ticks: (ticks handled, ms until the earliest next tick or -1)."""

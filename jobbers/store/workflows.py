@@ -42,6 +42,7 @@ from jobbers.models.workflow import (
 )
 from jobbers.store.facade import MAX_PAGE, StateManager, _checked_params, store_op, task_id_of
 from jobbers.store.listings import PageCursor, merged_window
+from jobbers.store.verbs import store_verbs
 
 __all__ = ["Workflows"]
 
@@ -59,6 +60,7 @@ def decode_parents(
     return statuses, results
 
 
+@store_verbs
 class Workflows:
     """The workflow verbs of one StateManager (``Workflows(state).submit(...)``)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobbers.api.schemas import (
@@ -27,13 +27,11 @@ from ..deps import (
     QueueFilter,
     RuntimeDep,
     StateDep,
-    require_token,
+    resource_router,
 )
 from ..errors import responses
 
-router = APIRouter(
-    tags=["dashboard"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
-)
+router = resource_router("dashboard")
 
 
 def _seconds_since(now: dt.datetime, then: dt.datetime | None) -> float | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from pydantic import BeforeValidator
 
 from jobbers.api.schemas import (
@@ -27,16 +28,12 @@ from ..deps import (
     StateDep,
     TaskIdPath,
     blank_is_none,
-    require_token,
+    per_id,
+    resource_router,
 )
 from ..errors import located, responses
 
-router = APIRouter(
-    prefix="/dead-letter-queue",
-    tags=["dead-letter queue"],
-    dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 503),
-)
+router = resource_router("dead-letter queue", "/dead-letter-queue")
 
 TaskNameFilter = Annotated[
     NameText | None, BeforeValidator(blank_is_none), Query(description="only tasks of this name")
@@ -71,26 +68,18 @@ async def dead_letter_history(task_id: TaskIdPath, state: StateDep) -> DLQHistor
 @router.post("/resubmit", responses=responses(413))
 async def resubmit_dead_letters(body: DLQResubmitRequest, state: StateDep) -> DLQResubmitResponse:
     """Put dead-lettered tasks back on their queues: the given ids, or up to ``limit`` matches."""
-    results: dict[str, str] = {}
-    if body.task_ids is not None:
-        _no_filter_with_ids(body.task_name, body.queue, body.task_version)
-        sent_as: dict[str, list[str]] = {}
-        for raw in body.task_ids:
-            try:
-                sent_as.setdefault(canonical_ulid(raw), []).append(raw)
-            except ValueError:
-                results[raw] = "invalid_id"
-        outcomes = await state.resubmit_dlq(
-            list(sent_as), body.reset_retry_count, body.parameters, body.replace_parameters
-        )
-        for tid, outcome in outcomes.items():
-            for raw in sent_as[tid]:
-                results[raw] = outcome
-    else:
-        ids = await _matching_ids(state, body.task_name, body.queue, body.task_version, body.limit)
-        results = await state.resubmit_dlq(
+
+    def resubmit(ids: list[str]) -> Awaitable[dict[str, str]]:
+        return state.resubmit_dlq(
             ids, body.reset_retry_count, body.parameters, body.replace_parameters
         )
+
+    if body.task_ids is not None:
+        _no_filter_with_ids(body.task_name, body.queue, body.task_version)
+        results = await per_id(body.task_ids, resubmit)
+    else:
+        ids = await _matching_ids(state, body.task_name, body.queue, body.task_version, body.limit)
+        results = await resubmit(ids)
     done = sum(1 for outcome in results.values() if outcome == "resubmitted")
     return DLQResubmitResponse(results=results, resubmitted=done)
 

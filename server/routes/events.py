@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import Header, HTTPException, Query
 from pydantic import BeforeValidator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -29,18 +29,15 @@ from ..deps import (
     StateDep,
     StatusFilter,
     blank_is_none,
-    require_token,
+    resource_router,
 )
-from ..errors import responses
 from ..runtime import MAX_STREAMS, Runtime
 
 # How long one read waits in Redis for a new entry: under the manager's socket timeout.
 BLOCK_MS = 1000
 KEEPALIVE_S = 5.0
 
-router = APIRouter(
-    tags=["events"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
-)
+router = resource_router("events")
 
 TaskIdFilter = Annotated[
     TaskId | None, BeforeValidator(blank_is_none), Query(description="only this task's events")
@@ -73,7 +70,7 @@ async def events(
     last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     """Follow task status changes; ``status`` filters on the status entered."""
-    if state.scripts.events_max == 0:
+    if not state.events_enabled:
         raise HTTPException(404, f"the event stream is off on this manager ({EVENTS_MAXLEN_ENV}=0)")
     if runtime.open_streams >= MAX_STREAMS:
         raise HTTPException(

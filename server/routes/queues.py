@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Response
 
 from jobbers.api.schemas import Message, PurgeResponse, QueuesResponse, QueueUpdate
 from jobbers.models.queue import QueueConfig
-from jobbers.store.facade import InvalidInput
 
-from ..deps import QueueName, StateDep, require_token
-from ..errors import located, responses
+from ..deps import QueueName, StateDep, put_answer, resource_router
+from ..errors import check_body_name, responses, responses_with
 
-router = APIRouter(
-    prefix="/queues",
-    tags=["queues"],
-    dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 503),
-)
+router = resource_router("queues", "/queues")
 
 
 @router.get("")
@@ -39,23 +33,15 @@ async def get_queue_config(name: QueueName, state: StateDep) -> QueueConfig:
 
 @router.put(
     "/{name}",
-    responses={201: {"model": QueueConfig, "description": "Queue created"}, **responses(413)},
+    responses=responses_with(201, QueueConfig, "Queue created", 413),
 )
 async def put_queue(
     name: QueueName, update: QueueUpdate, response: Response, state: StateDep
 ) -> QueueConfig:
     """Create a queue or replace its limits (200, or 201 when created); keeps its paused state."""
-    if update.name is not None and update.name != name:
-        raise located(
-            InvalidInput(f"body name {update.name!r} does not match the path's {name!r}"),
-            "body",
-            "name",
-        )
+    check_body_name(update.name, name)
     config = QueueConfig.model_validate({**update.model_dump(exclude={"name"}), "name": name})
-    stored, created = await state.put_queue(config)
-    if created:
-        response.status_code = 201
-    return stored
+    return put_answer(response, await state.put_queue(config))
 
 
 @router.delete("/{name}", responses=responses(404, 409))

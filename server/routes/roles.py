@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Response
 
 from jobbers.api.schemas import Message, RolesResponse, RoleUpdate
 from jobbers.models.queue import Role
-from jobbers.store.facade import InvalidInput
 
-from ..deps import RoleName, StateDep, require_token
-from ..errors import located, responses
+from ..deps import RoleName, StateDep, put_answer, resource_router
+from ..errors import check_body_name, responses, responses_with
 
-router = APIRouter(
-    prefix="/roles",
-    tags=["roles"],
-    dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 503),
-)
+router = resource_router("roles", "/roles")
 
 
 @router.get("")
@@ -39,29 +33,20 @@ async def get_role(role_name: RoleName, state: StateDep) -> Role:
 
 @router.put(
     "/{role_name}",
-    responses={201: {"model": Role, "description": "Role created"}, **responses(413)},
+    responses=responses_with(201, Role, "Role created", 413),
 )
 async def put_role(
     role_name: RoleName, update: RoleUpdate, response: Response, state: StateDep
 ) -> Role:
     """Replace a role's queue list (200), or create the role (201); workers follow live."""
-    if update.name is not None and update.name != role_name:
-        raise located(
-            InvalidInput(f"body name {update.name!r} does not match the path's {role_name!r}"),
-            "body",
-            "name",
-        )
-    role, created = await state.put_role(
-        Role(
-            name=role_name,
-            queues=update.queues,
-            strategy=update.strategy,
-            weights=update.weights,
-        )
+    check_body_name(update.name, role_name)
+    role = Role(
+        name=role_name,
+        queues=update.queues,
+        strategy=update.strategy,
+        weights=update.weights,
     )
-    if created:
-        response.status_code = 201
-    return role
+    return put_answer(response, await state.put_role(role))
 
 
 @router.delete("/{role_name}", responses=responses(404))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Response
 
 from jobbers.api.schemas import (
     Message,
@@ -11,33 +11,18 @@ from jobbers.api.schemas import (
     ScheduleView,
     TriggerResponse,
 )
-from jobbers.errors import InvalidInput, UnknownTask
+from jobbers.errors import InvalidInput
 from jobbers.models.schedule import Schedule, ScheduledTaskSpec
-from jobbers.registry import get_task_config
 
-from ..deps import ScheduleName, StateDep, require_token
-from ..errors import located, responses
+from ..deps import ScheduleName, StateDep, check_registered, put_answer, resource_router
+from ..errors import check_body_name, located, responses, responses_with
 
-router = APIRouter(
-    prefix="/schedules",
-    tags=["schedules"],
-    dependencies=[Depends(require_token)],
-    responses=responses(401, 403, 503),
-)
+router = resource_router("schedules", "/schedules")
 
 
 def _checked_task(task: ScheduledTaskSpec) -> None:
     """422 at ``task.name`` when this manager's tasks module has no such task."""
-    if get_task_config(task.name, task.version) is None:
-        raise located(
-            UnknownTask(
-                f"task {task.name!r} version {task.version} is not registered in this "
-                "manager's tasks module"
-            ),
-            "body",
-            "task",
-            "name",
-        )
+    check_registered(task.name, task.version, "body", "task")
 
 
 def _pointed(exc: InvalidInput) -> InvalidInput:
@@ -69,27 +54,20 @@ async def get_schedule(schedule_name: ScheduleName, state: StateDep) -> Schedule
 
 @router.put(
     "/{schedule_name}",
-    responses={201: {"model": ScheduleView, "description": "Schedule created"}, **responses(413)},
+    responses=responses_with(201, ScheduleView, "Schedule created", 413),
 )
 async def put_schedule(
     schedule_name: ScheduleName, update: ScheduleUpdate, response: Response, state: StateDep
 ) -> ScheduleView:
     """Replace a schedule (200) or create it (201); its next tick is computed anew."""
-    if update.name is not None and update.name != schedule_name:
-        raise located(
-            InvalidInput(f"body name {update.name!r} does not match the path's {schedule_name!r}"),
-            "body",
-            "name",
-        )
+    check_body_name(update.name, schedule_name)
     _checked_task(update.task)
     schedule = Schedule.model_validate({**update.model_dump(), "name": schedule_name})
     try:
-        view, created = await state.put_schedule(schedule)
+        stored = await state.put_schedule(schedule)
     except InvalidInput as exc:
         raise _pointed(exc) from None
-    if created:
-        response.status_code = 201
-    return view
+    return put_answer(response, stored)
 
 
 @router.delete("/{schedule_name}", responses=responses(404))

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import Body, Header, Response
 from ulid import ULID
 
 from jobbers.api.schemas import (
@@ -21,11 +21,9 @@ from jobbers.api.schemas import (
     SubmitTasksResponse,
     SubmittedTask,
     TaskPage,
-    canonical_ulid,
 )
-from jobbers.errors import InvalidInput, UnknownTask
+from jobbers.errors import InvalidInput
 from jobbers.models.task import Task
-from jobbers.registry import get_task_config
 from jobbers.store.workflows import Workflows
 
 from ..deps import (
@@ -37,14 +35,14 @@ from ..deps import (
     StateDep,
     StatusFilter,
     TaskIdPath,
-    require_token,
+    check_registered,
+    per_id,
+    resource_router,
 )
-from ..errors import located, responses
+from ..errors import located, responses, responses_with
 from ..runtime import Runtime
 
-router = APIRouter(
-    tags=["tasks"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
-)
+router = resource_router("tasks")
 
 T = TypeVar("T")
 
@@ -69,10 +67,7 @@ _CANCEL_OUTCOMES = {"cancelled": "cancelled", "requested": "cancel_requested"}
 @router.post(
     "/submit-task",
     status_code=201,
-    responses={
-        200: {"model": SubmitTaskResponse, "description": "The same id and body again"},
-        **responses(409, 413),
-    },
+    responses=responses_with(200, SubmitTaskResponse, "The same id and body again", 409, 413),
 )
 async def submit_task(
     body: SubmitTaskRequest,
@@ -102,10 +97,7 @@ async def submit_task(
 @router.post(
     "/submit-tasks",
     status_code=201,
-    responses={
-        200: {"model": SubmitTasksResponse, "description": "Every task was already stored"},
-        **responses(409, 413),
-    },
+    responses=responses_with(200, SubmitTasksResponse, "Every task was already stored", 409, 413),
 )
 async def submit_tasks(
     body: SubmitTasksRequest, response: Response, state: StateDep, runtime: RuntimeDep
@@ -158,15 +150,7 @@ def _pointed(exc: InvalidInput, *loc: str | int) -> InvalidInput:
 
 def _task_of(body: SubmitTaskRequest, *loc: str | int) -> Task:
     """The task a request asks for; 422 at its ``name`` when this manager cannot run it."""
-    if get_task_config(body.name, body.version) is None:
-        raise located(
-            UnknownTask(
-                f"task {body.name!r} version {body.version} is not registered in this "
-                "manager's tasks module"
-            ),
-            *loc,
-            "name",
-        )
+    check_registered(body.name, body.version, *loc)
     return Task(
         id=body.id or ULID(),
         name=body.name,
@@ -218,18 +202,8 @@ async def cancel_task(task_id: TaskIdPath, state: StateDep) -> CancelResponse:
 @router.post("/tasks/cancel", responses=responses(413))
 async def cancel_tasks(body: CancelManyRequest, state: StateDep) -> OutcomesResponse:
     """Cancel many tasks; each id gets its own outcome, so one bad id never blocks the rest."""
-    results: dict[str, str] = {}
-    sent_as: dict[str, list[str]] = {}
-    for raw in body.task_ids:
-        try:
-            sent_as.setdefault(canonical_ulid(raw), []).append(raw)
-        except ValueError:
-            results[raw] = "invalid_id"
-    outcomes = await state.cancel_tasks(list(sent_as))
-    for tid, outcome in outcomes.items():
-        for raw in sent_as[tid]:
-            results[raw] = _CANCEL_OUTCOMES.get(outcome, outcome)
-    return OutcomesResponse(results=results)
+    results = await per_id(body.task_ids, state.cancel_tasks)
+    return OutcomesResponse(results={raw: _CANCEL_OUTCOMES.get(o, o) for raw, o in results.items()})
 
 
 @router.post("/task/{task_id}/retry", responses=responses(404, 409, 413))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Path, Response
 
 from jobbers.api.schemas import TaskId
-from jobbers.errors import UnknownTask
 from jobbers.models.dashboard import Page
 from jobbers.models.workflow import (
     Workflow,
@@ -16,15 +15,12 @@ from jobbers.models.workflow import (
     WorkflowSubmitted,
     WorkflowSummary,
 )
-from jobbers.registry import get_task_config
 from jobbers.store.workflows import Workflows
 
-from ..deps import Cursor, Limit, StateDep, require_token
-from ..errors import located, responses
+from ..deps import Cursor, Limit, StateDep, check_registered, resource_router
+from ..errors import responses, responses_with
 
-router = APIRouter(
-    tags=["workflows"], dependencies=[Depends(require_token)], responses=responses(401, 403, 503)
-)
+router = resource_router("workflows")
 
 WorkflowIdPath = Annotated[TaskId, Path(description="the workflow's ULID")]
 
@@ -32,10 +28,9 @@ WorkflowIdPath = Annotated[TaskId, Path(description="the workflow's ULID")]
 @router.post(
     "/submit-workflow",
     status_code=201,
-    responses={
-        200: {"model": WorkflowSubmitted, "description": "The same workflow id and graph again"},
-        **responses(409, 413),
-    },
+    responses=responses_with(
+        200, WorkflowSubmitted, "The same workflow id and graph again", 409, 413
+    ),
 )
 async def submit_workflow(
     body: WorkflowRequest, response: Response, state: StateDep
@@ -44,14 +39,7 @@ async def submit_workflow(
     invalid task is a 422 and stores nothing); the same id and graph again returns it (200).
     """
     for i, spec in enumerate(body.tasks):
-        if get_task_config(spec.name, spec.version) is None:
-            raise located(
-                UnknownTask(
-                    f"task {spec.name!r} version {spec.version} is not registered in this "
-                    "manager's tasks module"
-                ),
-                "body", "tasks", i, "name",
-            )  # fmt: skip
+        check_registered(spec.name, spec.version, "body", "tasks", i)
     submitted, created = await Workflows(state).submit(body)
     if not created:
         response.status_code = 200
