@@ -6,7 +6,10 @@ import subprocess
 import sys
 from typing import Any
 
+from .cli_startup import BARE, goal_of
 from .common import ROOT
+
+__all__ = ["BARE", "goal_of", "run"]
 
 
 def run(runs: int, warmup: int) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 Each command runs as a fresh process (the console script users type), ``--runs`` times after
 ``--warmup`` untimed runs; commands are interleaved run by run so background load hits them
-alike. ``status``/``list`` go to a real manager on a private Redis started here, so they
-include one HTTP round trip; ``status (manager down)`` is start-up plus a refused connection.
-``(terminal)`` rows run with stdout on a pseudo-terminal, where ``status`` draws a rich
-table; the others write to /dev/null (TSV). ``--wait --timeout 0`` is the same ``status``
-through the Typer command (the quick path leaves ``--wait`` to it), for comparison.
+alike. The yardstick is a bare two-command Typer app's ``--help`` (``bench/bare_typer.py``),
+timed in the same run; the ``x bare`` column is each command's median over its median
+(issue 17 §5: every command at most 1.3x, ``jobbers --help`` at most 1.15x).
+
+``status``, ``list``, ``stats`` and ``submit`` go to a real manager on a private Redis started
+here, so they include their HTTP round trips; ``status --wait`` follows a completed task
+(opens the event stream's first answer, reads the task); ``status (manager down)`` is
+start-up plus a refused connection. ``(terminal)`` rows run with stdout on a
+pseudo-terminal, where ``status`` draws a rich table; the others write to /dev/null (TSV).
 
 ``--cache-bytecode`` lets Python keep compiled bytecode (in a private temporary prefix) as an
 installed package has it; by default the environment decides (PYTHONDONTWRITEBYTECODE=1 makes
@@ -36,21 +40,25 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 JOBBERS = str(BIN / "jobbers")
 PY = sys.executable
-BARE_TYPER = (
-    "import typer\napp = typer.Typer()\n@app.command()\ndef hello(name: str) -> None:\n"
-    "    '''Say hello.'''\n@app.command()\ndef bye() -> None:\n    '''Say bye.'''\napp()"
-)
+BARE_TYPER = str(ROOT / "bench" / "bare_typer.py")
+BARE = "bare Typer app --help (yardstick)"
+TASKS = str(ROOT / "examples" / "tasks.py")
+HELP_GOAL, COMMAND_GOAL = 1.15, 1.3  # issue 17 §5, as multiples of the yardstick
+FLOORS = ("python -c", BARE)  # rows that are not jobbers commands
 
 
 TERMINAL = " (terminal)"
 
 
-def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
-    """Label -> argv of every measured command (labels ending in TERMINAL run on a pty)."""
+def commands(url: str, task_id: str, done_id: str, dead: str) -> dict[str, list[str]]:
+    """Label -> argv of every measured command (labels ending in TERMINAL run on a pty).
+
+    ``task_id`` waits on a queue no worker serves; ``done_id`` has completed.
+    """
     status = [JOBBERS, "status", task_id, "--url", url]
     return {
         "python -c pass (interpreter floor)": [PY, "-c", "pass"],
-        "bare Typer app --help (Typer floor)": [PY, "-c", BARE_TYPER, "--help"],
+        BARE: [PY, BARE_TYPER, "--help"],
         "python -c 'import jobbers' (core package)": [PY, "-c", "import jobbers"],
         "jobbers --version": [JOBBERS, "--version"],
         "jobbers --help": [JOBBERS, "--help"],
@@ -59,9 +67,14 @@ def commands(url: str, task_id: str, dead: str) -> dict[str, list[str]]:
         "jobbers status ID": status,
         "jobbers status ID --json": [*status, "--json"],
         "jobbers status ID" + TERMINAL: status,
-        "jobbers status ID --wait --timeout 0 (Typer path)": [*status, "--wait", "--timeout", "0"],
+        "jobbers status ID --wait (completed task)": [
+            JOBBERS, "status", done_id, "--wait", "--url", url,
+        ],
+        "jobbers status ID --wait --timeout 0": [*status, "--wait", "--timeout", "0"],
         "jobbers list -q": [JOBBERS, "list", "-q", "--url", url],
-    }
+        "jobbers stats": [JOBBERS, "stats", "--url", url],
+        "jobbers submit NAME -q": [JOBBERS, "submit", "greet", "-q", "--url", url],
+    }  # fmt: skip
 
 
 def measure(
@@ -100,11 +113,9 @@ def start_manager(tmp: Path) -> tuple[RedisServer, subprocess.Popen[bytes], str]
     """A private Redis and a manager on free ports; returns them and the manager URL."""
     redis = RedisServer(free_port(), tmp / "redis", appendonly=False).start()
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis.url}
-    tasks = str(ROOT / "examples" / "tasks.py")
     manager = subprocess.Popen(
-        [JOBBERS, "manager", tasks, "--port", str(port)],
-        env=env,
+        [JOBBERS, "manager", TASKS, "--port", str(port)],
+        env={**os.environ, "REDIS_URL": redis.url},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -115,6 +126,30 @@ def start_manager(tmp: Path) -> tuple[RedisServer, subprocess.Popen[bytes], str]
             raise SystemExit("the manager did not start")
         time.sleep(0.1)
     return redis, manager, url
+
+
+def submit(url: str, *args: str) -> str:
+    """Submit ``greet`` and return its id."""
+    argv = [JOBBERS, "submit", "greet", "-q", "--url", url, *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def completed_task(url: str, redis_url: str) -> str:
+    """The id of a task a worker has completed; the worker is gone before timing starts."""
+    task_id = submit(url)
+    worker = subprocess.Popen(
+        [JOBBERS, "worker", TASKS],
+        env={**os.environ, "REDIS_URL": redis_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait = [JOBBERS, "status", task_id, "--wait", "--timeout", "60", "--url", url]
+        subprocess.run(wait, capture_output=True, check=True)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    return task_id
 
 
 def main() -> None:
@@ -134,12 +169,10 @@ def main() -> None:
             env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         redis, manager, url = start_manager(Path(tmp))
         try:
-            submitted = subprocess.run(
-                [JOBBERS, "submit", "greet", "-q", "--url", url], capture_output=True, text=True
-            )
-            task_id = submitted.stdout.strip()
+            done_id = completed_task(url, redis.url)
+            task_id = submit(url)  # no worker left: it stays waiting
             dead = f"http://127.0.0.1:{free_port()}"
-            times = measure(commands(url, task_id, dead), args.runs, args.warmup, env)
+            times = measure(commands(url, task_id, done_id, dead), args.runs, args.warmup, env)
         finally:
             manager.terminate()
             manager.wait(timeout=10)
@@ -150,13 +183,25 @@ def main() -> None:
     print(f"Machine: {machine}, Python {platform.python_version()}")
     print(f"Runs: {args.runs} per command after {args.warmup} warm-up runs, interleaved.")
     print(f"Load average (1, 5, 15 min) before -> after: {load}. Bytecode: {bytecode}.\n")
-    print("| command | min | median | mean | p90 | max |")
-    print("|---|---:|---:|---:|---:|---:|")
+    bare = statistics.median(times[BARE])
+    print("| command | min | median | mean | p90 | max | x bare | goal |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, values in times.items():
         values.sort()
         p90 = values[min(len(values) - 1, int(len(values) * 0.9))]
         row = [min(values), statistics.median(values), statistics.fmean(values), p90, max(values)]
-        print(f"| `{label}` | " + " | ".join(f"{v:.0f}" for v in row) + " |")
+        ratio = row[1] / bare
+        goal = goal_of(label)
+        verdict = "" if goal is None else f"<= {goal}x " + ("met" if ratio <= goal else "MISSED")
+        cells = " | ".join(f"{v:.0f}" for v in row)
+        print(f"| `{label}` | {cells} | {ratio:.2f} | {verdict} |")
+
+
+def goal_of(label: str) -> float | None:
+    """The issue's limit for a row, as a multiple of the yardstick (None: not a jobbers row)."""
+    if label.startswith(FLOORS):
+        return None
+    return HELP_GOAL if label == "jobbers --help" else COMMAND_GOAL
 
 
 if __name__ == "__main__":

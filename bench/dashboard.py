@@ -25,6 +25,7 @@ import httpx
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 
 from .common import SCANS, commandstats, delta, percentile, sync_client, used_memory
 
@@ -73,7 +74,9 @@ async def _run_share(state: StateManager, queue: str, count: int) -> None:
             slot = claimed % (COMPLETE + FAIL + RETRY)
             claimed += 1
             if slot < COMPLETE:
-                outcomes.append(state.outcome_args(task.id, task.run_id, "complete", "{}"))
+                outcomes.append(
+                    state.outcome_args(task.id, task.run_id, RunOutcome.COMPLETED, "{}")
+                )
                 continue
             entry = {
                 "attempt": task.attempt,
@@ -83,9 +86,13 @@ async def _run_share(state: StateManager, queue: str, count: int) -> None:
                 "worker_id": WORKER,
             }
             if slot < COMPLETE + FAIL:
-                outcomes.append(state.outcome_args(task.id, task.run_id, "fail", "", entry))
+                outcomes.append(
+                    state.outcome_args(task.id, task.run_id, RunOutcome.FAILED, "", entry)
+                )
             else:
-                outcomes.append(state.outcome_args(task.id, task.run_id, "retry", "3600000", entry))
+                outcomes.append(
+                    state.outcome_args(task.id, task.run_id, RunOutcome.RETRIED, "3600000", entry)
+                )
         results = await state.finish_many(outcomes)
         assert all(o.ok for o in results), results[:3]
     cancel = count * CANCEL // 100

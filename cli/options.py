@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from .choices import Status
+from jobbers.models.task import TaskStatus
+
 from .output import Mode
 
 if TYPE_CHECKING:
@@ -92,26 +93,26 @@ QueueFilter = Annotated[
     str | None,
     typer.Option("--queue", help="Only this queue", autocompletion=complete_queue),
 ]
-STATUS_NAMES = "|".join(Status)
+STATUS_NAMES = "|".join(TaskStatus)
 
 
-def _status(value: str | None) -> Status | None:
-    """``--status`` read as a Status; a wrong one names the valid ones, in the CLI's words.
+def _status(value: str | None) -> TaskStatus | None:
+    """``--status`` read as a TaskStatus; a wrong one names the valid ones, in the CLI's words.
 
     Typer's own choice check words its refusal as a pydantic validation error.
     """
     if value is None:
         return None
     try:
-        return Status(value)
+        return TaskStatus(value)
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not a task status; use one of: {', '.join(Status)}"
+            f"{value!r} is not a task status; use one of: {', '.join(TaskStatus)}"
         ) from None
 
 
 def _complete_status(incomplete: str) -> list[str]:
-    return [s.value for s in Status if s.value.startswith(incomplete)]
+    return [s.value for s in TaskStatus if s.value.startswith(incomplete)]
 
 
 StatusFilter = Annotated[

@@ -19,7 +19,6 @@ import typer
 
 from .exit_codes import Declined, UsageProblem, exit_code_for, one_line
 from .inputs import URL_ENV, check_url
-from .main import skip_httpx_cli
 from .output import Mode, Output
 
 if TYPE_CHECKING:
@@ -71,7 +70,6 @@ class Session:
 
     def _client(self) -> SyncJobbersClient:
         if self._sync is None:
-            skip_httpx_cli()
             from jobbers.api.client import SyncJobbersClient
 
             factory = self._config.transport_factory

@@ -28,25 +28,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from jobbers.store.protocol import RunOutcome as RunOutcome  # how a run ended, as hooks see it
 
 log = logging.getLogger("jobbers.hooks")
 
 _GLOBAL: list[Hook] = []
 _NO_HOOKS: tuple[Hook, ...] = ()
-
-
-class RunOutcome(StrEnum):
-    """How a run ended, as ``after_run`` and the worker metrics name it."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"  # for good: no retry left, or an unexpected error
-    RETRIED = "retried"
-    CANCELLED = "cancelled"
-    RESUBMITTED = "resubmitted"  # handed back to its queue by a stopping worker
-    STOPPED = "stopped"  # ended ``stalled`` by a stopping worker (policy STOP)
-    LOST = "lost"  # the run was taken from this worker (its lease lapsed): nothing recorded
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 
 WORKER = "w-compact"
 ANY = {"add@1": (0, 0, -1), "noop@1": (0, 0, -1)}
@@ -85,7 +86,7 @@ async def test_claims_take_compact_and_full_form_tasks_in_score_order(
     retried = await state.submit_task(Task(name="noop"))
     res = await state.claim(WORKER, "default", 2, ANY)
     assert [t.id for t in res.tasks] == [str(first.id), str(retried.id)]
-    fail = state.outcome_args(str(retried.id), res.tasks[1].run_id, "fail", "", ENTRY)
+    fail = state.outcome_args(str(retried.id), res.tasks[1].run_id, RunOutcome.FAILED, "", ENTRY)
     assert (await state.finish_many([fail]))[0].ok
     later = await state.submit_task(Task(name="noop"))
     await next_ms(state)

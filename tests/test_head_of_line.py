@@ -15,6 +15,7 @@ import pytest
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 from tests.conftest import eventually, wait_status
 from tests.test_compact import next_ms, waiting
 
@@ -205,7 +206,11 @@ async def test_waiting_tasks_of_the_old_layout_are_migrated_at_start(state: Stat
     retried = await state.submit_task(Task(name="noop"))
     [run] = (await state.claim(WORKER, "default", 1, UNCAPPED)).tasks
     fail = state.outcome_args(
-        run.id, run.run_id, "fail", "", {"attempt": 0, "kind": "error", "message": "boom"}
+        run.id,
+        run.run_id,
+        RunOutcome.FAILED,
+        "",
+        {"attempt": 0, "kind": "error", "message": "boom"},
     )
     assert (await state.finish_many([fail]))[0].ok
     old = await submitted_in_turn(state, ["add", "noop", "add"])

@@ -17,6 +17,7 @@ from jobbers.runtime.backoff import retry_redis
 from jobbers.runtime.runner import OutcomeWriter
 from jobbers.runtime.worker import Worker, WorkerSettings
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import ClaimSpec, RunOutcome
 from tests.conftest import TASKS_MODULE
 
 BIN = Path(sys.executable).parent
@@ -150,15 +151,18 @@ async def test_outcomes_of_one_tick_share_one_script_call(state: StateManager) -
     worker = Worker(state, WorkerSettings())
     await worker.register()
     tasks = [await state.submit_task(Task(name="noop")) for _ in range(6)]
-    res = await state.claim(worker.id, "default", 6, {"noop@1": (0, 0, -1)})
+    res = await state.claim(worker.id, "default", 6, {"noop@1": ClaimSpec(0, 0, -1)})
     first, *together = res.tasks
     assert len(together) == 5
     writer = OutcomeWriter(state)
     # The first outcome alone: the script is loaded, so each call after is one EVALSHA.
-    await writer.write(state.outcome_args(first.id, first.run_id, "complete", "{}"))
+    await writer.write(state.outcome_args(first.id, first.run_id, RunOutcome.COMPLETED, "{}"))
     await state.redis.config_resetstat()
     outcomes = await asyncio.gather(
-        *(writer.write(state.outcome_args(c.id, c.run_id, "complete", "{}")) for c in together)
+        *(
+            writer.write(state.outcome_args(c.id, c.run_id, RunOutcome.COMPLETED, "{}"))
+            for c in together
+        )
     )
     calls = await state.redis.info("commandstats")
     assert calls["cmdstat_evalsha"]["calls"] == 1, {k: v["calls"] for k, v in calls.items()}

@@ -17,6 +17,7 @@ from jobbers.errors import (
 from jobbers.models.queue import QueueConfig, RatePeriod, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.store.facade import InvalidInput, StateManager
+from jobbers.store.protocol import ClaimSpec, StopReason, TaskBeatReply
 
 
 async def test_defaults_exist_out_of_the_box(state: StateManager) -> None:
@@ -263,3 +264,16 @@ async def test_a_worker_records_the_queues_it_reads(state: StateManager) -> None
     await state.set_worker_queues("w1", ["default", "other"])
     [worker] = await state.workers()
     assert worker.queues == ["default", "other"]
+
+
+async def test_a_task_heartbeat_names_the_stop_it_asks_for(state: StateManager) -> None:
+    """A beat answers OK, CANCELLED once a cancel is pending, LOST for a run not current:
+    the worker stops the run for that reason (``StopReason(answer)``)."""
+    await state.register_worker("w-beat", 10_000, {"role": "default"})
+    await state.submit_task(Task(name="noop"))
+    [run] = (await state.claim("w-beat", "default", 1, {"noop@1": ClaimSpec(0, 0, -1)})).tasks
+    assert await state.task_heartbeat(run.id, run.run_id) is TaskBeatReply.OK
+    assert await state.task_heartbeat(run.id, "w-beat/0") is TaskBeatReply.LOST
+    assert await state.cancel_task(run.id) == "requested"
+    answer = await state.task_heartbeat(run.id, run.run_id)
+    assert answer is TaskBeatReply.CANCELLED and StopReason(answer) is StopReason.CANCELLED

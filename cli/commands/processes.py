@@ -14,8 +14,6 @@ import typer
 
 from ..exit_codes import ExitCode, UsageProblem
 
-PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-
 
 def manager(ctx: typer.Context) -> None:
     """Serve the HTTP API: MODULE [--host H] [--port P] (same as jobbers_manager)."""

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
+from jobbers.models.queue import RatePeriod
+
 from .. import views
-from ..choices import Period
 from ..options import QueueArg, Yes
 from ..output import plural
 from ..session import Session, api_command
@@ -24,7 +25,7 @@ RateNumerator = Annotated[
 RateDenominator = Annotated[
     int | None, typer.Option("--rate-denominator", min=1, help="...per this many periods")
 ]
-RatePeriod = Annotated[Period | None, typer.Option("--rate-period", help="...of this unit")]
+RatePeriodOpt = Annotated[RatePeriod | None, typer.Option("--rate-period", help="...of this unit")]
 
 
 def _limits(**given: Any) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def create(
     max_concurrent: MaxConcurrent = None,
     rate_numerator: RateNumerator = None,
     rate_denominator: RateDenominator = None,
-    rate_period: RatePeriod = None,
+    rate_period: RatePeriodOpt = None,
 ) -> None:
     """Create a queue (exit 4 if the name is taken)."""
     from jobbers.api.schemas import QueueConfig
@@ -79,7 +80,7 @@ def update(
     max_concurrent: MaxConcurrent = None,
     rate_numerator: RateNumerator = None,
     rate_denominator: RateDenominator = None,
-    rate_period: RatePeriod = None,
+    rate_period: RatePeriodOpt = None,
     unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove --max-concurrent")] = False,
     no_rate: Annotated[bool, typer.Option("--no-rate-limit", help="Remove the rate limit")] = False,
     create: Annotated[

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from jobbers.models.queue import QueueStrategy
+
 from .. import views
-from ..choices import Strategy
 from ..options import RoleArg, complete_queue
 from ..session import Session, api_command
 
@@ -24,7 +25,7 @@ QueuesArg = Annotated[
 
 
 StrategyOpt = Annotated[
-    Strategy,
+    QueueStrategy,
     typer.Option(
         "--strategy",
         help="How workers share their starts: round_robin, strict (earlier queues first) "
@@ -72,15 +73,13 @@ def create(
     s: Session,
     name: RoleArg,
     queues: QueuesArg = None,
-    strategy: StrategyOpt = Strategy.ROUND_ROBIN,
+    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
     weight: WeightOpt = None,
 ) -> None:
     """Create a role over existing queues (exit 4 if the name is taken)."""
-    from jobbers.api.schemas import QueueStrategy, Role
+    from jobbers.api.schemas import Role
 
-    role = Role(
-        name=name, queues=queues or [], strategy=QueueStrategy(strategy), weights=_weights(weight)
-    )
+    role = Role(name=name, queues=queues or [], strategy=strategy, weights=_weights(weight))
     role = s.call(s.api.create_role(role))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
 
@@ -91,13 +90,11 @@ def set_queues(
     s: Session,
     name: RoleArg,
     queues: QueuesArg = None,
-    strategy: StrategyOpt = Strategy.ROUND_ROBIN,
+    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
     weight: WeightOpt = None,
 ) -> None:
     """Replace a role's queue list and strategy (creates the role); its workers follow."""
-    from jobbers.api.schemas import QueueStrategy
-
-    role = s.call(s.api.set_role(name, queues or [], QueueStrategy(strategy), _weights(weight)))
+    role = s.call(s.api.set_role(name, queues or [], strategy, _weights(weight)))
     s.out.record(role, role, views.ROLE_FIELDS, role.name)
 
 
@@ -108,17 +105,15 @@ def update(
     name: RoleArg,
     queues: QueuesArg = None,
     strategy: Annotated[
-        Strategy | None,
+        QueueStrategy | None,
         typer.Option("--strategy", help="round_robin, strict or weighted (default: unchanged)"),
     ] = None,
     weight: WeightOpt = None,
 ) -> None:
     """Change what is given of an existing role (queues, strategy, weights); keep the rest."""
-    from jobbers.api.schemas import QueueStrategy
-
     role = s.call(s.api.get_role(name))
     new_queues = queues or role.queues
-    new_strategy = QueueStrategy(strategy) if strategy else role.strategy
+    new_strategy = strategy or role.strategy
     if weight is not None:
         weights = _weights(weight)
     elif new_strategy is QueueStrategy.WEIGHTED:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+
+from jobbers.models.schedule import MissedPolicy, OverlapPolicy
 
 from .. import views
 from ..inputs import parse_duration, parse_params
@@ -16,21 +17,6 @@ app = typer.Typer(
     help="Schedules: cron or interval rules that submit a task at each tick.",
     no_args_is_help=True,
 )
-
-
-class Overlap(StrEnum):
-    """``--overlap`` choices (jobbers.models.schedule.OverlapPolicy, kept import-free)."""
-
-    SKIP = "skip"
-    ALLOW = "allow"
-    CANCEL_PREVIOUS = "cancel_previous"
-
-
-class Missed(StrEnum):
-    """``--missed`` choices (jobbers.models.schedule.MissedPolicy)."""
-
-    SKIP = "skip"
-    RUN_ONCE = "run_once"
 
 
 TaskOpt = Annotated[str | None, typer.Option("--task", "-t", help="The registered task to submit")]
@@ -55,11 +41,11 @@ TzOpt = Annotated[
     str | None, typer.Option("--timezone", "--tz", help="IANA timezone of --cron (default UTC)")
 ]
 OverlapOpt = Annotated[
-    Overlap | None,
+    OverlapPolicy | None,
     typer.Option("--overlap", help="While the last task runs: skip (default), allow or cancel"),
 ]
 MissedOpt = Annotated[
-    Missed | None,
+    MissedPolicy | None,
     typer.Option("--missed", help="Ticks missed while no scheduler ran: skip or run_once"),
 ]
 JitterOpt = Annotated[
@@ -78,8 +64,8 @@ def _definition(
     cron: str | None,
     every: str | None,
     timezone: str | None,
-    overlap: Overlap | None,
-    missed: Missed | None,
+    overlap: OverlapPolicy | None,
+    missed: MissedPolicy | None,
     jitter: str | None,
     paused: bool | None,
 ) -> dict[str, Any]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from .. import views
-from ..choices import GroupBy
 from ..output import Column, Mode
 from ..session import Session, api_command
+
+
+class GroupBy(StrEnum):
+    """Values of ``jobbers workers --by``: the ``WorkerTotals`` groups of ``GET /workers``."""
+
+    HOST = "host"
+    ROLE = "role"
+
 
 HEALTH_FIELDS = [
     Column("status", lambda h: h.status, lambda h: "green" if h.status == "ok" else "bold red"),

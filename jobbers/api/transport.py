@@ -1,9 +1,7 @@
 """The manager API over httpx, without models: where it is, who asks, and what went wrong.
 
-Both clients stand on this module: the typed ``JobbersClient`` (``jobbers.api.client``, which
-adds the pydantic models) and ``RawClient``, which returns the API's JSON as it came. The
-CLI's quick path (``jobbers status``) uses the latter so it never loads pydantic; keeping the
-URL, the token, the transports and the error translation here means both answer alike.
+The typed ``JobbersClient`` (``jobbers.api.client``, which adds the pydantic models) stands
+on this module: the URL, the token, the transports and the error translation live here.
 
 Errors are translated exactly once, here::
 
@@ -26,8 +24,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -186,94 +183,6 @@ def blocking_transport_for(url: str) -> httpx.BaseTransport:
     """A blocking connection pool for ``url``."""
     https = httpx.URL(url).scheme == "https"
     return httpx.HTTPTransport() if https else httpx.HTTPTransport(verify=False)
-
-
-class OneShotTransport(httpx.BaseTransport):
-    """A blocking transport for plain http:// over the standard library's ``http.client``.
-
-    httpx imports http.client itself, while its own transports (httpcore, h11) cost ~45 ms
-    more to import: a fifth of a quick ``jobbers status``. A process that sends one request
-    needs no connection pool, so RawClient sends it this way. httpx still builds the request
-    (headers, token, proxies from the environment) and reads the answer (decoding, errors);
-    OS errors come back as httpx's, so the failure messages are the typed client's.
-    """
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        import http.client
-
-        url = request.url
-        timeout = request.extensions.get("timeout", {}).get("read")
-        connection = http.client.HTTPConnection(url.host, url.port or 80, timeout=timeout)
-        try:
-            connection.putrequest(
-                request.method, url.raw_path.decode("ascii"), skip_host=True,
-                skip_accept_encoding=True,
-            )  # fmt: skip
-            for name, value in request.headers.raw:
-                connection.putheader(name.decode("latin-1"), value)
-            connection.endheaders(request.read() or None)
-            answer = connection.getresponse()
-            body = answer.read()
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc), request=request) from exc
-        except OSError as exc:  # refused, unknown host, reset
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except http.client.HTTPException as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        finally:
-            connection.close()
-        return httpx.Response(
-            answer.status,
-            headers=answer.getheaders(),
-            stream=httpx.ByteStream(body),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode()},
-        )
-
-
-class RawClient:
-    """Blocking calls to the manager that return its JSON untouched (no models, no asyncio).
-
-    For callers that must start fast and print what the API said, such as the CLI's
-    ``jobbers status``; everything else wants ``jobbers.api.client.JobbersClient``'s typed answers.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        token: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self.url = resolve_url(url)
-        if transport is None:
-            plain = httpx.URL(self.url).scheme == "http"
-            transport = OneShotTransport() if plain else blocking_transport_for(self.url)
-        self._http = httpx.Client(**client_settings(self.url, token, timeout), transport=transport)
-
-    def get(self, path: str, **query: Any) -> httpx.Response:
-        """GET ``path``: the success response, whose body is the API's JSON document.
-
-        Transport errors and error statuses become ClientErrors, as in the typed client.
-        """
-        with reaching(self.url):
-            response = self._http.get(path, params=query_params(**query))
-        return checked(response)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _reason(exc: httpx.TransportError) -> str:

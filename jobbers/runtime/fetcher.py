@@ -21,7 +21,7 @@ from jobbers.errors import RoleNotFound
 from jobbers.models.queue import QueueConfig, QueueStrategy, Role
 from jobbers.runtime.backoff import REDIS_ERRORS, RETRIED, retry_redis
 from jobbers.runtime.runner import Run
-from jobbers.store.runs import ClaimResult
+from jobbers.store.protocol import ClaimResult, ClaimSpec, ClaimStatus, RunOutcome, TypeSpec
 
 if TYPE_CHECKING:
     from jobbers.runtime.worker import Worker
@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobbers.runtime.worker")  # the worker's logger, as before the split
 
 
-def _capped_with_room(known: dict[str, tuple[int, int, int]]) -> list[str]:
+def _capped_with_room(known: dict[str, ClaimSpec]) -> list[str]:
     """The capped task types with a free slot: the type doorbells a fetcher waits on.
 
     A claim that leaves tasks of a capped type at its worker's cap rings that type's bell
     instead of the queue's, so that workers at the same cap are not woken in a loop.
     """
-    return sorted(key for key, (_, _, free) in known.items() if free > 0)
+    return sorted(key for key, spec in known.items() if spec.free > 0)
 
 
 @dataclass
@@ -58,8 +58,8 @@ class Fetcher:
         self.state = worker.state
         self.settings = worker.settings
         # Each claimable type's fixed part of the claim's spec: heartbeat ms, DLQ flag.
-        self.known = {
-            key: (
+        self.type_specs = {
+            key: TypeSpec(
                 int(cfg.max_heartbeat_interval.total_seconds() * 1000)
                 if cfg.max_heartbeat_interval
                 else 0,
@@ -71,7 +71,7 @@ class Fetcher:
         self.not_before: dict[str, float] = {}
         self.blocked: set[str] = set()
         # The free slots per type told to the claim sent ahead of the current blocking wait.
-        self._armed_known: dict[str, tuple[int, int, int]] | None = None
+        self._armed_known: dict[str, ClaimSpec] | None = None
         self.hot: set[str] = set()
         # Set when the eligible queues may have changed (a run ended, a stop, new routing).
         self.changed = asyncio.Event()
@@ -133,7 +133,7 @@ class Fetcher:
         of that type, and the doorbells of the capped types with room are part of the wait.
         """
         self.changed.set()
-        stale = self._armed_known is not None and self._armed_known != self._known()
+        stale = self._armed_known is not None and self._armed_known != self._claim_specs()
         if self._blocking_on is not None and (
             stale or set(self._eligible()) != set(self._blocking_on)
         ):
@@ -193,7 +193,7 @@ class Fetcher:
             if free <= 0:
                 return
             self._blocking_on = eligible
-            known = self._armed_known = self._known()
+            known = self._armed_known = self._claim_specs()
             try:
                 res = await self.state.wait_and_claim(
                     self.worker.id,
@@ -210,7 +210,7 @@ class Fetcher:
             await self._took(queue, free, res)
             return
         self._blocking_on = eligible
-        known = self._armed_known = self._known()
+        known = self._armed_known = self._claim_specs()
         try:
             rung = await self.state.wait_for_work(
                 eligible, self.wake_key, timeout, _capped_with_room(known)
@@ -263,13 +263,13 @@ class Fetcher:
         for q in eligible:
             self._credit[q] = min(self._credit[q], cap)
 
-    def _known(self) -> dict[str, tuple[int, int, int]]:
+    def _claim_specs(self) -> dict[str, ClaimSpec]:
         """The claimable types with their free slots under each task's own cap."""
         running = Counter(run.config.key for run in self.worker.runs.values())
         return {
-            key: (hb, dlq, -1 if cap is None else max(0, cap - running[key]))
-            for key, (hb, dlq), cap in (
-                (k, v, self.worker.registry[k].max_concurrent) for k, v in self.known.items()
+            key: ClaimSpec(*spec, -1 if cap is None else max(0, cap - running[key]))
+            for key, spec, cap in (
+                (k, v, self.worker.registry[k].max_concurrent) for k, v in self.type_specs.items()
             )
         }
 
@@ -287,7 +287,7 @@ class Fetcher:
         free = self._free(queue)
         if free <= 0:
             return
-        known = self._known()
+        known = self._claim_specs()
         res = await self.state.claim(
             self.worker.id, queue, free, known, config_version=self.routing.version
         )
@@ -300,22 +300,24 @@ class Fetcher:
         before a run of a capped type ended skipped that type, and rang its doorbell, which
         the next wait includes now that the type has room.
         """
-        if res.status == "ok" and len(res.tasks) == free:
+        if res.status is ClaimStatus.OK and len(res.tasks) == free:
             self.hot.add(queue)
         else:
             self.hot.discard(queue)
         match res.status:
-            case "limited":
+            case ClaimStatus.LIMITED:
                 self.not_before[queue] = time.monotonic() + res.retry_after_ms / 1000
-            case "paused" | "noqueue" | "config":
+            case ClaimStatus.PAUSED | ClaimStatus.NOQUEUE | ClaimStatus.CONFIG:
                 await self.refresh_routing()
-            case "dead":
+            case ClaimStatus.DEAD:
                 log.warning("lease lapsed; registering again")
                 await self.worker.register()
-            case "ok" if self.worker.stopping:
+            case ClaimStatus.OK if self.worker.stopping:
                 # Claimed while the stop signal arrived: hand the tasks straight back.
                 for claimed in res.tasks:
-                    args = self.state.outcome_args(claimed.id, claimed.run_id, "resubmit")
+                    args = self.state.outcome_args(
+                        claimed.id, claimed.run_id, RunOutcome.RESUBMITTED
+                    )
                     await self.worker.runner.record(
                         Run(
                             claimed,
@@ -324,7 +326,7 @@ class Fetcher:
                         ),
                         args,
                     )
-            case "ok":
+            case ClaimStatus.OK:
                 # Types at their cap stay waiting without holding the queue: the claim
                 # rings their own doorbell, which this worker waits on again once it has
                 # a free slot of the type (see `_capped_with_room`).

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from jobbers.errors import JobbersError
 from jobbers.runtime.backoff import RETRIED, RETRY_FIRST_S, retry_redis
 from jobbers.runtime.runner import Run
+from jobbers.store.protocol import StopReason, TaskBeatReply
 
 if TYPE_CHECKING:
     from jobbers.runtime.worker import Worker
@@ -104,10 +105,8 @@ class Heartbeat:
         except RETRIED as exc:
             log.warning("task %s: heartbeat not recorded (%s)", run.claimed.id, exc)
             return
-        if answer == "cancel":
-            self.worker.runner.stop_run(run, "cancel")
-        elif answer == "stale":
-            self.worker.runner.stop_run(run, "stale")
+        if answer is not TaskBeatReply.OK:
+            self.worker.runner.stop_run(run, StopReason(answer))
 
     async def run(self) -> None:
         """Beat a third of a lease apart until cancelled; Redis trouble skips a beat."""
@@ -133,15 +132,15 @@ class Heartbeat:
         if res.reaped:
             log.warning("this worker was declared dead; its runs were recovered elsewhere")
             for run in list(self.worker.runs.values()):
-                self.worker.runner.stop_run(run, "stale")
+                self.worker.runner.stop_run(run, StopReason.LOST)
             await self.worker.register()
             return
         for tid in res.stale:
             if tid in self.worker.runs:
-                self.worker.runner.stop_run(self.worker.runs[tid], "stale")
+                self.worker.runner.stop_run(self.worker.runs[tid], StopReason.LOST)
         for tid in res.cancels:
             if tid in self.worker.runs:
-                self.worker.runner.stop_run(self.worker.runs[tid], "cancel")
+                self.worker.runner.stop_run(self.worker.runs[tid], StopReason.CANCELLED)
         if res.config_version != self.worker.fetcher.routing.version:
             await self.worker.fetcher.refresh_routing()
         # Recovering dead peers right after an outage would mistake every worker for
@@ -184,6 +183,6 @@ class Heartbeat:
         if data.startswith("cancel:"):
             run = self.worker.runs.get(data[len("cancel:") :])
             if run is not None:
-                self.worker.runner.stop_run(run, "cancel")
+                self.worker.runner.stop_run(run, StopReason.CANCELLED)
         elif data == "config":
             await self.worker.fetcher.refresh_routing()

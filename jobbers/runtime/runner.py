@@ -33,7 +33,8 @@ from jobbers.runtime.backoff import REDIS_ERRORS, RETRIED, is_transient, retry_r
 from jobbers.runtime.threads import DaemonThreadPool
 from jobbers.store.coalesce import Coalescer
 from jobbers.store.facade import StateManager
-from jobbers.store.runs import ClaimedTask, FinishArgs, Outcome
+from jobbers.store.protocol import ClaimedTask, Outcome, StopReason
+from jobbers.store.runs import FinishArgs
 from jobbers.store.workflows import decode_parents
 
 if TYPE_CHECKING:
@@ -44,16 +45,6 @@ outcomes_log = logging.getLogger("jobbers.runtime.worker.outcomes")  # one line 
 
 HARD_STOP_GRACE_S = 5.0
 MAX_RESULT_BYTES = 1024 * 1024
-
-
-_OUTCOMES = {
-    "complete": RunOutcome.COMPLETED,
-    "retry": RunOutcome.RETRIED,
-    "fail": RunOutcome.FAILED,
-    "cancel": RunOutcome.CANCELLED,
-    "resubmit": RunOutcome.RESUBMITTED,
-    "stall": RunOutcome.STOPPED,
-}
 
 
 def _call_fenced(run: Run, stop: threading.Event) -> Any:
@@ -145,7 +136,7 @@ class Run:
     config: TaskConfig
     queue: str
     atask: asyncio.Task[None] | None = None
-    stop_reason: str | None = None  # cancel, stop, resubmit, stale
+    stop_reason: StopReason | None = None
     error: BaseException | None = None  # what the task raised, for the hooks
     thread_stop: threading.Event | None = None  # set to stop a ``def`` task's thread
 
@@ -194,12 +185,12 @@ class Runner:
         self.runs[claimed.id] = run
         run.atask = asyncio.create_task(self._execute(run), name=f"task-{claimed.id}")
 
-    def stop_run(self, run: Run, reason: str) -> None:
-        """Stop a run (cancel, stop, resubmit, stale); its ``_interrupted`` says how it ends.
+    def stop_run(self, run: Run, reason: StopReason) -> None:
+        """Stop a run for ``reason``; ``_interrupted`` says how it then ends.
 
-        A stale run (recovered elsewhere) records nothing, whatever it was stopped for.
+        A lost run (recovered elsewhere) records nothing, whatever else it was stopped for.
         """
-        if run.stop_reason is None or reason == "stale":
+        if run.stop_reason is None or reason is StopReason.LOST:
             run.stop_reason = reason
         if run.atask is not None and not run.atask.done():
             run.atask.cancel()
@@ -266,7 +257,7 @@ class Runner:
             raise
         except BaseException as exc:
             return self._failed_safely(run, exc, retryable=False)
-        return self.state.outcome_args(claimed.id, claimed.run_id, "complete", payload)
+        return self.state.outcome_args(claimed.id, claimed.run_id, RunOutcome.COMPLETED, payload)
 
     async def _in_thread(self, run: Run) -> Any:
         """Run a plain ``def`` task in the thread pool, leaving the event loop free.
@@ -314,8 +305,7 @@ class Runner:
         started = time.perf_counter()
         args = await self._outcome(run)
         duration = time.perf_counter() - started
-        verb = args[2] if args is not None else ""
-        outcome = _OUTCOMES.get(verb, RunOutcome.LOST)
+        outcome = RunOutcome(args[2]) if args is not None else RunOutcome.LOST
         call_hooks(hooks, "after_run", info, outcome, run.error, duration)
         if args is not None and outcome is RunOutcome.RETRIED:
             delay_ms = int(args[3])
@@ -334,7 +324,9 @@ class Runner:
         except Exception as err:
             message = f"{type(exc).__name__} (it could not be described: {type(err).__name__})"
             entry = self._entry(run, "error", message)
-            return self.state.outcome_args(run.claimed.id, run.claimed.run_id, "fail", "", entry)
+            return self.state.outcome_args(
+                run.claimed.id, run.claimed.run_id, RunOutcome.FAILED, "", entry
+            )
 
     def _entry(
         self, run: Run, kind: str, message: str, exc: BaseException | None = None
@@ -359,26 +351,28 @@ class Runner:
         if retryable and cfg.is_expected(exc) and claimed.attempt < cfg.max_retries:
             delay = cfg.retry_delay_for(claimed.attempt + 1)
             delay_ms = "-1" if delay is None else str(int(delay * 1000))
-            return self.state.outcome_args(claimed.id, claimed.run_id, "retry", delay_ms, entry)
-        return self.state.outcome_args(claimed.id, claimed.run_id, "fail", "", entry)
+            return self.state.outcome_args(
+                claimed.id, claimed.run_id, RunOutcome.RETRIED, delay_ms, entry
+            )
+        return self.state.outcome_args(claimed.id, claimed.run_id, RunOutcome.FAILED, "", entry)
 
     def _interrupted(self, run: Run) -> FinishArgs | None:
         tid, run_id = run.claimed.id, run.claimed.run_id
         match run.stop_reason:
-            case "cancel":
+            case StopReason.CANCELLED:
                 entry = self._entry(run, "cancelled", "cancelled while running")
-                return self.state.outcome_args(tid, run_id, "cancel", "", entry)
-            case "resubmit":
+                return self.state.outcome_args(tid, run_id, RunOutcome.CANCELLED, "", entry)
+            case StopReason.RESUBMITTED:
                 entry = self._entry(run, "interrupted", "worker shut down; task resubmitted")
                 cap = str(self.settings.max_recoveries)
-                return self.state.outcome_args(tid, run_id, "resubmit", cap, entry)
-            case "stale":
+                return self.state.outcome_args(tid, run_id, RunOutcome.RESUBMITTED, cap, entry)
+            case StopReason.LOST:
                 return None
             case _:
                 entry = self._entry(
                     run, "stopped", "worker shut down while the task ran (policy STOP)"
                 )
-                return self.state.outcome_args(tid, run_id, "stall", "", entry)
+                return self.state.outcome_args(tid, run_id, RunOutcome.STOPPED, "", entry)
 
     async def record(self, run: Run, args: FinishArgs | None) -> None:
         """Write an outcome, retrying through a Redis outage; a stale answer is final.
@@ -407,7 +401,7 @@ class Runner:
                 log.error("task %s: %s outcome refused (%s)", claimed.id, args[2], exc)
                 message = f"the {args[2]} outcome could not be recorded: {exc}"
                 entry = self._entry(run, "error", message)
-                args = self.state.outcome_args(args[0], args[1], "fail", "", entry)
+                args = self.state.outcome_args(args[0], args[1], RunOutcome.FAILED, "", entry)
                 fallback, refusals = True, 0
                 return await write()
 
@@ -439,7 +433,7 @@ class Runner:
         claimed, verb = run.claimed, args[2]
         error = json.loads(args[4]).get("message", "") if args[4] else ""
         what = status
-        if status in ("submitted", "scheduled") and verb == "retry":
+        if status in ("submitted", "scheduled") and verb == RunOutcome.RETRIED:
             delay = int(args[3]) / 1000
             when = f"in {delay:g}s" if delay >= 0 else "at once"
             what = f"retried {when} (attempt {claimed.attempt + 1} failed: {error})"

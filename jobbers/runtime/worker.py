@@ -34,6 +34,7 @@ from jobbers.runtime.fetcher import Fetcher, Routing
 from jobbers.runtime.heartbeat import WATCHDOG_EXIT, Heartbeat, Watchdog
 from jobbers.runtime.runner import Run, Runner
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import StopReason
 from jobbers.store.runs import connection_name
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ class Worker:
         self.stopping = True
         for run in list(self.runs.values()):
             if run.config.on_shutdown == TaskShutdownPolicy.RESUBMIT:
-                self.runner.stop_run(run, "resubmit")
+                self.runner.stop_run(run, StopReason.RESUBMITTED)
         self._done.set()
         self.fetcher.changed.set()
 
@@ -246,7 +247,7 @@ class Worker:
             log.warning("second stop signal: stopping every task now")
             self.hard_stop = True
             for run in list(self.runs.values()):
-                self.runner.stop_run(run, "stop")
+                self.runner.stop_run(run, StopReason.STOPPED)
             return
         log.info(
             "stop signal: no new tasks; applying shutdown policies to %d running", len(self.runs)
@@ -258,9 +259,9 @@ class Worker:
                 continue  # already being stopped (re-queued on retiring, or cancelled)
             match run.config.on_shutdown:
                 case TaskShutdownPolicy.STOP:
-                    self.runner.stop_run(run, "stop")
+                    self.runner.stop_run(run, StopReason.STOPPED)
                 case TaskShutdownPolicy.RESUBMIT:
-                    self.runner.stop_run(run, "resubmit")
+                    self.runner.stop_run(run, StopReason.RESUBMITTED)
                 case TaskShutdownPolicy.CONTINUE:
                     pass
         self._done.set()

@@ -51,6 +51,7 @@ from jobbers.models.task import (
 )
 from jobbers.store.coalesce import Coalescer
 from jobbers.store.codec import (
+    decode_submit,
     summary_from_record,
     summary_from_redis,
     task_from_record,
@@ -60,6 +61,7 @@ from jobbers.store.connection import connection_pool, key_prefix
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane
 from jobbers.store.listings import PageCursor, list_source, merged_window
+from jobbers.store.protocol import SubmitRejected
 from jobbers.store.runs import Runs
 from jobbers.store.schedules import Schedules
 from jobbers.store.scripts import Scripts
@@ -395,17 +397,17 @@ class StateManager:
             outcomes.append((task, False))  # replaced by the script's answer below
         if not sent:
             return outcomes
-        res = await self._run_submit(argv)
-        if res[0] == "rejected":
-            index, task, _ = sent[int(res[1]) - 1]
-            refusal = _refusal(task, len(tasks), res[2], res[3])
+        res = decode_submit(await self._run_submit(argv))
+        if isinstance(res, SubmitRejected):
+            index, task, _ = sent[res.position - 1]
+            refusal = _refusal(task, len(tasks), res.kind, res.value)
             if isinstance(refusal, InvalidInput):
                 refusal.item = index
             raise refusal
         repeats: list[tuple[int, str]] = []
         when: dict[str, datetime | None] = {}  # one script call has one clock reading
         for n, (i, task, tid) in enumerate(sent):
-            kind, value = res[1 + 2 * n], res[2 + 2 * n]
+            kind, value = res[n]
             if kind == "new":
                 if value not in when:
                     when[value] = ms_to_datetime(value)

@@ -1,8 +1,9 @@
 """Every Redis key jobbers uses, built in one place.
 
 All keys share a prefix (``jb:`` by default, ``JOBBERS_PREFIX`` to change it). The Lua
-scripts build the same names from the prefix (``lua/common.lua``); this table is the
-contract between both. Times are milliseconds of the Redis clock (``TIME``).
+scripts build the same names from the prefix with one helper per method or property
+below, ``K_<name>`` in ``lua/common.lua`` (tests/test_lane.py compares them); this table
+is the contract between both. Times are milliseconds of the Redis clock (``TIME``).
 
 Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write it.
 
@@ -32,6 +33,8 @@ wt:{queue}             ZSET    name@version[:p] (the list's suffix) -> lower bou
                                claim, cancel, purge
 q:{queue}              LIST    the layout before `wl`: migrated at start (migrate), then gone
 layout                 STRING  "2" once `q:{queue}` lists were migrated; migrate
+layout:full            HASH    queue -> 1 once its full-form waiting tasks were listed;
+                               migrate, deleted when it is done
 wq                     HASH    queue -> count of its compact tasks (tombstones excluded)
 seen:{id}              STRING  fingerprint of a deleted task, for idempotent submit; 7 days;
                                retention
@@ -143,6 +146,10 @@ class Keys:
         """The task's error history."""
         return f"{self.prefix}task:{task_id}:h"
 
+    def seen(self, task_id: str) -> str:
+        """The fingerprint a deleted task leaves for idempotent submits (7 days)."""
+        return f"{self.prefix}seen:{task_id}"
+
     def status_index(self, status: TaskStatus | str, queue: str | None = None) -> str:
         """Tasks in a status, across queues or in one queue."""
         base = f"{self.prefix}s:{status}"
@@ -182,6 +189,16 @@ class Keys:
     def legacy_waiting_list(self, queue: str) -> str:
         """The queue's compact ids in the layout before per-type lists (``lua/migrate.lua``)."""
         return f"{self.prefix}q:{queue}"
+
+    @property
+    def layout(self) -> str:
+        """Holds "2" once the legacy lists were migrated (``lua/migrate.lua``)."""
+        return f"{self.prefix}layout"
+
+    @property
+    def layout_marks(self) -> str:
+        """The queues whose full-form waiting tasks the migration has listed."""
+        return f"{self.prefix}layout:full"
 
     @property
     def waiting_counts(self) -> str:
@@ -239,6 +256,11 @@ class Keys:
         """Task id -> the time its next heartbeat is due."""
         return f"{self.prefix}hb"
 
+    @property
+    def stall_pass(self) -> str:
+        """The Redis time of the stall pass before, to see an outage (``lua/stall.lua``)."""
+        return f"{self.prefix}stallpass"
+
     def dlq(self, queue: str | None = None, name: str | None = None) -> str:
         """The dead-letter index, whole or by queue or by task name."""
         if queue is not None:
@@ -261,6 +283,19 @@ class Keys:
     def config_version(self) -> str:
         """Counter bumped by every queue or role change."""
         return f"{self.prefix}cfgver"
+
+    @property
+    def run_sequence(self) -> str:
+        """The counter behind run ids (``lua/claim.lua``)."""
+        return f"{self.prefix}runseq"
+
+    def rate_log(self, queue: str) -> str:
+        """A rate-limited queue's sliding log of run starts."""
+        return f"{self.prefix}rl:{queue}"
+
+    def minute_counts(self, queue: str, minute: int) -> str:
+        """A queue's per-minute counters (``minute`` = Redis ms // 60000)."""
+        return f"{self.prefix}m:{queue}:{minute}"
 
     def parents(self, task_id: str) -> str:
         """Workflows: parent id -> its outcome as the task counted it ('' = not yet)."""

@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 
 from jobbers.errors import InvalidInput
 from jobbers.models.names import canonical_ulid
+from jobbers.store.codec import record_submitted_at
 from jobbers.store.keys import Keys
 
 # A cursor keeps the positions of at most this many waiting lists, the ones a page used
@@ -343,7 +344,7 @@ async def _live(redis: Redis, keys: Keys, ids: list[str]) -> list[Key]:
         return []
     records = cast(list[str | None], await redis.hmget(keys.waiting_records, ids))
     return [
-        Key(float(record.split("\x1f", 5)[4]), tid)
+        Key(record_submitted_at(record), tid)
         for tid, record in zip(ids, records, strict=True)
         if record is not None
     ]

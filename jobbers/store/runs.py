@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
@@ -19,8 +19,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from jobbers.models.task import TaskStatus
+from jobbers.store.codec import decode_claim, decode_counts, decode_finish, decode_worker_beat
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane, LaneBusy
+from jobbers.store.protocol import BeatResult, ClaimResult, Outcome, RunOutcome, TaskBeatReply
+from jobbers.store.protocol import ClaimedTask as ClaimedTask  # where workers import it from
 from jobbers.store.scripts import Scripts
 from jobbers.store.verbs import mapped_errors, store_verbs
 
@@ -61,94 +64,16 @@ class ConnectionScan:
     absent: dict[str, str]  # worker id -> started_at: registered, named, no connection open
 
 
-@dataclass(frozen=True)
-class ClaimedTask:
-    """A task a worker now holds: run it, then report with the same run id."""
-
-    id: str
-    run_id: str
-    name: str
-    version: int
-    attempt: int
-    parameters: dict[str, Any]
-    # Workflows: the task has parents, whose outcomes and results it reads (``task.parents``):
-    # (parent id, status or '' when gone, raw results or None), read by the claim itself.
-    has_parents: bool = False
-    parent_reads: tuple[tuple[str, str, str | None], ...] = ()
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """What a claim on one queue gave: tasks, or why there were none."""
-
-    status: str  # ok, dead, noqueue, paused, config, limited
-    tasks: list[ClaimedTask] = field(default_factory=list)
-    skipped: int = 0
-    retry_after_ms: int = 0
-
-
-@dataclass(frozen=True)
-class BeatResult:
-    """A worker heartbeat's answer: runs it lost, cancels to apply, the config version."""
-
-    reaped: bool
-    stale: list[str] = field(default_factory=list)
-    cancels: list[str] = field(default_factory=list)
-    config_version: int = 0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of a finish verb: the new status, or ``stale`` when fenced off."""
-
-    ok: bool
-    status: str
-
-
 def _claim_argv(
     worker_id: str,
     queue: str,
     n: int,
-    known: dict[str, tuple[int, int, int]],
+    known: Mapping[str, tuple[int, int, int]],
     lookahead: int,
     config_version: int | None,
 ) -> list[Any]:
     version = "" if config_version is None else str(config_version)
     return [worker_id, queue, n, max(lookahead, n), json.dumps(known), version]
-
-
-def _claim_result(res: list[Any]) -> ClaimResult:
-    status = res[0]
-    if status == "limited":
-        return ClaimResult(status, retry_after_ms=int(res[1]))
-    if status != "ok":
-        return ClaimResult(status)
-    parented: dict[str, tuple[tuple[str, str, str | None], ...]] = {}
-    if "@parents" in res:  # workflows: claim.lua lists the tasks with parents last
-        cut = res.index("@parents")
-        tail, res = res[cut + 1 :], res[:cut]
-        j = 0
-        while j < len(tail):  # per task: id, parent count, then id, status, results each
-            n = int(tail[j + 1])
-            reads = tail[j + 2 : j + 2 + 3 * n]
-            parented[tail[j]] = tuple(zip(reads[::3], reads[1::3], reads[2::3], strict=True))
-            j += 2 + 3 * n
-    count = (len(res) - 2) // 6
-    params = res[2 + 5 * count :]
-    tasks = [
-        ClaimedTask(
-            id=res[i],
-            run_id=res[i + 1],
-            name=res[i + 2],
-            version=int(res[i + 3]),
-            attempt=int(res[i + 4]),
-            parameters=json.loads(params[k]) if params[k] != "{}" else {},
-            has_parents=res[i] in parented,
-            parent_reads=parented.get(res[i], ()),
-        )
-        for k, i in enumerate(range(2, 2 + 5 * count, 5))
-    ]
-    return ClaimResult("ok", tasks=tasks, skipped=int(res[1]))
 
 
 async def _hints(pubsub: PubSub) -> AsyncIterator[str]:
@@ -176,7 +101,7 @@ class Runs:
         res = await self.scripts.run(
             "worker_beat", worker_id, lease_ms, "register", json.dumps(info), "[]", 0
         )
-        return int(res[3])
+        return decode_worker_beat(res).config_version
 
     async def worker_heartbeat(
         self,
@@ -195,14 +120,7 @@ class Runs:
         res = await self.scripts.run(
             "worker_beat", worker_id, lease_ms, "beat", "{}", json.dumps(runs), grace_ms, cap
         )
-        if res[0] == "reaped":
-            return BeatResult(reaped=True)
-        return BeatResult(
-            reaped=False,
-            stale=json.loads(res[1]) or [],
-            cancels=json.loads(res[2]) or [],
-            config_version=int(res[3]),
-        )
+        return decode_worker_beat(res)
 
     async def set_worker_queues(self, worker_id: str, queues: Sequence[str]) -> None:
         """Record the queues a worker reads now (its hash's ``queues``, shown by ``workers``)."""
@@ -236,25 +154,26 @@ class Runs:
         worker_id: str,
         queue: str,
         n: int,
-        known: dict[str, tuple[int, int, int]],
+        known: Mapping[str, tuple[int, int, int]],
         lookahead: int = 64,
         config_version: int | None = None,
     ) -> ClaimResult:
         """Atomically take up to ``n`` tasks of ``queue`` (see ``lua/claim.lua``).
 
-        ``known`` maps ``name@version`` to (max heartbeat ms, dlq 0/1, free slots or -1).
+        ``known`` maps ``name@version`` to the worker's offer for the type: a
+        ``ClaimSpec`` (max heartbeat ms, dlq 0/1, free slots or -1).
         With ``config_version``, nothing is claimed (status ``config``) once the queues'
         configuration has moved past it.
         """
         argv = _claim_argv(worker_id, queue, n, known, lookahead, config_version)
-        return _claim_result(await self.scripts.run_on(self.fetch_lane, "claim", *argv))
+        return decode_claim(await self.scripts.run_on(self.fetch_lane, "claim", *argv))
 
     async def wait_and_claim(
         self,
         worker_id: str,
         queue: str,
         n: int,
-        known: dict[str, tuple[int, int, int]],
+        known: Mapping[str, tuple[int, int, int]],
         wake_key: str,
         block_s: float,
         config_version: int,
@@ -285,7 +204,7 @@ class Runs:
             res = await self.scripts.run("claim", *argv)
         elif isinstance(res, Exception):
             raise res
-        return _claim_result(res)
+        return decode_claim(res)
 
     async def wait_for_work(
         self, queues: list[str], wake_key: str, block_s: float, types: Sequence[str] = ()
@@ -312,9 +231,9 @@ class Runs:
 
     async def task_heartbeat(
         self, task_id: str, run_id: str, progress: float | None = None, message: str | None = None
-    ) -> str:
-        """Record a heartbeat (and progress); returns ``ok``, ``cancel`` or ``stale``."""
-        return str(
+    ) -> TaskBeatReply:
+        """Record a heartbeat (and progress); go on (``OK``), or why the run must stop."""
+        return TaskBeatReply(
             await self.scripts.run(
                 "task_beat",
                 task_id,
@@ -326,7 +245,7 @@ class Runs:
 
     @staticmethod
     def outcome_args(
-        task_id: str, run_id: str, outcome: str, payload: str = "", entry: Any = None
+        task_id: str, run_id: str, outcome: RunOutcome, payload: str = "", entry: Any = None
     ) -> FinishArgs:
         """The five script arguments of one outcome (see ``lua/finish.lua``)."""
         return (task_id, run_id, outcome, payload, json.dumps(safe_entry(entry)) if entry else "")
@@ -334,10 +253,10 @@ class Runs:
     async def finish_many(self, outcomes: Sequence[FinishArgs]) -> list[Outcome]:
         """Record many outcomes in one round trip; each is fenced on its own run id."""
         res = await self.scripts.run("finish", *[a for args in outcomes for a in args])
-        return [Outcome(ok=res[i] == "ok", status=str(res[i + 1])) for i in range(0, len(res), 2)]
+        return decode_finish(res)
 
     async def _finish(
-        self, task_id: str, run_id: str, outcome: str, payload: str, entry: Any
+        self, task_id: str, run_id: str, outcome: RunOutcome, payload: str, entry: Any
     ) -> Outcome:
         [result] = await self.finish_many(
             [self.outcome_args(task_id, run_id, outcome, payload, entry)]
@@ -346,39 +265,39 @@ class Runs:
 
     async def complete(self, task_id: str, run_id: str, results: dict[str, Any]) -> Outcome:
         """The run returned: store its results and mark it completed."""
-        return await self._finish(task_id, run_id, "complete", json.dumps(results), None)
+        return await self._finish(task_id, run_id, RunOutcome.COMPLETED, json.dumps(results), None)
 
     async def schedule_retry(
         self, task_id: str, run_id: str, delay: float | None, entry: dict[str, Any]
     ) -> Outcome:
         """The run failed in an expected way: re-queue now (None) or after ``delay`` s."""
         delay_ms = -1 if delay is None else int(delay * 1000)
-        return await self._finish(task_id, run_id, "retry", str(delay_ms), entry)
+        return await self._finish(task_id, run_id, RunOutcome.RETRIED, str(delay_ms), entry)
 
     async def fail(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
         """The run failed for good: ``failed``, and in the DLQ under SAVE."""
-        return await self._finish(task_id, run_id, "fail", "", entry)
+        return await self._finish(task_id, run_id, RunOutcome.FAILED, "", entry)
 
     async def record_cancelled(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
         """The run stopped because of a cancel request."""
-        return await self._finish(task_id, run_id, "cancel", "", entry)
+        return await self._finish(task_id, run_id, RunOutcome.CANCELLED, "", entry)
 
     async def record_stopped(self, task_id: str, run_id: str, entry: dict[str, Any]) -> Outcome:
         """The run was stopped by a worker shutdown (policy STOP): ``stalled``."""
-        return await self._finish(task_id, run_id, "stall", "", entry)
+        return await self._finish(task_id, run_id, RunOutcome.STOPPED, "", entry)
 
     async def resubmit_interrupted(
         self, task_id: str, run_id: str, entry: dict[str, Any] | None
     ) -> Outcome:
         """The run was interrupted by a shutdown (policy RESUBMIT): back on its queue."""
-        return await self._finish(task_id, run_id, "resubmit", "", entry)
+        return await self._finish(task_id, run_id, RunOutcome.RESUBMITTED, "", entry)
 
     # ---------------------------------------------------------------- scheduler
 
     async def promote_due(self, limit: int = 500) -> tuple[int, int]:
         """Move due retries onto their queues: (promoted, ms until the next is due or -1)."""
-        res = await self.scripts.run("promote", limit)
-        return int(res[0]), int(res[1])
+        promoted, next_ms = decode_counts(await self.scripts.run("promote", limit))
+        return promoted, next_ms
 
     async def wait_for_schedule(self, block_s: float) -> None:
         """Block until a retry is scheduled or ``block_s`` seconds pass."""
@@ -388,8 +307,10 @@ class Runs:
 
     async def reap_dead_workers(self, max_recoveries: int, limit: int = 20) -> tuple[int, int, int]:
         """Recover tasks of workers whose lease lapsed: (workers, requeued, stalled)."""
-        res = await self.scripts.run("reap", max_recoveries, limit)
-        return int(res[0]), int(res[1]), int(res[2])
+        workers, requeued, stalled = decode_counts(
+            await self.scripts.run("reap", max_recoveries, limit)
+        )
+        return workers, requeued, stalled
 
     async def scan_worker_connections(self) -> ConnectionScan:
         """Redis's own view of the workers' connections: one CLIENT LIST, O(connections).
@@ -424,8 +345,10 @@ class Runs:
         left alone. Returns (workers, requeued, stalled).
         """
         argv = [x for pair in workers.items() for x in pair]
-        res = await self.scripts.run("reap", max_recoveries, 0, *argv)
-        return int(res[0]), int(res[1]), int(res[2])
+        reaped, requeued, stalled = decode_counts(
+            await self.scripts.run("reap", max_recoveries, 0, *argv)
+        )
+        return reaped, requeued, stalled
 
     async def mark_stalled(
         self, limit: int = 500, postpone_ms: int = 0, max_gap_ms: int = 0

@@ -34,6 +34,7 @@ from jobbers.models.schedule import (
     tick_task_id,
 )
 from jobbers.models.task import Task, ms_to_datetime
+from jobbers.store.codec import decode_sched_due, decode_sched_fire
 from jobbers.store.keys import Keys
 from jobbers.store.scripts import Scripts
 from jobbers.store.verbs import store_verbs
@@ -164,8 +165,7 @@ class Schedules:
             raise Conflict(f"schedule {name!r} is unreadable; replace it with PUT")
         now = await self._clock_ms()
         group = _fire_args(schedule, raw, now, "trigger", now, "")
-        res = await self.scripts.run("sched_fire", *group)
-        outcome, tid = res[1], res[2]
+        [(outcome, tid)] = decode_sched_fire(await self.scripts.run("sched_fire", *group)).fired
         if outcome == "no_queue":
             raise InvalidInput(
                 f"queue {schedule.task.queue!r} of schedule {name!r} does not exist",
@@ -180,17 +180,15 @@ class Schedules:
 
     async def fire_due_schedules(self, limit: int = FIRE_BATCH) -> tuple[int, int]:
         """Fire the due ticks: (ticks handled, ms until the earliest next tick or -1)."""
-        res = await self.scripts.run("sched_due", limit, random.random())
-        now, wait = int(res[0]), int(res[1])
-        entries = res[2:]
+        now, wait, entries = decode_sched_due(
+            await self.scripts.run("sched_due", limit, random.random())
+        )
         if not entries:
             return 0, wait
         argv: list[str | int] = []
-        for i in range(0, len(entries), 4):
-            name, score, raw, last_raw = entries[i : i + 4]
-            tick = int(float(score))
+        for name, tick, raw, last_raw in entries:
             schedule = _parsed(name, raw) if raw else None
-            if schedule is None:
+            if schedule is None or raw is None:
                 argv += _drop_args(name, raw or "", tick)
                 continue
             late = now - tick > MISSED_GRACE_MS
@@ -199,11 +197,11 @@ class Schedules:
             if action == "fire" and schedule.overlap is OverlapPolicy.CANCEL_PREVIOUS:
                 await self._cancel_previous(name, tick, last_raw)
             argv += _fire_args(schedule, raw, tick, action, tick, nxt)
-        res = await self.scripts.run("sched_fire", *argv)
-        for j in range(1, len(res), 2):
-            if res[j] in (FireOutcome.FIRED, FireOutcome.NO_QUEUE, FireOutcome.MISSED):
-                log.info("schedule tick: %s (task %s)", res[j], res[j + 1])
-        return len(entries) // 4, int(res[0])
+        fired = decode_sched_fire(await self.scripts.run("sched_fire", *argv))
+        for outcome, tid in fired.fired:
+            if outcome in (FireOutcome.FIRED, FireOutcome.NO_QUEUE, FireOutcome.MISSED):
+                log.info("schedule tick: %s (task %s)", outcome, tid)
+        return len(entries), fired.wait_ms
 
     async def warm_schedules(self, limit: int = WARM_LIMIT) -> int:
         """Parse the definitions of the next burst of ticks (those due within a second of

@@ -1,4 +1,5 @@
-"""The Lua scripts of ``jobbers/store/lua``, each prefixed with ``common.lua`` and registered once.
+"""The Lua scripts of ``jobbers/store/lua``, each prefixed with the ``common.lua`` helpers it
+declares, and registered once.
 
 redis-py's ``Script`` runs EVALSHA and falls back to EVAL after NOSCRIPT (a restarted
 Redis has an empty script cache), so callers never see that error.
@@ -49,7 +50,7 @@ def events_maxlen() -> int:
 
 @cache
 def script_source(name: str, events_max: int = EVENTS_MAXLEN_DEFAULT) -> str:
-    """The full text of script ``name``: the common helpers it uses, then its body.
+    """The full text of script ``name``: the common helpers it declares, then its body.
 
     A body that starts with a shebang (``#!lua flags=allow-oom``) keeps it as the first
     line: Redis reads script flags only there. Without flags a shebang still matters: such
@@ -64,36 +65,49 @@ def script_source(name: str, events_max: int = EVENTS_MAXLEN_DEFAULT) -> str:
         shebang, body = body.split("\n", 1)
         shebang += "\n"
     common = _EVMAX.sub(f"local EVMAX = {int(events_max)}", (folder / "common.lua").read_text())
-    return shebang + _used_helpers(common, body) + "\n" + body
+    try:
+        prelude = prelude_for(common, declared_helpers(body))
+    except ValueError as exc:
+        raise ValueError(f"{name}.lua: {exc}") from None
+    return shebang + prelude + "\n" + body
 
 
-_DEFINES = re.compile(r"^local function (\w+)", re.MULTILINE)
-_WORD = re.compile(r"\w+")
+_HELPER = re.compile(r"^-- helper: (\S+)\n", re.MULTILINE)
+_USES = re.compile(r"^-- uses:(.*)$", re.MULTILINE)
 
 
-def _used_helpers(common: str, body: str) -> str:
-    """``common`` without the helper blocks that ``body`` never reaches.
+def common_helpers(common: str) -> tuple[str, dict[str, str]]:
+    """``common.lua`` cut into its head (sent to every script) and its helpers by name.
 
-    Why: a script runs its prelude on every call, and on an idle server each closure it
-    creates is paid cold; the submit and claim scripts are on the submit-to-start path.
-    ``common.lua`` is made of blocks parted by blank lines; a block that defines helpers
-    stays if the body or a kept block names one of them, every other block stays.
+    A helper runs from its ``-- helper: <name>`` line to the next one, blank lines
+    included; the dict keeps the file's order, because a Lua local must be defined before
+    the helpers that call it.
     """
-    blocks = common.split("\n\n")
-    defines = [set(_DEFINES.findall(block)) for block in blocks]
-    keep = [not names for names in defines]
-    # The words named so far: a helper is named when one equals it (as ``\bname\b``
-    # would find it). One pass over each text, not a regex per helper: every process
-    # builds all the scripts at start, and that was a tenth of a worker's boot.
-    named = set(_WORD.findall(body))
-    changed = True
-    while changed:
-        changed = False
-        for i, names in enumerate(defines):
-            if not keep[i] and not names.isdisjoint(named):
-                keep[i] = changed = True
-                named.update(_WORD.findall(blocks[i]))
-    return "\n\n".join(block for block, kept in zip(blocks, keep, strict=True) if kept)
+    pieces = _HELPER.split(common)
+    return pieces[0], dict(zip(pieces[1::2], pieces[2::2], strict=True))
+
+
+def declared_helpers(body: str) -> set[str]:
+    """The helpers a script's ``-- uses:`` lines name (comma-separated, over any lines)."""
+    return {n for line in _USES.findall(body) for n in line.replace(",", " ").split()}
+
+
+def prelude_for(common: str, uses: set[str]) -> str:
+    """The head of ``common`` and the helpers in ``uses``, in ``common``'s order.
+
+    Why a list and not every helper: a script runs its prelude on every call, and on an
+    idle server each closure it creates is paid cold; the submit and claim scripts are on
+    the submit-to-start path. A name that is no helper is an error, so a typo cannot leave
+    a helper out silently (tests/test_lane.py checks each list against what the script
+    calls).
+    """
+    head, helpers = common_helpers(common)
+    unknown = uses - helpers.keys()
+    if unknown:
+        raise ValueError(f"uses unknown helpers: {', '.join(sorted(unknown))}")
+    return head + "".join(
+        f"-- helper: {name}\n{text}" for name, text in helpers.items() if name in uses
+    )
 
 
 class Scripts:

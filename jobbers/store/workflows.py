@@ -40,6 +40,7 @@ from jobbers.models.workflow import (
     WorkflowSummary,
     overall_status,
 )
+from jobbers.store.codec import decode_parent_reads, decode_rejected
 from jobbers.store.facade import MAX_PAGE, StateManager, _checked_params, store_op, task_id_of
 from jobbers.store.listings import PageCursor, merged_window
 from jobbers.store.verbs import store_verbs
@@ -117,8 +118,7 @@ class Workflows:
         deleted since (never while the child waits: retention keeps it) reads as absent.
         """
         reply = await self.state.scripts.run("parents", task_id)  # lua/parents.lua
-        n = int(reply[0])
-        return decode_parents([(reply[i], reply[i + 1], reply[i + 2]) for i in range(1, 3 * n, 3)])
+        return decode_parents(decode_parent_reads(reply)[0])
 
     # ------------------------------------------------------------------ workflows
 
@@ -355,7 +355,7 @@ def _raise_rejection(res: list[Any], tasks: Sequence[Task], ids: Sequence[str]) 
         return
     if res[0] != "rejected":
         raise JobbersError(f"unexpected workflow reply {res!r}")
-    index, kind, value = int(res[1]), res[2], res[3]
+    index, kind, value = decode_rejected(res)
     tid = ids[index - 1] if index > 0 else ""
     rest = " Nothing was stored." if len(tasks) > 1 else ""
     match kind:

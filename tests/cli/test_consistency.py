@@ -13,7 +13,6 @@ import pytest
 from jobbers.cli import views
 from jobbers.cli.app import app
 from jobbers.cli.exit_codes import ExitCode
-from jobbers.cli.main import quick
 from jobbers.cli.output import Mode, Output
 from jobbers.cli.session import CliConfig
 from typer.testing import CliRunner, Result
@@ -22,7 +21,7 @@ from jobbers import __version__
 from jobbers.api.schemas import TaskPage
 from jobbers.dev.redis_server import free_port
 from jobbers.models.task import Task
-from tests.cli.conftest import Cli, PortalTransport, poll
+from tests.cli.conftest import Cli, PortalTransport, poll, run_jobbers
 
 MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"
 
@@ -83,13 +82,6 @@ def test_a_malformed_url_is_a_usage_error(cli: Cli, url: str) -> None:
     assert env.exit_code == ExitCode.USAGE and "JOBBERS_URL" in env.stderr
 
 
-def test_a_malformed_url_is_a_usage_error_on_the_quick_path(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert quick(["status", MISSING, "--url", "http//host"]) == ExitCode.USAGE
-    assert "is not a manager URL" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------------- help and version
 
 
@@ -100,10 +92,8 @@ def test_help_shows_no_bool_beside_flags(cli: Cli) -> None:
         assert "<str>" in page or "--version" in page, "options that take a value keep theirs"
 
 
-def test_version_as_a_command_and_a_flag(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_as_a_command_and_a_flag(cli: Cli) -> None:
     assert cli.ok("version").stdout == cli.ok("--version").stdout == f"jobbers {__version__}\n"
-    assert quick(["version"]) == 0
-    assert capsys.readouterr().out == f"jobbers {__version__}\n"
 
 
 # ---------------------------------------------------------------------- errors in CLI words
@@ -114,6 +104,15 @@ def test_errors_name_commands_not_routes(cli: Cli) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert "create it with: jobbers queues create nosuch" in result.stderr
     assert "POST" not in result.stderr and "/queues" not in result.stderr
+
+
+def test_a_mistyped_command_gets_close_names_from_the_lazy_table() -> None:
+    typo = run_jobbers("stauts", "x")
+    assert typo.returncode == ExitCode.USAGE and typo.stdout == ""
+    assert typo.stderr == (
+        "error: No such command 'stauts'. Did you mean 'stats', 'status'? (see 'jobbers --help')\n"
+    )
+    assert "Did you mean" not in run_jobbers("xyzzy").stderr
 
 
 def test_a_bad_status_lists_the_valid_ones(cli: Cli) -> None:

@@ -1,19 +1,25 @@
-"""The CLI and the client load only what a command needs; choices mirror the core enums."""
+"""The CLI and the client load only what a command needs; the lazy table matches the commands."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
 
-from jobbers.cli.choices import Period, Status, Strategy
+import pytest
+import typer
+from jobbers.cli import app as root
 
 from jobbers.dev.redis_server import free_port
-from jobbers.models.queue import QueueStrategy, RatePeriod
-from jobbers.models.task import TaskStatus
 from tests.cli.conftest import run_entry_point
 
 HEAVY = {"textual", "fastapi", "uvicorn", "starlette", "redis"}
+COMMAND_MODULES = {
+    f"jobbers.cli.commands.{lazy.target.split(':')[0]}" for lazy in root.COMMANDS.values()
+}
+CLIENT = {"httpx", "pydantic", "jobbers.api.client", "jobbers.api.schemas", "jobbers.models"}
+MISSING = "01JBKR2E5F3G4H5J6K7M8N9P0Q"
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -23,62 +29,60 @@ def _loaded_after(code: str) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_importing_the_cli_loads_no_heavy_framework_nor_the_client() -> None:
+def test_importing_the_cli_loads_no_command_framework_nor_client() -> None:
     loaded = _loaded_after("import jobbers.cli.app")
-    light = HEAVY | {"httpx", "rich", "pydantic", "jobbers.api.client", "jobbers.api.schemas"}
+    light = HEAVY | CLIENT | COMMAND_MODULES | {"rich"}
     assert not loaded & light, loaded & light
 
 
-def test_help_loads_no_textual_fastapi_or_redis() -> None:
-    code = (
-        "from jobbers.cli.app import app\n"
-        "try:\n    app(['--help'], prog_name='jobbers')\nexcept SystemExit:\n    pass"
-    )
-    loaded = _loaded_after(code)
-    assert not loaded & (HEAVY | {"pydantic"}), loaded & HEAVY
+def test_root_help_and_version_load_no_command_module_nor_the_client(tmp_path: Path) -> None:
+    page, loaded = run_entry_point(tmp_path, "--help", env={"COLUMNS": "200"})
+    assert page.returncode == 0 and page.stderr == "", page.stderr
+    unused = HEAVY | CLIENT | COMMAND_MODULES | {"jobbers.cli.session"}
+    assert not loaded & unused, loaded & unused
+    for name, lazy in root.COMMANDS.items():  # every command, with its one-line help
+        assert f"│ {name.ljust(12)} {lazy.help}" in page.stdout, name
+    version, loaded = run_entry_point(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("jobbers ")
+    assert not loaded & (HEAVY | CLIENT | COMMAND_MODULES | {"rich"})
 
 
-def test_an_api_command_loads_the_client_but_no_server_or_tui() -> None:
-    code = (
-        "from jobbers.cli.app import app\n"
-        f"try:\n    app(['status', '01JBKR2E5F3G4H5J6K7M8N9P0Q', '--url', "
-        f"'http://127.0.0.1:{free_port()}'], prog_name='jobbers')\n"
-        "except SystemExit as exc:\n    assert exc.code == 5, exc.code"
-    )
-    loaded = _loaded_after(code)
-    assert "jobbers.api.client" in loaded and "httpx" in loaded
+def test_an_api_command_loads_its_module_and_the_client_only(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    down, loaded = run_entry_point(tmp_path, "status", MISSING, "--url", dead)
+    assert down.returncode == 5 and down.stderr.startswith("error: cannot reach"), down
+    assert {"jobbers.api.client", "httpx", "jobbers.cli.commands.tasks"} <= loaded
     assert not loaded & HEAVY, loaded & HEAVY
+    assert not loaded & (COMMAND_MODULES - {"jobbers.cli.commands.tasks"})
     # The blocking face needs no event loop, and httpx's own CLI (click, rich) stays unloaded.
     assert not loaded & {"asyncio", "rich", "click", "pygments"}, loaded
-
-
-# What the entry point answers itself (jobbers.cli.main) must not pay for.
-TYPER_AND_MODELS = {
-    "typer", "click", "rich", "pydantic", "pydantic_core", "ulid", "asyncio",
-    "jobbers.api.schemas", "jobbers.api.client", "jobbers.models", "jobbers.cli.app",
-}  # fmt: skip
-
-
-def test_the_entry_point_loads_no_typer_nor_models() -> None:
-    loaded = _loaded_after("import jobbers.cli.main")
-    assert not loaded & (TYPER_AND_MODELS | HEAVY | {"httpx"}), loaded & TYPER_AND_MODELS
-
-
-def test_quick_status_loads_httpx_but_no_typer_models_or_rich(tmp_path: Path) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    down, loaded = run_entry_point(tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--url", dead)
-    assert down.returncode == 5 and down.stderr.startswith("error: cannot reach"), down
-    assert "jobbers.api.transport" in loaded and "httpx" in loaded
-    assert "httpcore" not in loaded  # one request goes over http.client (OneShotTransport)
-    assert not loaded & (TYPER_AND_MODELS | HEAVY), loaded & (TYPER_AND_MODELS | HEAVY)
     bad, loaded = run_entry_point(tmp_path, "status", "xyz")
-    assert bad.returncode == 2 and "is not a ULID" in bad.stderr
-    assert not loaded & (TYPER_AND_MODELS | {"httpx"})
-    # --wait is the Typer command's, and the listing does see what it loads:
-    waited, loaded = run_entry_point(
-        tmp_path, "status", "01JBKR2E5F3G4H5J6K7M8N9P0Q", "--wait", "--url", dead
-    )
-    assert waited.returncode == 5 and {"typer", "pydantic", "jobbers.api.client"} <= loaded
+    assert bad.returncode == 2 and "is not a ULID" in bad.stderr, bad.stderr
+
+
+def test_completing_a_command_name_loads_no_command_module(tmp_path: Path) -> None:
+    env = {"_JOBBERS_COMPLETE": "complete_bash", "COMP_WORDS": "jobbers qu", "COMP_CWORD": "1"}
+    done, loaded = run_entry_point(tmp_path, env=env)
+    assert done.stdout.split() == ["queues"], done
+    unused = COMMAND_MODULES | (CLIENT - {"pydantic"})  # Typer's own parsing loads pydantic
+    assert not loaded & unused, loaded & unused
+
+
+@pytest.mark.parametrize("name", list(root.COMMANDS))
+def test_the_lazy_table_matches_each_command(name: str) -> None:
+    """The table's panel and help are the command's own, as Typer would list them."""
+    command = root.load(name)
+    lazy = root.COMMANDS[name]
+    assert command.name == name and command.rich_help_panel == lazy.panel
+    first = inspect.cleandoc(command.help or "").split("\n\n")[0]
+    assert " ".join(first.split()) == lazy.help, f"update COMMANDS[{name!r}] in cli/app.py"
+    assert isinstance(command, typer.core.TyperGroup) == lazy.target.endswith(":app")
+
+
+def test_the_command_modules_are_all_in_the_table() -> None:
+    here = Path(root.__file__).with_name("commands")
+    modules = {f"jobbers.cli.commands.{p.stem}" for p in here.glob("*.py") if p.stem != "__init__"}
+    assert modules == COMMAND_MODULES
 
 
 def test_the_client_core_has_no_models() -> None:
@@ -91,9 +95,3 @@ def test_the_client_imports_no_redis_server_cli_or_tui() -> None:
     loaded = _loaded_after("import jobbers.api.client")
     forbidden = {"redis", "fastapi", "typer", "textual", "jobbers.cli", "jobbers.server"}
     assert not loaded & forbidden, loaded & forbidden
-
-
-def test_cli_choices_mirror_the_core_enums() -> None:
-    assert [s.value for s in Status] == [s.value for s in TaskStatus]
-    assert [p.value for p in Period] == [p.value for p in RatePeriod]
-    assert [s.value for s in Strategy] == [s.value for s in QueueStrategy]

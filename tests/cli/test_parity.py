@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import typer
 from jobbers.cli.app import app
 from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
+from typer.core import TyperGroup
 from typer.main import get_command
 
 COMMAND_FOR_ROUTE = {
@@ -62,10 +64,16 @@ def _routes() -> set[tuple[str, str]]:
 
 
 def _commands() -> set[str]:
+    """Every command path, through click's group contract (the root loads its commands lazily)."""
     found: set[str] = set()
 
     def walk(command: object, prefix: str) -> None:
-        for name, sub in getattr(command, "commands", {}).items():
+        if not isinstance(command, TyperGroup):
+            return
+        ctx = typer.Context(command, info_name=prefix or "jobbers")
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
             path = f"{prefix} {name}".strip()
             found.add(path)
             walk(sub, path)

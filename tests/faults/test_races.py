@@ -17,6 +17,7 @@ import pytest
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 from tests.conftest import eventually, wait_status
 from tests.procs import (
     Procs,
@@ -145,7 +146,9 @@ async def seed_retries(state: StateManager, n: int, first_ms: int, spread_ms: in
         for run in res.tasks:
             delay = first_ms + len(ids) * spread_ms // n
             entry = {"attempt": 0, "kind": "error", "message": "seeded", "worker_id": "seeder"}
-            outcomes.append(state.outcome_args(run.id, run.run_id, "retry", str(delay), entry))
+            outcomes.append(
+                state.outcome_args(run.id, run.run_id, RunOutcome.RETRIED, str(delay), entry)
+            )
             ids.append(run.id)
         for i in range(0, len(outcomes), 500):
             assert all(

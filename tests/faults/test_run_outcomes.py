@@ -25,11 +25,12 @@ from jobbers.registry import load_tasks_module
 from jobbers.runtime.cleaner import Cleaner, CleanerSettings
 from jobbers.runtime.worker import WATCHDOG_EXIT, Run, Worker, WorkerSettings
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import ClaimSpec, RunOutcome
 from jobbers.store.runs import ClaimedTask
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 from tests.procs import Procs, RunLog, cleaner_with, live_workers, wait_exit, worker_with
 
-NOOP = {"noop@1": (0, 0, -1)}
+NOOP = {"noop@1": ClaimSpec(0, 0, -1)}
 
 
 async def claim(state: StateManager, worker: str, n: int, known: Any = None) -> list[ClaimedTask]:
@@ -62,9 +63,9 @@ async def test_an_undecodable_error_entry_does_not_poison_its_finish_batch(
     strange = '{"attempt": "x", "kind": 7, "message": "odd", "traceback": {"n": NaN}}'
     out = await state.finish_many(
         [
-            (str(good.id), runs[str(good.id)], "complete", "{}", ""),
-            (str(bad.id), runs[str(bad.id)], "fail", "", raw),
-            (str(odd.id), runs[str(odd.id)], "fail", "", strange),
+            (str(good.id), runs[str(good.id)], RunOutcome.COMPLETED, "{}", ""),
+            (str(bad.id), runs[str(bad.id)], RunOutcome.FAILED, "", raw),
+            (str(odd.id), runs[str(odd.id)], RunOutcome.FAILED, "", strange),
         ]
     )
     assert [o.status for o in out] == ["completed", "failed", "failed"]
@@ -113,8 +114,8 @@ async def test_a_refused_outcome_becomes_a_clean_failure_and_spares_its_batch(
     run_good, run_bad = (
         Run(claimed[str(t.id)], worker.registry["noop@1"], "default") for t in (good, bad)
     )
-    ok = state.outcome_args(str(good.id), run_good.claimed.run_id, "complete", "{}")
-    refused = (str(bad.id), run_bad.claimed.run_id, "retry", "soon", "")  # not a delay
+    ok = state.outcome_args(str(good.id), run_good.claimed.run_id, RunOutcome.COMPLETED, "{}")
+    refused = (str(bad.id), run_bad.claimed.run_id, RunOutcome.RETRIED, "soon", "")  # not a delay
     await asyncio.wait_for(
         asyncio.gather(worker.runner.record(run_good, ok), worker.runner.record(run_bad, refused)),
         20,
@@ -122,7 +123,7 @@ async def test_a_refused_outcome_becomes_a_clean_failure_and_spares_its_batch(
     done, failed = await state.get_tasks([str(good.id), str(bad.id)], history=True)
     assert done.status is TaskStatus.COMPLETED
     assert failed.status is TaskStatus.FAILED and failed.retry_attempt == 0
-    assert "the retry outcome could not be recorded" in (failed.last_error or "")
+    assert "the retried outcome could not be recorded" in (failed.last_error or "")
     assert [e.kind for e in failed.errors] == ["error"]  # nothing of the refused write
 
 
@@ -274,16 +275,20 @@ async def test_a_pending_cancel_wins_over_resubmit_stop_and_stall(state: StateMa
     worker = "w1"
     await state.register_worker(worker, 10_000, {"role": "default"})
     resubmitted, stopped, stalled = [await state.submit_task(Task(name="noop")) for _ in range(3)]
-    runs = {t.id: t.run_id for t in await claim(state, worker, 3, {"noop@1": (100, 0, -1)})}
+    runs = {
+        t.id: t.run_id for t in await claim(state, worker, 3, {"noop@1": ClaimSpec(100, 0, -1)})
+    }
     for task in (resubmitted, stopped, stalled):
         assert await state.cancel_task(task.id) == "requested"
     entry = {"attempt": 0, "kind": "interrupted", "message": "worker shut down"}
     await state.finish_many(
         [
             state.outcome_args(
-                str(resubmitted.id), runs[str(resubmitted.id)], "resubmit", "3", entry
+                str(resubmitted.id), runs[str(resubmitted.id)], RunOutcome.RESUBMITTED, "3", entry
             ),
-            state.outcome_args(str(stopped.id), runs[str(stopped.id)], "stall", "", entry),
+            state.outcome_args(
+                str(stopped.id), runs[str(stopped.id)], RunOutcome.STOPPED, "", entry
+            ),
         ]
     )
     await eventually(state.mark_stalled, what="the overdue heartbeat to be judged")
@@ -343,7 +348,7 @@ async def test_the_end_of_an_old_run_keeps_the_new_run_of_its_task(state: StateM
     worker = Worker(state, WorkerSettings())
     await worker.register()
     task = await state.submit_task(Task(name="counted", parameters={"seconds": 3600}))
-    known = {"counted@1": (0, 0, -1)}
+    known = {"counted@1": ClaimSpec(0, 0, -1)}
     [first] = await claim(state, worker.id, 1, known)
     worker.runner.start(first, "default")
     run_one = worker.runs[str(task.id)]
@@ -375,7 +380,7 @@ async def test_resubmits_count_as_recoveries_and_are_capped(state: StateManager)
     entry = {"attempt": 0, "kind": "interrupted", "message": "worker shut down; resubmitted"}
     for _ in range(3):
         [run] = await claim(state, worker, 1)
-        args = state.outcome_args(str(task.id), run.run_id, "resubmit", "2", entry)
+        args = state.outcome_args(str(task.id), run.run_id, RunOutcome.RESUBMITTED, "2", entry)
         await state.finish_many([args])
     ended = await state.get_task(task.id)
     assert ended.status is TaskStatus.STALLED and ended.recoveries == 3

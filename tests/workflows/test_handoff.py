@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from jobbers.models.workflow import WorkflowRequest
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 from jobbers.store.workflows import Workflows, decode_parents
 
 KNOWN = {"step@1": (0, 0, -1)}
@@ -33,8 +34,8 @@ async def test_the_claim_of_a_child_carries_its_parents_outcomes(state: StateMan
     a, b = by_id[ids["a"]], by_id[ids["b"]]
     await state.finish_many(
         [
-            state.outcome_args(a.id, a.run_id, "complete", '{"value": "A"}'),
-            state.outcome_args(b.id, b.run_id, "complete", "null"),
+            state.outcome_args(a.id, a.run_id, RunOutcome.COMPLETED, '{"value": "A"}'),
+            state.outcome_args(b.id, b.run_id, RunOutcome.COMPLETED, "null"),
         ]
     )
 

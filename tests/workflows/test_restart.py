@@ -12,6 +12,7 @@ from jobbers.models.workflow import WorkflowRequest, WorkflowStatus
 from jobbers.registry import load_tasks_module
 from jobbers.runtime.worker import Worker, WorkerSettings
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import RunOutcome
 from jobbers.store.workflows import Workflows
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 from tests.procs import Procs
@@ -40,7 +41,7 @@ async def test_a_redis_restart_mid_workflow_loses_no_waiting_child(tmp_path: Pat
         assert [t.id for t in res.tasks] == [ids["a"]]
         run = res.tasks[0]
         await state.finish_many(
-            [state.outcome_args(run.id, run.run_id, "complete", '{"value": "A"}')]
+            [state.outcome_args(run.id, run.run_id, RunOutcome.COMPLETED, '{"value": "A"}')]
         )
         assert (await state.get_task(ids["b"])).status is TaskStatus.SUBMITTED
         assert (await state.get_task(ids["d"])).status is TaskStatus.WAITING

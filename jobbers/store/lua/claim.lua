@@ -24,27 +24,40 @@
 --         fields per claimed task, then the parameters of each in the same order;
 --         skipped is the number of waiting lists (a type at one priority) left because
 --         of the worker's caps
+-- uses: K_task, K_params, K_results, K_history, K_parents, K_children, K_status_index,
+-- uses: K_status_name_index, K_all_index, K_queue, K_waiting_records, K_waiting_list,
+-- uses: K_waiting_types, K_waiting_counts, K_bell, K_workers, K_inflight,
+-- uses: K_heartbeat_deadlines, K_queues, K_config_version, K_run_sequence, K_rate_log,
+-- uses: K_minute_counts, K_workflow, K_event_stream, default_priority, ptype, split_ptype,
+-- uses: listed, stream_event, joined, move, move_many, unpack_record, full_fields,
+-- uses: materialize, live_entries, ring, bump, history, parent_reads, wf_count, settled,
+-- uses: finish_at
 local worker, queue = ARGV[2], ARGV[3]
 -- At most 1000 a call (Lua's unpack limit); a worker with more free slots claims again.
 local n, look = math.min(tonumber(ARGV[4]), 1000), math.min(tonumber(ARGV[5]), 1000)
 local known = cjson.decode(ARGV[6])
 local version = ARGV[7] or ''
-local qk = P .. 's:submitted:' .. queue
+local KEY = {workers = K_workers, config_version = K_config_version, queues = K_queues,
+  queue = K_queue(queue), status_index = K_status_index('submitted'),
+  waiting_types = K_waiting_types(queue), waiting_records = K_waiting_records,
+  waiting_counts = K_waiting_counts, rate_log = K_rate_log(queue),
+  run_sequence = K_run_sequence, all_index = K_all_index(), queue_all = K_all_index(queue),
+  inflight = K_inflight(worker), heartbeat_deadlines = K_heartbeat_deadlines}
 
 local function pass_bell()
-  if redis.call('ZCARD', wt(queue)) > 0 then ring(queue) end
+  if redis.call('ZCARD', KEY.waiting_types) > 0 then ring(queue) end
 end
 
-local lease = redis.call('ZSCORE', P .. 'workers', worker)
+local lease = redis.call('ZSCORE', KEY.workers, worker)
 if not lease or tonumber(lease) < NOW then
   pass_bell()
   return {'dead'}
 end
-if version ~= '' and (redis.call('GET', P .. 'cfgver') or '0') ~= version then
+if version ~= '' and (redis.call('GET', KEY.config_version) or '0') ~= version then
   pass_bell()
   return {'config'}
 end
-local raw = redis.call('HGET', P .. 'queues', queue)
+local raw = redis.call('HGET', KEY.queues, queue)
 if not raw then return {'noqueue'} end
 local cfg = cjson.decode(raw)
 if cfg.paused then return {'paused'} end
@@ -53,7 +66,7 @@ local rl, window = nil, 0
 if cfg.rate_numerator then
   local periods = {second = 1, minute = 60, hour = 3600, day = 86400}
   window = (cfg.rate_denominator or 1) * periods[cfg.rate_period] * 1000
-  rl = P .. 'rl:' .. queue
+  rl = KEY.rate_log
   redis.call('ZREMRANGEBYSCORE', rl, '-inf', NOW - window)
   local avail = cfg.rate_numerator - redis.call('ZCARD', rl)
   if avail <= 0 then
@@ -102,7 +115,7 @@ end
 -- Up to `quota` live entries from the head of a type's list, reading past tombstones (at
 -- most 21 chunks); tombstones and second entries of an id are marked for removal.
 local function read(ttype, quota)
-  local L = {ttype = ttype, key = wl(queue, ttype), ids = {}, live = {}, used = {},
+  local L = {ttype = ttype, key = K_waiting_list(queue, ttype), ids = {}, live = {}, used = {},
     taken = {}, whole = false}
   local chunk = math.max(quota, 16)
   for round = 1, 21 do
@@ -133,7 +146,7 @@ end
 -- highest priority first, then by their oldest task's time.
 local types = {}
 do
-  local raw = redis.call('ZRANGE', wt(queue), 0, -1, 'WITHSCORES')
+  local raw = redis.call('ZRANGE', KEY.waiting_types, 0, -1, 'WITHSCORES')
   for i = 1, #raw, 2 do
     local base, prio = split_ptype(raw[i])
     types[#types + 1] = {member = raw[i], base = base, prio = prio, bound = tonumber(raw[i + 1])}
@@ -172,11 +185,11 @@ for _, t in ipairs(types) do
         if c.rec then
           materialize(id, c.rec)
         else
-          attempt = tonumber(redis.call('HGET', tk(id), 'attempt')) or 0
+          attempt = tonumber(redis.call('HGET', K_task(id), 'attempt')) or 0
         end
         finish_at(id, 'dropped', queue, 'submitted')
         local why = 'task ' .. t.base .. ' is not registered on worker ' .. worker
-        redis.call('HSET', tk(id), 'worker', worker, 'last_error', why)
+        redis.call('HSET', K_task(id), 'worker', worker, 'last_error', why)
         history(id, {attempt = attempt, kind = 'dropped', message = why, worker_id = worker})
         bump(queue, 'dropped')
       end
@@ -194,12 +207,12 @@ for j = 1, math.min(n, #cands) do
   L.used[c.pos], L.taken[c.pos] = true, true
   local f = nil
   if not c.rec then
-    f = redis.call('HMGET', tk(id), 'name', 'version', 'status', 'attempt',
+    f = redis.call('HMGET', K_task(id), 'name', 'version', 'status', 'attempt',
       'progress', 'pmsg', 'cancel', 'completed_at', 'scheduled_for')
     if f[3] ~= 'submitted' then
       -- An index entry without a matching task: repair the index, never run it.
-      redis.call('ZREM', qk, id)
-      redis.call('ZREM', P .. 's:submitted', id)
+      redis.call('ZREM', KEY.queue, id)
+      redis.call('ZREM', KEY.status_index, id)
       f = false
     end
   end
@@ -227,12 +240,12 @@ for _, L in ipairs(lists) do
     if not L.taken[c.pos] then left = c.score; break end
   end
   if L.whole and not left and lead == #L.ids then
-    redis.call('ZREM', wt(queue), L.ttype)
+    redis.call('ZREM', KEY.waiting_types, L.ttype)
   else
     if not left then
       for _, c in ipairs(L.live) do left = math.max(left or c.score, c.score) end
     end
-    if left then redis.call('ZADD', wt(queue), left, L.ttype) end
+    if left then redis.call('ZADD', KEY.waiting_types, left, L.ttype) end
     local spec = L.spec
     if spec and spec[3] > 0 and (took[L.base] or 0) >= spec[3] then bells[L.base] = true end
   end
@@ -241,10 +254,10 @@ end
 local out = {'ok', skipped}
 local claimed = #picked
 if claimed > 0 then
-  local first = redis.call('INCRBY', P .. 'runseq', claimed) - claimed
+  local first = redis.call('INCRBY', KEY.run_sequence, claimed) - claimed
   local inflight, params_keys, params, all_pairs, fresh_ids, full_ids = {}, {}, {}, {}, {}, {}
   for i, id in ipairs(picked) do
-    local t, spec, r = tk(id), specs[i], compact[i]
+    local t, spec, r = K_task(id), specs[i], compact[i]
     local run = worker .. '/' .. (first + i)
     local started = {'status', 'started', 'run_id', run, 'worker', worker,
       'started_at', NOW, 'heartbeat_at', NOW, 'hbmax', spec[1], 'dlq', spec[2]}
@@ -252,7 +265,7 @@ if claimed > 0 then
     if r then
       -- A compact task gets its full form here, started, in one HSET.
       redis.call('HSET', t, unpack(full_fields(r, started)))
-      if r.params ~= '{}' then redis.call('SET', t .. ':p', r.params) end
+      if r.params ~= '{}' then redis.call('SET', K_params(id), r.params) end
       all_pairs[#all_pairs + 1] = r.at
       all_pairs[#all_pairs + 1] = id
       fresh_ids[#fresh_ids + 1] = id
@@ -269,7 +282,7 @@ if claimed > 0 then
       full_ids[#full_ids + 1] = id
       name, version, attempt = f[1], f[2], f[4]
     end
-    if spec[1] > 0 then redis.call('ZADD', P .. 'hb', NOW + spec[1], id) end
+    if spec[1] > 0 then redis.call('ZADD', KEY.heartbeat_deadlines, NOW + spec[1], id) end
     if rl then redis.call('ZADD', rl, NOW, run) end
     inflight[#inflight + 1] = NOW
     inflight[#inflight + 1] = id
@@ -280,24 +293,24 @@ if claimed > 0 then
     out[#out + 1] = attempt
   end
   if #fresh_ids > 0 then
-    redis.call('ZADD', P .. 'all', unpack(all_pairs))
-    redis.call('ZADD', P .. 'all:' .. queue, unpack(all_pairs))
-    redis.call('HDEL', wk(), unpack(fresh_ids))
-    redis.call('HINCRBY', P .. 'wq', queue, -#fresh_ids)
+    redis.call('ZADD', KEY.all_index, unpack(all_pairs))
+    redis.call('ZADD', KEY.queue_all, unpack(all_pairs))
+    redis.call('HDEL', KEY.waiting_records, unpack(fresh_ids))
+    redis.call('HINCRBY', KEY.waiting_counts, queue, -#fresh_ids)
   end
   if #params_keys > 0 then
     local keys = {}
-    for j, i in ipairs(params_keys) do keys[j] = tk(picked[i]) .. ':p' end
+    for j, i in ipairs(params_keys) do keys[j] = K_params(picked[i]) end
     local got = redis.call('MGET', unpack(keys))
     for j, i in ipairs(params_keys) do params[i] = got[j] or '{}' end
   end
   -- Only the full-form tasks were in the `submitted` indexes.
   if #full_ids > 0 then
-    redis.call('ZREM', P .. 's:submitted', unpack(full_ids))
-    redis.call('ZREM', qk, unpack(full_ids))
+    redis.call('ZREM', KEY.status_index, unpack(full_ids))
+    redis.call('ZREM', KEY.queue, unpack(full_ids))
   end
   move_many(picked, queue, nil, 'started', NOW)
-  redis.call('ZADD', P .. 'inflight:' .. worker, unpack(inflight))
+  redis.call('ZADD', KEY.inflight, unpack(inflight))
   -- Parameters go after the five fields of every task: id, run, name, version, attempt.
   for i = 1, claimed do out[#out + 1] = params[i] end
   -- Workflows: after the marker '@parents', the claimed tasks that have parents (only
@@ -305,7 +318,7 @@ if claimed > 0 then
   -- `parent_reads`): the child starts without another round trip after its parent.
   local parented = {}
   for _, i in ipairs(params_keys) do
-    if redis.call('HEXISTS', tk(picked[i]), 'deps') == 1 then parented[#parented + 1] = picked[i] end
+    if redis.call('HEXISTS', K_task(picked[i]), 'deps') == 1 then parented[#parented + 1] = picked[i] end
   end
   if #parented > 0 then
     out[#out + 1] = '@parents'
@@ -319,8 +332,8 @@ end
 if rl then redis.call('PEXPIRE', rl, window) end
 -- Ring again while tasks wait that another worker (or this one) may take: the request
 -- was filled, or a read stopped short. Types left at this worker's cap ring their own bell.
-if more or (claimed == n and redis.call('ZCARD', wt(queue)) > 0) then ring(queue) end
+if more or (claimed == n and redis.call('ZCARD', KEY.waiting_types) > 0) then ring(queue) end
 for ttype in pairs(bells) do
-  redis.call('ZADD', P .. 'bell:' .. queue .. ':' .. ttype, 0, 'r')
+  redis.call('ZADD', K_bell(queue, ttype), 0, 'r')
 end
 return out

@@ -1,17 +1,117 @@
--- common.lua: prepended to every script. The contract of every script: ARGV[1] is the
--- key prefix; keys are built here exactly as jobbers/store/keys.py documents them. Times are
--- milliseconds of the Redis clock, so no host clock ever decides a lease or a due time.
--- jobbers targets standalone Redis/Valkey (or Sentinel): scripts derive keys, which
--- Redis Cluster would not allow.
+-- common.lua: the scripts' helpers. ARGV[1] is the key prefix; times are ms of the Redis
+-- clock. A helper runs from its `-- helper: <name>` line to the next (blank lines and all);
+-- a script gets the text above the first helper, then the helpers its `-- uses:` lines
+-- name, in this order (jobbers/store/scripts.py): a prelude runs on every call.
 local P = ARGV[1]
 local NOW
 do
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- helper: K_task
+-- K_<name>: every key, built exactly as jobbers/store/keys.py names and documents it (a
+-- method there is a function here, a property a string; tests/test_lane.py compares
+-- them), one helper each so that a script carries only the keys it uses. Plain locals,
+-- not fields of a table `K`, which cost every prelude one table insert per key. A script
+-- builds the keys of its arguments once, in a table `KEY` at its top; the keys of the ids
+-- it meets (tasks, parents, workers) come from these helpers. jobbers targets standalone
+-- Redis/Valkey (or Sentinel): scripts derive keys, which Redis Cluster would not allow.
+local function K_task(id) return P .. 'task:' .. id end
+-- helper: K_params
+local function K_params(id) return P .. 'task:' .. id .. ':p' end
+-- helper: K_results
+local function K_results(id) return P .. 'task:' .. id .. ':r' end
+-- helper: K_history
+local function K_history(id) return P .. 'task:' .. id .. ':h' end
+-- helper: K_parents
+local function K_parents(id) return P .. 'task:' .. id .. ':pa' end
+-- helper: K_children
+local function K_children(id) return P .. 'task:' .. id .. ':c' end
+-- helper: K_seen
+local function K_seen(id) return P .. 'seen:' .. id end
+-- helper: K_status_index
+local function K_status_index(status, queue)
+  if queue then return P .. 's:' .. status .. ':' .. queue end
+  return P .. 's:' .. status
+end
+-- helper: K_status_name_index
+local function K_status_name_index(status, name) return P .. 's:' .. status .. ':n:' .. name end
+-- helper: K_all_index
+local function K_all_index(queue)
+  if queue then return P .. 'all:' .. queue end
+  return P .. 'all'
+end
+-- helper: K_queue
+local function K_queue(queue) return P .. 's:submitted:' .. queue end
+-- helper: K_waiting_records
+local K_waiting_records = P .. 'wait'
+-- helper: K_waiting_list
+local function K_waiting_list(queue, ttype) return P .. 'wl:' .. queue .. ':' .. ttype end
+-- helper: K_waiting_types
+local function K_waiting_types(queue) return P .. 'wt:' .. queue end
+-- helper: K_legacy_waiting_list
+local function K_legacy_waiting_list(queue) return P .. 'q:' .. queue end
+-- helper: K_layout
+local K_layout = P .. 'layout'
+-- helper: K_layout_marks
+local K_layout_marks = P .. 'layout:full'
+-- helper: K_waiting_counts
+local K_waiting_counts = P .. 'wq'
+-- helper: K_bell
+local function K_bell(queue, ttype)
+  if ttype then return P .. 'bell:' .. queue .. ':' .. ttype end
+  return P .. 'bell:' .. queue
+end
+-- helper: K_wake
+local function K_wake(worker) return P .. 'wake:' .. worker end
+-- helper: K_sched_bell
+local K_sched_bell = P .. 'schedbell'
+-- helper: K_schedules
+local K_schedules = P .. 'sched'
+-- helper: K_schedule_next
+local K_schedule_next = P .. 'sched:next'
+-- helper: K_schedule_last
+local K_schedule_last = P .. 'sched:last'
+-- helper: K_workers
+local K_workers = P .. 'workers'
+-- helper: K_worker
+local function K_worker(worker) return P .. 'worker:' .. worker end
+-- helper: K_inflight
+local function K_inflight(worker) return P .. 'inflight:' .. worker end
+-- helper: K_cancel_box
+local function K_cancel_box(worker) return P .. 'cancel:' .. worker end
+-- helper: K_heartbeat_deadlines
+local K_heartbeat_deadlines = P .. 'hb'
+-- helper: K_stall_pass
+local K_stall_pass = P .. 'stallpass'
+-- helper: K_dlq
+local function K_dlq(queue, name)
+  if queue then return P .. 'dlq:q:' .. queue end
+  if name then return P .. 'dlq:n:' .. name end
+  return P .. 'dlq'
+end
+-- helper: K_queues
+local K_queues = P .. 'queues'
+-- helper: K_roles
+local K_roles = P .. 'roles'
+-- helper: K_config_version
+local K_config_version = P .. 'cfgver'
+-- helper: K_run_sequence
+local K_run_sequence = P .. 'runseq'
+-- helper: K_rate_log
+local function K_rate_log(queue) return P .. 'rl:' .. queue end
+-- helper: K_minute_counts
+local function K_minute_counts(queue, minute) return P .. 'm:' .. queue .. ':' .. minute end
+-- helper: K_workflow
+local function K_workflow(id) return P .. 'wf:' .. id end
+-- helper: K_workflows
+local K_workflows = P .. 'wfs'
+-- helper: K_events
+local K_events = P .. 'events'
+-- helper: K_event_stream
+local K_event_stream = P .. 'ev'
 
-local function tk(id) return P .. 'task:' .. id end
-
+-- helper: default_priority
 -- Waiting lists. Every waiting task (compact or full form) has its id on the list of its
 -- queue and type, `wl:{queue}:{name@version}`, oldest first; `wt:{queue}` holds the types
 -- with a list, scored with a lower bound of their oldest task's time (0 = a recovered
@@ -20,8 +120,6 @@ local function tk(id) return P .. 'task:' .. id end
 -- full-form `submitted` task of the queue is a tombstone, dropped when reached; an id may
 -- be listed twice (a task re-queued while its old entry is still listed), the first entry
 -- counts.
-local function wl(queue, ttype) return P .. 'wl:' .. queue .. ':' .. ttype end
-local function wt(queue) return P .. 'wt:' .. queue end
 
 -- Priorities (0-9, higher first; 5 when the submit names none). Each priority of a type
 -- has its own list: the member of `wt:{queue}` (and the list's key suffix) is
@@ -32,26 +130,30 @@ local DEFAULT_PRIORITY = '5'
 local function default_priority(prio)
   return not prio or prio == '' or prio == DEFAULT_PRIORITY
 end
+-- helper: ptype
 local function ptype(ttype, prio)
   if default_priority(prio) then return ttype end
   return ttype .. ':' .. prio
 end
+-- helper: split_ptype
 local function split_ptype(member)
   local ttype, prio = string.match(member, '^([^:]*):(%d)$')
   if ttype then return ttype, tonumber(prio) end
   return member, tonumber(DEFAULT_PRIORITY)
 end
 
+-- helper: listed
 -- A full-form task entering `submitted` goes on its type's list: at the front when it
 -- goes back to the front of the queue (score 0), else at the tail.
 local function listed(id, queue, score)
-  local f = redis.call('HMGET', P .. 'task:' .. id, 'name', 'version', 'prio')
+  local f = redis.call('HMGET', K_task(id), 'name', 'version', 'prio')
   if not f[1] or not f[2] then return end
   local ttype = ptype(f[1] .. '@' .. f[2], f[3])  -- a retry keeps its priority
-  redis.call(score == 0 and 'LPUSH' or 'RPUSH', wl(queue, ttype), id)
-  redis.call('ZADD', wt(queue), 'LT', score, ttype)
+  redis.call(score == 0 and 'LPUSH' or 'RPUSH', K_waiting_list(queue, ttype), id)
+  redis.call('ZADD', K_waiting_types(queue), 'LT', score, ttype)
 end
 
+-- helper: stream_event
 -- The event stream `ev`: every status change is in an entry, added by move() and
 -- move_many() below (and submit.lua for new tasks) in the script that makes the change, so
 -- none is invented or lost. Fields: id, name, queue, from ('' for a new task), to, worker
@@ -65,11 +167,12 @@ local EVMAX = 10000
 local EVBATCH = 100
 local function stream_event(id, name, queue, old, new, worker, attempt)
   if EVMAX > 0 then
-    redis.call('XADD', P .. 'ev', 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
+    redis.call('XADD', K_event_stream, 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
       'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
   end
 end
 
+-- helper: joined
 -- One field of a batch's entry, for values[i..j]: the value all share, or all joined by ','.
 local function joined(values, i, j)
   for k = i + 1, j do
@@ -78,27 +181,29 @@ local function joined(values, i, j)
   return values[i] or ''
 end
 
+-- helper: move
 -- Move a task between status indexes and set its status: with move_many below, the only
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
 -- Both also keep the per-name indexes `s:{status}:n:{name}` (full-form tasks only), which
 -- the listings filtered by task name read.
-local function sn(status, name) return P .. 's:' .. status .. ':n:' .. name end
 local function move(id, queue, old, new, score)
-  local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
+  local t = K_task(id)
+  local name, worker, attempt = unpack(redis.call('HMGET', t, 'name', 'worker', 'attempt'))
   if old then
-    redis.call('ZREM', P .. 's:' .. old, id)
-    redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, id)
-    if name then redis.call('ZREM', sn(old, name), id) end
+    redis.call('ZREM', K_status_index(old), id)
+    redis.call('ZREM', K_status_index(old, queue), id)
+    if name then redis.call('ZREM', K_status_name_index(old, name), id) end
   end
-  redis.call('ZADD', P .. 's:' .. new, score, id)
-  redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, score, id)
-  if name then redis.call('ZADD', sn(new, name), score, id) end
-  redis.call('HSET', tk(id), 'status', new)
+  redis.call('ZADD', K_status_index(new), score, id)
+  redis.call('ZADD', K_status_index(new, queue), score, id)
+  if name then redis.call('ZADD', K_status_name_index(new, name), score, id) end
+  redis.call('HSET', t, 'status', new)
   if new == 'submitted' then listed(id, queue, score) end
   stream_event(id, name, queue, old, new, worker, attempt)
 end
 
+-- helper: move_many
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
 -- one variadic ZREM/ZADD per index instead of four commands per task). The caller sets
 -- each task's status field in the same HSET as its other fields. `scores` is one score
@@ -108,16 +213,16 @@ local function move_many(ids, queue, old, new, scores)
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)
     if old then
-      redis.call('ZREM', P .. 's:' .. old, unpack(ids, i, last))
-      redis.call('ZREM', P .. 's:' .. old .. ':' .. queue, unpack(ids, i, last))
+      redis.call('ZREM', K_status_index(old), unpack(ids, i, last))
+      redis.call('ZREM', K_status_index(old, queue), unpack(ids, i, last))
     end
     local pairs_ = {}
     for j = i, last do
       pairs_[#pairs_ + 1] = type(scores) == 'table' and scores[j] or scores
       pairs_[#pairs_ + 1] = ids[j]
     end
-    redis.call('ZADD', P .. 's:' .. new, unpack(pairs_))
-    redis.call('ZADD', P .. 's:' .. new .. ':' .. queue, unpack(pairs_))
+    redis.call('ZADD', K_status_index(new), unpack(pairs_))
+    redis.call('ZADD', K_status_index(new, queue), unpack(pairs_))
     if new == 'submitted' then
       for j = i, last do listed(ids[j], queue, type(scores) == 'table' and scores[j] or scores) end
     end
@@ -128,7 +233,7 @@ local function move_many(ids, queue, old, new, scores)
   local named = {}
   local ev = {names = {}, workers = {}, attempts = {}}
   for j, id in ipairs(ids) do
-    local name, worker, attempt = unpack(redis.call('HMGET', tk(id), 'name', 'worker', 'attempt'))
+    local name, worker, attempt = unpack(redis.call('HMGET', K_task(id), 'name', 'worker', 'attempt'))
     ev.names[j], ev.workers[j], ev.attempts[j] = name or '', worker or '', attempt or '0'
     if name then
       local g = named[name] or {ids = {}, zadd = {}}
@@ -141,8 +246,8 @@ local function move_many(ids, queue, old, new, scores)
   for name, g in pairs(named) do
     for i = 1, #g.ids, 1000 do
       local last = math.min(i + 999, #g.ids)
-      redis.call('ZREM', sn(old or 'submitted', name), unpack(g.ids, i, last))
-      redis.call('ZADD', sn(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
+      redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.ids, i, last))
+      redis.call('ZADD', K_status_name_index(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
     end
   end
   if EVMAX > 0 then
@@ -154,6 +259,7 @@ local function move_many(ids, queue, old, new, scores)
   end
 end
 
+-- helper: pack_record
 -- Compact waiting tasks. A fresh submit stores only a record in the `wait` hash (id ->
 -- record) and the id at the tail of its waiting list (above), with the queue's count in
 -- `wq`: ~150 bytes a task instead of a hash, a parameters key and four index entries.
@@ -163,9 +269,8 @@ end
 -- A record removed from `wait` leaves its id in the list as a tombstone, skipped later.
 -- Record: queue, name, version, fingerprint, submitted_at, parameters ('' for {}),
 -- joined by the unit separator (\31), then the priority as a seventh field only when it
--- is not the default (a default task's record costs no byte more).
-local function wk() return P .. 'wait' end
-
+-- is not the default (a default task's record costs no byte more). These two helpers are
+-- its only readers and writers in Lua; jobbers/store/codec.py `split_record` in Python.
 local function pack_record(queue, name, version, fp, at, params, prio)
   if params == '{}' then params = '' end
   local fields = {queue, name, version, fp, at, params}
@@ -173,6 +278,7 @@ local function pack_record(queue, name, version, fp, at, params, prio)
   return table.concat(fields, '\31')
 end
 
+-- helper: unpack_record
 local function unpack_record(rec)
   local queue, name, version, fp, at, params, prio = string.match(rec,
     '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31?(.*)$')
@@ -182,6 +288,7 @@ local function unpack_record(rec)
     params = params, prio = prio, ttype = ptype(name .. '@' .. version, prio)}
 end
 
+-- helper: full_fields
 -- The HSET arguments of a compact task's full form, as it stood waiting; `extra` field
 -- and value pairs are appended (a claim sets the started fields in the same call).
 local function full_fields(r, extra)
@@ -195,44 +302,47 @@ local function full_fields(r, extra)
   return args
 end
 
+-- helper: materialize
 -- Write one compact task's full form (hash, parameters, `all` entries) and drop its
 -- record; the caller then moves it from `submitted` like any waiting task.
 local function materialize(id, r)
-  local t = tk(id)
-  redis.call('HSET', t, unpack(full_fields(r)))
-  if r.params ~= '{}' then redis.call('SET', t .. ':p', r.params) end
-  redis.call('ZADD', P .. 'all', r.at, id)
-  redis.call('ZADD', P .. 'all:' .. r.queue, r.at, id)
-  redis.call('HDEL', wk(), id)
-  redis.call('HINCRBY', P .. 'wq', r.queue, -1)
+  redis.call('HSET', K_task(id), unpack(full_fields(r)))
+  if r.params ~= '{}' then redis.call('SET', K_params(id), r.params) end
+  redis.call('ZADD', K_all_index(), r.at, id)
+  redis.call('ZADD', K_all_index(r.queue), r.at, id)
+  redis.call('HDEL', K_waiting_records, id)
+  redis.call('HINCRBY', K_waiting_counts, r.queue, -1)
 end
 
+-- helper: live_entries
 -- Which of `ids` (entries of one of `queue`'s waiting lists) are live: a table of
 -- position -> the unpacked record (compact) or the score (full form, `submitted`).
 local function live_entries(queue, ids)
   local live = {}
   if #ids == 0 then return live end
-  local recs = redis.call('HMGET', wk(), unpack(ids))
+  local recs = redis.call('HMGET', K_waiting_records, unpack(ids))
+  local qk = K_queue(queue)
   for i, id in ipairs(ids) do
     if recs[i] then
       live[i] = unpack_record(recs[i])
     else
-      local score = redis.call('ZSCORE', P .. 's:submitted:' .. queue, id)
+      local score = redis.call('ZSCORE', qk, id)
       if score then live[i] = tonumber(score) end
     end
   end
   return live
 end
 
+-- helper: drop_tombstones
 -- Drop the tombstones at one end of a waiting list (at most 20 x 64 per call), so that
 -- claims, which read from the head, and newest-first listings, which read from the tail,
 -- do not wade through them. A list left empty leaves the queue's type index.
 local function drop_tombstones(queue, ttype, tail)
-  local key = wl(queue, ttype)
+  local key = K_waiting_list(queue, ttype)
   for _ = 1, 20 do
     local ids = redis.call('LRANGE', key, tail and -64 or 0, tail and -1 or 63)
     if #ids == 0 then
-      redis.call('ZREM', wt(queue), ttype)
+      redis.call('ZREM', K_waiting_types(queue), ttype)
       return
     end
     local live = live_entries(queue, ids)
@@ -248,66 +358,75 @@ local function drop_tombstones(queue, ttype, tail)
   end
 end
 
+-- helper: waiting_count
 -- A queue's compact tasks still waiting (tombstones excluded).
 local function waiting_count(queue)
-  return tonumber(redis.call('HGET', P .. 'wq', queue) or '0') or 0
+  return tonumber(redis.call('HGET', K_waiting_counts, queue) or '0') or 0
 end
 
-local function ring(queue) redis.call('ZADD', P .. 'bell:' .. queue, 0, 'r') end
+-- helper: ring
+local function ring(queue) redis.call('ZADD', K_bell(queue), 0, 'r') end
 
+-- helper: bump
 -- Per-minute counters for the dashboard; they expire on their own.
 local function bump(queue, field, by)
-  local k = P .. 'm:' .. queue .. ':' .. math.floor(NOW / 60000)
+  local k = K_minute_counts(queue, math.floor(NOW / 60000))
   -- The first count of a field (which includes the key's creation) sets the expiry; every
   -- later bump of the minute saves the call.
   if redis.call('HINCRBY', k, field, by or 1) == (by or 1) then redis.call('EXPIRE', k, 7200) end
 end
 
+-- helper: history
 -- `entry.attempt` comes in as the task's retry count (HASH field `attempt`); the history
 -- numbers attempts over the task's whole life, so it adds `abase`, the attempts before the
 -- last operator requeue (which may reset that count: requeue.lua).
 local function history(id, entry)
   entry.at = NOW
-  entry.attempt = (tonumber(entry.attempt) or 0) + (tonumber(redis.call('HGET', tk(id), 'abase')) or 0)
-  local k = tk(id) .. ':h'
+  entry.attempt = (tonumber(entry.attempt) or 0) + (tonumber(redis.call('HGET', K_task(id), 'abase')) or 0)
+  local k = K_history(id)
   redis.call('RPUSH', k, cjson.encode(entry))
   redis.call('LTRIM', k, -50, -1)
 end
 
+-- helper: dead_letter
 local function dead_letter(id, queue, name)
-  redis.call('ZADD', P .. 'dlq', NOW, id)
-  redis.call('ZADD', P .. 'dlq:q:' .. queue, NOW, id)
-  redis.call('ZADD', P .. 'dlq:n:' .. name, NOW, id)
-  redis.call('HSET', tk(id), 'in_dlq', '1')
+  redis.call('ZADD', K_dlq(), NOW, id)
+  redis.call('ZADD', K_dlq(queue), NOW, id)
+  redis.call('ZADD', K_dlq(nil, name), NOW, id)
+  redis.call('HSET', K_task(id), 'in_dlq', '1')
 end
 
+-- helper: undead
 local function undead(id, queue, name)
-  redis.call('ZREM', P .. 'dlq', id)
-  redis.call('ZREM', P .. 'dlq:q:' .. queue, id)
-  redis.call('ZREM', P .. 'dlq:n:' .. name, id)
-  redis.call('HSET', tk(id), 'in_dlq', '0')
+  redis.call('ZREM', K_dlq(), id)
+  redis.call('ZREM', K_dlq(queue), id)
+  redis.call('ZREM', K_dlq(nil, name), id)
+  redis.call('HSET', K_task(id), 'in_dlq', '0')
 end
 
+-- helper: release
 -- Forget the worker-side bookkeeping of a task that leaves `started`.
 local function release(id, worker)
-  redis.call('ZREM', P .. 'inflight:' .. worker, id)
-  redis.call('ZREM', P .. 'hb', id)
+  redis.call('ZREM', K_inflight(worker), id)
+  redis.call('ZREM', K_heartbeat_deadlines, id)
 end
 
+-- helper: parent_reads
 -- Workflows: what task `id`'s parents did, appended to `out` as the parents' count, then
 -- parent id, status ('' when gone) and results (false when none), by parent id. Read as
 -- the child is claimed (claim.lua) or on demand (parents.lua). O(parents).
 local function parent_reads(id, out)
-  local parents = redis.call('HKEYS', tk(id) .. ':pa')
+  local parents = redis.call('HKEYS', K_parents(id))
   table.sort(parents)
   out[#out + 1] = #parents
   for _, pid in ipairs(parents) do
     out[#out + 1] = pid
-    out[#out + 1] = redis.call('HGET', tk(pid), 'status') or ''
-    out[#out + 1] = redis.call('GET', tk(pid) .. ':r')
+    out[#out + 1] = redis.call('HGET', K_task(pid), 'status') or ''
+    out[#out + 1] = redis.call('GET', K_results(pid))
   end
 end
 
+-- helper: wf_count
 -- Workflows (see workflow.lua and jobbers/store/keys.py): `task:{id}:pa` maps each parent of
 -- a task to its outcome as the child counted it ('' = not yet), `task:{id}:c` holds its
 -- children, the HASH field `deps` counts the parents not yet counted, `opf` is the
@@ -315,25 +434,26 @@ end
 -- whose failure cancelled it. `wf:{id}` counts its nodes per outcome (c, f, x).
 local function wf_count(wf, status, by)
   local field = status == 'completed' and 'c' or status == 'cancelled' and 'x' or 'f'
-  redis.call('HINCRBY', P .. 'wf:' .. wf, field, by)
+  redis.call('HINCRBY', K_workflow(wf), field, by)
 end
+-- helper: settled
 -- A task reached a terminal status: its waiting children count it. A completed parent
 -- brings a child one step nearer `submitted`; any other outcome cancels a child under
 -- the `cancel` policy (and so on down the graph) and counts like a completion under
 -- `run`. Iterative, so a long chain never deepens the Lua stack. O(children reached).
 local function settled(id, status)
-  local wf = redis.call('HGET', tk(id), 'wf')
+  local wf = redis.call('HGET', K_task(id), 'wf')
   if wf then wf_count(wf, status, 1) end
   local stack = {{id, status}}
   while #stack > 0 do
     local top = table.remove(stack)
     local pid, pstatus = top[1], top[2]
-    for _, cid in ipairs(redis.call('SMEMBERS', tk(pid) .. ':c')) do
-      local c = tk(cid)
-      local prev = redis.call('HGET', c .. ':pa', pid)
+    for _, cid in ipairs(redis.call('SMEMBERS', K_children(pid))) do
+      local c, cpa = K_task(cid), K_parents(cid)
+      local prev = redis.call('HGET', cpa, pid)
       local cf = redis.call('HMGET', c, 'status', 'queue', 'opf', 'wf')
       if prev and cf[2] then
-        redis.call('HSET', c .. ':pa', pid, pstatus)
+        redis.call('HSET', cpa, pid, pstatus)
         if cf[1] == 'waiting' and prev == '' then
           if pstatus ~= 'completed' and cf[3] ~= 'run' then
             local msg = 'parent ' .. pid .. ' ended ' .. pstatus
@@ -352,27 +472,28 @@ local function settled(id, status)
     end
   end
 end
+-- helper: rearm
 -- An operator put terminal task `id` (was `old`) back on its queue: it leaves its
 -- workflow's counts, and its children count it again. A waiting child waits for it once
 -- more; a child its failure cancelled (`pcx`) waits again unless another parent still
 -- blocks it, and so on down the graph. A child that already ran is left alone.
 local function rearm(id, old)
-  local wf = redis.call('HGET', tk(id), 'wf')
+  local wf = redis.call('HGET', K_task(id), 'wf')
   if wf then wf_count(wf, old, -1) end
   local stack = {id}
   while #stack > 0 do
     local pid = table.remove(stack)
-    for _, cid in ipairs(redis.call('SMEMBERS', tk(pid) .. ':c')) do
-      local c = tk(cid)
-      local prev = redis.call('HGET', c .. ':pa', pid)
+    for _, cid in ipairs(redis.call('SMEMBERS', K_children(pid))) do
+      local c, cpa = K_task(cid), K_parents(cid)
+      local prev = redis.call('HGET', cpa, pid)
       local cf = redis.call('HMGET', c, 'status', 'queue', 'opf', 'wf', 'pcx')
       if prev and prev ~= '' and cf[2] then
         if cf[1] == 'waiting' then
-          redis.call('HSET', c .. ':pa', pid, '')
+          redis.call('HSET', cpa, pid, '')
           redis.call('HINCRBY', c, 'deps', 1)
         elseif cf[1] == 'cancelled' and cf[5] then
-          redis.call('HSET', c .. ':pa', pid, '')
-          local pa = redis.call('HGETALL', c .. ':pa')
+          redis.call('HSET', cpa, pid, '')
+          local pa = redis.call('HGETALL', cpa)
           local pending, blocked = 0, false
           for i = 2, #pa, 2 do
             if pa[i] == '' then pending = pending + 1
@@ -391,8 +512,9 @@ local function rearm(id, old)
   end
 end
 
+-- helper: finish_at
 local function finish_at(id, status, queue, old)
   move(id, queue, old, status, NOW)
-  redis.call('HSET', tk(id), 'completed_at', NOW)
+  redis.call('HSET', K_task(id), 'completed_at', NOW)
   settled(id, status)  -- workflows: the children waiting for this task count it
 end

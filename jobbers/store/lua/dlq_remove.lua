@@ -2,10 +2,11 @@
 -- tasks stay visible as failed/stalled until retention deletes them.
 -- ARGV: prefix, id...
 -- Returns the number removed.
+-- uses: K_task, K_dlq, undead
 local n = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
-  local f = redis.call('HMGET', tk(id), 'queue', 'name', 'in_dlq')
+  local f = redis.call('HMGET', K_task(id), 'queue', 'name', 'in_dlq')
   if f[3] == '1' then
     undead(id, f[1], f[2])
     n = n + 1

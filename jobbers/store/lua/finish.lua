@@ -3,18 +3,26 @@
 -- write, so a worker that lost its lease (frozen, partitioned) cannot overwrite the re-run.
 -- ARGV: prefix, then one group of five per outcome (a worker batches the outcomes that
 -- land in the same tick): id, run_id, outcome, payload, entry_json
---   outcome complete: payload = results JSON
---   outcome retry:    payload = delay ms (negative = re-queue at once), entry = error
---   outcome fail | cancel | stall: entry = history entry
---   outcome resubmit: back to the front of the queue, attempt unchanged;
+-- outcome: a RunOutcome of jobbers/store/protocol.py, one name per event
+--   completed:   payload = results JSON
+--   retried:     payload = delay ms (negative = re-queue at once), entry = error
+--   failed | cancelled | stopped (a worker shutdown, policy STOP: ends `stalled`):
+--                entry = history entry
+--   resubmitted: back to the front of the queue, attempt unchanged;
 --                     payload = max_recoveries: the run counts as a recovery, and past
 --                     the cap the task ends `stalled` (in the DLQ under SAVE) as in
 --                     reap.lua; '' = not counted (a claim handed straight back)
--- A pending cancel request turns every outcome but cancel into cancelled: it always wins.
+-- A pending cancel request turns every outcome into cancelled: it always wins.
 -- Nothing is written before every group is checked (no script may fail after a write):
 -- an entry that cjson cannot decode or re-encode (a lone surrogate escape, Infinity) is
 -- replaced by a plain one; an unknown outcome or a bad delay fails the whole call first.
 -- Returns, per group, two items: 'ok', new_status | 'stale', current_status
+-- uses: K_task, K_results, K_history, K_parents, K_children, K_status_index,
+-- uses: K_status_name_index, K_waiting_list, K_waiting_types, K_bell, K_sched_bell,
+-- uses: K_worker, K_inflight, K_heartbeat_deadlines, K_dlq, K_minute_counts, K_workflow,
+-- uses: K_event_stream, default_priority, ptype, listed, stream_event, joined, move,
+-- uses: move_many, ring, bump, history, dead_letter, wf_count, settled, finish_at
+local KEY = {heartbeat_deadlines = K_heartbeat_deadlines, sched_bell = K_sched_bell}
 
 -- What every outcome of the batch shares is written once at the end: the completed tasks'
 -- index moves (one variadic ZREM/ZADD per index and queue), the release of the workers'
@@ -37,10 +45,10 @@ local function tally(tbl, key, field)
   counts[field] = (counts[field] or 0) + 1
 end
 
-local OUTCOMES = {complete = true, retry = true, fail = true, stall = true, cancel = true,
-  resubmit = true}
+local OUTCOMES = {completed = true, retried = true, failed = true, stopped = true,
+  cancelled = true, resubmitted = true}
 -- The outcomes that write a history entry, with the kind of the one made up when none came.
-local NEEDS_ENTRY = {retry = 'error', fail = 'error', stall = 'stopped', cancel = 'cancelled'}
+local NEEDS_ENTRY = {retried = 'error', failed = 'error', stopped = 'stopped', cancelled = 'cancelled'}
 
 -- The history entry of one group, checked without writing: its string fields (so that it
 -- encodes again and reads back as a TaskError), or a plain replacement that says what
@@ -66,7 +74,7 @@ local function checked_entry(outcome, entry_json)
 end
 
 local function finish_one(id, run, outcome, payload, entry, maxrec)
-  local t = tk(id)
+  local t = K_task(id)
   local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
   -- A started task always has its worker and queue: a damaged record is left alone
   -- rather than failing the batch after its first write.
@@ -80,19 +88,19 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
     if not entry.worker_id then entry.worker_id = worker end
   end
 
-  if f[8] == '1' and outcome ~= 'cancel' then
-    outcome = 'cancel'
+  if f[8] == '1' and outcome ~= 'cancelled' then
+    outcome = 'cancelled'
     entry = {attempt = attempt, kind = 'cancelled', message = 'cancelled by request', worker_id = worker}
   end
 
   local status
-  if outcome == 'complete' then
-    redis.call('SET', t .. ':r', payload)
+  if outcome == 'completed' then
+    redis.call('SET', K_results(id), payload)
     status = 'completed'
     redis.call('HSET', t, 'status', status, 'completed_at', NOW)
     add(completed, queue, id)
     tally(minute_counts, queue, 'completed')
-  elseif outcome == 'retry' then
+  elseif outcome == 'retried' then
     history(id, entry)
     redis.call('HSET', t, 'attempt', attempt + 1, 'last_error', entry.message)
     tally(worker_counts, worker, 'failed')
@@ -105,24 +113,24 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
       status = 'scheduled'
       move(id, queue, 'started', status, NOW + delay)
       redis.call('HSET', t, 'scheduled_for', NOW + delay)
-      redis.call('ZADD', P .. 'schedbell', 0, 'r')
+      redis.call('ZADD', KEY.sched_bell, 0, 'r')
     end
     tally(minute_counts, queue, 'retried')
-  elseif outcome == 'fail' or outcome == 'stall' then
+  elseif outcome == 'failed' or outcome == 'stopped' then
     history(id, entry)
-    status = outcome == 'fail' and 'failed' or 'stalled'
+    status = outcome == 'failed' and 'failed' or 'stalled'
     finish_at(id, status, queue, 'started')
     redis.call('HSET', t, 'last_error', entry.message)
     tally(worker_counts, worker, 'failed')
     if f[7] == '1' then dead_letter(id, queue, name) end
     tally(minute_counts, queue, 'failed')
-  elseif outcome == 'cancel' then
+  elseif outcome == 'cancelled' then
     history(id, entry)
     status = 'cancelled'
     finish_at(id, status, queue, 'started')
     redis.call('HDEL', t, 'cancel')
     tally(minute_counts, queue, 'cancelled')
-  elseif outcome == 'resubmit' then
+  elseif outcome == 'resubmitted' then
     -- Every resubmit counts as a recovery: a task whose runs keep getting their worker
     -- stopped (a pod evicted for the memory the task takes) is bounded like a poison pill.
     local rec = (tonumber(f[9]) or 0) + 1
@@ -150,9 +158,9 @@ local groups = {}
 for i = 2, #ARGV, 5 do
   local outcome, payload = ARGV[i + 2], ARGV[i + 3]
   if not OUTCOMES[outcome] then error('unknown outcome ' .. tostring(outcome)) end
-  if outcome == 'retry' and not tonumber(payload) then error('retry delay is not a number') end
+  if outcome == 'retried' and not tonumber(payload) then error('retry delay is not a number') end
   local maxrec = nil
-  if outcome == 'resubmit' and payload ~= '' then
+  if outcome == 'resubmitted' and payload ~= '' then
     maxrec = tonumber(payload)
     if not maxrec then error('max_recoveries is not a number') end
   end
@@ -172,12 +180,12 @@ end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)
-    redis.call('ZREM', P .. 'inflight:' .. worker, unpack(ids, i, last))
-    redis.call('ZREM', P .. 'hb', unpack(ids, i, last))
+    redis.call('ZREM', K_inflight(worker), unpack(ids, i, last))
+    redis.call('ZREM', KEY.heartbeat_deadlines, unpack(ids, i, last))
   end
 end
 for worker, counts in pairs(worker_counts) do
-  for field, n in pairs(counts) do redis.call('HINCRBY', P .. 'worker:' .. worker, field, n) end
+  for field, n in pairs(counts) do redis.call('HINCRBY', K_worker(worker), field, n) end
 end
 for queue, counts in pairs(minute_counts) do
   for field, n in pairs(counts) do bump(queue, field, n) end

@@ -4,6 +4,7 @@
 -- the finish and the claim. Read-only, O(parents).
 -- ARGV: prefix, task id
 -- Returns common.lua `parent_reads`: the count, then id, status, results per parent.
+-- uses: K_task, K_results, K_parents, parent_reads
 local out = {}
 parent_reads(ARGV[2], out)
 return out

@@ -9,27 +9,33 @@
 --   watch), reaped whatever their lease if still registered with that started_at (a
 --   worker that registered again since is another life of it, and is left alone)
 -- Returns {workers_reaped, tasks_requeued, tasks_stalled}
+-- uses: K_task, K_history, K_parents, K_children, K_status_index, K_status_name_index,
+-- uses: K_waiting_list, K_waiting_types, K_bell, K_wake, K_workers, K_worker, K_inflight,
+-- uses: K_cancel_box, K_heartbeat_deadlines, K_dlq, K_minute_counts, K_workflow,
+-- uses: K_event_stream, default_priority, ptype, listed, stream_event, move, ring, bump,
+-- uses: history, dead_letter, wf_count, settled, finish_at
 local maxrec, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local KEY = {workers = K_workers, heartbeat_deadlines = K_heartbeat_deadlines}
 local dead = {}
 if limit > 0 then
-  dead = redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', NOW - 1, 'LIMIT', 0, limit)
+  dead = redis.call('ZRANGEBYSCORE', KEY.workers, '-inf', NOW - 1, 'LIMIT', 0, limit)
 end
 for i = 4, #ARGV - 1, 2 do
-  if redis.call('ZSCORE', P .. 'workers', ARGV[i])
-      and redis.call('HGET', P .. 'worker:' .. ARGV[i], 'started_at') == ARGV[i + 1] then
+  if redis.call('ZSCORE', KEY.workers, ARGV[i])
+      and redis.call('HGET', K_worker(ARGV[i]), 'started_at') == ARGV[i + 1] then
     dead[#dead + 1] = ARGV[i]
   end
 end
 local requeued, stalled = 0, 0
 for _, w in ipairs(dead) do
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'inflight:' .. w, 0, -1)) do
-    local t = tk(id)
+  for _, id in ipairs(redis.call('ZRANGE', K_inflight(w), 0, -1)) do
+    local t = K_task(id)
     local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'name', 'recoveries', 'attempt', 'dlq', 'cancel')
     if f[1] == 'started' and f[2] == w and f[3] then  -- (a record without its queue: skip)
       local queue = f[3]
       local rec = (tonumber(f[5]) or 0) + 1
       local attempt = tonumber(f[6]) or 0
-      redis.call('ZREM', P .. 'hb', id)
+      redis.call('ZREM', KEY.heartbeat_deadlines, id)
       redis.call('HSET', t, 'recoveries', rec)
       local msg = 'worker ' .. w .. ' lost while running the task'
       if f[8] == '1' then
@@ -51,7 +57,7 @@ for _, w in ipairs(dead) do
       end
     end
   end
-  redis.call('DEL', P .. 'inflight:' .. w, P .. 'cancel:' .. w, P .. 'worker:' .. w, P .. 'wake:' .. w)
-  redis.call('ZREM', P .. 'workers', w)
+  redis.call('DEL', K_inflight(w), K_cancel_box(w), K_worker(w), K_wake(w))
+  redis.call('ZREM', KEY.workers, w)
 end
 return {#dead, requeued, stalled}

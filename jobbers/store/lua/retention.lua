@@ -3,8 +3,13 @@
 -- duplicate submit is still recognised.
 -- ARGV: prefix, status, max_age_ms, limit, tombstone_ttl_s
 -- Returns the number deleted.
+-- uses: K_task, K_params, K_results, K_history, K_parents, K_children, K_seen,
+-- uses: K_status_index, K_status_name_index, K_all_index, K_dlq, K_workflow, K_workflows,
+-- uses: undead
 local status, age, limit, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local ids = redis.call('ZRANGEBYSCORE', P .. 's:' .. status, '-inf', NOW - age, 'LIMIT', 0, limit)
+local KEY = {status_index = K_status_index(status), all_index = K_all_index(),
+  workflows = K_workflows}
+local ids = redis.call('ZRANGEBYSCORE', KEY.status_index, '-inf', NOW - age, 'LIMIT', 0, limit)
 -- Workflows: a parent that a live child still needs (for its results) is kept, and
 -- checked again one retention period later (its index entries move to now).
 do
@@ -12,14 +17,14 @@ do
   local kept = {}
   for _, id in ipairs(ids) do
     local held = false
-    for _, cid in ipairs(redis.call('SMEMBERS', tk(id) .. ':c')) do
-      if LIVE[redis.call('HGET', tk(cid), 'status') or ''] then held = true; break end
+    for _, cid in ipairs(redis.call('SMEMBERS', K_children(id))) do
+      if LIVE[redis.call('HGET', K_task(cid), 'status') or ''] then held = true; break end
     end
-    local f = held and redis.call('HMGET', tk(id), 'queue', 'name')
+    local f = held and redis.call('HMGET', K_task(id), 'queue', 'name')
     if f and f[1] and f[2] then
-      redis.call('ZADD', P .. 's:' .. status, NOW, id)
-      redis.call('ZADD', P .. 's:' .. status .. ':' .. f[1], NOW, id)
-      redis.call('ZADD', P .. 's:' .. status .. ':n:' .. f[2], NOW, id)
+      redis.call('ZADD', KEY.status_index, NOW, id)
+      redis.call('ZADD', K_status_index(status, f[1]), NOW, id)
+      redis.call('ZADD', K_status_name_index(status, f[2]), NOW, id)
     else
       kept[#kept + 1] = id
     end
@@ -27,24 +32,24 @@ do
   ids = kept
 end
 for _, id in ipairs(ids) do
-  local t = tk(id)
+  local t = K_task(id)
   local f = redis.call('HMGET', t, 'queue', 'name', 'fp', 'in_dlq')
   if f[1] then
     if f[4] == '1' then undead(id, f[1], f[2]) end
-    redis.call('ZREM', P .. 's:' .. status .. ':' .. f[1], id)
-    redis.call('ZREM', P .. 's:' .. status .. ':n:' .. f[2], id)
-    redis.call('ZREM', P .. 'all:' .. f[1], id)
-    if f[3] then redis.call('SET', P .. 'seen:' .. id, f[3], 'EX', ttl) end
+    redis.call('ZREM', K_status_index(status, f[1]), id)
+    redis.call('ZREM', K_status_name_index(status, f[2]), id)
+    redis.call('ZREM', K_all_index(f[1]), id)
+    if f[3] then redis.call('SET', K_seen(id), f[3], 'EX', ttl) end
   end
-  redis.call('ZREM', P .. 's:' .. status, id)
-  redis.call('ZREM', P .. 'all', id)
+  redis.call('ZREM', KEY.status_index, id)
+  redis.call('ZREM', KEY.all_index, id)
   -- Workflows: the last of its nodes deleted takes the workflow's record with it.
   local wf = redis.call('HGET', t, 'wf')
-  local wn = wf and tonumber(redis.call('HGET', P .. 'wf:' .. wf, 'n'))
-  if wn and redis.call('HINCRBY', P .. 'wf:' .. wf, 'gone', 1) >= wn then
-    redis.call('DEL', P .. 'wf:' .. wf)
-    redis.call('ZREM', P .. 'wfs', wf)
+  local wn = wf and tonumber(redis.call('HGET', K_workflow(wf), 'n'))
+  if wn and redis.call('HINCRBY', K_workflow(wf), 'gone', 1) >= wn then
+    redis.call('DEL', K_workflow(wf))
+    redis.call('ZREM', KEY.workflows, wf)
   end
-  redis.call('DEL', t, t .. ':p', t .. ':r', t .. ':h', t .. ':pa', t .. ':c')
+  redis.call('DEL', t, K_params(id), K_results(id), K_history(id), K_parents(id), K_children(id))
 end
 return #ids

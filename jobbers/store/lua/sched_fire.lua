@@ -12,8 +12,15 @@
 -- Returns {ms until the earliest next tick (-1 = none), then per tick: outcome, task id}
 -- with outcome 'fired' | 'triggered' | 'exists' | 'skipped_overlap' | 'missed' |
 -- 'no_queue' | 'stale' | 'changed' | 'dropped'.
+-- uses: K_task, K_params, K_seen, K_status_index, K_status_name_index, K_all_index,
+-- uses: K_waiting_list, K_waiting_types, K_bell, K_sched_bell, K_schedules, K_schedule_next,
+-- uses: K_schedule_last, K_queues, K_minute_counts, K_event_stream, stream_event, joined,
+-- uses: ring, bump
 local TERMINAL = {completed = true, failed = true, cancelled = true, stalled = true,
   dropped = true}
+local KEY = {schedules = K_schedules, schedule_next = K_schedule_next,
+  schedule_last = K_schedule_last, sched_bell = K_sched_bell, queues = K_queues,
+  all_index = K_all_index()}
 local out = {0}
 -- Checks first, for every tick of the call; the writes after. The new tasks' index
 -- entries, events, doorbells and counts are then written once per queue, not per tick.
@@ -24,8 +31,8 @@ for i = 2, #ARGV, 13 do
     unpack(ARGV, i, i + 12)
   due = tonumber(due)
   local outcome
-  local score = redis.call('ZSCORE', P .. 'sched:next', name)
-  local cur = redis.call('HGET', P .. 'sched', name)
+  local score = redis.call('ZSCORE', KEY.schedule_next, name)
+  local cur = redis.call('HGET', KEY.schedules, name)
   local f = nil
   if seen[name] then
     -- A name given twice: its first group decides (it moves sched:next on).
@@ -43,16 +50,16 @@ for i = 2, #ARGV, 13 do
   elseif action ~= 'trigger' and (not score or tonumber(score) ~= tonumber(tick)) then
     outcome = 'stale'
   else
-    local raw = redis.call('HGET', P .. 'sched:last', name)
+    local raw = redis.call('HGET', KEY.schedule_last, name)
     local last = raw and cjson.decode(raw) or {}
     if action == 'missed' then
       outcome = 'missed'
     elseif action == 'fire' and overlap == 'skip' and last.task and
-        not TERMINAL[redis.call('HGET', tk(last.task), 'status') or 'completed'] then
+        not TERMINAL[redis.call('HGET', K_task(last.task), 'status') or 'completed'] then
       outcome = 'skipped_overlap'
-    elseif redis.call('HEXISTS', P .. 'queues', queue) == 0 then
+    elseif redis.call('HEXISTS', KEY.queues, queue) == 0 then
       outcome = 'no_queue'
-    elseif redis.call('EXISTS', tk(id), P .. 'seen:' .. id) > 0 then
+    elseif redis.call('EXISTS', K_task(id), K_seen(id)) > 0 then
       outcome = 'exists'
     else
       outcome = action == 'trigger' and 'triggered' or 'fired'
@@ -82,16 +89,16 @@ local all = {}
 local lasts, nexts = {}, {}
 for _, f in ipairs(fires) do
   if f.drop then
-    redis.call('ZREM', P .. 'sched:next', f.name)
+    redis.call('ZREM', KEY.schedule_next, f.name)
   else
     if f.submit then
-      local t = tk(f.id)
+      local t = K_task(f.id)
       local status = f.due > NOW and 'scheduled' or 'submitted'
       local score = f.due > NOW and f.due or NOW
       redis.call('HSET', t, 'name', f.tname, 'version', f.version, 'queue', f.queue,
         'attempt', 0, 'recoveries', 0, 'submitted_at', NOW, 'fp', f.fp, 'status', status)
       if f.due > NOW then redis.call('HSET', t, 'scheduled_for', f.due) end
-      if f.params ~= '{}' then redis.call('SET', t .. ':p', f.params) end
+      if f.params ~= '{}' then redis.call('SET', K_params(f.id), f.params) end
       all[#all + 1] = NOW
       all[#all + 1] = f.id
       local key = f.queue .. '\0' .. status
@@ -129,25 +136,25 @@ local function zadd_chunks(key, pairs_)
   end
 end
 for i = 1, #lasts, 2000 do
-  redis.call('HSET', P .. 'sched:last', unpack(lasts, i, math.min(i + 1999, #lasts)))
+  redis.call('HSET', KEY.schedule_last, unpack(lasts, i, math.min(i + 1999, #lasts)))
 end
-zadd_chunks(P .. 'sched:next', nexts)
-zadd_chunks(P .. 'all', all)
+zadd_chunks(KEY.schedule_next, nexts)
+zadd_chunks(KEY.all_index, all)
 for _, g in pairs(groups) do
-  zadd_chunks(P .. 'all:' .. g.queue, g.allq)
-  zadd_chunks(P .. 's:' .. g.status, g.zadd)
-  zadd_chunks(P .. 's:' .. g.status .. ':' .. g.queue, g.zadd)
-  for tname, n in pairs(g.named) do zadd_chunks(sn(g.status, tname), n) end
+  zadd_chunks(K_all_index(g.queue), g.allq)
+  zadd_chunks(K_status_index(g.status), g.zadd)
+  zadd_chunks(K_status_index(g.status, g.queue), g.zadd)
+  for tname, n in pairs(g.named) do zadd_chunks(K_status_name_index(g.status, tname), n) end
   if g.status == 'submitted' then
     for ttype, ids in pairs(g.listed) do
       for i = 1, #ids, 1000 do
-        redis.call('RPUSH', wl(g.queue, ttype), unpack(ids, i, math.min(i + 999, #ids)))
+        redis.call('RPUSH', K_waiting_list(g.queue, ttype), unpack(ids, i, math.min(i + 999, #ids)))
       end
-      redis.call('ZADD', wt(g.queue), 'LT', NOW, ttype)
+      redis.call('ZADD', K_waiting_types(g.queue), 'LT', NOW, ttype)
     end
     ring(g.queue)
   else
-    redis.call('ZADD', P .. 'schedbell', 0, 'r')
+    redis.call('ZADD', KEY.sched_bell, 0, 'r')
   end
   if EVMAX > 0 then
     for i = 1, #g.ids, EVBATCH do
@@ -158,6 +165,6 @@ for _, g in pairs(groups) do
   end
   bump(g.queue, 'submitted', #g.ids)
 end
-local first = redis.call('ZRANGE', P .. 'sched:next', 0, 0, 'WITHSCORES')
+local first = redis.call('ZRANGE', KEY.schedule_next, 0, 0, 'WITHSCORES')
 out[1] = first[2] and math.max(0, tonumber(first[2]) - NOW) or -1
 return out

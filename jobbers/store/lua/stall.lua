@@ -12,13 +12,20 @@
 --   the deadlines move later by the whole gap, so a task that was beating has as long to
 --   beat again as it had at the last pass.
 -- Returns the number of tasks marked stalled (or cancelled).
-local hb = P .. 'hb'
+-- uses: K_task, K_history, K_parents, K_children, K_status_index, K_status_name_index,
+-- uses: K_waiting_list, K_waiting_types, K_bell, K_inflight, K_cancel_box,
+-- uses: K_heartbeat_deadlines, K_stall_pass, K_dlq, K_minute_counts, K_workflow, K_events,
+-- uses: K_event_stream, default_priority, ptype, listed, stream_event, move, ring, bump,
+-- uses: history, dead_letter, release, wf_count, settled, finish_at
+local KEY = {heartbeat_deadlines = K_heartbeat_deadlines, stall_pass = K_stall_pass,
+  events = K_events}
+local hb = KEY.heartbeat_deadlines
 local postpone = tonumber(ARGV[3] or '0') or 0
 local max_gap = tonumber(ARGV[4] or '0') or 0
 if max_gap > 0 then
-  local last = tonumber(redis.call('GET', P .. 'stallpass') or '')
+  local last = tonumber(redis.call('GET', KEY.stall_pass) or '')
   if last and NOW - last > max_gap then postpone = math.max(postpone, NOW - last) end
-  redis.call('SET', P .. 'stallpass', NOW)
+  redis.call('SET', KEY.stall_pass, NOW)
 end
 if postpone > 0 then
   -- Once per outage, O(running tasks with a heartbeat deadline), in chunks of 500.
@@ -36,7 +43,7 @@ local ids = redis.call('ZRANGEBYSCORE', hb, '-inf', NOW, 'LIMIT', 0, tonumber(AR
 local n = 0
 for _, id in ipairs(ids) do
   redis.call('ZREM', hb, id)
-  local t = tk(id)
+  local t = K_task(id)
   local f = redis.call('HMGET', t, 'status', 'worker', 'queue', 'name', 'attempt', 'dlq', 'hbmax', 'cancel')
   -- A started task always has its worker and queue; the check keeps a damaged record
   -- from failing the script after its first write.
@@ -57,8 +64,8 @@ for _, id in ipairs(ids) do
       if f[6] == '1' then dead_letter(id, queue, f[4] or '') end
       bump(queue, 'failed')
     end
-    redis.call('SADD', P .. 'cancel:' .. worker, id)
-    redis.call('PUBLISH', P .. 'events', 'cancel:' .. id)
+    redis.call('SADD', K_cancel_box(worker), id)
+    redis.call('PUBLISH', KEY.events, 'cancel:' .. id)
     n = n + 1
   end
 end

@@ -13,7 +13,13 @@
 --   one gets its own kind and value in the 'ok' reply (the others are stored).
 -- A new task is stored compact (see common.lua): a record in `wait` and its id on the
 -- list of its queue and type, a handful of variadic calls for the whole batch.
+-- uses: K_task, K_params, K_seen, K_status_index, K_status_name_index, K_all_index,
+-- uses: K_waiting_records, K_waiting_list, K_waiting_types, K_waiting_counts, K_bell,
+-- uses: K_sched_bell, K_queues, K_minute_counts, K_event_stream, default_priority, ptype,
+-- uses: listed, stream_event, move, pack_record, unpack_record, ring, bump
 local all_or_nothing = ARGV[2] == 'all'
+local KEY = {waiting_records = K_waiting_records, waiting_counts = K_waiting_counts,
+  queues = K_queues, all_index = K_all_index(), sched_bell = K_sched_bell}
 local queues = {}
 local out = {'ok'}
 local fresh = {}
@@ -53,12 +59,12 @@ local known_any, records
 do
   local keys, ids = {}, {}
   for i, f in ipairs(tasks) do
-    keys[#keys + 1] = tk(f[1])
-    keys[#keys + 1] = P .. 'seen:' .. f[1]
+    keys[#keys + 1] = K_task(f[1])
+    keys[#keys + 1] = K_seen(f[1])
     ids[i] = f[1]
   end
   known_any = redis.call('EXISTS', unpack(keys)) > 0
-  records = redis.call('HMGET', wk(), unpack(ids))
+  records = redis.call('HMGET', KEY.waiting_records, unpack(ids))
 end
 for index, f in ipairs(tasks) do
   local id, queue, fp = f[1], f[4], f[5]
@@ -68,7 +74,7 @@ for index, f in ipairs(tasks) do
   elseif records[index] then
     existing = {unpack_record(records[index]).fp, 'submitted'}
   elseif known_any then
-    existing = redis.call('HMGET', tk(id), 'fp', 'status')
+    existing = redis.call('HMGET', K_task(id), 'fp', 'status')
   end
   if existing[1] then
     if existing[1] ~= fp then
@@ -79,13 +85,13 @@ for index, f in ipairs(tasks) do
     end
     out[#out + 1] = existing[2]
   else
-    local seen = known_any and redis.call('GET', P .. 'seen:' .. id)
+    local seen = known_any and redis.call('GET', K_seen(id))
     local refused = nil
     if seen then
       refused = {'expired', seen == fp and '1' or '0'}
     else
       if queues[queue] == nil then
-        queues[queue] = redis.call('HEXISTS', P .. 'queues', queue) == 1 and 0 or false
+        queues[queue] = redis.call('HEXISTS', KEY.queues, queue) == 1 and 0 or false
       end
       if queues[queue] == false then refused = {'noqueue', queue} end
     end
@@ -134,16 +140,16 @@ for queue, q in pairs(by_queue) do
         pairs_[#pairs_ + 1] = pack_record(queue, f[2], f[3], f[5], now_text, f[6], f.prio)
         ids[#ids + 1] = f[1]
       end
-      redis.call('HSET', wk(), unpack(pairs_))
-      redis.call('RPUSH', wl(queue, ttype), unpack(ids))
+      redis.call('HSET', KEY.waiting_records, unpack(pairs_))
+      redis.call('RPUSH', K_waiting_list(queue, ttype), unpack(ids))
       for k = 1, #ids, EVBATCH do
         local ev_ids = table.concat(ids, ',', k, math.min(k + EVBATCH - 1, #ids))
         stream_event(ev_ids, list[1][2], queue, nil, 'submitted', nil, 0)
       end
     end
-    redis.call('ZADD', wt(queue), 'NX', NOW, ttype)
+    redis.call('ZADD', K_waiting_types(queue), 'NX', NOW, ttype)
   end
-  redis.call('HINCRBY', P .. 'wq', queue, q.n)
+  redis.call('HINCRBY', KEY.waiting_counts, queue, q.n)
   ring(queue)
   bump(queue, 'submitted', q.n)
 end
@@ -151,16 +157,16 @@ end
 -- rings so that a scheduler asleep until a later due time wakes for this one.
 for _, f in ipairs(later) do
   local id, queue, due = f[1], f[4], due_at[f[1]]
-  local t = tk(id)
+  local t = K_task(id)
   redis.call('HSET', t, 'name', f[2], 'version', f[3], 'queue', queue, 'attempt', 0,
     'recoveries', 0, 'submitted_at', NOW, 'fp', f[5], 'scheduled_for', due)
-  if f[6] ~= '{}' then redis.call('SET', t .. ':p', f[6]) end
+  if f[6] ~= '{}' then redis.call('SET', K_params(id), f[6]) end
   -- Its priority goes with it to the list it joins when due (`listed` reads `prio`).
   if f.prio then redis.call('HSET', t, 'prio', f.prio) end
-  redis.call('ZADD', P .. 'all', NOW, id)
-  redis.call('ZADD', P .. 'all:' .. queue, NOW, id)
+  redis.call('ZADD', KEY.all_index, NOW, id)
+  redis.call('ZADD', K_all_index(queue), NOW, id)
   move(id, queue, nil, 'scheduled', due)
   bump(queue, 'submitted')
 end
-if #later > 0 then redis.call('ZADD', P .. 'schedbell', 0, 'r') end
+if #later > 0 then redis.call('ZADD', KEY.sched_bell, 0, 'r') end
 return out
