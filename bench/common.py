@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 
 from jobbers.dev.redis_server import RedisServer, free_port, redis_url_from_env
@@ -210,6 +211,32 @@ def stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+def start_http(
+    argv: list[str], port: int, what: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start an HTTP server (``what``) listening on ``port``; returns it and its URL once its
+    ``/health`` answers 200 (SystemExit if it exits first)."""
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=os.environ if env is None else env,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return proc.poll() is not None
+
+    wait_until(up, 60, what, every=0.05)
+    if proc.poll() is not None:
+        raise SystemExit(f"bench: {what} exited at start")
+    return proc, base
 
 
 def wait_until(check: Callable[[], object], within: float, what: str, every: float = 0.001) -> None:

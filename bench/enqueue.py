@@ -30,7 +30,7 @@ from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
 
 from . import floor
-from .common import ROOT, TASKS, stop, sync_client, wait_until, waiting
+from .common import TASKS, start_http, stop, sync_client, waiting
 from .http_load import post_many
 
 CALLERS = 100
@@ -47,8 +47,14 @@ def check_stored(url: str, n: int) -> None:
         raise SystemExit(f"bench: enqueue stored {got} submitted tasks, not {n}")
 
 
-async def _submit(url: str, n: int) -> float:
+async def submit_rate(
+    url: str, n: int, callers: int = CALLERS, replicas: int | None = None
+) -> float:
+    """Submits per second of ``n`` tasks from ``callers`` concurrent callers; with
+    ``replicas``, each submit waits for that many replicas (None: as the environment says)."""
     state = StateManager.from_url(url)
+    if replicas is not None:
+        state.submit_replicas = replicas
     await state.ensure_defaults()
     left = [n]
 
@@ -58,7 +64,7 @@ async def _submit(url: str, n: int) -> float:
             await state.submit(Task(name="bench_noop"))
 
     started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(CALLERS)))
+    await asyncio.gather(*(caller() for _ in range(callers)))
     rate = n / (time.perf_counter() - started)
     await state.close()
     return rate
@@ -88,7 +94,7 @@ async def _submit_many(url: str, n: int, callers: int) -> float | None:
 def jobbers_submit(url: str, n: int) -> float:
     """Unbatched submits from 100 concurrent callers: tasks/s."""
     sync_client(url).flushdb()
-    rate = asyncio.run(_submit(url, n))
+    rate = asyncio.run(submit_rate(url, n))
     check_stored(url, n)
     return rate
 
@@ -117,25 +123,9 @@ def naive_pipelined(url: str, n: int) -> float:
 def start_manager(url: str) -> tuple[subprocess.Popen[bytes], str]:
     """A real manager on a free port, serving the bench tasks; returns it and its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jobbers_manager"), TASKS, "--port", str(port)],
-        env={**os.environ, "REDIS_URL": url, "JOBBERS_API_TOKEN": ""},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None
-
-    wait_until(up, 60, "the manager", every=0.05)
-    if proc.poll() is not None:
-        raise SystemExit("bench: the manager exited at start")
-    return proc, base
+    manager = [str(Path(sys.executable).parent / "jobbers_manager"), TASKS, "--port", str(port)]
+    env = {**os.environ, "REDIS_URL": url, "JOBBERS_API_TOKEN": ""}
+    return start_http(manager, port, "the manager", env)
 
 
 async def _http(base: str, n: int, batch: int) -> float:

@@ -12,17 +12,14 @@ Every manager run checks that exactly ``n`` tasks were stored.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
 
-import httpx
-
 from jobbers.dev.redis_server import free_port
 
 from . import enqueue
-from .common import ROOT, proc_cpu_s, stop, sync_client, wait_until
+from .common import proc_cpu_s, start_http, stop, sync_client
 from .http_load import post_many
 
 CLIENTS = 16
@@ -34,21 +31,7 @@ def start_bare() -> tuple[subprocess.Popen[bytes], str]:
     """The bare FastAPI endpoint on uvicorn, on a free port."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=os.environ
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None
-
-    wait_until(up, 60, "the bare FastAPI app", every=0.05)
-    if proc.poll() is not None:
-        raise SystemExit("bench: the bare FastAPI app exited at start")
-    return proc, base
+    return start_http(argv, port, "the bare FastAPI app")
 
 
 def _load(proc: subprocess.Popen[bytes], base: str, n: int) -> dict[str, float]:

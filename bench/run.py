@@ -678,20 +678,26 @@ def part_delayed(url: str, args: argparse.Namespace, report: Report) -> None:
         "<= 50 ms",
         p99 <= 50,
     )
-    lines = [
+    intro = (
         f"{args.samples} `bench_stamp` tasks per run (after 3 warm-up ones), one at a time, "
         "each submitted with a delay of 100-300 ms to one idle worker (concurrency "
         f"{args.concurrency}) and one `jobbers_scheduler`; lateness = the task body's first "
         "clock read minus its due time (`scheduled_for`, the Redis clock). Floor: a bare "
         "redis-py ZADD/BZPOPMIN timer on the same Redis, sample by sample in turn. Medians "
-        f"of {args.runs} runs.",
-        "",
-        "| figure, ms | floor timer | jobbers |",
-        "|---|---:|---:|",
-    ]
-    for key in ("p50_ms", "p99_ms", "max_ms"):
-        lines.append(f"| due -> start {key[:-3]} | {med(floor, key):.2f} | {med(ours, key):.2f} |")
+        f"of {args.runs} runs."
+    )
+    lines = [intro, "", *_percentiles("due -> start", "floor timer", floor, ours)]
     report.section("Delayed tasks", lines)
+
+
+def _percentiles(
+    figure: str, floor_label: str, floor: list[dict[str, Any]], ours: list[dict[str, Any]]
+) -> list[str]:
+    """A table of the median p50, p99 and max of ``figure`` (ms), floor beside jobbers."""
+    lines = [f"| figure, ms | {floor_label} | jobbers |", "|---|---:|---:|"]
+    for key in ("p50_ms", "p99_ms", "max_ms"):
+        lines.append(f"| {figure} {key[:-3]} | {med(floor, key):.2f} | {med(ours, key):.2f} |")
+    return lines
 
 
 def part_fire(url: str, args: argparse.Namespace, report: Report) -> None:
@@ -708,17 +714,13 @@ def part_fire(url: str, args: argparse.Namespace, report: Report) -> None:
         "<= 100 ms",
         p99 <= 100 if n >= 1000 else None,
     )
-    lines = [
+    intro = (
         f"{n:,} schedules whose next tick is the same second, three `jobbers_scheduler` "
         "processes; delay = the fired task's `submitted_at` (the firing script's Redis clock, "
         "ms) minus the tick. Floor: three bare redis-py ZADD/BZPOPMIN timers moving as many "
-        f"members due at the same tick onto a list. Medians of {args.runs} runs.",
-        "",
-        "| figure, ms | floor timers | jobbers |",
-        "|---|---:|---:|",
-    ]
-    for key in ("p50_ms", "p99_ms", "max_ms"):
-        lines.append(f"| tick -> fired {key[:-3]} | {med(floor, key):.2f} | {med(ours, key):.2f} |")
+        f"members due at the same tick onto a list. Medians of {args.runs} runs."
+    )
+    lines = [intro, "", *_percentiles("tick -> fired", "floor timers", floor, ours)]
     report.section("Schedules", lines)
 
 

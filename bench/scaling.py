@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from jobbers.dev.redis_server import RedisServer, free_port
-from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
 
 from . import floor
 from .common import commandstats, delta, redis_cpu_s, spawn_worker, stop, sync_client, wait_until
 from .drain import DRIVER_ONLY, fill
+from .enqueue import submit_rate
 
 COUNTS = (1, 2, 4)
 SUBMIT_CALLERS = 16
@@ -111,25 +111,6 @@ def floor_drain(url: str, n: int, workers: int, concurrency: int) -> dict[str, A
     return _window(r, lambda: n - int(r.llen(queue)) - int(r.llen(processing)), n, ready, procs)
 
 
-async def _submits(url: str, n: int, replicas: int) -> float:
-    """Submits per second from ``SUBMIT_CALLERS`` callers, each waiting for ``replicas``."""
-    state = StateManager.from_url(url)
-    state.submit_replicas = replicas
-    await state.ensure_defaults()
-    left = [n]
-
-    async def caller() -> None:
-        while left[0] > 0:
-            left[0] -= 1
-            await state.submit(Task(name="bench_noop"))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(SUBMIT_CALLERS)))
-    rate = n / (time.perf_counter() - started)
-    await state.close()
-    return rate
-
-
 def submit_cost(url: str, n: int) -> dict[str, float]:
     """Submit rate without and with WAIT for one replica (started here, then stopped)."""
     port = int(url.rsplit(":", 1)[1].split("/")[0])
@@ -141,9 +122,9 @@ def submit_cost(url: str, n: int) -> dict[str, float]:
             online = lambda: r.info("replication").get("slave0", {}).get("state") == "online"  # noqa: E731
             wait_until(online, 30, "the replica in sync", every=0.05)
             r.flushdb()
-            plain = asyncio.run(_submits(url, n, 0))
+            plain = asyncio.run(submit_rate(url, n, SUBMIT_CALLERS, replicas=0))
             r.flushdb()
-            waited = asyncio.run(_submits(url, n, 1))
+            waited = asyncio.run(submit_rate(url, n, SUBMIT_CALLERS, replicas=1))
         finally:
             replica.stop()
     return {"plain_per_s": plain, "wait_per_s": waited}

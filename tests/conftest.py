@@ -51,6 +51,17 @@ async def state(clean_redis: str) -> AsyncIterator[StateManager]:
     await manager.close()
 
 
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, StateManager]]:
+    """A Redis server of the test's own (to stop, kill or restart) and a StateManager on it."""
+    server = RedisServer(free_port(), tmp_path / "redis").start()
+    state = StateManager.from_url(server.url)
+    await state.ensure_defaults()
+    yield server, state
+    await state.close()
+    server.stop(kill=True)
+
+
 async def eventually(
     check: Callable[[], Any], within: float = 10.0, interval: float = 0.02, what: str = ""
 ) -> Any:

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from jobbers.dev.redis_server import RedisServer, free_port
+from jobbers.dev.redis_server import RedisServer
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually, spawn, wait_status
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, StateManager]]:
-    server = RedisServer(free_port(), tmp_path / "redis").start()
-    state = StateManager.from_url(server.url)
-    await state.ensure_defaults()
-    yield server, state
-    await state.close()
-    server.stop(kill=True)
 
 
 async def test_worker_and_scheduler_survive_a_redis_restart(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from jobbers.dev.redis_server import RedisServer, free_port
+from jobbers.dev.redis_server import RedisServer
 from jobbers.errors import AlreadyExists, InvalidInput, ScheduleNotFound
 from jobbers.models.queue import QueueConfig
 from jobbers.models.schedule import MISSED_GRACE_MS, Schedule, ScheduleSpec, tick_task_id
@@ -386,16 +385,6 @@ async def test_a_coming_burst_beyond_one_batch_wakes_a_peer_to_parse_it(
     await Scheduler(state).step()
     assert await state.redis.zscore(state.keys.sched_bell, "r") is not None
     assert await fired_tasks(state) == []
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, StateManager]]:
-    server = RedisServer(free_port(), tmp_path / "redis").start()
-    state = StateManager.from_url(server.url)
-    await state.ensure_defaults()
-    yield server, state
-    await state.close()
-    server.stop(kill=True)
 
 
 async def test_ticks_fire_once_across_a_redis_restart(

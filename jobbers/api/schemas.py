@@ -346,8 +346,8 @@ class DLQHistoryResponse(BaseModel):
     history: list[TaskError]
 
 
-class DLQResubmitRequest(BaseModel):
-    """Body of ``POST /dead-letter-queue/resubmit``: explicit ids, or a filter."""
+class DLQSelection(BaseModel):
+    """What a bulk DLQ request applies to: explicit ids, or a filter (and a ``limit``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -355,6 +355,11 @@ class DLQResubmitRequest(BaseModel):
     task_name: Name | None = None
     queue: Name | None = None
     task_version: StrictInt | None = Field(default=None, ge=0)
+
+
+class DLQResubmitRequest(DLQSelection):
+    """Body of ``POST /dead-letter-queue/resubmit``: explicit ids, or a filter."""
+
     reset_retry_count: StrictBool = False
     limit: StrictInt = Field(default=100, ge=1, le=MAX_BULK)
     parameters: dict[str, Any] | None = Field(
@@ -371,15 +376,9 @@ class DLQResubmitRequest(BaseModel):
         return None if value is None else SubmitTaskRequest._plain_json(value)
 
 
-class DLQDeleteRequest(BaseModel):
+class DLQDeleteRequest(DLQSelection):
     """Body of ``DELETE /dead-letter-queue``: explicit ids, or a filter."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    task_ids: list[str] | None = Field(default=None, max_length=MAX_BULK)
-    task_name: Name | None = None
-    queue: Name | None = None
-    task_version: StrictInt | None = Field(default=None, ge=0)
     limit: StrictInt = Field(default=MAX_BULK, ge=1, le=MAX_BULK)
 
 

@@ -78,24 +78,11 @@ def sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int, dict[str,
     form = "redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db]"
     parts = urlsplit(url)
     userinfo, _, hostlist = parts.netloc.rpartition("@")
-    hosts: list[tuple[str, int]] = []
-    for item in hostlist.split(","):
-        host, sep, port = item.strip().rpartition(":")
-        if not sep:
-            host, port = item.strip(), str(SENTINEL_PORT)
-        if not host or not port.isdigit():
-            raise ValueError(f"bad sentinel address {item!r} in REDIS_URL; expected {form}")
-        hosts.append((host, int(port)))
+    hosts = _addresses(hostlist, SENTINEL_PORT, "sentinel address", form)
     path = [p for p in parts.path.split("/") if p]
     if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
         raise ValueError(f"REDIS_URL names no sentinel service; expected {form}")
-    creds: dict[str, str] = {}
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        if user:
-            creds["username"] = unquote(user)
-        if password:
-            creds["password"] = unquote(password)
+    creds = _credentials(userinfo)
     for key, values in parse_qs(parts.query).items():
         if key in ("sentinel_password", "sentinel_username"):
             creds[key] = values[-1]
@@ -138,16 +125,30 @@ def cluster_parts(url: str) -> tuple[list[tuple[str, int]], dict[str, str]]:
     form = "redis+cluster://[[user]:password@]host:port[,host:port...]/"
     parts = urlsplit(url)
     userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = _addresses(hostlist, CLUSTER_PORT, "cluster node", form)
+    if parts.path.strip("/") not in ("", "0"):
+        raise ValueError(f"a cluster has database 0 only; expected {form}")
+    return hosts, _credentials(userinfo)
+
+
+def _addresses(hostlist: str, default_port: int, what: str, form: str) -> list[tuple[str, int]]:
+    """The ``host[:port],...`` list of a multi-host URL, ``default_port`` where none is given.
+
+    Raises ValueError naming the bad item (a ``what``) and the URL's documented ``form``.
+    """
     hosts: list[tuple[str, int]] = []
     for item in hostlist.split(","):
         host, sep, port = item.strip().rpartition(":")
         if not sep:
-            host, port = item.strip(), str(CLUSTER_PORT)
+            host, port = item.strip(), str(default_port)
         if not host or not port.isdigit():
-            raise ValueError(f"bad cluster node {item!r} in REDIS_URL; expected {form}")
+            raise ValueError(f"bad {what} {item!r} in REDIS_URL; expected {form}")
         hosts.append((host, int(port)))
-    if parts.path.strip("/") not in ("", "0"):
-        raise ValueError(f"a cluster has database 0 only; expected {form}")
+    return hosts
+
+
+def _credentials(userinfo: str) -> dict[str, str]:
+    """``username`` and ``password`` from a URL's ``user:password`` part, unquoted."""
     creds: dict[str, str] = {}
     if userinfo:
         user, _, password = userinfo.partition(":")
@@ -155,7 +156,7 @@ def cluster_parts(url: str) -> tuple[list[tuple[str, int]], dict[str, str]]:
             creds["username"] = unquote(user)
         if password:
             creds["password"] = unquote(password)
-    return hosts, creds
+    return creds
 
 
 # Replies that mean "this connection's server no longer serves the slot": after a

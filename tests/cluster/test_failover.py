@@ -7,23 +7,19 @@ every acknowledged task survives the failover and completes.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
 
 from jobbers.dev.redis_server import RedisServer
-from jobbers.models.task import TaskStatus
 from jobbers.store.facade import StateManager
 from tests.cluster_set import ClusterSet
 from tests.conftest import eventually
+from tests.failover import loading, processes
 from tests.procs import Procs, figure, live_workers
-from tests.sentinel.test_failover import Load
-from tests.server.conftest import client_for, make_app
 
 
 @pytest.fixture
@@ -44,38 +40,25 @@ async def test_a_manual_failover_moves_every_process_to_the_new_master(
     state, url = cluster_state, shared_cluster.url
     cluster_procs.worker(concurrency=4)
     await live_workers(state, 1)
-    async with client_for(make_app(url)) as client:
-        load = Load(client)
-        load_task = asyncio.create_task(load.run())
-        try:
-            await eventually(lambda: len(load.acked) >= 20, within=15, what="20 acked submits")
-            old = shared_cluster.owner(prefix)
-            assert old is not None
-            replica = shared_cluster.replica_of(old)
-            with SyncRedis(port=replica.port) as node:
-                node.cluster("FAILOVER")
-            switched_at = time.monotonic()
-            await eventually(
-                lambda: shared_cluster.owner(prefix) == replica.port,
-                within=20,
-                what="the replica to take the slot over",
-            )
-            await eventually(
-                lambda: load.acked_after(switched_at) >= 20,
-                within=20,
-                what="20 submits acknowledged after the switch",
-            )
-        finally:
-            load.stop.set()
-            await load_task
+    async with loading(url) as load:
+        old = shared_cluster.owner(prefix)
+        assert old is not None
+        replica = shared_cluster.replica_of(old)
+        with SyncRedis(port=replica.port) as node:
+            node.cluster("FAILOVER")
+        switched_at = time.monotonic()
+        await eventually(
+            lambda: shared_cluster.owner(prefix) == replica.port,
+            within=20,
+            what="the replica to take the slot over",
+        )
+        await eventually(
+            lambda: load.acked_after(switched_at) >= 20,
+            within=20,
+            what="20 submits acknowledged after the switch",
+        )
     figure("cluster: manual failover -> 503 answers", load.codes.get(503, 0), "")
-    ids = [tid for _, tid in load.acked]
-
-    async def all_completed() -> bool:
-        tasks = await state.get_tasks(ids)
-        return len(tasks) == len(ids) and all(t.status == TaskStatus.COMPLETED for t in tasks)
-
-    await eventually(all_completed, within=20, what="every acknowledged task completed")
+    await load.all_completed(state, cluster_procs.logs)
     assert set(load.codes) <= {200, 201, 503}, load.codes
     assert "Traceback" not in cluster_procs.logs()
     assert await state.redis.cluster("MYID") == ClusterSet.node_id(replica.port)
@@ -85,21 +68,9 @@ async def test_a_manual_failover_moves_every_process_to_the_new_master(
 async def test_the_slots_master_is_killed_and_its_replica_takes_over(
     own_cluster: ClusterSet, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = own_cluster.url
     monkeypatch.setenv("JOBBERS_SUBMIT_REPLICAS", "1")
-    state = StateManager.from_url(url)
-    await state.ensure_defaults()
-    procs = Procs(url, tmp_path)
-    load_task: asyncio.Task[Any] | None = None
-    try:
-        procs.worker(concurrency=4)
-        others = [procs.scheduler(), procs.cleaner()]
-        await live_workers(state, 1)
-        async with client_for(make_app(url)) as client:
-            load = Load(client)
-            load_task = asyncio.create_task(load.run())
-            await eventually(lambda: len(load.acked) >= 20, within=15, what="20 acked submits")
-
+    async with processes(own_cluster.url, tmp_path) as (state, procs, others):
+        async with loading(own_cluster.url) as load:
             killed_port = own_cluster.owner(prefix)
             assert killed_port is not None
             old = own_cluster.server(killed_port)
@@ -121,8 +92,6 @@ async def test_the_slots_master_is_killed_and_its_replica_takes_over(
                 within=30,
                 what="20 submits acknowledged after the failover",
             )
-            load.stop.set()
-            await load_task
         # Replies already on their way when the master died are read after ``killed_at``.
         takeover = killed_at + promoted
         first_ack = min(when for when, _ in load.acked if when > takeover) - killed_at
@@ -130,28 +99,5 @@ async def test_the_slots_master_is_killed_and_its_replica_takes_over(
         figure("cluster: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
         figure("cluster: 503 answers during the switch", load.codes.get(503, 0), "")
 
-        ids = [tid for _, tid in load.acked]
-        seen: dict[str, int] = {}
-
-        async def all_completed() -> bool:
-            tasks = await state.get_tasks(ids)
-            seen.clear()
-            seen["missing"] = len(ids) - len(tasks)
-            for t in tasks:
-                seen[t.status] = seen.get(t.status, 0) + 1
-            return seen == {"missing": 0, TaskStatus.COMPLETED: len(ids)}
-
-        try:
-            await eventually(all_completed, within=20, what="every acknowledged task completed")
-        except AssertionError:
-            raise AssertionError(f"acknowledged tasks by status: {seen}\n{procs.logs()}") from None
-        assert set(load.codes) <= {200, 201, 503}, load.codes
-        assert load.codes.get(503), "the switch was never seen"
-        assert procs.procs[0].poll() is None, "the worker did not survive the failover"
-        assert [p.poll() for p in others] == [None, None], procs.logs()
-        assert "Traceback" not in procs.logs()
-    finally:
-        if load_task is not None and not load_task.done():
-            load_task.cancel()
-        procs.close()
-        await state.close()
+        await load.all_completed(state, procs.logs)
+        load.assert_survived(procs, others)

@@ -8,68 +8,24 @@ the failover and completes, as do tasks submitted after it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from jobbers.dev.redis_server import RedisServer
-from jobbers.models.task import TaskStatus
-from jobbers.store.facade import StateManager
 from tests.conftest import eventually
-from tests.procs import Procs, figure, live_workers
+from tests.failover import loading, processes
+from tests.procs import figure
 from tests.sentinel_set import SentinelSet
-from tests.server.conftest import client_for, make_app
-
-BODY = {"name": "add", "version": 1, "parameters": {"a": 1, "b": 2}}
-
-
-class Load:
-    """Submits through the manager, one after another, recording every answer."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.codes: dict[int, int] = {}
-        self.acked: list[tuple[float, str]] = []  # (when, task id)
-        self.stop = asyncio.Event()
-
-    def acked_after(self, moment: float) -> int:
-        return sum(1 for when, _ in self.acked if when > moment)
-
-    async def run(self) -> None:
-        while not self.stop.is_set():
-            response = await self.client.post("/submit-task", json=BODY)
-            self.codes[response.status_code] = self.codes.get(response.status_code, 0) + 1
-            if response.status_code in (200, 201):
-                self.acked.append((time.monotonic(), response.json()["task"]["id"]))
-                if self.acked:  # a read too, so the switch is seen by both kinds of call
-                    status = await self.client.get(f"/task-status/{self.acked[0][1]}")
-                    self.codes[status.status_code] = self.codes.get(status.status_code, 0) + 1
-            else:
-                await asyncio.sleep(0.05)  # pacing while the manager answers 503
 
 
 async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
     sentinel_set: SentinelSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = sentinel_set.url
     monkeypatch.setenv("JOBBERS_SUBMIT_REPLICAS", "1")
-    state = StateManager.from_url(url)
-    await state.ensure_defaults()
-    procs = Procs(url, tmp_path)
-    load_task: asyncio.Task[Any] | None = None
-    try:
-        procs.worker(concurrency=4)
-        others = [procs.scheduler(), procs.cleaner()]
-        await live_workers(state, 1)
-        async with client_for(make_app(url)) as client:
-            load = Load(client)
-            load_task = asyncio.create_task(load.run())
-            await eventually(lambda: len(load.acked) >= 20, within=15, what="20 acked submits")
-
+    async with processes(sentinel_set.url, tmp_path) as (state, procs, others):
+        async with loading(sentinel_set.url) as load:
             old = sentinel_set.master
             assert old is not None
             killed_port = old.port
@@ -89,36 +45,10 @@ async def test_a_killed_master_fails_over_and_acknowledged_work_completes(
                 within=30,
                 what="20 submits acknowledged after the failover",
             )
-            load.stop.set()
-            await load_task
         first_ack = min(when for when, _ in load.acked if when > killed_at) - killed_at
         figure("sentinel: master SIGKILL -> every sentinel names the new master", promoted)
         figure("sentinel: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
         figure("sentinel: 503 answers during the switch", load.codes.get(503, 0), "")
 
-        ids = [tid for _, tid in load.acked]
-
-        seen: dict[str, int] = {}
-
-        async def all_completed() -> bool:
-            tasks = await state.get_tasks(ids)
-            seen.clear()
-            seen["missing"] = len(ids) - len(tasks)
-            for t in tasks:
-                seen[t.status] = seen.get(t.status, 0) + 1
-            return seen == {"missing": 0, TaskStatus.COMPLETED: len(ids)}
-
-        try:
-            await eventually(all_completed, within=20, what="every acknowledged task completed")
-        except AssertionError:
-            raise AssertionError(f"acknowledged tasks by status: {seen}\n{procs.logs()}") from None
-        assert set(load.codes) <= {200, 201, 503}, load.codes
-        assert load.codes.get(503), "the switch was never seen"
-        assert procs.procs[0].poll() is None, "the worker did not survive the failover"
-        assert [p.poll() for p in others] == [None, None], procs.logs()
-        assert "Traceback" not in procs.logs()
-    finally:
-        if load_task is not None and not load_task.done():
-            load_task.cancel()
-        procs.close()
-        await state.close()
+        await load.all_completed(state, procs.logs)
+        load.assert_survived(procs, others)

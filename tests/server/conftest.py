@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
 from redis import Redis as SyncRedis
 from ulid import ULID
 
+from jobbers.dev.redis_server import free_port
 from jobbers.store.facade import StateManager
 from jobbers.store.runs import ClaimedTask
-from tests.conftest import TASKS_MODULE
+from tests.conftest import TASKS_MODULE, eventually, spawn
 
 Client = httpx.AsyncClient
+
+# The console script is a Python file: run it with this interpreter, as installed.
+MANAGER = Path(sys.executable).parent / "jobbers_manager"
 
 
 def make_app(redis_url: str, state: StateManager | None = None, **settings: Any) -> FastAPI:
@@ -34,6 +44,79 @@ def client_for(app: FastAPI, **headers: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
     )
+
+
+@dataclass
+class LiveManager:
+    """The manager app served by uvicorn on a free port, in the test's event loop.
+
+    ``stop`` and ``start`` at will: while stopped, connections to the port are refused.
+    """
+
+    redis_url: str
+    state: StateManager
+    settings: dict[str, Any] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    server: uvicorn.Server | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Serve until ``stop``; returns once the port accepts connections."""
+        app = make_app(self.redis_url, self.state, **self.settings)
+        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_level="warning"))
+        self.task = asyncio.create_task(self.server.serve())
+        server = self.server
+        await eventually(lambda: server.started, what="uvicorn listening")
+
+    async def stop(self) -> None:
+        """Shut down (open streams are closed)."""
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            await self.task
+            self.server = self.task = None
+
+
+@contextlib.asynccontextmanager
+async def manager_process(
+    redis_url: str, log: Path, token: str = ""
+) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
+    """``jobbers_manager`` started as its own process on a free port (``JOBBERS_API_TOKEN``
+    set to ``token``), and a client of it once it answers ``/health``; stopped afterwards."""
+    port = free_port()
+    process = spawn(
+        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
+        redis_url,
+        env={"JOBBERS_API_TOKEN": token},
+        log=log,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+            async def up() -> bool:
+                try:
+                    return (await client.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, 20, what="the manager to listen")
+            yield client, port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+async def live_manager(state: StateManager, clean_redis: str) -> AsyncIterator[LiveManager]:
+    """A running manager on a free port, stopped after the test."""
+    manager = LiveManager(clean_redis, state)
+    await manager.start()
+    yield manager
+    await manager.stop()
 
 
 @pytest.fixture

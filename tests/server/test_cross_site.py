@@ -7,7 +7,6 @@ send requests whose ``Host`` is its own name. Both get 403; the CLI, the TUI and
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,13 +17,11 @@ from jobbers.server.app import create_app
 from jobbers.server.settings import ServerSettings
 
 from jobbers.api.client import JobbersClient
-from jobbers.dev.redis_server import free_port
 from jobbers.store.facade import StateManager
-from tests.conftest import TASKS_MODULE, eventually, spawn
+from tests.conftest import TASKS_MODULE
 
-from .conftest import submit
+from .conftest import manager_process, submit
 
-MANAGER = Path(sys.executable).parent / "jobbers_manager"
 EVIL = "http://evil.example"
 
 
@@ -144,28 +141,9 @@ async def test_allowed_hosts_can_be_widened(state: StateManager, clean_redis: st
 async def test_the_real_manager_refuses_the_page_and_serves_the_cli(
     clean_redis: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    process = spawn(
-        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
-        clean_redis,
-        env={"JOBBERS_API_TOKEN": ""},
-        log=tmp_path / "manager.log",
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-            async def up() -> bool:
-                try:
-                    return (await client.get("/health")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(up, 20, what="the manager to listen")
-            purge = "/queues/default/purge"
-            assert (await client.post(purge, headers={"Origin": EVIL})).status_code == 403
-            rebound = await client.get("/task-list", headers={"Host": f"evil.example:{port}"})
-            assert rebound.status_code == 403
-            assert (await client.post(purge)).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    async with manager_process(clean_redis, tmp_path / "manager.log") as (client, port):
+        purge = "/queues/default/purge"
+        assert (await client.post(purge, headers={"Origin": EVIL})).status_code == 403
+        rebound = await client.get("/task-list", headers={"Host": f"evil.example:{port}"})
+        assert rebound.status_code == 403
+        assert (await client.post(purge)).status_code == 200

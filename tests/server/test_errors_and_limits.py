@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -343,67 +344,68 @@ async def test_openapi_documents_errors_and_metrics(client: httpx.AsyncClient) -
     assert "HTTPBearer" in document["components"]["securitySchemes"]
 
 
-async def test_redis_out_of_memory_is_503_and_stores_nothing(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def manager_on_own_redis(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[httpx.AsyncClient, SyncRedis]]:
+    """A manager on a Redis of the test's own (whose settings it may change), its defaults
+    in place, with a client of the manager and one of that Redis; all stopped afterwards."""
     server = RedisServer(free_port(), tmp_path / "redis").start()
     app = make_app(server.url)
     admin = SyncRedis.from_url(server.url)
     try:
         async with client_for(app) as client:
             assert (await client.get("/queues")).status_code == 200  # defaults in place
-            before = admin.dbsize()
-            admin.config_set("maxmemory", 1)
-            response = await client.post("/submit-task", json={"name": "noop"})
-            assert response.status_code == 503, response.text
-            assert response.json()["detail"].startswith("Redis is out of memory")
-            assert response.headers["retry-after"] == "2"
-            assert (await client.post("/queues", json={"name": "q"})).status_code == 503
-            assert (await client.get("/queues")).status_code == 200  # reads still work
-            assert admin.dbsize() == before
-            admin.config_set("maxmemory", 0)
-            assert (await client.post("/submit-task", json={"name": "noop"})).status_code == 201
+            yield client, admin
     finally:
         admin.close()
         server.stop()
         await app.state.runtime.close()
+
+
+async def test_redis_out_of_memory_is_503_and_stores_nothing(tmp_path: Path) -> None:
+    async with manager_on_own_redis(tmp_path) as (client, admin):
+        before = admin.dbsize()
+        admin.config_set("maxmemory", 1)
+        response = await client.post("/submit-task", json={"name": "noop"})
+        assert response.status_code == 503, response.text
+        assert response.json()["detail"].startswith("Redis is out of memory")
+        assert response.headers["retry-after"] == "2"
+        assert (await client.post("/queues", json={"name": "q"})).status_code == 503
+        assert (await client.get("/queues")).status_code == 200  # reads still work
+        assert admin.dbsize() == before
+        admin.config_set("maxmemory", 0)
+        assert (await client.post("/submit-task", json={"name": "noop"})).status_code == 201
 
 
 async def test_filling_a_small_maxmemory_gives_503_out_of_memory_never_500(
     tmp_path: Path,
 ) -> None:
     """noeviction and a few MiB of headroom, filled through the API until Redis refuses."""
-    server = RedisServer(free_port(), tmp_path / "redis").start()
-    app = make_app(server.url)
-    admin = SyncRedis.from_url(server.url)
-    try:
-        async with client_for(app) as client:
-            assert (await client.get("/queues")).status_code == 200  # defaults in place
-            used = int(admin.info("memory")["used_memory"])
-            admin.config_set("maxmemory-policy", "noeviction")
-            admin.config_set("maxmemory", used + 4 * 1024 * 1024)
-            stored: list[str] = []
-            refused = None
-            for _ in range(200):
-                tid = new_id()
-                body = {"id": tid, "name": "noop", "parameters": {"blob": "x" * 100_000}}
-                response = await client.post("/submit-task", json=body)
-                if response.status_code != 201:
-                    refused = response
-                    break
-                stored.append(tid)
-            assert refused is not None and stored, "Redis never filled up"
-            assert refused.status_code == 503, refused.text
-            assert refused.json()["detail"].startswith("Redis is out of memory"), refused.text
-            assert refused.headers["retry-after"] == "2"
-            for method, path, body in OPERATIONS:
-                answer = await client.request(method, path, json=body)
-                assert answer.status_code != 500, (method, path, answer.text)
-                if answer.status_code == 503:
-                    assert answer.json()["detail"].startswith("Redis is out of memory"), path
-            assert (await client.get(f"/task-status/{stored[0]}")).status_code == 200
-            assert (await client.get("/task-list")).status_code == 200
-            admin.config_set("maxmemory", 0)
-            assert (await client.post("/submit-task", json={"name": "noop"})).status_code == 201
-    finally:
-        admin.close()
-        server.stop()
-        await app.state.runtime.close()
+    async with manager_on_own_redis(tmp_path) as (client, admin):
+        used = int(admin.info("memory")["used_memory"])
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", used + 4 * 1024 * 1024)
+        stored: list[str] = []
+        refused = None
+        for _ in range(200):
+            tid = new_id()
+            body = {"id": tid, "name": "noop", "parameters": {"blob": "x" * 100_000}}
+            response = await client.post("/submit-task", json=body)
+            if response.status_code != 201:
+                refused = response
+                break
+            stored.append(tid)
+        assert refused is not None and stored, "Redis never filled up"
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["detail"].startswith("Redis is out of memory"), refused.text
+        assert refused.headers["retry-after"] == "2"
+        for method, path, body in OPERATIONS:
+            answer = await client.request(method, path, json=body)
+            assert answer.status_code != 500, (method, path, answer.text)
+            if answer.status_code == 503:
+                assert answer.json()["detail"].startswith("Redis is out of memory"), path
+        assert (await client.get(f"/task-status/{stored[0]}")).status_code == 200
+        assert (await client.get("/task-list")).status_code == 200
+        admin.config_set("maxmemory", 0)
+        assert (await client.post("/submit-task", json={"name": "noop"})).status_code == 201

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 
 from jobbers.api.client import JobbersClient, NotFound, ServiceUnavailable
-from jobbers.dev.redis_server import free_port
 from jobbers.models.event import TaskEvent
 from jobbers.models.queue import QueueConfig
 from jobbers.models.task import Task, TaskStatus
@@ -24,48 +21,7 @@ from jobbers.store.facade import StateManager
 from jobbers.store.scripts import Scripts
 from tests.conftest import eventually
 from tests.procs import Procs, live_workers
-from tests.server.conftest import make_app
-
-
-@dataclass
-class LiveManager:
-    """The manager app served by uvicorn on a free port, in the test's event loop."""
-
-    redis_url: str
-    state: StateManager
-    settings: dict[str, Any] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    server: uvicorn.Server | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        """Where it listens."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Serve until ``stop``; returns once the port accepts connections."""
-        app = make_app(self.redis_url, self.state, **self.settings)
-        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_level="warning"))
-        self.task = asyncio.create_task(self.server.serve())
-        server = self.server
-        await eventually(lambda: server.started, what="uvicorn listening")
-
-    async def stop(self) -> None:
-        """Shut down (open streams are closed)."""
-        if self.server is not None and self.task is not None:
-            self.server.should_exit = True
-            await self.task
-            self.server = self.task = None
-
-
-@pytest.fixture
-async def live_manager(state: StateManager, clean_redis: str) -> AsyncIterator[LiveManager]:
-    """A running manager on a free port, stopped after the test."""
-    manager = LiveManager(clean_redis, state)
-    await manager.start()
-    yield manager
-    await manager.stop()
+from tests.server.conftest import LiveManager
 
 
 @pytest.fixture

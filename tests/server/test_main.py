@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from jobbers.server.main import main, parse_args
 
-from jobbers.dev.redis_server import free_port
-from tests.conftest import TASKS_MODULE, eventually, spawn
+from tests.conftest import TASKS_MODULE
 
-MANAGER = Path(sys.executable).parent / "jobbers_manager"
+from .conftest import manager_process
+
+
+def exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``jobbers_manager argv`` printed on stderr, once it has exited with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
 
 
 def test_defaults_bind_to_localhost_port_8000() -> None:
@@ -34,30 +39,22 @@ def test_a_bad_module_exits_2_with_one_line(
     module = tmp_path / "tasks.py"
     if source is not None:
         module.write_text(source)
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(module)])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    err = exits_2([str(module)], capsys)
     assert err.count("\n") == 1
     assert err.startswith("jobbers_manager: ")
     assert needle in err
 
 
 def test_an_unknown_dotted_module_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["no.such.tasks_module"])
-    assert exit_info.value.code == 2
-    assert "no.such.tasks_module" in capsys.readouterr().err
+    err = exits_2(["no.such.tasks_module"], capsys)
+    assert "no.such.tasks_module" in err
 
 
 def test_a_bad_setting_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("JOBBERS_MAX_BODY_BYTES", "lots")
-    with pytest.raises(SystemExit) as exit_info:
-        main([TASKS_MODULE])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    err = exits_2([TASKS_MODULE], capsys)
     assert err == (
         "jobbers_manager: invalid setting: JOBBERS_MAX_BODY_BYTES: "
         "Input should be a valid integer, unable to parse string as an integer\n"
@@ -69,53 +66,29 @@ def test_a_public_bind_without_a_token_is_refused(
     host: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("JOBBERS_API_TOKEN", raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        main([TASKS_MODULE, "--host", host])
-    assert exit_info.value.code == 2
-    assert "without JOBBERS_API_TOKEN" in capsys.readouterr().err
+    err = exits_2([TASKS_MODULE, "--host", host], capsys)
+    assert "without JOBBERS_API_TOKEN" in err
 
 
 def test_a_malformed_redis_url_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("REDIS_URL", "http://example.com")
-    with pytest.raises(SystemExit) as exit_info:
-        main([TASKS_MODULE])
-    assert exit_info.value.code == 2
-    assert "invalid setting" in capsys.readouterr().err
+    err = exits_2([TASKS_MODULE], capsys)
+    assert "invalid setting" in err
 
 
 async def test_the_console_script_serves_http(clean_redis: str, tmp_path: Path) -> None:
-    port = free_port()
-    # The console script is a Python file: run it with this interpreter, as installed.
-    process = spawn(
-        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
-        clean_redis,
-        env={"JOBBERS_API_TOKEN": "tok"},
-        log=tmp_path / "manager.log",
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-            async def up() -> bool:
-                try:
-                    return (await client.get("/health")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(up, 20, what="the manager to listen")
-            denied = await client.post("/submit-task", json={"name": "add"})
-            assert denied.status_code == 401
-            headers = {"Authorization": "Bearer tok"}
-            response = await client.post(
-                "/submit-task",
-                json={"name": "add", "parameters": {"a": 1, "b": 2}},
-                headers=headers,
-            )
-            assert response.status_code == 201, response.text
-            tid = response.json()["task"]["id"]
-            status = await client.get(f"/task-status/{tid}", headers=headers)
-            assert status.json()["status"] == "submitted"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    async with manager_process(clean_redis, tmp_path / "manager.log", token="tok") as (client, _):
+        denied = await client.post("/submit-task", json={"name": "add"})
+        assert denied.status_code == 401
+        headers = {"Authorization": "Bearer tok"}
+        response = await client.post(
+            "/submit-task",
+            json={"name": "add", "parameters": {"a": 1, "b": 2}},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        tid = response.json()["task"]["id"]
+        status = await client.get(f"/task-status/{tid}", headers=headers)
+        assert status.json()["status"] == "submitted"

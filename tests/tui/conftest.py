@@ -25,6 +25,7 @@ from jobbers.api.schemas import SubmitTaskRequest
 from jobbers.registry import load_tasks_module
 from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually
+from tests.server.conftest import live_manager as live_manager  # the fixture, for the live tests
 from tests.server.conftest import make_app
 
 REFRESH = 0.25

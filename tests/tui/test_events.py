@@ -6,29 +6,16 @@ the stream's body to end).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from jobbers.tui.app import JobbersApp
 
 from jobbers.api.client import JobbersClient
-from jobbers.store.facade import StateManager
 from tests.conftest import eventually
-from tests.server.test_events import LiveManager
+from tests.server.conftest import LiveManager
 
 from .conftest import has_rows, submit
 
 # Far longer than any wait below: a frame that shows up came from an event.
 SLOW_REFRESH = 60.0
-
-
-@pytest.fixture
-async def live_manager(state: StateManager, clean_redis: str) -> AsyncIterator[LiveManager]:
-    """A running manager on a free port, stopped after the test."""
-    manager = LiveManager(clean_redis, state)
-    await manager.start()
-    yield manager
-    await manager.stop()
 
 
 async def test_a_status_change_refreshes_the_frame_at_once(live_manager: LiveManager) -> None:

@@ -6,64 +6,15 @@ sees real refused connections while it is down; nothing about HTTP or Redis is m
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-
-import pytest
-import uvicorn
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.widgets.header import Banner
 
 from jobbers.api.client import JobbersClient
 from jobbers.dev.redis_server import free_port
-from jobbers.store.facade import StateManager
 from tests.conftest import eventually
-from tests.server.conftest import make_app
+from tests.server.conftest import LiveManager
 
 from .conftest import REFRESH, has_rows, shows, submit
-
-
-@dataclass
-class LiveManager:
-    """The manager app served by uvicorn on ``port``; ``stop`` and ``start`` at will."""
-
-    redis_url: str
-    state: StateManager
-    port: int = field(default_factory=free_port)
-    server: uvicorn.Server | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        """Where it listens."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Serve until ``stop``; returns once the port accepts connections."""
-        config = uvicorn.Config(
-            make_app(self.redis_url, self.state), port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.task = asyncio.create_task(self.server.serve())
-        server = self.server
-        await eventually(lambda: server.started, what="uvicorn listening")
-
-    async def stop(self) -> None:
-        """Shut down; afterwards connections to the port are refused."""
-        if self.server is not None and self.task is not None:
-            self.server.should_exit = True
-            await self.task
-            self.server = self.task = None
-
-
-@pytest.fixture
-async def live_manager(state: StateManager, clean_redis: str) -> AsyncIterator[LiveManager]:
-    """A running manager on a free port, stopped after the test."""
-    manager = LiveManager(clean_redis, state)
-    await manager.start()
-    yield manager
-    await manager.stop()
 
 
 async def test_manager_going_away_shows_a_banner_keeps_data_and_recovers(

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -85,6 +86,32 @@ class LiveScreen(Screen[None]):
                 self.act(label, call)
 
         self.app.push_screen(ConfirmScreen(question), answered)
+
+
+class LiveModal(LiveScreen, ModalScreen[None]):
+    """A modal over the view, fed every frame: its heading, the outage banner (the manager
+    may go away while reading), its body and the footer; ``close`` goes back, refreshed."""
+
+    def heading(self) -> str:
+        """The title line."""
+        raise NotImplementedError
+
+    def compose_body(self) -> ComposeResult:
+        """The modal's own widgets."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        """The shared dialog around ``compose_body``."""
+        with Vertical(id="dialog", classes="detail"):
+            yield Static(self.heading(), classes="caption title")
+            yield Banner(self.japp.client.url, self.japp.refresh_s)
+            yield from self.compose_body()
+            yield Footer()
+
+    def action_close(self) -> None:
+        """Back to the view, refreshed."""
+        self.dismiss(None)
+        self.japp.poll_now()
 
 
 class ViewScreen(LiveScreen):
@@ -224,3 +251,11 @@ class ViewScreen(LiveScreen):
     def page_label(self) -> str:
         """``page 2`` once the operator has paged."""
         return f" · page {len(self.cursors) + 1}" if self.cursors else ""
+
+    def more_label(self) -> str:
+        """`` (more: ])`` when the manager has a next page."""
+        return " (more: ])" if self.current_page() else ""
+
+    def filter_label(self) -> str:
+        """`` · filter: ...`` while a filter applies."""
+        return f" · filter: {self.filter}" if self.filter else ""

@@ -6,22 +6,20 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable
 
 from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest, TaskStatus
 
 from ..snapshot import PageQuery, Snapshot, View
 from ..widgets.detail import TaskDetailView
-from ..widgets.header import Banner
-from .base import LiveScreen
+from .base import LiveModal, ViewScreen
 
 CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED, TaskStatus.WAITING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED}
 
 
-class TaskDetailScreen(LiveScreen, ModalScreen[None]):
+class TaskDetailScreen(LiveModal):
     """One task, refreshed with every frame (the frame's page is this task, nothing else)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,14 +34,14 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
         super().__init__()
         self.task_id = task_id
 
-    def compose(self) -> ComposeResult:
-        """The banner (the manager may go away while reading) and the scrollable task."""
-        with Vertical(id="dialog", classes="detail"):
-            yield Static(f"Task {self.task_id}", classes="caption title")
-            yield Banner(self.japp.client.url, self.japp.refresh_s)
-            with VerticalScroll(id="detail-scroll"):
-                yield TaskDetailView(self.task_id)
-            yield Footer()
+    def heading(self) -> str:
+        """The task's id."""
+        return f"Task {self.task_id}"
+
+    def compose_body(self) -> ComposeResult:
+        """The scrollable task."""
+        with VerticalScroll(id="detail-scroll"):
+            yield TaskDetailView(self.task_id)
 
     def page_query(self) -> PageQuery:
         """Only this task: one call besides /stats."""
@@ -77,11 +75,6 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
         """Feed the frame, then re-check which actions the footer offers."""
         super().show(snapshot)
         self.refresh_bindings()
-
-    def action_close(self) -> None:
-        """Back to the view, refreshed."""
-        self.dismiss(None)
-        self.japp.poll_now()
 
     def action_cancel_task(self) -> None:
         """Cancel the task (a running one is interrupted at its next await)."""
@@ -131,3 +124,12 @@ class TaskDetailScreen(LiveScreen, ModalScreen[None]):
             return f"removed {res.removed} task from the dead-letter queue"
 
         self.confirm(f"Delete task {tid} from the dead-letter queue?", "Delete", call)
+
+
+class TaskViewScreen(ViewScreen):
+    """A view whose rows are tasks, keyed by their ids: enter opens one in the detail modal."""
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter: the task with its history and the actions its status allows."""
+        if event.row_key.value:
+            self.app.push_screen(TaskDetailScreen(event.row_key.value))

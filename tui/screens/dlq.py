@@ -6,17 +6,17 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest
 
 from ..snapshot import Snapshot, View
 from ..widgets.dlq import DeadLetterTable
-from .base import PAGE_KEYS, ViewScreen
-from .detail import TaskDetailScreen
+from .base import PAGE_KEYS
+from .detail import TaskViewScreen
 
 
-class DeadLetterScreen(ViewScreen):
+class DeadLetterScreen(TaskViewScreen):
     """Space marks rows; ``r`` resubmits and ``d`` deletes the marked rows (or the current)."""
 
     VIEW = View.DLQ
@@ -46,21 +46,14 @@ class DeadLetterScreen(ViewScreen):
     def caption(self, snapshot: Snapshot) -> str:
         """DLQ size from /stats, the filter, the marks, the page."""
         marked = f" · {len(self.table.marked)} marked" if self.table.marked else ""
-        more = " (more: ])" if self.current_page() else ""
-        filt = f" · filter: {self.filter}" if self.filter else ""
+        more, filt = self.more_label(), self.filter_label()
         return f"Dead letters {snapshot.stats.dlq:,}{more}{filt}{marked}{self.page_label()}"
 
     def current_page(self) -> str | None:
         """The DLQ page's next cursor."""
         # The table keeps the last frame that carried a DLQ page (a frame for the detail
         # modal above this view carries none).
-        frame = self.table.snapshot
-        return frame.dlq.next_cursor if frame and frame.dlq else None
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter: the task with its full failure history."""
-        if event.row_key.value:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+        return self.table.next_cursor
 
     def _recaption(self) -> None:
         if self.last is not None:

@@ -115,7 +115,7 @@ class QueuesScreen(QueueActions):
     def caption(self, snapshot: Snapshot) -> str:
         """How many queues, how many paused."""
         paused = sum(q.paused for q in snapshot.stats.queues)
-        filt = f" · filter: {self.filter}" if self.filter else ""
+        filt = self.filter_label()
         return f"Queues {len(snapshot.stats.queues)} · paused {paused}{filt}"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

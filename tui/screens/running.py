@@ -6,15 +6,15 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..snapshot import Snapshot, View
 from ..widgets.running import RunningTable, StalledTable
-from .base import PAGE_KEYS, ViewScreen
-from .detail import TaskDetailScreen
+from .base import PAGE_KEYS
+from .detail import TaskViewScreen
 
 
-class RunningScreen(ViewScreen):
+class RunningScreen(TaskViewScreen):
     """``c`` cancels a running task, ``r`` retries a stalled one, enter opens either."""
 
     VIEW = View.RUNNING
@@ -40,11 +40,9 @@ class RunningScreen(ViewScreen):
         running = snapshot.stats.statuses.get("started", 0)
         stalled = snapshot.stats.statuses.get("stalled", 0)
         shown = self.query_one("#running", RunningTable).row_count
-        more = " (more: ])" if self.current_page() else ""
-        filt = f" · filter: {self.filter}" if self.filter else ""
         return (
-            f"Running {running:,} · showing {shown}{more} · stalled {stalled:,}"
-            f"{filt}{self.page_label()}"
+            f"Running {running:,} · showing {shown}{self.more_label()} · stalled {stalled:,}"
+            f"{self.filter_label()}{self.page_label()}"
         )
 
     def show(self, snapshot: Snapshot) -> None:
@@ -55,8 +53,7 @@ class RunningScreen(ViewScreen):
 
     def current_page(self) -> str | None:
         """The running page's next cursor."""
-        frame = self.query_one("#running", RunningTable).snapshot
-        return frame.active.next_cursor if frame and frame.active else None
+        return self.query_one("#running", RunningTable).next_cursor
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cancel applies to the running table, retry to the stalled one."""
@@ -69,11 +66,6 @@ class RunningScreen(ViewScreen):
     def on_descendant_focus(self) -> None:
         """The footer follows the focused table."""
         self.refresh_bindings()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a task: its detail."""
-        if event.row_key.value:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
 
     def action_cancel_task(self) -> None:
         """Cancel the running task under the cursor, after a confirmation."""

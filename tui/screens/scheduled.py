@@ -6,15 +6,15 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..snapshot import Snapshot, View
 from ..widgets.scheduled import ScheduledTable
-from .base import PAGE_KEYS, ViewScreen
-from .detail import TaskDetailScreen
+from .base import PAGE_KEYS
+from .detail import TaskViewScreen
 
 
-class ScheduledScreen(ViewScreen):
+class ScheduledScreen(TaskViewScreen):
     """One page of ``GET /scheduled-tasks``: due time, attempt, the error being retried."""
 
     VIEW = View.SCHEDULED
@@ -38,17 +38,10 @@ class ScheduledScreen(ViewScreen):
     def caption(self, snapshot: Snapshot) -> str:
         """How many wait (from /stats, all of Redis), how many are shown, the page."""
         waiting = snapshot.stats.statuses.get("scheduled", 0)
-        more = " (more: ])" if self.current_page() else ""
-        filt = f" · filter: {self.filter}" if self.filter else ""
+        more, filt = self.more_label(), self.filter_label()
         shown = self.table.row_count
         return f"Scheduled {waiting:,} · showing {shown}{more}{filt}{self.page_label()}"
 
     def current_page(self) -> str | None:
         """The scheduled page's next cursor."""
-        frame = self.table.snapshot
-        return frame.scheduled.next_cursor if frame and frame.scheduled else None
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter: the task, with its error history (and cancel, since it has not run yet)."""
-        if event.row_key.value:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+        return self.table.next_cursor

@@ -43,7 +43,7 @@ class SchedulesScreen(ViewScreen):
         """How many schedules, how many paused."""
         every = snapshot.schedules or []
         paused = sum(not s.enabled for s in every)
-        filt = f" · filter: {self.filter}" if self.filter else ""
+        filt = self.filter_label()
         return f"Schedules {len(every)} · paused {paused}{filt}"
 
     def selected(self) -> ScheduleView | None:

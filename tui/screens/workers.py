@@ -33,7 +33,7 @@ class WorkersScreen(ViewScreen):
         busy = sum(len(w.in_flight) for w in workers)
         dead = sum(not w.alive for w in workers)
         gone = f" · {dead} with an expired lease" if dead else ""
-        filt = f" · filter: {self.filter}" if self.filter else ""
+        filt = self.filter_label()
         return f"Workers {snapshot.stats.workers} live · {busy} tasks in flight{gone}{filt}"
 
     async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

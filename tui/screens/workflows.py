@@ -6,30 +6,28 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable
 
 from ..snapshot import PageQuery, Snapshot, View
-from ..widgets.header import Banner
 from ..widgets.workflow import WorkflowView
-from .base import LiveScreen
+from .base import LiveModal
 
 PAGE = 100
 
 
-class WorkflowsScreen(LiveScreen, ModalScreen[None]):
+class WorkflowsScreen(LiveModal):
     """The newest workflows with their progress; enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back")]
 
-    def compose(self) -> ComposeResult:
-        """Caption, the table, the footer."""
-        with Vertical(id="dialog", classes="detail"):
-            yield Static("Workflows", classes="caption title")
-            yield Banner(self.japp.client.url, self.japp.refresh_s)
-            yield DataTable(id="workflows", cursor_type="row")
-            yield Footer()
+    def heading(self) -> str:
+        """The listing's title."""
+        return "Workflows"
+
+    def compose_body(self) -> ComposeResult:
+        """The table."""
+        yield DataTable(id="workflows", cursor_type="row")
 
     def on_mount(self) -> None:
         """Columns, then a frame at once."""
@@ -62,13 +60,8 @@ class WorkflowsScreen(LiveScreen, ModalScreen[None]):
         if event.row_key.value:
             self.app.push_screen(WorkflowScreen(event.row_key.value))
 
-    def action_close(self) -> None:
-        """Back to the view."""
-        self.dismiss(None)
-        self.japp.poll_now()
 
-
-class WorkflowScreen(LiveScreen, ModalScreen[None]):
+class WorkflowScreen(LiveModal):
     """One workflow, refreshed with every frame: progress, the graph, and cancel."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -80,14 +73,14 @@ class WorkflowScreen(LiveScreen, ModalScreen[None]):
         super().__init__()
         self.workflow_id = workflow_id
 
-    def compose(self) -> ComposeResult:
-        """The banner and the scrollable graph."""
-        with Vertical(id="dialog", classes="detail"):
-            yield Static(f"Workflow {self.workflow_id}", classes="caption title")
-            yield Banner(self.japp.client.url, self.japp.refresh_s)
-            with VerticalScroll(id="detail-scroll"):
-                yield WorkflowView(self.workflow_id)
-            yield Footer()
+    def heading(self) -> str:
+        """The workflow's id."""
+        return f"Workflow {self.workflow_id}"
+
+    def compose_body(self) -> ComposeResult:
+        """The scrollable graph."""
+        with VerticalScroll(id="detail-scroll"):
+            yield WorkflowView(self.workflow_id)
 
     def on_mount(self) -> None:
         """Fetch the graph at once."""
@@ -125,8 +118,3 @@ class WorkflowScreen(LiveScreen, ModalScreen[None]):
             return f"workflow {wid}: {res.cancelled} cancelled, {res.cancel_requested} stopping"
 
         self.confirm(f"Cancel workflow {wid}?", "Cancel", call)
-
-    def action_close(self) -> None:
-        """Back."""
-        self.dismiss(None)
-        self.japp.poll_now()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from jobbers.api.schemas import TaskSummary
+from jobbers.models.dashboard import Page
+
 from ..snapshot import Snapshot
-from .cells import clip, duration, short_id, since
-from .running import task_label
-from .table import Col, LiveTable, Row
+from .cells import clip, duration, since
+from .running import TaskTable
+from .table import Col
 
 
-class DeadLetterTable(LiveTable):
+class DeadLetterTable(TaskTable[TaskSummary]):
     """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
+
+    filters_name = False  # GET /dead-letter-queue filters by name itself
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -21,38 +26,32 @@ class DeadLetterTable(LiveTable):
         """A mark, the task, its queue and attempt, when it failed; the error takes the rest."""
         return [
             Col("mark", " ", 1),
-            Col("id", "ID", 26, least=7, snap=True),
-            Col("task", "Task", 24, least=12),
-            Col("queue", "Queue", 14, least=7),
+            *self.task_columns(),
             Col("attempt", "Attempt", 7, right=True),
             Col("failed", "Failed", 7, right=True),
             Col("error", "Error", 30, least=10, grow=True),
         ]
 
-    def frame_rows(self, snapshot: Snapshot) -> list[Row] | None:
-        """The page as the API filtered it, narrowed by free text; None without a page."""
-        if snapshot.dlq is None:
-            return None
+    def page(self, snapshot: Snapshot) -> Page[TaskSummary] | None:
+        """The page as the API filtered it (by name, queue and version)."""
+        return snapshot.dlq
+
+    def searched(self, task: TaskSummary) -> tuple[object, ...]:
+        """The error it failed with."""
+        return (task.last_error,)
+
+    def cells(self, task: TaskSummary, label: str, snapshot: Snapshot) -> list[Text]:
+        """Its mark, attempt, how long ago it failed and the error."""
         p = self.palette
         w = self.width_of
-        out: list[Row] = []
-        for t in snapshot.dlq.items:
-            label = task_label(t)
-            if not self.filter.matches(t.id, label, t.queue, t.last_error):
-                continue
-            tid = str(t.id)
-            failed = since(snapshot.now, t.completed_at)
-            cells = [
-                Text("●", style=p.accent) if tid in self.marked else Text(" "),
-                Text(short_id(tid, w("id")), style=p.muted, no_wrap=True),
-                Text(clip(label, w("task")), no_wrap=True),
-                Text(clip(t.queue, w("queue")), no_wrap=True),
-                Text(str(t.attempt_number), justify="right"),
-                Text(duration(failed), justify="right", no_wrap=True),
-                Text(clip(t.last_error or "", w("error")), style=p.error, no_wrap=True),
-            ]
-            out.append((tid, cells))
-        return out
+        failed = since(snapshot.now, task.completed_at)
+        return [
+            Text("●", style=p.accent) if str(task.id) in self.marked else Text(" "),
+            *self.task_cells(task, label, p.muted),
+            Text(str(task.attempt_number), justify="right"),
+            Text(duration(failed), justify="right", no_wrap=True),
+            Text(clip(task.last_error or "", w("error")), style=p.error, no_wrap=True),
+        ]
 
     @property
     def visible_ids(self) -> list[str]:
