@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from jobbers.runtime.settings import DEFAULT_REDIS_URL, ProcessEnv
+from jobbers.runtime.settings import DEFAULT_REDIS_URL, ProcessEnv, var
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # The environment variable behind each field, for messages about bad values.
@@ -27,22 +27,20 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 class ManagerEnv(ProcessEnv):
     """What ``jobbers_manager`` reads."""
 
-    api_token: SecretStr | None = Field(
-        None,
-        validation_alias="JOBBERS_API_TOKEN",
-        description="when set, every endpoint but /health needs it as a Bearer token",
+    api_token: SecretStr | None = var(
+        "JOBBERS_API_TOKEN", None, "when set, every endpoint but /health needs it as a Bearer token"
     )
-    max_body_bytes: int = Field(
+    max_body_bytes: int = var(
+        "JOBBERS_MAX_BODY_BYTES",
         DEFAULT_MAX_BODY_BYTES,
+        "the largest request body (413 above)",
         ge=1,
-        validation_alias="JOBBERS_MAX_BODY_BYTES",
-        description="the largest request body (413 above)",
     )
-    allowed_hosts: str = Field(
+    allowed_hosts: str = var(
+        "JOBBERS_ALLOWED_HOSTS",
         "",
-        validation_alias="JOBBERS_ALLOWED_HOSTS",
-        description="the Host names answered without a token: comma-separated names, or * "
-        "for any (unset: the loopback names)",
+        "the Host names answered without a token: comma-separated names, or * for any "
+        "(unset: the loopback names)",
     )
 
 

@@ -50,15 +50,7 @@ class CleanerSettings:
     def from_env(cls, env: CleanerEnv | None = None) -> CleanerSettings:
         """The settings ``CleanerEnv`` reads (``jobbers_cleaner --help`` lists them)."""
         env = env or CleanerEnv()
-        return cls(
-            max_recoveries=env.max_recoveries,
-            retention_s=env.retention_s,
-            failed_retention_s=env.failed_retention_s,
-            lease_ms=env.lease_ms,
-            retention_budget_s=env.retention_budget_s,
-            conn_check_s=env.conn_check_s,
-            conn_grace_s=env.conn_grace_s,
-        )
+        return cls(**env.values_for(cls))
 
 
 @dataclass

@@ -15,17 +15,26 @@ unset, as ``os.environ.get(...) or default`` did.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import textwrap
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 E = TypeVar("E", bound="ProcessEnv")
+
+
+def var(name: str, default: Any, description: str, **constraints: Any) -> Any:
+    """A setting read from the environment variable ``name``; ``--help`` shows its line."""
+    return Field(default, validation_alias=name, description=description, **constraints)
 
 
 class ProcessEnv(BaseSettings):
@@ -35,46 +44,38 @@ class ProcessEnv(BaseSettings):
         case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
     )
 
-    redis_url: str = Field(
+    redis_url: str = var(
+        "REDIS_URL",
         DEFAULT_REDIS_URL,
-        validation_alias="REDIS_URL",
-        description="the Redis every process shares (redis://, rediss://, unix://, "
-        "redis+sentinel://)",
+        "the Redis every process shares (redis://, rediss://, unix://, redis+sentinel://)",
     )
-    prefix: str = Field(
-        "jb:",
-        validation_alias="JOBBERS_PREFIX",
-        description="the prefix of every key ({jb}: by default on Redis Cluster)",
+    prefix: str = var(
+        "JOBBERS_PREFIX", "jb:", "the prefix of every key ({jb}: by default on Redis Cluster)"
     )
-    log_level: str = Field(
-        "INFO", validation_alias="JOBBERS_LOG_LEVEL", description="DEBUG, INFO, WARNING..."
-    )
-    events_maxlen: int = Field(
+    log_level: str = var("JOBBERS_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING...")
+    events_maxlen: int = var(
+        "JOBBERS_EVENTS_MAXLEN",
         10_000,
+        "entries kept in the event stream; 0 turns events off",
         ge=0,
-        validation_alias="JOBBERS_EVENTS_MAXLEN",
-        description="entries kept in the event stream; 0 turns events off",
     )
-    submit_replicas: int = Field(
-        0,
-        validation_alias="JOBBERS_SUBMIT_REPLICAS",
-        description="replicas that must hold a submit before it is acknowledged",
+    submit_replicas: int = var(
+        "JOBBERS_SUBMIT_REPLICAS", 0, "replicas that must hold a submit before it is acknowledged"
     )
-    submit_wait_ms: int = Field(
-        1000,
-        validation_alias="JOBBERS_SUBMIT_WAIT_MS",
-        description="how long a submit waits for those replicas",
+    submit_wait_ms: int = var(
+        "JOBBERS_SUBMIT_WAIT_MS", 1000, "how long a submit waits for those replicas"
     )
+
+    def values_for(self, settings: type[DataclassInstance]) -> dict[str, Any]:
+        """This model's values for the fields of the dataclass ``settings`` that it reads."""
+        names = {field.name for field in dataclasses.fields(settings)}
+        return {name: getattr(self, name) for name in type(self).model_fields if name in names}
 
 
 class RuntimeEnv(ProcessEnv):
     """What the worker, the scheduler and the cleaner read besides (their log format)."""
 
-    log_format: str = Field(
-        "text",
-        validation_alias="JOBBERS_LOG_FORMAT",
-        description="json: one JSON object per line",
-    )
+    log_format: str = var("JOBBERS_LOG_FORMAT", "text", "json: one JSON object per line")
 
     @field_validator("log_level")
     @classmethod
@@ -88,42 +89,32 @@ class RuntimeEnv(ProcessEnv):
 class LeaseEnv(RuntimeEnv):
     """What the worker and the cleaner both read: the lease and the recovery cap."""
 
-    lease_ms: int = Field(
+    lease_ms: int = var(
+        "JOBBERS_WORKER_LEASE_MS",
         15_000,
-        validation_alias="JOBBERS_WORKER_LEASE_MS",
-        description="the workers' lease: dead after that long without a heartbeat (give "
+        "the workers' lease: dead after that long without a heartbeat (give "
         "the cleaner the workers' value)",
     )
-    max_recoveries: int = Field(
-        3,
-        validation_alias="JOBBERS_MAX_RECOVERIES",
-        description="recoveries of a task before it ends stalled",
+    max_recoveries: int = var(
+        "JOBBERS_MAX_RECOVERIES", 3, "recoveries of a task before it ends stalled"
     )
 
 
 class WorkerEnv(LeaseEnv):
     """What ``jobbers_worker`` reads."""
 
-    role: str = Field(
-        "default", validation_alias="WORKER_ROLE", description="the role whose queues it serves"
+    role: str = var("WORKER_ROLE", "default", "the role whose queues it serves")
+    concurrency: int = var("WORKER_CONCURRENT_TASKS", 10, "tasks run at once")
+    threads: int | None = var(
+        "WORKER_THREADS", None, "threads for plain `def` tasks (unset: WORKER_CONCURRENT_TASKS)"
     )
-    concurrency: int = Field(
-        10, validation_alias="WORKER_CONCURRENT_TASKS", description="tasks run at once"
+    metrics_port: int = var(
+        "WORKER_METRICS_PORT", 0, "serve Prometheus metrics on this port (0: no metrics server)"
     )
-    threads: int | None = Field(
-        None,
-        validation_alias="WORKER_THREADS",
-        description="threads for plain `def` tasks (unset: WORKER_CONCURRENT_TASKS)",
-    )
-    metrics_port: int = Field(
-        0,
-        validation_alias="WORKER_METRICS_PORT",
-        description="serve Prometheus metrics on this port (0: no metrics server)",
-    )
-    watchdog: bool = Field(
+    watchdog: bool = var(
+        "JOBBERS_WATCHDOG",
         True,
-        validation_alias="JOBBERS_WATCHDOG",
-        description="exit (status 70) when the event loop is blocked for a lease; 0 turns it off",
+        "exit (status 70) when the event loop is blocked for a lease; 0 turns it off",
     )
 
     @field_validator("watchdog", mode="before")
@@ -140,30 +131,24 @@ class SchedulerEnv(RuntimeEnv):
 class CleanerEnv(LeaseEnv):
     """What ``jobbers_cleaner`` reads."""
 
-    retention_s: float = Field(
-        7 * 86400,
-        validation_alias="JOBBERS_RETENTION_S",
-        description="seconds completed, cancelled and dropped tasks are kept",
+    retention_s: float = var(
+        "JOBBERS_RETENTION_S", 7 * 86400, "seconds completed, cancelled and dropped tasks are kept"
     )
-    failed_retention_s: float = Field(
-        30 * 86400,
-        validation_alias="JOBBERS_FAILED_RETENTION_S",
-        description="seconds failed and stalled tasks are kept",
+    failed_retention_s: float = var(
+        "JOBBERS_FAILED_RETENTION_S", 30 * 86400, "seconds failed and stalled tasks are kept"
     )
-    retention_budget_s: float = Field(
-        5.0,
-        validation_alias="JOBBERS_RETENTION_BUDGET_S",
-        description="seconds one pass may spend deleting expired tasks",
+    retention_budget_s: float = var(
+        "JOBBERS_RETENTION_BUDGET_S", 5.0, "seconds one pass may spend deleting expired tasks"
     )
-    conn_check_s: float = Field(
+    conn_check_s: float = var(
+        "JOBBERS_CONN_CHECK_S",
         0.5,
-        validation_alias="JOBBERS_CONN_CHECK_S",
-        description="seconds between looks at the workers' connections; 0 turns it off",
+        "seconds between looks at the workers' connections; 0 turns it off",
     )
-    conn_grace_s: float = Field(
+    conn_grace_s: float = var(
+        "JOBBERS_CONN_GRACE_S",
         10.0,
-        validation_alias="JOBBERS_CONN_GRACE_S",
-        description="seconds after an outage or a failover before a connection watch reaps",
+        "seconds after an outage or a failover before a connection watch reaps",
     )
 
 

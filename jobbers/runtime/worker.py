@@ -98,14 +98,7 @@ class WorkerSettings:
             from jobbers.runtime.settings import WorkerEnv
 
             env = WorkerEnv()
-        return cls(
-            role=env.role,
-            concurrency=env.concurrency,
-            lease_ms=env.lease_ms,
-            max_recoveries=env.max_recoveries,
-            watchdog=env.watchdog,
-            threads=env.threads,
-        )
+        return cls(**env.values_for(cls))
 
     @property
     def beat_interval(self) -> float:
