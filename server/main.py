@@ -12,11 +12,11 @@ from jobbers.errors import TaskDefinitionError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, as the README documents it."""
-    parser = argparse.ArgumentParser(
-        prog="jobbers_manager",
-        description="Serve the jobbers HTTP API (REDIS_URL, JOBBERS_API_TOKEN, "
-        "JOBBERS_MAX_BODY_BYTES, JOBBERS_ALLOWED_HOSTS from the environment).",
-    )
+    from jobbers.runtime.settings import process_parser
+
+    from .settings import ManagerEnv
+
+    parser = process_parser("jobbers_manager", "Serve the jobbers HTTP API.", ManagerEnv)
     parser.add_argument("module", metavar="MODULE", help="tasks module (dotted path or .py file)")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")

@@ -1,13 +1,17 @@
-"""How the manager runs: one pydantic model, filled from the environment by ``from_env``."""
+"""How the manager runs: one pydantic model, filled from the environment by ``from_env``.
+
+``ManagerEnv`` reads the variables (pydantic-settings, like every process's; see
+``jobbers.runtime.settings``) and ``jobbers_manager --help`` lists them from its fields.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+from jobbers.runtime.settings import DEFAULT_REDIS_URL, ProcessEnv, var
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # The environment variable behind each field, for messages about bad values.
 ENV_VARS = {
@@ -18,6 +22,26 @@ ENV_VARS = {
 }
 # What ``from_env`` allows as Host without a token: names only this machine reaches.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class ManagerEnv(ProcessEnv):
+    """What ``jobbers_manager`` reads."""
+
+    api_token: SecretStr | None = var(
+        "JOBBERS_API_TOKEN", None, "when set, every endpoint but /health needs it as a Bearer token"
+    )
+    max_body_bytes: int = var(
+        "JOBBERS_MAX_BODY_BYTES",
+        DEFAULT_MAX_BODY_BYTES,
+        "the largest request body (413 above)",
+        ge=1,
+    )
+    allowed_hosts: str = var(
+        "JOBBERS_ALLOWED_HOSTS",
+        "",
+        "the Host names answered without a token: comma-separated names, or * for any "
+        "(unset: the loopback names)",
+    )
 
 
 class ServerSettings(BaseModel):
@@ -51,15 +75,17 @@ class ServerSettings(BaseModel):
     ) -> ServerSettings:
         """Settings from REDIS_URL, JOBBERS_API_TOKEN, JOBBERS_MAX_BODY_BYTES and
         JOBBERS_ALLOWED_HOSTS (comma-separated host names; ``*`` for any; default loopback)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {"tasks_module": tasks_module}
-        if env.get("REDIS_URL"):
-            values["redis_url"] = env["REDIS_URL"]
-        if env.get("JOBBERS_API_TOKEN"):
-            values["api_token"] = env["JOBBERS_API_TOKEN"]
-        if env.get("JOBBERS_MAX_BODY_BYTES"):
-            values["max_body_bytes"] = env["JOBBERS_MAX_BODY_BYTES"]
-        hosts = env.get("JOBBERS_ALLOWED_HOSTS", "").strip()
+        env = (
+            ManagerEnv()
+            if environ is None
+            # The same rules on a given mapping: exact names, an empty value is unset.
+            else ManagerEnv.model_validate({k: v for k, v in environ.items() if v})
+        )
+        values: dict[str, object] = {"tasks_module": tasks_module, "redis_url": env.redis_url}
+        if env.api_token is not None and env.api_token.get_secret_value():
+            values["api_token"] = env.api_token
+        values["max_body_bytes"] = env.max_body_bytes
+        hosts = env.allowed_hosts.strip()
         names = tuple(h.strip().strip("[]") for h in hosts.split(",") if h.strip())
         values["allowed_hosts"] = None if hosts == "*" else names or LOOPBACK_HOSTS
         return cls.model_validate(values)

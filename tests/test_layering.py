@@ -64,12 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE_THE_STORE = ("jobbers", "server", "cli", "tui")
 MAY_TALK_TO_REDIS = ("jobbers/store/", "jobbers/dev/")
 # Files not yet moved onto store verbs, each with the reason; an entry goes with its fix.
-TALKS_TO_REDIS_FOR_NOW = {
-    # Issue 17 part 4 (the worker split) moves the worker's direct calls (its hash's
-    # "queues" field, its own pub/sub) onto set_worker_queues and hint_listener, and
-    # removes this entry.
-    "jobbers/runtime/worker.py",
-}
+TALKS_TO_REDIS_FOR_NOW: set[str] = set()
 # The store's insides: a StateManager's connection, scripts and lanes.
 _STORE_INSIDES = {"redis", "scripts", "fetch_lane", "runs", "schedules"}
 # Commands only a Redis client (or its pipelines) answers.

@@ -187,7 +187,7 @@ async def test_shutdown_policies(
     try:
         # The logs say where the worker was if it does not exit. It once ran on for ever:
         # Python 3.11's wait_for had swallowed the cancel of a task awaiting Redis
-        # (``Worker._cancel_again``); about 1 run in 10 of this test showed it.
+        # (``Runner.cancel_again``); about 1 run in 10 of this test showed it.
         code = await wait_exit(worker)
     except AssertionError:
         raise AssertionError(procs.logs()) from None

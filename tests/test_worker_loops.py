@@ -40,7 +40,7 @@ async def test_a_loop_that_fails_stops_the_worker_and_deregisters_it(state: Stat
     async def broken(reap: bool = True) -> None:
         raise RuntimeError("a bug in the heartbeat")
 
-    worker.beat_once = broken  # type: ignore[method-assign]
+    worker.heartbeat.beat_once = broken  # type: ignore[method-assign]
     with pytest.raises(WorkerCrashed, match="beat loop failed"):
         await asyncio.wait_for(worker.run(), 30)
     assert await state.workers() == []

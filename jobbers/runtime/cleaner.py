@@ -9,19 +9,18 @@ whose connections are all gone within about a second.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 
 import redis.exceptions
 
 from jobbers.models.task import TaskStatus
+from jobbers.runtime.backoff import RETRIED, is_transient
 from jobbers.runtime.process import run_process, setup_logging, state_from_env
-from jobbers.runtime.worker import RETRIED, is_transient
+from jobbers.runtime.settings import CleanerEnv, process_parser, read_env
 from jobbers.store.facade import StateManager
 
 log = logging.getLogger("jobbers.runtime.cleaner")
@@ -48,19 +47,10 @@ class CleanerSettings:
     conn_grace_s: float = 10.0
 
     @classmethod
-    def from_env(cls) -> CleanerSettings:
-        """JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, JOBBERS_FAILED_RETENTION_S,
-        JOBBERS_WORKER_LEASE_MS (the workers' value), JOBBERS_RETENTION_BUDGET_S,
-        JOBBERS_CONN_CHECK_S and JOBBERS_CONN_GRACE_S."""
-        return cls(
-            max_recoveries=int(os.environ.get("JOBBERS_MAX_RECOVERIES", "3")),
-            retention_s=float(os.environ.get("JOBBERS_RETENTION_S", str(7 * 86400))),
-            failed_retention_s=float(os.environ.get("JOBBERS_FAILED_RETENTION_S", str(30 * 86400))),
-            lease_ms=int(os.environ.get("JOBBERS_WORKER_LEASE_MS", "15000")),
-            retention_budget_s=float(os.environ.get("JOBBERS_RETENTION_BUDGET_S", "5")),
-            conn_check_s=float(os.environ.get("JOBBERS_CONN_CHECK_S", "0.5")),
-            conn_grace_s=float(os.environ.get("JOBBERS_CONN_GRACE_S", "10")),
-        )
+    def from_env(cls, env: CleanerEnv | None = None) -> CleanerSettings:
+        """The settings ``CleanerEnv`` reads (``jobbers_cleaner --help`` lists them)."""
+        env = env or CleanerEnv()
+        return cls(**env.values_for(cls))
 
 
 @dataclass
@@ -257,17 +247,16 @@ class Cleaner:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``jobbers_cleaner``."""
-    parser = argparse.ArgumentParser(
-        prog="jobbers_cleaner",
-        description="Mark stalled tasks, recover dead workers' tasks, apply retention. "
-        "Environment: REDIS_URL, JOBBERS_MAX_RECOVERIES, JOBBERS_RETENTION_S, "
-        "JOBBERS_WORKER_LEASE_MS (the workers' lease), JOBBERS_CONN_CHECK_S (seconds between "
-        "looks at the workers' connections, 0: off) and JOBBERS_CONN_GRACE_S.",
+    parser = process_parser(
+        "jobbers_cleaner",
+        "Mark stalled tasks, recover dead workers' tasks, apply retention.",
+        CleanerEnv,
     )
     parser.add_argument("--interval", type=float, help="loop every S seconds (default: one pass)")
     args = parser.parse_args(argv)
-    setup_logging("cleaner")
-    cleaner = Cleaner(state_from_env(), CleanerSettings.from_env())
+    env = read_env(CleanerEnv, "jobbers_cleaner")
+    setup_logging("cleaner", env)
+    cleaner = Cleaner(state_from_env(env), CleanerSettings.from_env(env))
     if args.interval is None:
 
         async def once() -> None:

@@ -5,24 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from jobbers.runtime.settings import ProcessEnv, RuntimeEnv
 from jobbers.store.facade import StateManager
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-def setup_logging(name: str) -> None:
+def setup_logging(name: str, env: RuntimeEnv) -> None:
     """Log to stderr with the process name; JOBBERS_LOG_LEVEL sets the level.
 
     JOBBERS_LOG_FORMAT=json writes one JSON object per line (``jobbers.runtime.log_format``).
     """
-    level = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper()
-    if os.environ.get("JOBBERS_LOG_FORMAT", "").lower() == "json":
+    level = env.log_level.upper()
+    if env.log_format.lower() == "json":
         from jobbers.runtime.log_format import JsonFormatter
 
         handler = logging.StreamHandler(sys.stderr)
@@ -36,19 +34,15 @@ def setup_logging(name: str) -> None:
     )
 
 
-def redis_url() -> str:
-    """REDIS_URL, or a local Redis on the default port."""
-    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-
-
-def state_from_env(**options: Any) -> StateManager:
+def state_from_env(env: ProcessEnv, **options: Any) -> StateManager:
     """A StateManager for REDIS_URL and JOBBERS_PREFIX (``options``: connection settings).
 
-    A malformed URL, or a cluster URL with a prefix that has no hash tag, stops the
-    process with one line saying so (exit status 1), not a traceback.
+    The store reads JOBBERS_PREFIX itself: its default depends on the URL (``{jb}:`` on a
+    cluster). A malformed URL, or a cluster URL with a prefix that has no hash tag, stops
+    the process with one line saying so (exit status 1), not a traceback.
     """
     try:
-        return StateManager.from_url(redis_url(), **options)
+        return StateManager.from_url(env.redis_url, **options)
     except ValueError as exc:
         raise SystemExit(f"jobbers: {exc}") from None
 

@@ -10,13 +10,13 @@ once: promotion is one atomic script, and a schedule tick fires at most once (se
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import time
 
+from jobbers.runtime.backoff import retry_redis
 from jobbers.runtime.process import run_process, setup_logging, state_from_env
-from jobbers.runtime.worker import RETRIED, RETRY_MAX_S
+from jobbers.runtime.settings import SchedulerEnv, process_parser, read_env
 from jobbers.store.facade import StateManager
 from jobbers.store.schedules import FIRE_BATCH
 
@@ -27,6 +27,10 @@ WAKE_SLACK_S = 0.25
 # A coming tick this near (ms) has its definitions parsed ahead (see Scheduler._warm): far
 # enough to cover a whole sleep, not so near that the parsing itself makes the tick late.
 WARM_AHEAD_MS = (100, round(2 * MAX_SLEEP * 1000))
+
+
+def _paused(exc: BaseException, pause: float) -> None:
+    log.warning("redis unavailable (%s); retrying in %.1fs", exc, pause)
 
 
 class Scheduler:
@@ -104,27 +108,23 @@ class Scheduler:
 
     async def run(self) -> None:
         """Promote until stopped, waking at each due time or new retry."""
-        backoff = 0.2
         while not self._stop.is_set():
-            try:
-                wait = await self.step()
-                backoff = 0.2
-                if wait > 0:
-                    await self._sleep(wait)
-            except RETRIED as exc:
-                log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_S)
+            await retry_redis(self._step_and_sleep, _paused)
+
+    async def _step_and_sleep(self) -> None:
+        wait = await self.step()
+        if wait > 0:
+            await self._sleep(wait)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``jobbers_scheduler``."""
-    argparse.ArgumentParser(
-        prog="jobbers_scheduler",
-        description="Promote due tasks and fire schedules. Environment: REDIS_URL.",
+    process_parser(
+        "jobbers_scheduler", "Promote due tasks and fire schedules.", SchedulerEnv
     ).parse_args(argv)
-    setup_logging("scheduler")
-    scheduler = Scheduler(state_from_env())
+    env = read_env(SchedulerEnv, "jobbers_scheduler")
+    setup_logging("scheduler", env)
+    scheduler = Scheduler(state_from_env(env))
     run_process(scheduler.run, scheduler.stop)
 
 

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import signal
 import sys
 
 from jobbers.errors import TaskDefinitionError
 from jobbers.registry import load_tasks_module
 from jobbers.runtime.process import run_process, setup_logging, state_from_env
+from jobbers.runtime.settings import WorkerEnv, process_parser, read_env
 from jobbers.runtime.worker import Worker, WorkerCrashed, WorkerSettings, new_worker_id
 from jobbers.store.runs import connection_name
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``jobbers_worker``."""
-    parser = argparse.ArgumentParser(
-        prog="jobbers_worker",
-        description="Run tasks from the queues of WORKER_ROLE (default: default). "
-        "Environment: REDIS_URL, WORKER_ROLE, WORKER_CONCURRENT_TASKS, WORKER_THREADS "
-        "(threads for plain `def` tasks), WORKER_METRICS_PORT, JOBBERS_LOG_FORMAT=json.",
+    parser = process_parser(
+        "jobbers_worker",
+        "Run tasks from the queues of WORKER_ROLE (default: default).",
+        WorkerEnv,
     )
     parser.add_argument("module", help="tasks module: a dotted path (myapp.tasks) or a .py file")
     parser.add_argument("--role", help="overrides WORKER_ROLE")
@@ -32,13 +30,14 @@ def main(argv: list[str] | None = None) -> None:
         help="serve this worker's Prometheus metrics on this port (WORKER_METRICS_PORT)",
     )
     args = parser.parse_args(argv)
-    setup_logging("worker")
+    env = read_env(WorkerEnv, "jobbers_worker")
+    setup_logging("worker", env)
     try:
         load_tasks_module(args.module)
     except TaskDefinitionError as exc:
         print(f"jobbers_worker: {exc}", file=sys.stderr)  # noqa: T201
         sys.exit(2)
-    settings = WorkerSettings.from_env()
+    settings = WorkerSettings.from_env(env)
     if args.role:
         settings.role = args.role
     if args.concurrency:
@@ -49,12 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     if settings.threads is not None and settings.threads < 1:
         print("jobbers_worker: WORKER_THREADS must be at least 1", file=sys.stderr)  # noqa: T201
         sys.exit(2)
-    metrics_port = args.metrics_port or int(os.environ.get("WORKER_METRICS_PORT") or 0)
+    metrics_port = args.metrics_port or env.metrics_port
     if metrics_port:
         serve_metrics(metrics_port)
     # Every connection is named after the worker, so Redis itself shows when it is gone.
     worker_id = new_worker_id()
-    state = state_from_env(client_name=connection_name(worker_id))
+    state = state_from_env(env, client_name=connection_name(worker_id))
     worker = Worker(state, settings, worker_id)
 
     async def run() -> None:

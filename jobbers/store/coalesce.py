@@ -5,6 +5,9 @@ pays nothing for the grouping; callers that arrive while a batch is in flight ar
 together in the next one. Under load (the manager serving many clients, a script
 submitting from many coroutines) one script call carries many items, which is what makes
 unbatched submits faster than one round trip each.
+
+The worker's outcomes go through the same helper with ``linger``: runs that end together
+end in the same event-loop tick, so even the first waits that one tick for its company.
 """
 
 from __future__ import annotations
@@ -20,23 +23,33 @@ R = TypeVar("R")
 class Coalescer(Generic[T, R]):
     """Send items through ``send`` in batches of at most ``max_batch``, in arrival order.
 
-    ``send`` returns, for each item, its result or the error for that item alone.
+    ``send`` returns, for each item, its result or the error for that item alone. With
+    ``linger``, a caller that finds no batch in flight does not send alone at once: it
+    waits one event-loop tick, and the callers of that tick go in its batch.
     """
 
     def __init__(
-        self, send: Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]], max_batch: int
+        self,
+        send: Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]],
+        max_batch: int,
+        *,
+        linger: bool = False,
     ) -> None:
         self._send = send
         self._max = max_batch
+        self._linger = linger
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._busy = False  # a batch is in flight
         self._flusher: asyncio.Task[None] | None = None
 
     async def call(self, item: T) -> R:
         """The result for ``item``, raising its own error (or the batch's) if it failed."""
-        if self._busy:
+        if self._busy or self._linger:
             future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
             self._waiting.append((item, future))
+            if not self._busy:
+                self._busy = True
+                self._flusher = asyncio.create_task(self._flush())
             return await future
         self._busy = True
         try:
@@ -57,6 +70,8 @@ class Coalescer(Generic[T, R]):
     async def _flush(self) -> None:
         try:
             while self._waiting:
+                if self._linger:
+                    await asyncio.sleep(0)  # let the other callers of this tick join the batch
                 batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
                 try:
                     outcomes = await self._send([item for item, _ in batch])

@@ -108,7 +108,7 @@ async def test_a_refused_outcome_becomes_a_clean_failure_and_spares_its_batch(
     for ever; the other outcome of its batch is written on its own."""
     load_tasks_module(TASKS_MODULE)
     worker = Worker(state, WorkerSettings())
-    await worker._register()
+    await worker.register()
     good, bad = [await state.submit_task(Task(name="noop")) for _ in range(2)]
     claimed = {t.id: t for t in await claim(state, worker.id, 2)}
     run_good, run_bad = (
@@ -117,7 +117,8 @@ async def test_a_refused_outcome_becomes_a_clean_failure_and_spares_its_batch(
     ok = state.outcome_args(str(good.id), run_good.claimed.run_id, RunOutcome.COMPLETED, "{}")
     refused = (str(bad.id), run_bad.claimed.run_id, RunOutcome.RETRIED, "soon", "")  # not a delay
     await asyncio.wait_for(
-        asyncio.gather(worker._record(run_good, ok), worker._record(run_bad, refused)), 20
+        asyncio.gather(worker.runner.record(run_good, ok), worker.runner.record(run_bad, refused)),
+        20,
     )
     done, failed = await state.get_tasks([str(good.id), str(bad.id)], history=True)
     assert done.status is TaskStatus.COMPLETED
@@ -345,16 +346,16 @@ async def test_the_end_of_an_old_run_keeps_the_new_run_of_its_task(state: StateM
     ends, the worker still knows run 2 (else its heartbeat would hand run 2 back)."""
     load_tasks_module(TASKS_MODULE)
     worker = Worker(state, WorkerSettings())
-    await worker._register()
+    await worker.register()
     task = await state.submit_task(Task(name="counted", parameters={"seconds": 3600}))
     known = {"counted@1": ClaimSpec(0, 0, -1)}
     [first] = await claim(state, worker.id, 1, known)
-    worker._start(first, "default")
+    worker.runner.start(first, "default")
     run_one = worker.runs[str(task.id)]
     await state.redis.zadd(state.keys.inflight(worker.id), {str(task.id): 0})
     await state.worker_heartbeat(worker.id, 10_000, [], grace_ms=0)  # run 1 is recovered
     [second] = await claim(state, worker.id, 1, known)
-    worker._start(second, "default")
+    worker.runner.start(second, "default")
     run_two = worker.runs[str(task.id)]
     assert run_two is not run_one and run_one.atask and run_two.atask
     try:
