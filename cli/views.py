@@ -340,13 +340,17 @@ def _enabled_style(sc: Any) -> str:
     return "" if sc.enabled else "yellow"
 
 
-SCHEDULE_FIELDS = [
+# What a schedule's record and the listing both lead with.
+_SCHEDULE = [
     Column("name", lambda sc: sc.name, "bold"),
     Column("rule", _rule),
     Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
     Column("queue", lambda sc: sc.task.queue),
     Column("enabled", lambda sc: sc.enabled, _enabled_style),
     Column("overlap", lambda sc: sc.overlap),
+]
+SCHEDULE_FIELDS = [
+    *_SCHEDULE,
     Column("missed", lambda sc: sc.missed),
     Column("jitter", lambda sc: sc.jitter),
     Column("next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: _when(sc.next_fire_at)),
@@ -357,12 +361,7 @@ SCHEDULE_FIELDS = [
 ]
 SCHEDULES = View(
     [
-        Column("name", lambda sc: sc.name, "bold"),
-        Column("rule", _rule),
-        Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
-        Column("queue", lambda sc: sc.task.queue),
-        Column("enabled", lambda sc: sc.enabled, _enabled_style),
-        Column("overlap", lambda sc: sc.overlap),
+        *_SCHEDULE,
         Column(
             "next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: age(sc.next_fire_at), "next"
         ),
