@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .output import Column, Mode, Output, View, age, duration
@@ -190,6 +191,14 @@ def print_task(out: Output, document: Document, task: Any) -> None:
         if done:
             out.note("earlier attempts:")
         out.listing(document, task.errors, HISTORY)
+
+
+def print_named(out: Output, record: Any, fields: Sequence[Column]) -> None:
+    """Print a queue, role or schedule: its own JSON, its name with ``-q``, else its fields.
+
+    What ``get`` and the commands that change one answer with, in all three groups.
+    """
+    out.record(record, record, fields, record.name)
 
 
 def _outcome_style(row: Any) -> str:

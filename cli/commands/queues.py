@@ -11,6 +11,7 @@ from jobbers.models.queue import RatePeriod
 from .. import views
 from ..options import QueueArg, Yes
 from ..output import plural
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
@@ -33,20 +34,14 @@ def _limits(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-@app.command("list")
-@api_command
-def list_queues(s: Session) -> None:
-    """List queues with their limits and paused flag."""
-    answer = s.call(s.api.list_queues())
-    s.out.listing(answer, answer.queues, views.QUEUES)
-
-
-@app.command("get")
-@api_command
-def get(s: Session, name: QueueArg) -> None:
-    """Show one queue's configuration."""
-    queue = s.call(s.api.get_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+queues = NamedRecords(app, QueueArg, views.QUEUE_FIELDS)
+queues.listing(
+    "List queues with their limits and paused flag.",
+    lambda api: api.list_queues(),
+    lambda answer: answer.queues,
+    views.QUEUES,
+)
+queues.show("get", "Show one queue's configuration.", lambda api, name: api.get_queue(name))
 
 
 @app.command("create")
@@ -69,7 +64,7 @@ def create(
         rate_period=rate_period,
     )
     queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits)))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+    views.print_named(s.out, queue, views.QUEUE_FIELDS)
 
 
 @app.command("update")
@@ -109,31 +104,23 @@ def update(
     if no_rate:
         limits |= {"rate_numerator": None, "rate_denominator": None, "rate_period": None}
     queue = s.call(s.api.update_queue(name, QueueUpdate(**limits)))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+    views.print_named(s.out, queue, views.QUEUE_FIELDS)
 
 
-@app.command("delete")
-@api_command
-def delete(s: Session, name: QueueArg) -> None:
-    """Delete an empty queue and drop it from every role (exit 4 while it holds tasks)."""
-    answer = s.call(s.api.delete_queue(name))
-    s.out.done(answer, answer.message, [name])
-
-
-@app.command("pause")
-@api_command
-def pause(s: Session, name: QueueArg) -> None:
-    """Stop workers starting this queue's tasks; submissions are still accepted."""
-    queue = s.call(s.api.pause_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
-
-
-@app.command("resume")
-@api_command
-def resume(s: Session, name: QueueArg) -> None:
-    """Let workers start this queue's tasks again."""
-    queue = s.call(s.api.resume_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+queues.delete(
+    "Delete an empty queue and drop it from every role (exit 4 while it holds tasks).",
+    lambda api, name: api.delete_queue(name),
+)
+queues.show(
+    "pause",
+    "Stop workers starting this queue's tasks; submissions are still accepted.",
+    lambda api, name: api.pause_queue(name),
+)
+queues.show(
+    "resume",
+    "Let workers start this queue's tasks again.",
+    lambda api, name: api.resume_queue(name),
+)
 
 
 @app.command("purge")

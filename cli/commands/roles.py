@@ -10,6 +10,7 @@ from jobbers.models.queue import QueueStrategy
 
 from .. import views
 from ..options import RoleArg, complete_queue
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(help="Roles: which queues a worker of each role consumes.", no_args_is_help=True)
@@ -51,20 +52,14 @@ def _weights(pairs: list[str] | None) -> dict[str, int]:
     return out
 
 
-@app.command("list")
-@api_command
-def list_roles(s: Session) -> None:
-    """List roles and their queues."""
-    answer = s.call(s.api.list_roles())
-    s.out.listing(answer, answer.roles, views.ROLES)
-
-
-@app.command("get")
-@api_command
-def get(s: Session, name: RoleArg) -> None:
-    """Show one role's queues."""
-    role = s.call(s.api.get_role(name))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+roles = NamedRecords(app, RoleArg, views.ROLE_FIELDS)
+roles.listing(
+    "List roles and their queues.",
+    lambda api: api.list_roles(),
+    lambda answer: answer.roles,
+    views.ROLES,
+)
+roles.show("get", "Show one role's queues.", lambda api, name: api.get_role(name))
 
 
 @app.command("create")
@@ -80,8 +75,7 @@ def create(
     from jobbers.api.schemas import Role
 
     role = Role(name=name, queues=queues or [], strategy=strategy, weights=_weights(weight))
-    role = s.call(s.api.create_role(role))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    views.print_named(s.out, s.call(s.api.create_role(role)), views.ROLE_FIELDS)
 
 
 @app.command("set")
@@ -95,7 +89,7 @@ def set_queues(
 ) -> None:
     """Replace a role's queue list and strategy (creates the role); its workers follow."""
     role = s.call(s.api.set_role(name, queues or [], strategy, _weights(weight)))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    views.print_named(s.out, role, views.ROLE_FIELDS)
 
 
 @app.command("update")
@@ -121,7 +115,7 @@ def update(
     else:
         weights = {}
     role = s.call(s.api.set_role(name, new_queues, new_strategy, weights))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    views.print_named(s.out, role, views.ROLE_FIELDS)
 
 
 @app.command("delete")

@@ -11,6 +11,7 @@ from jobbers.models.schedule import MissedPolicy, OverlapPolicy
 from .. import views
 from ..inputs import parse_duration, parse_params
 from ..options import ScheduleArg, complete_queue
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(
@@ -97,23 +98,18 @@ def _definition(
     return out
 
 
-def _show(s: Session, schedule: Any) -> None:
-    s.out.record(schedule, schedule, views.SCHEDULE_FIELDS, schedule.name)
-
-
-@app.command("list")
-@api_command
-def list_schedules(s: Session) -> None:
-    """List schedules with their next and last fire."""
-    answer = s.call(s.api.list_schedules())
-    s.out.listing(answer, answer.schedules, views.SCHEDULES)
-
-
-@app.command("get")
-@api_command
-def get(s: Session, name: ScheduleArg) -> None:
-    """Show one schedule: its rule, policies, next and last fire and last task."""
-    _show(s, s.call(s.api.get_schedule(name)))
+schedules = NamedRecords(app, ScheduleArg, views.SCHEDULE_FIELDS)
+schedules.listing(
+    "List schedules with their next and last fire.",
+    lambda api: api.list_schedules(),
+    lambda answer: answer.schedules,
+    views.SCHEDULES,
+)
+schedules.show(
+    "get",
+    "Show one schedule: its rule, policies, next and last fire and last task.",
+    lambda api, name: api.get_schedule(name),
+)
 
 
 @app.command("create")
@@ -145,7 +141,8 @@ def create(
         {"name": name}, task, version, queue, param, params, cron, every, timezone, overlap,
         missed, jitter, paused,
     )  # fmt: skip
-    _show(s, s.call(s.api.create_schedule(Schedule.model_validate(body))))
+    schedule = s.call(s.api.create_schedule(Schedule.model_validate(body)))
+    views.print_named(s.out, schedule, views.SCHEDULE_FIELDS)
 
 
 @app.command("update")
@@ -178,29 +175,21 @@ def update(
         stored, task, version, queue, param, params, cron, every, timezone, overlap, missed,
         jitter, paused,
     )  # fmt: skip
-    _show(s, s.call(s.api.put_schedule(name, ScheduleUpdate.model_validate(body))))
+    schedule = s.call(s.api.put_schedule(name, ScheduleUpdate.model_validate(body)))
+    views.print_named(s.out, schedule, views.SCHEDULE_FIELDS)
 
 
-@app.command("delete")
-@api_command
-def delete(s: Session, name: ScheduleArg) -> None:
-    """Delete a schedule; the tasks it fired are kept."""
-    answer = s.call(s.api.delete_schedule(name))
-    s.out.done(answer, answer.message, [name])
-
-
-@app.command("pause")
-@api_command
-def pause(s: Session, name: ScheduleArg) -> None:
-    """Stop a schedule firing until resumed."""
-    _show(s, s.call(s.api.pause_schedule(name)))
-
-
-@app.command("resume")
-@api_command
-def resume(s: Session, name: ScheduleArg) -> None:
-    """Fire again, from the next tick after now."""
-    _show(s, s.call(s.api.resume_schedule(name)))
+schedules.delete(
+    "Delete a schedule; the tasks it fired are kept.", lambda api, name: api.delete_schedule(name)
+)
+schedules.show(
+    "pause", "Stop a schedule firing until resumed.", lambda api, name: api.pause_schedule(name)
+)
+schedules.show(
+    "resume",
+    "Fire again, from the next tick after now.",
+    lambda api, name: api.resume_schedule(name),
+)
 
 
 @app.command("trigger")
