@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from jobbers.models.queue import RatePeriod
 
 from .. import views
-from ..options import QueueArg, Yes
+from ..options import QueueArg, Yes, grouped_options
 from ..output import plural
 from ..records import NamedRecords
 from ..session import Session, api_command
@@ -29,9 +30,18 @@ RateDenominator = Annotated[
 RatePeriodOpt = Annotated[RatePeriod | None, typer.Option("--rate-period", help="...of this unit")]
 
 
-def _limits(**given: Any) -> dict[str, Any]:
-    """The limits the user gave, leaving the others out (so the server's defaults apply)."""
-    return {k: v for k, v in given.items() if v is not None}
+@dataclass(frozen=True)
+class Limits:
+    """The limits ``create`` and ``update`` take."""
+
+    max_concurrent: MaxConcurrent = None
+    rate_numerator: RateNumerator = None
+    rate_denominator: RateDenominator = None
+    rate_period: RatePeriodOpt = None
+
+    def as_given(self) -> dict[str, Any]:
+        """The limits the user gave, leaving the others out (so the server's defaults apply)."""
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 queues = NamedRecords(app, QueueArg, views.QUEUE_FIELDS)
@@ -46,36 +56,22 @@ queues.show("get", "Show one queue's configuration.", lambda api, name: api.get_
 
 @app.command("create")
 @api_command
-def create(
-    s: Session,
-    name: QueueArg,
-    max_concurrent: MaxConcurrent = None,
-    rate_numerator: RateNumerator = None,
-    rate_denominator: RateDenominator = None,
-    rate_period: RatePeriodOpt = None,
-) -> None:
+@grouped_options
+def create(s: Session, name: QueueArg, limits: Limits) -> None:
     """Create a queue (exit 4 if the name is taken)."""
     from jobbers.api.schemas import QueueConfig
 
-    limits = _limits(
-        max_concurrent=max_concurrent,
-        rate_numerator=rate_numerator,
-        rate_denominator=rate_denominator,
-        rate_period=rate_period,
-    )
-    queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits)))
+    queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits.as_given())))
     views.print_named(s.out, queue, views.QUEUE_FIELDS)
 
 
 @app.command("update")
 @api_command
+@grouped_options
 def update(
     s: Session,
     name: QueueArg,
-    max_concurrent: MaxConcurrent = None,
-    rate_numerator: RateNumerator = None,
-    rate_denominator: RateDenominator = None,
-    rate_period: RatePeriodOpt = None,
+    changes: Limits,
     unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove --max-concurrent")] = False,
     no_rate: Annotated[bool, typer.Option("--no-rate-limit", help="Remove the rate limit")] = False,
     create: Annotated[
@@ -97,8 +93,7 @@ def update(
                 "(or add --create)",
             ) from None
         current = {}
-    limits = {**current, **_limits(max_concurrent=max_concurrent, rate_numerator=rate_numerator)}
-    limits |= _limits(rate_denominator=rate_denominator, rate_period=rate_period)
+    limits = {**current, **changes.as_given()}
     if unlimited:
         limits["max_concurrent"] = None
     if no_rate:

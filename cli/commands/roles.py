@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from jobbers.models.queue import QueueStrategy
 
 from .. import views
-from ..options import RoleArg, complete_queue
+from ..options import RoleArg, complete_queue, grouped_options
 from ..records import NamedRecords
 from ..session import Session, api_command
 
@@ -62,33 +63,34 @@ roles.listing(
 roles.show("get", "Show one role's queues.", lambda api, name: api.get_role(name))
 
 
+@dataclass(frozen=True)
+class Definition:
+    """What ``create`` and ``set`` take: the whole of a role but its name."""
+
+    queues: QueuesArg = None
+    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN
+    weight: WeightOpt = None
+
+
 @app.command("create")
 @api_command
-def create(
-    s: Session,
-    name: RoleArg,
-    queues: QueuesArg = None,
-    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
-    weight: WeightOpt = None,
-) -> None:
+@grouped_options
+def create(s: Session, name: RoleArg, given: Definition) -> None:
     """Create a role over existing queues (exit 4 if the name is taken)."""
     from jobbers.api.schemas import Role
 
-    role = Role(name=name, queues=queues or [], strategy=strategy, weights=_weights(weight))
+    weights = _weights(given.weight)
+    role = Role(name=name, queues=given.queues or [], strategy=given.strategy, weights=weights)
     views.print_named(s.out, s.call(s.api.create_role(role)), views.ROLE_FIELDS)
 
 
 @app.command("set")
 @api_command
-def set_queues(
-    s: Session,
-    name: RoleArg,
-    queues: QueuesArg = None,
-    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
-    weight: WeightOpt = None,
-) -> None:
+@grouped_options
+def set_queues(s: Session, name: RoleArg, given: Definition) -> None:
     """Replace a role's queue list and strategy (creates the role); its workers follow."""
-    role = s.call(s.api.set_role(name, queues or [], strategy, _weights(weight)))
+    weights = _weights(given.weight)
+    role = s.call(s.api.set_role(name, given.queues or [], given.strategy, weights))
     views.print_named(s.out, role, views.ROLE_FIELDS)
 
 
