@@ -62,6 +62,40 @@ class Filter:
         return any(v is not None for v in (self.task_name, self.queue, self.task_version))
 
 
+@dataclass(frozen=True)
+class Selection(Filter):
+    """What ``resubmit`` and ``delete`` act on: the ids given, or the filter's matches."""
+
+    task_ids: OptionalIdsArg = None
+    every: AllOpt = False
+
+    @property
+    def from_stdin(self) -> bool:
+        """Whether the ids are read from stdin (which then holds no answer to a question)."""
+        return STDIN in (self.task_ids or [])
+
+    def ids(self, s: Session, limit: int) -> list[str]:
+        """The ids to act on: as given, or every DLQ match of the filter (up to ``limit``)."""
+        has_filter = self.every or self.given()
+        if self.task_ids and has_filter:
+            raise UsageProblem("give task ids or a filter (--task-name, --queue, --all), not both")
+        if self.task_ids:
+            return read_ids(self.task_ids)
+        if not has_filter:
+            raise UsageProblem("give task ids (- for stdin), a filter, or --all")
+        ids: list[str] = []
+        cursor: str | None = None
+        while len(ids) < limit:
+            page = self.page(s, min(limit - len(ids), 1000), cursor)
+            ids.extend(str(t.id) for t in page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        if not ids:
+            s.out.note("no dead-lettered task matches the filter")
+        return ids
+
+
 @app.command("list")
 @api_command
 @grouped_options
@@ -88,9 +122,7 @@ def history(s: Session, task_id: TaskIdArg) -> None:
 @grouped_options
 def resubmit(
     s: Session,
-    where: Filter,
-    task_ids: OptionalIdsArg = None,
-    every: AllOpt = False,
+    chosen: Selection,
     reset: Annotated[
         bool,
         typer.Option(
@@ -125,16 +157,14 @@ def resubmit(
     """
     from jobbers.api.schemas import DLQResubmitRequest, DLQResubmitResponse
 
-    if STDIN in (task_ids or []) and params == STDIN:
+    if chosen.from_stdin and params == STDIN:
         raise UsageProblem("stdin can hold the ids or --params, not both")
     overrides = parse_params(param or [], params) if (param or params is not None) else None
     if replace_params and overrides is None:
         raise UsageProblem("--replace-params needs the parameters: -p or --params")
-    ids = targets(s, task_ids, where, every, limit)
+    ids = chosen.ids(s, limit)
     s.confirm(
-        f"Resubmit {plural(len(ids), 'dead-lettered task')}?",
-        yes or not ids,
-        STDIN in (task_ids or []),
+        f"Resubmit {plural(len(ids), 'dead-lettered task')}?", yes or not ids, chosen.from_stdin
     )
     request = functools.partial(
         DLQResubmitRequest,
@@ -151,20 +181,13 @@ def resubmit(
 @app.command("delete")
 @api_command
 @grouped_options
-def delete(
-    s: Session,
-    where: Filter,
-    task_ids: OptionalIdsArg = None,
-    every: AllOpt = False,
-    limit: Matching = 1000,
-    yes: Yes = False,
-) -> None:
+def delete(s: Session, chosen: Selection, limit: Matching = 1000, yes: Yes = False) -> None:
     """Remove dead-lettered tasks without resubmitting them: given ids, or the filter's."""
     from jobbers.api.schemas import DLQDeleteRequest, DLQDeleteResponse
 
-    ids = targets(s, task_ids, where, every, limit)
+    ids = chosen.ids(s, limit)
     question = f"Remove {plural(len(ids), 'task')} from the dead-letter queue?"
-    s.confirm(question, yes or not ids, STDIN in (task_ids or []))
+    s.confirm(question, yes or not ids, chosen.from_stdin)
     answers = batched(s, ids, "removing", lambda b: s.api.delete_dlq(DLQDeleteRequest(task_ids=b)))
     removed = DLQDeleteResponse(
         removed=sum(a.removed for a in answers), task_ids=[i for a in answers for i in a.task_ids]
@@ -174,31 +197,6 @@ def delete(
         f"removed {plural(removed.removed, 'task')} from the dead-letter queue",
         removed.task_ids,
     )
-
-
-def targets(
-    s: Session, task_ids: list[str] | None, where: Filter, every: bool, limit: int
-) -> list[str]:
-    """The ids to act on: as given, or every DLQ match of the filter (up to ``limit``)."""
-    has_filter = every or where.given()
-    if task_ids and has_filter:
-        raise UsageProblem("give task ids or a filter (--task-name, --queue, --all), not both")
-    if task_ids:
-        return read_ids(task_ids)
-    if not has_filter:
-        raise UsageProblem("give task ids (- for stdin), a filter, or --all")
-    ids: list[str] = []
-    cursor: str | None = None
-    while len(ids) < limit:
-        size = min(limit - len(ids), 1000)
-        page = where.page(s, size, cursor)
-        ids.extend(str(t.id) for t in page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    if not ids:
-        s.out.note("no dead-lettered task matches the filter")
-    return ids
 
 
 def batched(
