@@ -53,6 +53,15 @@ def _weights(pairs: list[str] | None) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class Definition:
+    """What ``create`` and ``set`` take: the whole of a role but its name."""
+
+    queues: QueuesArg = None
+    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN
+    weight: WeightOpt = None
+
+
 roles = NamedRecords(app, RoleArg, views.ROLE_FIELDS)
 roles.listing(
     "List roles and their queues.",
@@ -61,15 +70,6 @@ roles.listing(
     views.ROLES,
 )
 roles.show("get", "Show one role's queues.", lambda api, name: api.get_role(name))
-
-
-@dataclass(frozen=True)
-class Definition:
-    """What ``create`` and ``set`` take: the whole of a role but its name."""
-
-    queues: QueuesArg = None
-    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN
-    weight: WeightOpt = None
 
 
 @app.command("create")
