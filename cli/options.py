@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, TypeVar
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -53,6 +57,41 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items (the API takes 1000 ids per call)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def grouped_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Let a command take a dataclass of options: its fields become the command's own options.
+
+    Typer declares each option as a parameter of the command. Commands that share a set of
+    options (``schedules create`` and ``update``) declare it once, as a dataclass whose
+    fields are ``Annotated`` options with defaults; a parameter of ``fn`` typed with such a
+    dataclass is laid out in the signature as its fields, in place and in order, and the
+    options given are gathered back into it for the call. Goes under ``@api_command``.
+    """
+    hints = typing.get_type_hints(fn, include_extras=True)
+    groups: dict[str, Any] = {}
+    laid_out: list[inspect.Parameter] = []
+    for param in inspect.signature(fn).parameters.values():
+        kind = hints.get(param.name, param.annotation)
+        if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+            laid_out.append(param.replace(annotation=kind))
+            continue
+        groups[param.name] = kind
+        fields = typing.get_type_hints(kind, include_extras=True)
+        laid_out += [
+            param.replace(name=f.name, annotation=fields[f.name], default=f.default)
+            for f in dataclasses.fields(kind)
+        ]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        for name, kind in groups.items():
+            kwargs[name] = kind(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(kind)})
+        fn(*args, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(laid_out)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in laid_out}
+    return wrapper
 
 
 TaskIdArg = Annotated[

@@ -130,64 +130,41 @@ def fail(error: BaseException) -> typer.Exit:
     return typer.Exit(int(code))
 
 
+def _common(name: str, kind: Any, default: Any, *decls: str, **settings: Any) -> inspect.Parameter:
+    """One option every API command takes, listed under its own panel in the help."""
+    option = typer.Option(*decls, rich_help_panel="Output and connection", **settings)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+    )
+
+
 _COMMON: list[inspect.Parameter] = [
-    inspect.Parameter(
+    _common(
         "opt_url",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None,
-            typer.Option(
-                "--url",
-                envvar="JOBBERS_URL",
-                help="Manager URL [default: http://127.0.0.1:8000]",
-                show_default=False,
-                rich_help_panel="Output and connection",
-            ),
-        ],
+        str | None,
+        None,
+        "--url",
+        envvar="JOBBERS_URL",
+        help="Manager URL [default: http://127.0.0.1:8000]",
+        show_default=False,
     ),
-    inspect.Parameter(
+    _common(
         "opt_output",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            Mode | None,
-            typer.Option(
-                "--output",
-                "-o",
-                help="table (terminal default), tsv (pipe default), json or quiet",
-                show_default=False,
-                rich_help_panel="Output and connection",
-            ),
-        ],
+        Mode | None,
+        None,
+        "--output",
+        "-o",
+        help="table (terminal default), tsv (pipe default), json or quiet",
+        show_default=False,
     ),
-    inspect.Parameter(
+    _common(
         "opt_json",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=False,
-        annotation=Annotated[
-            bool,
-            typer.Option(
-                "--json",
-                help="Print the API's JSON, nothing else (same as -o json)",
-                rich_help_panel="Output and connection",
-            ),
-        ],
+        bool,
+        False,
+        "--json",
+        help="Print the API's JSON, nothing else (same as -o json)",
     ),
-    inspect.Parameter(
-        "opt_quiet",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=False,
-        annotation=Annotated[
-            bool,
-            typer.Option(
-                "--quiet",
-                "-q",
-                help="Print ids only, one per line",
-                rich_help_panel="Output and connection",
-            ),
-        ],
-    ),
+    _common("opt_quiet", bool, False, "--quiet", "-q", help="Print ids only, one per line"),
     inspect.Parameter("opt_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .output import Column, Mode, Output, View, age, duration
@@ -192,6 +193,14 @@ def print_task(out: Output, document: Document, task: Any) -> None:
         out.listing(document, task.errors, HISTORY)
 
 
+def print_named(out: Output, record: Any, fields: Sequence[Column]) -> None:
+    """Print a queue, role or schedule: its own JSON, its name with ``-q``, else its fields.
+
+    What ``get`` and the commands that change one answer with, in all three groups.
+    """
+    out.record(record, record, fields, record.name)
+
+
 def _outcome_style(row: Any) -> str:
     return "green" if row[1] in ("cancelled", "cancel_requested", "resubmitted") else "red"
 
@@ -340,13 +349,17 @@ def _enabled_style(sc: Any) -> str:
     return "" if sc.enabled else "yellow"
 
 
-SCHEDULE_FIELDS = [
+# What a schedule's record and the listing both lead with.
+_SCHEDULE = [
     Column("name", lambda sc: sc.name, "bold"),
     Column("rule", _rule),
     Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
     Column("queue", lambda sc: sc.task.queue),
     Column("enabled", lambda sc: sc.enabled, _enabled_style),
     Column("overlap", lambda sc: sc.overlap),
+]
+SCHEDULE_FIELDS = [
+    *_SCHEDULE,
     Column("missed", lambda sc: sc.missed),
     Column("jitter", lambda sc: sc.jitter),
     Column("next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: _when(sc.next_fire_at)),
@@ -357,12 +370,7 @@ SCHEDULE_FIELDS = [
 ]
 SCHEDULES = View(
     [
-        Column("name", lambda sc: sc.name, "bold"),
-        Column("rule", _rule),
-        Column("task", lambda sc: f"{sc.task.name}@{sc.task.version}"),
-        Column("queue", lambda sc: sc.task.queue),
-        Column("enabled", lambda sc: sc.enabled, _enabled_style),
-        Column("overlap", lambda sc: sc.overlap),
+        *_SCHEDULE,
         Column(
             "next_fire_at", lambda sc: sc.next_fire_at, "", lambda sc: age(sc.next_fire_at), "next"
         ),

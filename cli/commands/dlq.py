@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -19,11 +20,15 @@ from ..options import (
     TaskIdArg,
     Yes,
     chunks,
+    grouped_options,
     page_hint,
 )
 from ..output import Mode, clean, plural
 from ..session import Session, api_command
 from .tasks import show_outcomes
+
+if TYPE_CHECKING:
+    from jobbers.api.schemas import TaskPage
 
 app = typer.Typer(
     help="The dead-letter queue: browse, history, resubmit, delete.", no_args_is_help=True
@@ -40,18 +45,63 @@ AllOpt = Annotated[bool, typer.Option("--all", help="Every dead-lettered task (u
 Matching = Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many matches")]
 
 
+@dataclass(frozen=True)
+class Filter:
+    """Which dead-lettered tasks: of a task name, queue and/or version (each optional)."""
+
+    task_name: TaskName = None
+    queue: QueueFilter = None
+    task_version: TaskVersion = None
+
+    def page(self, s: Session, limit: int, cursor: str | None) -> TaskPage:
+        """One page of the matches, newest first."""
+        return s.call(s.api.list_dlq(self.task_name, self.queue, self.task_version, limit, cursor))
+
+    def given(self) -> bool:
+        """Whether any of the filter's options was given."""
+        return any(v is not None for v in (self.task_name, self.queue, self.task_version))
+
+
+@dataclass(frozen=True)
+class Selection(Filter):
+    """What ``resubmit`` and ``delete`` act on: the ids given, or the filter's matches."""
+
+    task_ids: OptionalIdsArg = None
+    every: AllOpt = False
+
+    @property
+    def from_stdin(self) -> bool:
+        """Whether the ids are read from stdin (which then holds no answer to a question)."""
+        return STDIN in (self.task_ids or [])
+
+    def ids(self, s: Session, limit: int) -> list[str]:
+        """The ids to act on: as given, or every DLQ match of the filter (up to ``limit``)."""
+        has_filter = self.every or self.given()
+        if self.task_ids and has_filter:
+            raise UsageProblem("give task ids or a filter (--task-name, --queue, --all), not both")
+        if self.task_ids:
+            return read_ids(self.task_ids)
+        if not has_filter:
+            raise UsageProblem("give task ids (- for stdin), a filter, or --all")
+        ids: list[str] = []
+        cursor: str | None = None
+        while len(ids) < limit:
+            page = self.page(s, min(limit - len(ids), 1000), cursor)
+            ids.extend(str(t.id) for t in page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        if not ids:
+            s.out.note("no dead-lettered task matches the filter")
+        return ids
+
+
 @app.command("list")
 @api_command
-def list_dlq(
-    s: Session,
-    task_name: TaskName = None,
-    queue: QueueFilter = None,
-    task_version: TaskVersion = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> None:
+@grouped_options
+def list_dlq(s: Session, where: Filter, limit: Limit = 50, cursor: Cursor = None) -> None:
     """List dead-lettered tasks, newest first."""
-    page = s.call(s.api.list_dlq(task_name, queue, task_version, limit, cursor))
+    page = where.page(s, limit, cursor)
     s.out.listing(page, page.items, views.DLQ)
     page_hint(s, page.next_cursor)
 
@@ -69,13 +119,10 @@ def history(s: Session, task_id: TaskIdArg) -> None:
 
 @app.command("resubmit")
 @api_command
+@grouped_options
 def resubmit(
     s: Session,
-    task_ids: OptionalIdsArg = None,
-    task_name: TaskName = None,
-    queue: QueueFilter = None,
-    task_version: TaskVersion = None,
-    every: AllOpt = False,
+    chosen: Selection,
     reset: Annotated[
         bool,
         typer.Option(
@@ -110,16 +157,14 @@ def resubmit(
     """
     from jobbers.api.schemas import DLQResubmitRequest, DLQResubmitResponse
 
-    if STDIN in (task_ids or []) and params == STDIN:
+    if chosen.from_stdin and params == STDIN:
         raise UsageProblem("stdin can hold the ids or --params, not both")
     overrides = parse_params(param or [], params) if (param or params is not None) else None
     if replace_params and overrides is None:
         raise UsageProblem("--replace-params needs the parameters: -p or --params")
-    ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
+    ids = chosen.ids(s, limit)
     s.confirm(
-        f"Resubmit {plural(len(ids), 'dead-lettered task')}?",
-        yes or not ids,
-        STDIN in (task_ids or []),
+        f"Resubmit {plural(len(ids), 'dead-lettered task')}?", yes or not ids, chosen.from_stdin
     )
     request = functools.partial(
         DLQResubmitRequest,
@@ -135,22 +180,14 @@ def resubmit(
 
 @app.command("delete")
 @api_command
-def delete(
-    s: Session,
-    task_ids: OptionalIdsArg = None,
-    task_name: TaskName = None,
-    queue: QueueFilter = None,
-    task_version: TaskVersion = None,
-    every: AllOpt = False,
-    limit: Matching = 1000,
-    yes: Yes = False,
-) -> None:
+@grouped_options
+def delete(s: Session, chosen: Selection, limit: Matching = 1000, yes: Yes = False) -> None:
     """Remove dead-lettered tasks without resubmitting them: given ids, or the filter's."""
     from jobbers.api.schemas import DLQDeleteRequest, DLQDeleteResponse
 
-    ids = targets(s, task_ids, task_name, queue, task_version, every, limit)
+    ids = chosen.ids(s, limit)
     question = f"Remove {plural(len(ids), 'task')} from the dead-letter queue?"
-    s.confirm(question, yes or not ids, STDIN in (task_ids or []))
+    s.confirm(question, yes or not ids, chosen.from_stdin)
     answers = batched(s, ids, "removing", lambda b: s.api.delete_dlq(DLQDeleteRequest(task_ids=b)))
     removed = DLQDeleteResponse(
         removed=sum(a.removed for a in answers), task_ids=[i for a in answers for i in a.task_ids]
@@ -160,37 +197,6 @@ def delete(
         f"removed {plural(removed.removed, 'task')} from the dead-letter queue",
         removed.task_ids,
     )
-
-
-def targets(
-    s: Session,
-    task_ids: list[str] | None,
-    task_name: str | None,
-    queue: str | None,
-    task_version: int | None,
-    every: bool,
-    limit: int,
-) -> list[str]:
-    """The ids to act on: as given, or every DLQ match of the filter (up to ``limit``)."""
-    has_filter = every or task_name is not None or queue is not None or task_version is not None
-    if task_ids and has_filter:
-        raise UsageProblem("give task ids or a filter (--task-name, --queue, --all), not both")
-    if task_ids:
-        return read_ids(task_ids)
-    if not has_filter:
-        raise UsageProblem("give task ids (- for stdin), a filter, or --all")
-    ids: list[str] = []
-    cursor: str | None = None
-    while len(ids) < limit:
-        size = min(limit - len(ids), 1000)
-        page = s.call(s.api.list_dlq(task_name, queue, task_version, size, cursor))
-        ids.extend(str(t.id) for t in page.items)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    if not ids:
-        s.out.note("no dead-lettered task matches the filter")
-    return ids
 
 
 def batched(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -9,8 +10,9 @@ import typer
 from jobbers.models.queue import RatePeriod
 
 from .. import views
-from ..options import QueueArg, Yes
+from ..options import QueueArg, Yes, grouped_options
 from ..output import plural
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
@@ -28,59 +30,48 @@ RateDenominator = Annotated[
 RatePeriodOpt = Annotated[RatePeriod | None, typer.Option("--rate-period", help="...of this unit")]
 
 
-def _limits(**given: Any) -> dict[str, Any]:
-    """The limits the user gave, leaving the others out (so the server's defaults apply)."""
-    return {k: v for k, v in given.items() if v is not None}
+@dataclass(frozen=True)
+class Limits:
+    """The limits ``create`` and ``update`` take."""
+
+    max_concurrent: MaxConcurrent = None
+    rate_numerator: RateNumerator = None
+    rate_denominator: RateDenominator = None
+    rate_period: RatePeriodOpt = None
+
+    def as_given(self) -> dict[str, Any]:
+        """The limits the user gave, leaving the others out (so the server's defaults apply)."""
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
-@app.command("list")
-@api_command
-def list_queues(s: Session) -> None:
-    """List queues with their limits and paused flag."""
-    answer = s.call(s.api.list_queues())
-    s.out.listing(answer, answer.queues, views.QUEUES)
-
-
-@app.command("get")
-@api_command
-def get(s: Session, name: QueueArg) -> None:
-    """Show one queue's configuration."""
-    queue = s.call(s.api.get_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+queues = NamedRecords(app, QueueArg, views.QUEUE_FIELDS)
+queues.listing(
+    "List queues with their limits and paused flag.",
+    lambda api: api.list_queues(),
+    lambda answer: answer.queues,
+    views.QUEUES,
+)
+queues.show("get", "Show one queue's configuration.", lambda api, name: api.get_queue(name))
 
 
 @app.command("create")
 @api_command
-def create(
-    s: Session,
-    name: QueueArg,
-    max_concurrent: MaxConcurrent = None,
-    rate_numerator: RateNumerator = None,
-    rate_denominator: RateDenominator = None,
-    rate_period: RatePeriodOpt = None,
-) -> None:
+@grouped_options
+def create(s: Session, name: QueueArg, limits: Limits) -> None:
     """Create a queue (exit 4 if the name is taken)."""
     from jobbers.api.schemas import QueueConfig
 
-    limits = _limits(
-        max_concurrent=max_concurrent,
-        rate_numerator=rate_numerator,
-        rate_denominator=rate_denominator,
-        rate_period=rate_period,
-    )
-    queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits)))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+    queue = s.call(s.api.create_queue(QueueConfig(name=name, **limits.as_given())))
+    views.print_named(s.out, queue, views.QUEUE_FIELDS)
 
 
 @app.command("update")
 @api_command
+@grouped_options
 def update(
     s: Session,
     name: QueueArg,
-    max_concurrent: MaxConcurrent = None,
-    rate_numerator: RateNumerator = None,
-    rate_denominator: RateDenominator = None,
-    rate_period: RatePeriodOpt = None,
+    changes: Limits,
     unlimited: Annotated[bool, typer.Option("--unlimited", help="Remove --max-concurrent")] = False,
     no_rate: Annotated[bool, typer.Option("--no-rate-limit", help="Remove the rate limit")] = False,
     create: Annotated[
@@ -102,38 +93,29 @@ def update(
                 "(or add --create)",
             ) from None
         current = {}
-    limits = {**current, **_limits(max_concurrent=max_concurrent, rate_numerator=rate_numerator)}
-    limits |= _limits(rate_denominator=rate_denominator, rate_period=rate_period)
+    limits = {**current, **changes.as_given()}
     if unlimited:
         limits["max_concurrent"] = None
     if no_rate:
         limits |= {"rate_numerator": None, "rate_denominator": None, "rate_period": None}
     queue = s.call(s.api.update_queue(name, QueueUpdate(**limits)))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+    views.print_named(s.out, queue, views.QUEUE_FIELDS)
 
 
-@app.command("delete")
-@api_command
-def delete(s: Session, name: QueueArg) -> None:
-    """Delete an empty queue and drop it from every role (exit 4 while it holds tasks)."""
-    answer = s.call(s.api.delete_queue(name))
-    s.out.done(answer, answer.message, [name])
-
-
-@app.command("pause")
-@api_command
-def pause(s: Session, name: QueueArg) -> None:
-    """Stop workers starting this queue's tasks; submissions are still accepted."""
-    queue = s.call(s.api.pause_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
-
-
-@app.command("resume")
-@api_command
-def resume(s: Session, name: QueueArg) -> None:
-    """Let workers start this queue's tasks again."""
-    queue = s.call(s.api.resume_queue(name))
-    s.out.record(queue, queue, views.QUEUE_FIELDS, queue.name)
+queues.delete(
+    "Delete an empty queue and drop it from every role (exit 4 while it holds tasks).",
+    lambda api, name: api.delete_queue(name),
+)
+queues.show(
+    "pause",
+    "Stop workers starting this queue's tasks; submissions are still accepted.",
+    lambda api, name: api.pause_queue(name),
+)
+queues.show(
+    "resume",
+    "Let workers start this queue's tasks again.",
+    lambda api, name: api.resume_queue(name),
+)
 
 
 @app.command("purge")

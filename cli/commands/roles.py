@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -9,7 +10,8 @@ import typer
 from jobbers.models.queue import QueueStrategy
 
 from .. import views
-from ..options import RoleArg, complete_queue
+from ..options import RoleArg, complete_queue, grouped_options
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(help="Roles: which queues a worker of each role consumes.", no_args_is_help=True)
@@ -51,51 +53,45 @@ def _weights(pairs: list[str] | None) -> dict[str, int]:
     return out
 
 
-@app.command("list")
-@api_command
-def list_roles(s: Session) -> None:
-    """List roles and their queues."""
-    answer = s.call(s.api.list_roles())
-    s.out.listing(answer, answer.roles, views.ROLES)
+@dataclass(frozen=True)
+class Definition:
+    """What ``create`` and ``set`` take: the whole of a role but its name."""
+
+    queues: QueuesArg = None
+    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN
+    weight: WeightOpt = None
 
 
-@app.command("get")
-@api_command
-def get(s: Session, name: RoleArg) -> None:
-    """Show one role's queues."""
-    role = s.call(s.api.get_role(name))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+roles = NamedRecords(app, RoleArg, views.ROLE_FIELDS)
+roles.listing(
+    "List roles and their queues.",
+    lambda api: api.list_roles(),
+    lambda answer: answer.roles,
+    views.ROLES,
+)
+roles.show("get", "Show one role's queues.", lambda api, name: api.get_role(name))
 
 
 @app.command("create")
 @api_command
-def create(
-    s: Session,
-    name: RoleArg,
-    queues: QueuesArg = None,
-    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
-    weight: WeightOpt = None,
-) -> None:
+@grouped_options
+def create(s: Session, name: RoleArg, given: Definition) -> None:
     """Create a role over existing queues (exit 4 if the name is taken)."""
     from jobbers.api.schemas import Role
 
-    role = Role(name=name, queues=queues or [], strategy=strategy, weights=_weights(weight))
-    role = s.call(s.api.create_role(role))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    weights = _weights(given.weight)
+    role = Role(name=name, queues=given.queues or [], strategy=given.strategy, weights=weights)
+    views.print_named(s.out, s.call(s.api.create_role(role)), views.ROLE_FIELDS)
 
 
 @app.command("set")
 @api_command
-def set_queues(
-    s: Session,
-    name: RoleArg,
-    queues: QueuesArg = None,
-    strategy: StrategyOpt = QueueStrategy.ROUND_ROBIN,
-    weight: WeightOpt = None,
-) -> None:
+@grouped_options
+def set_queues(s: Session, name: RoleArg, given: Definition) -> None:
     """Replace a role's queue list and strategy (creates the role); its workers follow."""
-    role = s.call(s.api.set_role(name, queues or [], strategy, _weights(weight)))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    weights = _weights(given.weight)
+    role = s.call(s.api.set_role(name, given.queues or [], given.strategy, weights))
+    views.print_named(s.out, role, views.ROLE_FIELDS)
 
 
 @app.command("update")
@@ -121,7 +117,7 @@ def update(
     else:
         weights = {}
     role = s.call(s.api.set_role(name, new_queues, new_strategy, weights))
-    s.out.record(role, role, views.ROLE_FIELDS, role.name)
+    views.print_named(s.out, role, views.ROLE_FIELDS)
 
 
 @app.command("delete")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,8 @@ from jobbers.models.schedule import MissedPolicy, OverlapPolicy
 
 from .. import views
 from ..inputs import parse_duration, parse_params
-from ..options import ScheduleArg, complete_queue
+from ..options import ScheduleArg, complete_queue, grouped_options
+from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(
@@ -54,118 +56,90 @@ JitterOpt = Annotated[
 PausedOpt = Annotated[bool | None, typer.Option("--paused/--enabled", help="Store it paused")]
 
 
-def _definition(
-    base: dict[str, Any],
-    task: str | None,
-    version: int | None,
-    queue: str | None,
-    param: list[str] | None,
-    params: str | None,
-    cron: str | None,
-    every: str | None,
-    timezone: str | None,
-    overlap: OverlapPolicy | None,
-    missed: MissedPolicy | None,
-    jitter: str | None,
-    paused: bool | None,
-) -> dict[str, Any]:
-    """``base`` (a stored definition, or empty) with every option given laid over it."""
-    if cron is not None and every is not None:
-        raise typer.BadParameter("give --cron or --every, not both", param_hint="--cron")
-    out = dict(base)
-    spec = dict(out.get("task") or {})
-    for key, value in (("name", task), ("version", version), ("queue", queue)):
-        if value is not None:
-            spec[key] = value
-    if param or params is not None:
-        spec["parameters"] = parse_params(param or [], params)
-    out["task"] = spec
-    if cron is not None:
-        out["cron"], out["every"] = cron, None
-    if every is not None:
-        out["cron"], out["every"] = None, parse_duration(every, "--every")
-    if timezone is not None:
-        out["timezone"] = timezone
-    if overlap is not None:
-        out["overlap"] = overlap.value
-    if missed is not None:
-        out["missed"] = missed.value
-    if jitter is not None:
-        out["jitter"] = parse_duration(jitter, "--jitter")
-    if paused is not None:
-        out["enabled"] = not paused
-    return out
+@dataclass(frozen=True)
+class Definition:
+    """The options ``create`` and ``update`` share: the schedule's rule, task and policies."""
+
+    task: TaskOpt = None
+    version: VersionOpt = None
+    queue: QueueOpt = None
+    param: ParamOpt = None
+    params: ParamsOpt = None
+    cron: CronOpt = None
+    every: EveryOpt = None
+    timezone: TzOpt = None
+    overlap: OverlapOpt = None
+    missed: MissedOpt = None
+    jitter: JitterOpt = None
+    paused: PausedOpt = None
+
+    def laid_over(self, base: dict[str, Any]) -> dict[str, Any]:
+        """``base`` (a stored definition, or empty) with every option given laid over it."""
+        if self.cron is not None and self.every is not None:
+            raise typer.BadParameter("give --cron or --every, not both", param_hint="--cron")
+        out = dict(base)
+        spec = dict(out.get("task") or {})
+        for key, value in (("name", self.task), ("version", self.version), ("queue", self.queue)):
+            if value is not None:
+                spec[key] = value
+        if self.param or self.params is not None:
+            spec["parameters"] = parse_params(self.param or [], self.params)
+        out["task"] = spec
+        if self.cron is not None:
+            out["cron"], out["every"] = self.cron, None
+        if self.every is not None:
+            out["cron"], out["every"] = None, parse_duration(self.every, "--every")
+        if self.timezone is not None:
+            out["timezone"] = self.timezone
+        if self.overlap is not None:
+            out["overlap"] = self.overlap.value
+        if self.missed is not None:
+            out["missed"] = self.missed.value
+        if self.jitter is not None:
+            out["jitter"] = parse_duration(self.jitter, "--jitter")
+        if self.paused is not None:
+            out["enabled"] = not self.paused
+        return out
 
 
-def _show(s: Session, schedule: Any) -> None:
-    s.out.record(schedule, schedule, views.SCHEDULE_FIELDS, schedule.name)
-
-
-@app.command("list")
-@api_command
-def list_schedules(s: Session) -> None:
-    """List schedules with their next and last fire."""
-    answer = s.call(s.api.list_schedules())
-    s.out.listing(answer, answer.schedules, views.SCHEDULES)
-
-
-@app.command("get")
-@api_command
-def get(s: Session, name: ScheduleArg) -> None:
-    """Show one schedule: its rule, policies, next and last fire and last task."""
-    _show(s, s.call(s.api.get_schedule(name)))
+schedules = NamedRecords(app, ScheduleArg, views.SCHEDULE_FIELDS)
+schedules.listing(
+    "List schedules with their next and last fire.",
+    lambda api: api.list_schedules(),
+    lambda answer: answer.schedules,
+    views.SCHEDULES,
+)
+schedules.show(
+    "get",
+    "Show one schedule: its rule, policies, next and last fire and last task.",
+    lambda api, name: api.get_schedule(name),
+)
 
 
 @app.command("create")
 @api_command
+@grouped_options
 def create(
     s: Session,
     name: Annotated[str, typer.Argument(metavar="NAME", help="New schedule's name")],
-    task: TaskOpt = None,
-    version: VersionOpt = None,
-    queue: QueueOpt = None,
-    param: ParamOpt = None,
-    params: ParamsOpt = None,
-    cron: CronOpt = None,
-    every: EveryOpt = None,
-    timezone: TzOpt = None,
-    overlap: OverlapOpt = None,
-    missed: MissedOpt = None,
-    jitter: JitterOpt = None,
-    paused: PausedOpt = None,
+    given: Definition,
 ) -> None:
     """Create a schedule: --task and one of --cron or --every (exit 4 if the name is taken)."""
     from jobbers.api.schemas import Schedule
 
-    if task is None:
+    if given.task is None:
         raise typer.BadParameter("a schedule needs --task NAME", param_hint="--task")
-    if cron is None and every is None:
+    if given.cron is None and given.every is None:
         raise typer.BadParameter("give --cron EXPR or --every INTERVAL", param_hint="--cron")
-    body = _definition(
-        {"name": name}, task, version, queue, param, params, cron, every, timezone, overlap,
-        missed, jitter, paused,
-    )  # fmt: skip
-    _show(s, s.call(s.api.create_schedule(Schedule.model_validate(body))))
+    body = given.laid_over({"name": name})
+    schedule = s.call(s.api.create_schedule(Schedule.model_validate(body)))
+    views.print_named(s.out, schedule, views.SCHEDULE_FIELDS)
 
 
 @app.command("update")
 @api_command
-def update(
-    s: Session,
-    name: ScheduleArg,
-    task: TaskOpt = None,
-    version: VersionOpt = None,
-    queue: QueueOpt = None,
-    param: ParamOpt = None,
-    params: ParamsOpt = None,
-    cron: CronOpt = None,
-    every: EveryOpt = None,
-    timezone: TzOpt = None,
-    overlap: OverlapOpt = None,
-    missed: MissedOpt = None,
-    jitter: JitterOpt = None,
-    paused: PausedOpt = None,
-) -> None:
+@grouped_options
+def update(s: Session, name: ScheduleArg, given: Definition) -> None:
     """Change what is given and keep the rest; the next tick is computed anew."""
     from jobbers.api.schemas import ScheduleUpdate
 
@@ -174,33 +148,22 @@ def update(
         mode="json",
         include={"task", "cron", "every", "timezone", "overlap", "missed", "jitter", "enabled"},
     )
-    body = _definition(
-        stored, task, version, queue, param, params, cron, every, timezone, overlap, missed,
-        jitter, paused,
-    )  # fmt: skip
-    _show(s, s.call(s.api.put_schedule(name, ScheduleUpdate.model_validate(body))))
+    body = given.laid_over(stored)
+    schedule = s.call(s.api.put_schedule(name, ScheduleUpdate.model_validate(body)))
+    views.print_named(s.out, schedule, views.SCHEDULE_FIELDS)
 
 
-@app.command("delete")
-@api_command
-def delete(s: Session, name: ScheduleArg) -> None:
-    """Delete a schedule; the tasks it fired are kept."""
-    answer = s.call(s.api.delete_schedule(name))
-    s.out.done(answer, answer.message, [name])
-
-
-@app.command("pause")
-@api_command
-def pause(s: Session, name: ScheduleArg) -> None:
-    """Stop a schedule firing until resumed."""
-    _show(s, s.call(s.api.pause_schedule(name)))
-
-
-@app.command("resume")
-@api_command
-def resume(s: Session, name: ScheduleArg) -> None:
-    """Fire again, from the next tick after now."""
-    _show(s, s.call(s.api.resume_schedule(name)))
+schedules.delete(
+    "Delete a schedule; the tasks it fired are kept.", lambda api, name: api.delete_schedule(name)
+)
+schedules.show(
+    "pause", "Stop a schedule firing until resumed.", lambda api, name: api.pause_schedule(name)
+)
+schedules.show(
+    "resume",
+    "Fire again, from the next tick after now.",
+    lambda api, name: api.resume_schedule(name),
+)
 
 
 @app.command("trigger")

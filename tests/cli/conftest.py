@@ -129,9 +129,14 @@ def worker(clean_redis: str, tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]
         log=tmp_path / "worker.log",
     )
     yield proc
+    stop(proc, 15)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ask a process to stop (SIGTERM, letting it finish cleanly); kill it at the deadline."""
     proc.terminate()
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

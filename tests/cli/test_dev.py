@@ -404,32 +404,20 @@ def test_the_log_tells_task_outcomes_and_leaves_out_polls(tmp_path: Path, devs: 
     assert dev.stop(signal.SIGINT) == 0
 
 
-def test_a_crashed_child_is_restarted(tmp_path: Path, devs: list[Dev]) -> None:
+@pytest.mark.parametrize("child", ["worker", "redis"])
+def test_a_crashed_child_is_restarted(tmp_path: Path, devs: list[Dev], child: str) -> None:
+    """A worker, or the private Redis, killed under ``jobbers dev`` is started again."""
     dev = Dev(tmp_path)
     devs.append(dev)
     dev.wait_up(processes=5)
-    [first] = re.findall(r"started worker \(pid (\d+)\)", dev.text())
+    started = rf"started {child} \(pid (\d+)"
+    [first] = re.findall(started, dev.text())
     os.kill(int(first), signal.SIGKILL)
-    poll(lambda: "worker exited (-9); restarting it in 0.5s" in dev.text(), 30, "the restart")
-    pids = poll(lambda: (p := re.findall(r"started worker \(pid (\d+)\)", dev.text()))[1:] and p)
+    poll(lambda: f"{child} exited (-9); restarting it in 0.5s" in dev.text(), 30, "the restart")
+    pids = poll(lambda: (p := re.findall(started, dev.text()))[1:] and p)
     assert pids[0] == first and len(pids) == 2
     done = dev.jobbers("submit", "greet", "--wait", "--timeout", "30")
-    assert done.returncode == 0, done.stderr  # the new worker runs it
-    assert dev.proc.poll() is None
-    assert dev.stop(signal.SIGINT) == 0
-    assert not alive(int(pids[1]))
-
-
-def test_a_crashed_private_redis_is_restarted(tmp_path: Path, devs: list[Dev]) -> None:
-    dev = Dev(tmp_path)
-    devs.append(dev)
-    dev.wait_up(processes=5)
-    [first] = re.findall(r"started redis \(pid (\d+)", dev.text())
-    os.kill(int(first), signal.SIGKILL)
-    poll(lambda: "redis exited (-9); restarting it in 0.5s" in dev.text(), 30, "the restart")
-    pids = poll(lambda: (p := re.findall(r"started redis \(pid (\d+)", dev.text()))[1:] and p)
-    done = dev.jobbers("submit", "greet", "--wait", "--timeout", "30")
-    assert done.returncode == 0, done.stderr + dev.text()
+    assert done.returncode == 0, done.stderr + dev.text()  # the new child serves it
     assert dev.proc.poll() is None
     assert dev.stop(signal.SIGINT) == 0
     assert not alive(int(pids[1]))

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from jobbers.dev.redis_server import free_port
 from tests.conftest import TASKS_MODULE, spawn
 
-from .conftest import poll
+from .conftest import poll, stop
 
 MANAGER = Path(sys.executable).parent / "jobbers_manager"
 
@@ -62,15 +62,6 @@ def start_manager(
 
     poll(up, 20, "the manager to listen")
     return proc, url
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
