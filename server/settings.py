@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from jobbers.runtime.settings import DEFAULT_REDIS_URL, ProcessEnv, var
+from jobbers.runtime.settings import ProcessEnv
+from jobbers.store.settings import DEFAULT_REDIS_URL, var
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # The environment variable behind each field, for messages about bad values.
@@ -81,6 +82,12 @@ class ServerSettings(BaseModel):
             # The same rules on a given mapping: exact names, an empty value is unset.
             else ManagerEnv.model_validate({k: v for k, v in environ.items() if v})
         )
+        return cls.from_manager_env(env, tasks_module)
+
+    @classmethod
+    def from_manager_env(cls, env: ManagerEnv, tasks_module: str | None = None) -> ServerSettings:
+        """Settings from variables already read: ``jobbers_manager`` also looks at what the
+        settings drop (the log level, whether JOBBERS_ALLOWED_HOSTS was set)."""
         values: dict[str, object] = {"tasks_module": tasks_module, "redis_url": env.redis_url}
         if env.api_token is not None and env.api_token.get_secret_value():
             values["api_token"] = env.api_token
