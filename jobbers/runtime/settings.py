@@ -23,6 +23,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from jobbers.store.settings import StoreEnv, describe, var
 
@@ -34,6 +35,9 @@ E = TypeVar("E", bound="ProcessEnv")
 
 class ProcessEnv(StoreEnv):
     """What every process reads: the store's variables and the log level."""
+
+    # An empty variable is unset (the store still reads an empty JOBBERS_PREFIX itself).
+    model_config = SettingsConfigDict(env_ignore_empty=True)
 
     log_level: str = var("JOBBERS_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING...")
 

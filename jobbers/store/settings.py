@@ -8,14 +8,15 @@ because it is also used as a library (``StateManager(Redis())``, the bench, the 
 with no process model around it; it must not import ``jobbers.runtime``.
 
 The variables keep the names and defaults they always had: an empty variable counts as
-unset, as ``os.environ.get(...) or default`` did.
+unset, as ``os.environ.get(...) or default`` did, except ``JOBBERS_PREFIX``: set and empty,
+it means keys with no prefix, as ``os.environ.get(PREFIX_ENV, default)`` did.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -29,8 +30,10 @@ def var(name: str, default: Any, description: str, **constraints: Any) -> Any:
 class StoreEnv(BaseSettings):
     """What the store reads, and so every process."""
 
+    # Empty values are read (an empty JOBBERS_PREFIX is a prefix) and ``_empty_is_unset``
+    # drops them for every other field; the processes' models ignore them outright.
     model_config = SettingsConfigDict(
-        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
+        case_sensitive=True, env_ignore_empty=False, extra="ignore", frozen=True
     )
 
     redis_url: str = var(
@@ -53,6 +56,16 @@ class StoreEnv(BaseSettings):
     submit_wait_ms: int = var(
         "JOBBERS_SUBMIT_WAIT_MS", 1000, "how long a submit waits for those replicas"
     )
+
+    @field_validator(
+        "redis_url", "events_maxlen", "submit_replicas", "submit_wait_ms", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        """An empty (or blank) variable reads as its default, as it always did."""
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return value
 
 
 def describe(exc: ValidationError) -> str:
