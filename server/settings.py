@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -27,6 +28,10 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 class ManagerEnv(ProcessEnv):
     """What ``jobbers_manager`` reads."""
+
+    # Set, even empty, JOBBERS_ALLOWED_HOSTS keeps the Host check on a public
+    # ``--insecure-no-auth`` bind (``jobbers.server.main``); empty, it means the loopback names.
+    keep_empty: ClassVar[frozenset[str]] = frozenset({"prefix", "allowed_hosts"})
 
     api_token: SecretStr | None = var(
         "JOBBERS_API_TOKEN", None, "when set, every endpoint but /health needs it as a Bearer token"

@@ -10,7 +10,8 @@ turns them into the environment section of each process's ``--help``, and ``read
 turns a bad value into one clear line and exit status 2 instead of a traceback.
 
 The variables keep the names and defaults they always had: an empty variable counts as
-unset, as ``os.environ.get(...) or default`` did.
+unset, as ``os.environ.get(...) or default`` did, but for the few where it always meant
+something (``keep_empty``: an empty JOBBERS_PREFIX, an empty JOBBERS_ALLOWED_HOSTS).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import textwrap
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pydantic import ValidationError, field_validator
-from pydantic_settings import SettingsConfigDict
 
 from jobbers.store.settings import StoreEnv, describe, var
 
@@ -35,9 +35,6 @@ E = TypeVar("E", bound="ProcessEnv")
 
 class ProcessEnv(StoreEnv):
     """What every process reads: the store's variables and the log level."""
-
-    # An empty variable is unset (the store still reads an empty JOBBERS_PREFIX itself).
-    model_config = SettingsConfigDict(env_ignore_empty=True)
 
     log_level: str = var("JOBBERS_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING...")
 

@@ -8,13 +8,14 @@ because it is also used as a library (``StateManager(Redis())``, the bench, the 
 with no process model around it; it must not import ``jobbers.runtime``.
 
 The variables keep the names and defaults they always had: an empty variable counts as
-unset, as ``os.environ.get(...) or default`` did, except ``JOBBERS_PREFIX``: set and empty,
-it means keys with no prefix, as ``os.environ.get(PREFIX_ENV, default)`` did.
+unset, as ``os.environ.get(...) or default`` did, except those a model names in
+``keep_empty``: an empty ``JOBBERS_PREFIX`` means keys with no prefix, as
+``os.environ.get(PREFIX_ENV, default)`` did.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,8 +31,8 @@ def var(name: str, default: Any, description: str, **constraints: Any) -> Any:
 class StoreEnv(BaseSettings):
     """What the store reads, and so every process."""
 
-    # Empty values are read (an empty JOBBERS_PREFIX is a prefix) and ``_empty_is_unset``
-    # drops them for every other field; the processes' models ignore them outright.
+    # Empty values are read, and ``_empty_is_unset`` turns them into the default for every
+    # field but those in ``keep_empty`` (env_ignore_empty would drop them all).
     model_config = SettingsConfigDict(
         case_sensitive=True, env_ignore_empty=False, extra="ignore", frozen=True
     )
@@ -57,14 +58,16 @@ class StoreEnv(BaseSettings):
         "JOBBERS_SUBMIT_WAIT_MS", 1000, "how long a submit waits for those replicas"
     )
 
-    @field_validator(
-        "redis_url", "events_maxlen", "submit_replicas", "submit_wait_ms", mode="before"
-    )
+    # The fields whose empty variable is a value, not unset.
+    keep_empty: ClassVar[frozenset[str]] = frozenset({"prefix"})
+
+    @field_validator("*", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
-        """An empty (or blank) variable reads as its default, as it always did."""
-        if isinstance(value, str) and not value.strip():
-            return cls.model_fields[str(info.field_name)].default
+        """An empty variable reads as its field's default, as it always did."""
+        name = str(info.field_name)
+        if value == "" and name not in cls.keep_empty:
+            return cls.model_fields[name].default
         return value
 
 
