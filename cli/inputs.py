@@ -20,6 +20,8 @@ def check_url(url: str | None, where: str = "--url") -> None:
 
     Without it a typo such as ``http//host`` reaches httpx and reads as "cannot reach the
     manager" (exit 5), which sends people looking for a manager that is not the problem.
+    JOBBERS_URL is read with ``os.environ``, not a pydantic-settings model: the CLI's
+    start-up time matters more here (every command checks the URL).
     """
     from urllib.parse import urlsplit
 

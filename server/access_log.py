@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from typing import Any
 
 READS = frozenset({"GET", "HEAD"})
@@ -20,10 +19,8 @@ READS = frozenset({"GET", "HEAD"})
 class QuietReads(logging.Filter):
     """Turns uvicorn's access record of a successful read into a debug one."""
 
-    def __init__(self, show_debug: bool | None = None) -> None:
+    def __init__(self, show_debug: bool = False) -> None:
         super().__init__()
-        if show_debug is None:
-            show_debug = os.environ.get("JOBBERS_LOG_LEVEL", "INFO").upper() == "DEBUG"
         self.show_debug = show_debug
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -38,11 +35,15 @@ class QuietReads(logging.Filter):
         return self.show_debug
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration, with ``QuietReads`` on the access handler."""
+def log_config(show_debug: bool = False) -> dict[str, Any]:
+    """uvicorn's own logging configuration, with ``QuietReads`` on the access handler.
+
+    ``show_debug``: JOBBERS_LOG_LEVEL is DEBUG (``jobbers_manager`` reads it with its other
+    variables, in ``ManagerEnv``), so the successful reads are shown too.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["quiet_reads"] = {"()": QuietReads}
+    config.setdefault("filters", {})["quiet_reads"] = {"()": QuietReads, "show_debug": show_debug}
     config["handlers"]["access"]["filters"] = ["quiet_reads"]
     return config

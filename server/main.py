@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
 
 from jobbers.errors import TaskDefinitionError
@@ -38,12 +37,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from .access_log import log_config
     from .app import create_app
-    from .settings import ENV_VARS, ServerSettings
+    from .settings import ENV_VARS, ManagerEnv, ServerSettings
 
     try:
-        settings = ServerSettings.from_env(tasks_module=args.module)
+        env = ManagerEnv()
+        settings = ServerSettings.from_manager_env(env, tasks_module=args.module)
         opened = args.insecure_no_auth and not _is_loopback(args.host)
-        if opened and "JOBBERS_ALLOWED_HOSTS" not in os.environ:
+        if opened and "allowed_hosts" not in env.model_fields_set:
             # The operator opened the port to the network: any Host, as they asked.
             settings = settings.model_copy(update={"allowed_hosts": None})
         app = create_app(settings)
@@ -63,7 +63,12 @@ def main(argv: list[str] | None = None) -> None:
             f"refusing to serve on {args.host} without JOBBERS_API_TOKEN: API access is "
             "Redis access; set a token, or pass --insecure-no-auth"
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_config=log_config())
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=log_config(show_debug=env.log_level.upper() == "DEBUG"),
+    )
 
 
 def _is_loopback(host: str) -> bool:

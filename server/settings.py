@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from jobbers.runtime.settings import DEFAULT_REDIS_URL, ProcessEnv, var
+from jobbers.runtime.settings import ProcessEnv
+from jobbers.store.settings import DEFAULT_REDIS_URL, var
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # The environment variable behind each field, for messages about bad values.
@@ -26,6 +28,10 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 class ManagerEnv(ProcessEnv):
     """What ``jobbers_manager`` reads."""
+
+    # Set, even empty, JOBBERS_ALLOWED_HOSTS keeps the Host check on a public
+    # ``--insecure-no-auth`` bind (``jobbers.server.main``); empty, it means the loopback names.
+    keep_empty: ClassVar[frozenset[str]] = frozenset({"prefix", "allowed_hosts"})
 
     api_token: SecretStr | None = var(
         "JOBBERS_API_TOKEN", None, "when set, every endpoint but /health needs it as a Bearer token"
@@ -81,6 +87,12 @@ class ServerSettings(BaseModel):
             # The same rules on a given mapping: exact names, an empty value is unset.
             else ManagerEnv.model_validate({k: v for k, v in environ.items() if v})
         )
+        return cls.from_manager_env(env, tasks_module)
+
+    @classmethod
+    def from_manager_env(cls, env: ManagerEnv, tasks_module: str | None = None) -> ServerSettings:
+        """Settings from variables already read: ``jobbers_manager`` also looks at what the
+        settings drop (the log level, whether JOBBERS_ALLOWED_HOSTS was set)."""
         values: dict[str, object] = {"tasks_module": tasks_module, "redis_url": env.redis_url}
         if env.api_token is not None and env.api_token.get_secret_value():
             values["api_token"] = env.api_token

@@ -93,6 +93,8 @@ def test_each_process_help_lists_the_variables_it_reads(script: str) -> None:
         ("jobbers_cleaner", "JOBBERS_RETENTION_S", "a week"),
         ("jobbers_cleaner", "JOBBERS_EVENTS_MAXLEN", "-1"),
         ("jobbers_manager", "JOBBERS_MAX_BODY_BYTES", "0"),
+        ("jobbers_manager", "JOBBERS_SUBMIT_REPLICAS", "many"),
+        ("jobbers_worker", "JOBBERS_SUBMIT_WAIT_MS", "1s"),
     ],
 )
 def test_a_bad_value_is_one_clear_line_and_exit_2(script: str, variable: str, value: str) -> None:

@@ -152,14 +152,19 @@ def reaching(url: str) -> Iterator[None]:
 
 
 def resolve_url(url: str | None) -> str:
-    """The manager URL: ``url``, else JOBBERS_URL, else the default; no trailing slash."""
+    """The manager URL: ``url``, else JOBBERS_URL, else the default; no trailing slash.
+
+    Read here with ``os.environ``, not through a settings model (``jobbers.store.settings``):
+    the CLI's start-up time matters more than one model for two client variables.
+    """
     return (url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
 
 
 def client_settings(url: str, token: str | None, timeout: float) -> dict[str, Any]:
     """What every httpx client of the manager is built with: base URL, token, timeout.
 
-    ``token`` None means JOBBERS_API_TOKEN (an empty one sends no Authorization header).
+    ``token`` None means JOBBERS_API_TOKEN (an empty one sends no Authorization header),
+    read with ``os.environ`` as in ``resolve_url``: the CLI's start-up time comes first.
     """
     token = token if token is not None else os.environ.get(TOKEN_ENV)
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -1,7 +1,8 @@
 """Every environment variable of every jobbers process, in one family of pydantic-settings models.
 
-``ProcessEnv`` holds what every process reads (the Redis URL, the key prefix, the log level,
-the store's options); ``RuntimeEnv`` adds the log format of the worker, the scheduler and
+``ProcessEnv`` holds what every process reads: the store's variables (``StoreEnv`` of
+``jobbers.store.settings``: the Redis URL, the key prefix, the store's options) and the log
+level; ``RuntimeEnv`` adds the log format of the worker, the scheduler and
 the cleaner, ``WorkerEnv``, ``SchedulerEnv`` and ``CleanerEnv`` add their own, and the
 manager's ``ManagerEnv`` lives beside its settings (``jobbers.server.settings``). Each
 field names its variable (``validation_alias``), its default and what it does: ``env_help``
@@ -9,7 +10,8 @@ turns them into the environment section of each process's ``--help``, and ``read
 turns a bad value into one clear line and exit status 2 instead of a traceback.
 
 The variables keep the names and defaults they always had: an empty variable counts as
-unset, as ``os.environ.get(...) or default`` did.
+unset, as ``os.environ.get(...) or default`` did, but for the few where it always meant
+something (``keep_empty``: an empty JOBBERS_PREFIX, an empty JOBBERS_ALLOWED_HOSTS).
 """
 
 from __future__ import annotations
@@ -21,50 +23,20 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError, field_validator
+
+from jobbers.store.settings import StoreEnv, describe, var
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
 E = TypeVar("E", bound="ProcessEnv")
 
 
-def var(name: str, default: Any, description: str, **constraints: Any) -> Any:
-    """A setting read from the environment variable ``name``; ``--help`` shows its line."""
-    return Field(default, validation_alias=name, description=description, **constraints)
+class ProcessEnv(StoreEnv):
+    """What every process reads: the store's variables and the log level."""
 
-
-class ProcessEnv(BaseSettings):
-    """What every process reads."""
-
-    model_config = SettingsConfigDict(
-        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
-    )
-
-    redis_url: str = var(
-        "REDIS_URL",
-        DEFAULT_REDIS_URL,
-        "the Redis every process shares (redis://, rediss://, unix://, redis+sentinel://)",
-    )
-    prefix: str = var(
-        "JOBBERS_PREFIX", "jb:", "the prefix of every key ({jb}: by default on Redis Cluster)"
-    )
     log_level: str = var("JOBBERS_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING...")
-    events_maxlen: int = var(
-        "JOBBERS_EVENTS_MAXLEN",
-        10_000,
-        "entries kept in the event stream; 0 turns events off",
-        ge=0,
-    )
-    submit_replicas: int = var(
-        "JOBBERS_SUBMIT_REPLICAS", 0, "replicas that must hold a submit before it is acknowledged"
-    )
-    submit_wait_ms: int = var(
-        "JOBBERS_SUBMIT_WAIT_MS", 1000, "how long a submit waits for those replicas"
-    )
 
     def values_for(self, settings: type[DataclassInstance]) -> dict[str, Any]:
         """This model's values for the fields of the dataclass ``settings`` that it reads."""
@@ -187,14 +159,6 @@ def read_env(model: type[E], prog: str) -> E:
         return model()
     except ValidationError as exc:
         fail(prog, f"invalid setting: {describe(exc)}")
-
-
-def describe(exc: ValidationError) -> str:
-    """``VARIABLE: what is wrong`` for each bad value, from the fields' aliases."""
-    return "; ".join(
-        f"{err['loc'][0] if err['loc'] else 'settings'}: {err['msg']}"
-        for err in exc.errors(include_url=False)
-    )
 
 
 def fail(prog: str, message: str) -> NoReturn:

@@ -38,7 +38,6 @@ Two URL families:
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -49,6 +48,8 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
+
+from jobbers.store.settings import store_env
 
 SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
@@ -108,7 +109,9 @@ def key_prefix(url: str) -> str:
     are refused.
     """
     cluster = urlsplit(url).scheme == CLUSTER_SCHEME
-    prefix = os.environ.get(PREFIX_ENV, DEFAULT_CLUSTER_PREFIX if cluster else DEFAULT_PREFIX)
+    default = DEFAULT_CLUSTER_PREFIX if cluster else DEFAULT_PREFIX
+    env = store_env()
+    prefix = env.prefix if "prefix" in env.model_fields_set else default
     if cluster and hash_tag(prefix) is None:
         raise ValueError(
             f"{PREFIX_ENV}={prefix!r} has no hash tag; on Redis Cluster every jobbers key "

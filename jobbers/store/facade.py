@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -65,6 +64,7 @@ from jobbers.store.protocol import SubmitRejected
 from jobbers.store.runs import Runs
 from jobbers.store.schedules import Schedules
 from jobbers.store.scripts import Scripts
+from jobbers.store.settings import store_env
 from jobbers.store.verbs import Delegated, store_op, store_verbs
 
 __all__ = ["InvalidInput", "StateManager", "check_cursor", "store_op", "task_id_of"]
@@ -155,15 +155,17 @@ class StateManager:
     warm_schedules = Delegated("schedules", Schedules.warm_schedules)
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+        # The store's variables (``jobbers.store.settings``), read once per StateManager.
+        env = store_env()
         self.redis = redis
-        self.keys = keys or Keys.from_env()
-        self.scripts = Scripts(redis, self.keys.prefix)
+        self.keys = keys or Keys(env.prefix)
+        self.scripts = Scripts(redis, self.keys.prefix, env.events_maxlen)
         self.fetch_lane = Lane(redis.connection_pool)
         self.runs = Runs(redis, self.keys, self.scripts, self.fetch_lane)
         self.schedules = Schedules(redis, self.keys, self.scripts, self.get_task)
         # Opt-in: replicas that must hold a submit before it is acknowledged (``_run_submit``).
-        self.submit_replicas = int(os.environ.get("JOBBERS_SUBMIT_REPLICAS") or 0)
-        self.submit_wait_ms = int(os.environ.get("JOBBERS_SUBMIT_WAIT_MS") or 1000)
+        self.submit_replicas = env.submit_replicas
+        self.submit_wait_ms = env.submit_wait_ms
         # The submit script's own connection: the coalescer sends one batch at a time.
         self._submit_lane = Lane(redis.connection_pool)
         self._submitter: Coalescer[Task, tuple[Task, bool]] = Coalescer(

@@ -109,10 +109,10 @@ wfs                    ZSET    workflow id -> created at, for the paged listing;
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from jobbers.models.task import TaskStatus
+from jobbers.store.settings import store_env
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Keys:
     @classmethod
     def from_env(cls) -> Keys:
         """Keys for the prefix in ``JOBBERS_PREFIX`` (default ``jb:``)."""
-        return cls(os.environ.get("JOBBERS_PREFIX", "jb:"))
+        return cls(store_env().prefix)
 
     def task(self, task_id: str) -> str:
         """The task's HASH."""

@@ -7,7 +7,6 @@ Redis has an empty script cache), so callers never see that error.
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from importlib import resources
@@ -18,6 +17,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from jobbers.store.lane import Lane, LaneBusy
+from jobbers.store.settings import store_env
 
 SCRIPT_NAMES = (
     "submit", "claim", "finish", "task_beat", "worker_beat", "worker_exit", "reap", "stall",
@@ -40,12 +40,7 @@ def events_maxlen() -> int:
     Read when a process registers its scripts: every process that changes statuses (the
     workers, the manager, the cleaner) should be given the same value.
     """
-    raw = os.environ.get(EVENTS_MAXLEN_ENV, "").strip()
-    if not raw:
-        return EVENTS_MAXLEN_DEFAULT
-    if not raw.isdigit():
-        raise ValueError(f"{EVENTS_MAXLEN_ENV} must be a whole number >= 0, not {raw!r}")
-    return int(raw)
+    return store_env().events_maxlen
 
 
 @cache

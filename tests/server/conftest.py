@@ -83,15 +83,16 @@ class LiveManager:
 
 @contextlib.asynccontextmanager
 async def manager_process(
-    redis_url: str, log: Path, token: str = ""
+    redis_url: str, log: Path, token: str = "", args: tuple[str, ...] = (), **env: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, int]]:
     """``jobbers_manager`` started as its own process on a free port (``JOBBERS_API_TOKEN``
-    set to ``token``), and a client of it once it answers ``/health``; stopped afterwards."""
+    set to ``token``, ``args`` and ``env`` added), and a client of it once it answers
+    ``/health``; stopped afterwards."""
     port = free_port()
     process = spawn(
-        [str(MANAGER), TASKS_MODULE, "--port", str(port)],
+        [str(MANAGER), TASKS_MODULE, "--port", str(port), *args],
         redis_url,
-        env={"JOBBERS_API_TOKEN": token},
+        env={"JOBBERS_API_TOKEN": token, **env},
         log=log,
     )
     try:

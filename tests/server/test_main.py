@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jobbers.server.main import main, parse_args
 
-from tests.conftest import TASKS_MODULE
+from tests.conftest import TASKS_MODULE, eventually
 
 from .conftest import manager_process
 
@@ -92,3 +92,29 @@ async def test_the_console_script_serves_http(clean_redis: str, tmp_path: Path) 
         tid = response.json()["task"]["id"]
         status = await client.get(f"/task-status/{tid}", headers=headers)
         assert status.json()["status"] == "submitted"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+async def test_the_access_log_shows_successful_reads_only_at_debug(
+    clean_redis: str, tmp_path: Path, level: str
+) -> None:
+    log = tmp_path / "manager.log"
+    async with manager_process(clean_redis, log, JOBBERS_LOG_LEVEL=level) as (client, _):
+        await client.get("/health")  # a read: shown only at DEBUG
+        await client.post("/submit-task", json={})  # 422: always shown, after the read
+        await eventually(lambda: '"POST /submit-task' in log.read_text(), what="the POST line")
+    assert ('"GET /health' in log.read_text()) == (level == "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("allowed_hosts", "status"), [(None, 200), ("jobs.internal,127.0.0.1", 403), ("", 403)]
+)
+async def test_insecure_no_auth_on_a_public_bind_answers_any_host_unless_hosts_are_set(
+    clean_redis: str, tmp_path: Path, allowed_hosts: str | None, status: int
+) -> None:
+    # Set, even empty, JOBBERS_ALLOWED_HOSTS keeps its Host check (an empty one: loopback).
+    env = {} if allowed_hosts is None else {"JOBBERS_ALLOWED_HOSTS": allowed_hosts}
+    public = ("--host", "0.0.0.0", "--insecure-no-auth")
+    async with manager_process(clean_redis, tmp_path / "m.log", args=public, **env) as (http, _):
+        answer = await http.get("/queues", headers={"Host": "jobs.example"})
+        assert answer.status_code == status, answer.text
