@@ -66,7 +66,7 @@ MAY_TALK_TO_REDIS = ("jobbers/store/", "jobbers/dev/")
 # Files not yet moved onto store verbs, each with the reason; an entry goes with its fix.
 TALKS_TO_REDIS_FOR_NOW: set[str] = set()
 # The store's insides: a StateManager's connection, scripts and lanes.
-_STORE_INSIDES = {"redis", "scripts", "fetch_lane", "runs", "schedules"}
+_STORE_INSIDES = {"redis", "scripts", "fetch_lane", "runs", "schedules", "config", "dashboard"}
 # Commands only a Redis client (or its pipelines) answers.
 _CLIENT_CALLS = {"pubsub", "pipeline", "execute_command"}
 # redis-py's client; its exceptions and retry policies are no commands.
@@ -121,16 +121,20 @@ def test_the_redis_check_sees_each_kind_of_use() -> None:
 
 
 def test_state_manager_offers_every_verb_of_its_parts() -> None:
-    """Callers see one object: each public verb of ``Runs`` and ``Schedules`` is reachable on
-    StateManager under its own name, and is that part's verb."""
+    """Callers see one object: each public verb of its parts (``Runs``, ``Schedules``,
+    ``Config``, ``Dashboard``) is reachable on StateManager under its own name, and is that
+    part's verb."""
     from redis.asyncio import Redis
 
+    from jobbers.store.config import Config
+    from jobbers.store.dashboard import Dashboard
     from jobbers.store.facade import StateManager
     from jobbers.store.runs import Runs
     from jobbers.store.schedules import Schedules
 
     state = StateManager(Redis())
-    for attr, part in (("runs", Runs), ("schedules", Schedules)):
+    parts = (("runs", Runs), ("schedules", Schedules), ("config", Config), ("dashboard", Dashboard))
+    for attr, part in parts:
         verbs = [n for n, v in vars(part).items() if not n.startswith("_") and callable(v)]
         missing = [n for n in verbs if not hasattr(StateManager, n)]
         assert not missing, f"StateManager does not offer {part.__name__}: {missing}"

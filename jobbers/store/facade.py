@@ -22,18 +22,15 @@ from ulid import ULID
 
 from jobbers import hooks
 from jobbers.errors import (
-    AlreadyExists,
     Conflict,
     DuplicateTask,
     InvalidInput,
     InvalidTransition,
     JobbersError,
-    QueueNotFound,
-    RoleNotFound,
     StoreUnavailable,
     TaskNotFound,
 )
-from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerInfo
+from jobbers.models.dashboard import Page
 from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent, events_from_entry, split_event_id
 from jobbers.models.names import canonical_ulid, check_name
@@ -56,7 +53,9 @@ from jobbers.store.codec import (
     task_from_record,
     task_from_redis,
 )
+from jobbers.store.config import Config
 from jobbers.store.connection import connection_pool, key_prefix
+from jobbers.store.dashboard import Dashboard
 from jobbers.store.keys import Keys
 from jobbers.store.lane import Lane
 from jobbers.store.listings import PageCursor, list_source, merged_window
@@ -79,10 +78,6 @@ HEADERS_TTL_S = 7 * 24 * 3600
 # Connections per process, and how long a caller waits for one before Redis counts as down.
 POOL_SIZE = 64
 POOL_WAIT_S = 10.0
-# Compare-and-set rounds of a queue change before it gives up (each loses only to a write).
-_CAS_TRIES = 50
-# Queues per stats script call: about 5 ms of Redis time at 30 minutes of series each.
-STATS_PAGE = 100
 # Listings of these statuses read oldest first (what runs next); the rest newest first.
 _OLDEST_FIRST = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED}
 
@@ -153,6 +148,24 @@ class StateManager:
     trigger_schedule = Delegated("schedules", Schedules.trigger_schedule)
     fire_due_schedules = Delegated("schedules", Schedules.fire_due_schedules)
     warm_schedules = Delegated("schedules", Schedules.warm_schedules)
+    # The queue and role verbs (``jobbers.store.config``).
+    list_queues = Delegated("config", Config.list_queues)
+    get_queue = Delegated("config", Config.get_queue)
+    create_queue = Delegated("config", Config.create_queue)
+    put_queue = Delegated("config", Config.put_queue)
+    delete_queue = Delegated("config", Config.delete_queue)
+    set_queue_paused = Delegated("config", Config.set_queue_paused)
+    purge_queue = Delegated("config", Config.purge_queue)
+    list_roles = Delegated("config", Config.list_roles)
+    get_role = Delegated("config", Config.get_role)
+    create_role = Delegated("config", Config.create_role)
+    put_role = Delegated("config", Config.put_role)
+    delete_role = Delegated("config", Config.delete_role)
+    config_version = Delegated("config", Config.config_version)
+    announce_change = Delegated("config", Config.announce_change)
+    # What the dashboard polls (``jobbers.store.dashboard``).
+    stats = Delegated("dashboard", Dashboard.stats)
+    workers = Delegated("dashboard", Dashboard.workers)
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
         # The store's variables (``jobbers.store.settings``), read once per StateManager.
@@ -163,6 +176,8 @@ class StateManager:
         self.fetch_lane = Lane(redis.connection_pool)
         self.runs = Runs(redis, self.keys, self.scripts, self.fetch_lane)
         self.schedules = Schedules(redis, self.keys, self.scripts, self.get_task)
+        self.config = Config(redis, self.keys, self.scripts)
+        self.dashboard = Dashboard(redis, self.keys, self.scripts, self.config.list_queues)
         # Opt-in: replicas that must hold a submit before it is acknowledged (``_run_submit``).
         self.submit_replicas = env.submit_replicas
         self.submit_wait_ms = env.submit_wait_ms
@@ -274,7 +289,7 @@ class StateManager:
             k.roles, DEFAULT_ROLE, Role(name=DEFAULT_ROLE, queues=[DEFAULT_QUEUE]).model_dump_json()
         )
         if created:
-            await self._config_changed()
+            await self.config.announce_change()
         # Waiting tasks stored in the layout before per-type waiting lists move onto them
         # (``lua/migrate.lua``); once done, this is one GET per start.
         while await self.scripts.run("migrate", 10_000):
@@ -717,174 +732,6 @@ class StateManager:
         """The error history of a task."""
         return (await self.get_task(task_id)).errors
 
-    # ------------------------------------------------------------------ queues
-
-    @store_op
-    async def list_queues(self) -> list[QueueConfig]:
-        """Every queue, sorted by name."""
-        raw = await self.redis.hgetall(self.keys.queues)
-        return sorted(
-            (QueueConfig.model_validate_json(v) for v in raw.values()), key=lambda q: q.name
-        )
-
-    @store_op
-    async def get_queue(self, name: str) -> QueueConfig:
-        """One queue's configuration; QueueNotFound if absent."""
-        raw = await self.redis.hget(self.keys.queues, name)
-        if raw is None:
-            raise QueueNotFound(f"queue {name!r} not found")
-        return QueueConfig.model_validate_json(raw)
-
-    @store_op
-    async def create_queue(self, config: QueueConfig) -> QueueConfig:
-        """Create a queue; AlreadyExists if the name is taken."""
-        if not await self.redis.hsetnx(self.keys.queues, config.name, _dump_queue(config)):
-            raise AlreadyExists(f"queue {config.name!r} already exists")
-        await self._config_changed()
-        return config
-
-    @store_op
-    async def put_queue(self, config: QueueConfig) -> tuple[QueueConfig, bool]:
-        """Create or replace a queue's limits, keeping its paused state: (config, created)."""
-
-        def keep_paused(current: QueueConfig | None) -> QueueConfig:
-            return (
-                config if current is None else config.model_copy(update={"paused": current.paused})
-            )
-
-        return await self._change_queue(config.name, keep_paused)
-
-    @store_op
-    async def delete_queue(self, name: str) -> None:
-        """Delete an empty queue and remove it from every role, atomically.
-
-        A queue with waiting, scheduled or running tasks is a Conflict: purge it first, so
-        no task is stranded on a queue nobody reads.
-        """
-        for _ in range(_CAS_TRIES):
-            roles = await self.redis.hgetall(self.keys.roles)
-            argv: list[str | bytes | int] = [name, len(roles)]
-            for role_name, raw in roles.items():
-                role = Role.model_validate_json(raw)
-                kept = [q for q in role.queues if q != name]
-                edited = role.model_copy(update={"queues": kept}).model_dump_json()
-                argv += [role_name, raw, "" if kept == role.queues else edited]
-            res = await self.scripts.run("queue_delete", *argv)
-            match res[0]:
-                case "ok":
-                    return
-                case "missing":
-                    raise QueueNotFound(f"queue {name!r} not found")
-                case "busy":
-                    waiting, scheduled, running = (int(n) for n in res[1:4])
-                    raise Conflict(
-                        f"queue {name!r} still has {waiting} waiting, {scheduled} scheduled "
-                        f"and {running} running tasks; purge it and let running tasks finish "
-                        "first"
-                    )
-        raise Conflict(f"the roles kept changing while queue {name!r} was deleted; try again")
-
-    @store_op
-    async def set_queue_paused(self, name: str, paused: bool) -> QueueConfig:
-        """Pause or resume a queue. Paused queues accept tasks; no worker starts them."""
-
-        def with_paused(current: QueueConfig | None) -> QueueConfig:
-            if current is None:
-                raise QueueNotFound(f"queue {name!r} not found")
-            return current.model_copy(update={"paused": paused})
-
-        config, _ = await self._change_queue(name, with_paused, ring=not paused)
-        return config
-
-    async def _change_queue(
-        self,
-        name: str,
-        change: Callable[[QueueConfig | None], QueueConfig],
-        ring: bool = False,
-    ) -> tuple[QueueConfig, bool]:
-        """Read a queue, apply ``change`` and write it back only if nobody wrote in between.
-
-        A plain read-then-write let a pause and a limits update race and lose one of them;
-        the script writes only over the config this call read, else it reads again.
-        Returns (config written, created).
-        """
-        for _ in range(_CAS_TRIES):
-            raw = await self.redis.hget(self.keys.queues, name)
-            current = QueueConfig.model_validate_json(raw) if raw is not None else None
-            config = change(current)
-            written = await self.scripts.run(
-                "queue_set", name, raw or "", _dump_queue(config), "1" if ring else ""
-            )
-            if int(written):
-                return config, current is None
-        raise Conflict(f"queue {name!r} kept changing while it was updated; try again")
-
-    @store_op
-    async def purge_queue(self, name: str) -> int:
-        """Cancel every waiting (submitted or scheduled) task of a queue; returns the count."""
-        await self.get_queue(name)
-        total = 0
-        while True:
-            n, more = await self.scripts.run("purge", name, 500)
-            total += int(n)
-            if not int(more):
-                return total
-
-    # ------------------------------------------------------------------ roles
-
-    @store_op
-    async def list_roles(self) -> list[Role]:
-        """Every role, sorted by name."""
-        raw = await self.redis.hgetall(self.keys.roles)
-        return sorted((Role.model_validate_json(v) for v in raw.values()), key=lambda r: r.name)
-
-    @store_op
-    async def get_role(self, name: str) -> Role:
-        """One role; RoleNotFound if absent."""
-        raw = await self.redis.hget(self.keys.roles, name)
-        if raw is None:
-            raise RoleNotFound(f"role {name!r} not found")
-        return Role.model_validate_json(raw)
-
-    async def _check_role_queues(self, role: Role) -> None:
-        known = set(await self.redis.hkeys(self.keys.queues))
-        missing = [q for q in role.queues if q not in known]
-        if missing:
-            raise InvalidInput(f"role {role.name!r} names unknown queues: {', '.join(missing)}")
-
-    @store_op
-    async def create_role(self, role: Role) -> Role:
-        """Create a role over existing queues; AlreadyExists if the name is taken."""
-        await self._check_role_queues(role)
-        if not await self.redis.hsetnx(self.keys.roles, role.name, role.model_dump_json()):
-            raise AlreadyExists(f"role {role.name!r} already exists")
-        await self._config_changed()
-        return role
-
-    @store_op
-    async def put_role(self, role: Role) -> tuple[Role, bool]:
-        """Create or replace a role's queue list; returns (role, created)."""
-        await self._check_role_queues(role)
-        created = bool(await self.redis.hset(self.keys.roles, role.name, role.model_dump_json()))
-        await self._config_changed()
-        return role, created
-
-    @store_op
-    async def delete_role(self, name: str) -> None:
-        """Delete a role; its workers stop taking new tasks and finish what they run."""
-        if not await self.redis.hdel(self.keys.roles, name):
-            raise RoleNotFound(f"role {name!r} not found")
-        await self._config_changed()
-
-    @store_op
-    async def config_version(self) -> int:
-        """The counter every queue or role change bumps."""
-        return int(await self.redis.get(self.keys.config_version) or 0)
-
-    async def _config_changed(self) -> None:
-        await self.redis.incr(self.keys.config_version)
-        await self.redis.publish(self.keys.events, "config")
-
     # ------------------------------------------------------------------ dead-letter queue
 
     @store_op
@@ -964,34 +811,6 @@ class StateManager:
     # ------------------------------------------------------------------ dashboard
 
     @store_op
-    async def stats(self, minutes: int = 30) -> Stats:
-        """Per-queue depth, running, scheduled and recent throughput, DLQ size, live workers.
-
-        One script call per ``STATS_PAGE`` queues: with thousands of queues one call for
-        all of them held Redis for a second. Each page is a consistent snapshot of its queues.
-        """
-        minutes = max(1, min(minutes, 120))
-        configs = {q.name: q for q in await self.list_queues()}
-        names = list(configs)
-        raw = json.loads(await self.scripts.run("stats", minutes, "head", *names[:STATS_PAGE]))
-        rows = list(raw["queues"])
-        for start in range(STATS_PAGE, len(names), STATS_PAGE):
-            page = names[start : start + STATS_PAGE]
-            rows += json.loads(await self.scripts.run("stats", minutes, "page", *page))["queues"]
-        queues = []
-        for row in rows:
-            cfg = configs.get(row["name"])
-            extra = cfg.model_dump(exclude={"name", "paused"}) if cfg else {}
-            queues.append(QueueStats.model_validate({**_lua_lists(row), **extra}))
-        return Stats(
-            now=ms_to_datetime(raw["now"]) or datetime.now(UTC),
-            workers=raw["workers"],
-            dlq=raw["dlq"],
-            statuses=raw["statuses"] or {},
-            queues=queues,
-        )
-
-    @store_op
     async def active_tasks(
         self,
         queue: str | None = None,
@@ -1009,60 +828,12 @@ class StateManager:
         """Tasks waiting for a retry or their run time (delayed submits), soonest due first."""
         return await self.list_tasks(TaskStatus.SCHEDULED, queue, limit, cursor)
 
-    @store_op
-    async def workers(self) -> list[WorkerInfo]:
-        """Registered workers with their in-flight tasks; O(workers + in-flight)."""
-        k = self.keys
-        entries = cast(
-            list[tuple[str, float]], await self.redis.zrange(k.workers, 0, -1, withscores=True)
-        )
-        now_ms = await self._now_ms()
-        pipe = self.redis.pipeline(transaction=False)
-        for wid, _ in entries:
-            pipe.hgetall(k.worker(wid))
-            pipe.zrange(k.inflight(wid), 0, -1)
-        replies = await pipe.execute()
-        out = []
-        for i, (wid, lease) in enumerate(entries):
-            info, inflight = replies[2 * i], replies[2 * i + 1]
-            out.append(
-                WorkerInfo(
-                    id=wid,
-                    role=info.get("role", ""),
-                    host=info.get("host", ""),
-                    pid=int(info.get("pid", 0) or 0),
-                    queues=json.loads(info.get("queues", "[]")),
-                    concurrency=int(info.get("concurrency", 0) or 0),
-                    started_at=ms_to_datetime(info.get("started_at")),
-                    last_seen=ms_to_datetime(info.get("last_seen")),
-                    lease_until=ms_to_datetime(lease),
-                    alive=lease >= now_ms,
-                    in_flight=inflight,
-                    processed=int(info.get("processed", 0) or 0),
-                    failed=int(info.get("failed", 0) or 0),
-                )
-            )
-        return out
-
-    async def _now_ms(self) -> int:
-        sec, usec = await self.redis.time()
-        return int(sec) * 1000 + int(usec) // 1000
-
 
 def _checked_name(name: str) -> str:
     try:
         return check_name(name)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-
-
-def _dump_queue(config: QueueConfig) -> str:
-    return config.model_dump_json(exclude_none=True)
-
-
-def _lua_lists(row: dict[str, Any]) -> dict[str, Any]:
-    """cjson encodes an empty Lua table as ``{}``; lists must stay lists."""
-    return {k: ([] if v == {} else v) for k, v in row.items()}
 
 
 def _refusal(task: Task, size: int, kind: str, value: str) -> JobbersError:

@@ -35,6 +35,7 @@ from jobbers.models.schedule import (
 )
 from jobbers.models.task import Task, ms_to_datetime
 from jobbers.store.codec import decode_sched_due, decode_sched_fire
+from jobbers.store.config import CAS_TRIES
 from jobbers.store.keys import Keys
 from jobbers.store.scripts import Scripts
 from jobbers.store.verbs import store_verbs
@@ -46,7 +47,6 @@ log = logging.getLogger("jobbers.schedules")
 # enough that several schedulers share it (sched_due.lua spreads them; a scheduler that
 # finds a full batch wakes another: Scheduler.step).
 FIRE_BATCH = 200
-_CAS_TRIES = 50
 # Definitions a scheduler parses ahead of a coming burst of ticks (see warm_schedules):
 # those due within WARM_SPAN_MS of the earliest, at most WARM_LIMIT (well within the parse
 # caches' size).
@@ -140,7 +140,7 @@ class Schedules:
 
     async def set_schedule_enabled(self, name: str, enabled: bool) -> ScheduleView:
         """Pause (no tick fires) or resume (the next tick from now) a schedule."""
-        for _ in range(_CAS_TRIES):
+        for _ in range(CAS_TRIES):
             raw = cast(str | None, await self.redis.hget(self.keys.schedules, name))
             if raw is None:
                 raise ScheduleNotFound(f"schedule {name!r} not found")
