@@ -212,8 +212,11 @@ end
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
 -- one variadic ZREM/ZADD per index instead of four commands per task). The caller sets
 -- each task's status field in the same HSET as its other fields. `scores` is one score
--- for all, or one per id. Chunks of 1000 stay under Lua's unpack limit.
-local function move_many(ids, queue, old, new, scores)
+-- for all, or one per id. Chunks of 1000 stay under Lua's unpack limit. `known`, when the
+-- caller has read them already (claim, finish), gives each task's name, worker, attempt
+-- and whether it was compact (in no per-name index) as `known.names[j]`, `.workers[j]`,
+-- `.attempts[j]` and `.compact[j]`: no HMGET per task.
+local function move_many(ids, queue, old, new, scores, known)
   if #ids == 0 then return end
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)
@@ -238,20 +241,28 @@ local function move_many(ids, queue, old, new, scores)
   local named = {}
   local ev = {names = {}, workers = {}, attempts = {}}
   for j, id in ipairs(ids) do
-    local name, worker, attempt = unpack(redis.call('HMGET', K_task(id), 'name', 'worker', 'attempt'))
+    local name, worker, attempt
+    if known then
+      name, worker, attempt = known.names[j], known.workers[j], known.attempts[j]
+    else
+      name, worker, attempt = unpack(redis.call('HMGET', K_task(id), 'name', 'worker', 'attempt'))
+    end
     ev.names[j], ev.workers[j], ev.attempts[j] = name or '', worker or '', attempt or '0'
     if name then
-      local g = named[name] or {ids = {}, zadd = {}}
+      local g = named[name] or {ids = {}, zadd = {}, out = {}}
       named[name] = g
       g.ids[#g.ids + 1] = id
+      if not (known and known.compact[j]) then g.out[#g.out + 1] = id end
       g.zadd[#g.zadd + 1] = type(scores) == 'table' and scores[j] or scores
       g.zadd[#g.zadd + 1] = id
     end
   end
   for name, g in pairs(named) do
+    for i = 1, #g.out, 1000 do
+      redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.out, i, math.min(i + 999, #g.out)))
+    end
     for i = 1, #g.ids, 1000 do
       local last = math.min(i + 999, #g.ids)
-      redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.ids, i, last))
       redis.call('ZADD', K_status_name_index(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
     end
   end
@@ -446,8 +457,9 @@ end
 -- brings a child one step nearer `submitted`; any other outcome cancels a child under
 -- the `cancel` policy (and so on down the graph) and counts like a completion under
 -- `run`. Iterative, so a long chain never deepens the Lua stack. O(children reached).
-local function settled(id, status)
-  local wf = redis.call('HGET', K_task(id), 'wf')
+-- `wf` is the task's workflow when the caller read it already (false: none).
+local function settled(id, status, wf)
+  if wf == nil then wf = redis.call('HGET', K_task(id), 'wf') end
   if wf then wf_count(wf, status, 1) end
   local stack = {{id, status}}
   while #stack > 0 do

@@ -28,7 +28,7 @@ local KEY = {heartbeat_deadlines = K_heartbeat_deadlines, sched_bell = K_sched_b
 -- index moves (one variadic ZREM/ZADD per index and queue), the release of the workers'
 -- in-flight and heartbeat entries, the workers' counts and the per-minute counters. Each
 -- task's HASH changes at once, so a task repeated in the batch is fenced off as stale.
-local completed = {}  -- queue -> ids
+local completed = {}  -- queue -> ids, and what move_many and settled need of each
 local released = {}   -- worker -> ids
 local worker_counts = {}  -- worker -> field -> n
 local minute_counts = {}  -- queue -> field -> n
@@ -75,7 +75,8 @@ end
 
 local function finish_one(id, run, outcome, payload, entry, maxrec)
   local t = K_task(id)
-  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
+  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel',
+    'recoveries', 'wf')
   -- A started task always has its worker and queue: a damaged record is left alone
   -- rather than failing the batch after its first write.
   if f[1] ~= 'started' or f[2] ~= run or not f[3] or not f[4] then return 'stale', f[1] or '' end
@@ -98,7 +99,14 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
     redis.call('SET', K_results(id), payload)
     status = 'completed'
     redis.call('HSET', t, 'status', status, 'completed_at', NOW)
-    add(completed, queue, id)
+    local batch = completed[queue]
+    if not batch then
+      batch = {ids = {}, names = {}, workers = {}, attempts = {}, compact = {}, wfs = {}}
+      completed[queue] = batch
+    end
+    local j = #batch.ids + 1
+    batch.ids[j], batch.names[j], batch.workers[j], batch.attempts[j] = id, f[5], worker, f[6] or '0'
+    batch.compact[j], batch.wfs[j] = false, f[10]
     tally(minute_counts, queue, 'completed')
   elseif outcome == 'retried' then
     history(id, entry)
@@ -172,10 +180,10 @@ for _, g in ipairs(groups) do
   out[#out + 1] = a
   out[#out + 1] = b
 end
-for queue, ids in pairs(completed) do move_many(ids, queue, 'started', 'completed', NOW) end
+for queue, b in pairs(completed) do move_many(b.ids, queue, 'started', 'completed', NOW, b) end
 -- Workflows: the children waiting for a completed task count it (common.lua `settled`).
-for _, ids in pairs(completed) do
-  for _, id in ipairs(ids) do settled(id, 'completed') end
+for _, b in pairs(completed) do
+  for j, id in ipairs(b.ids) do settled(id, 'completed', b.wfs[j]) end
 end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do
