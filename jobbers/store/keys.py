@@ -9,10 +9,12 @@ Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write 
 
 task:{id}              HASH    name, version, queue, status, attempt, recoveries, run_id,
                                worker, *_at times, fp, hbmax, dlq, cancel, progress, pmsg,
-                               last_error, prio (0-9, only when not the default 5); kept
-                               until retention; submit/claim/finish/...
+                               last_error, prio (0-9, only when not the default 5), res
+                               (results JSON of up to 64 bytes); kept until retention;
+                               submit/claim/finish/...
 task:{id}:p            STRING  parameters JSON, absent for {}; retention; submit
-task:{id}:r            STRING  results JSON; retention; finish
+task:{id}:r            STRING  results JSON longer than 64 bytes (all of them before they
+                               moved to `res`); retention; finish
 task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
                                reap, stall, cancel, purge
 wait                   HASH    id -> record of a compact waiting task (fresh submit no

@@ -437,8 +437,9 @@ local function parent_reads(id, out)
   out[#out + 1] = #parents
   for _, pid in ipairs(parents) do
     out[#out + 1] = pid
-    out[#out + 1] = redis.call('HGET', K_task(pid), 'status') or ''
-    out[#out + 1] = redis.call('GET', K_results(pid))
+    local f = redis.call('HMGET', K_task(pid), 'status', 'res')
+    out[#out + 1] = f[1] or ''
+    out[#out + 1] = f[2] or redis.call('GET', K_results(pid))  -- short results inline (finish.lua)
   end
 end
 
