@@ -458,10 +458,12 @@ end
 -- brings a child one step nearer `submitted`; any other outcome cancels a child under
 -- the `cancel` policy (and so on down the graph) and counts like a completion under
 -- `run`. Iterative, so a long chain never deepens the Lua stack. O(children reached).
--- `wf` is the task's workflow when the caller read it already (false: none).
-local function settled(id, status, wf)
+-- `wf` is the task's workflow when the caller read it already (false: none); `childless`
+-- says the caller knows the task has no children (finish.lua checks a batch at once).
+local function settled(id, status, wf, childless)
   if wf == nil then wf = redis.call('HGET', K_task(id), 'wf') end
   if wf then wf_count(wf, status, 1) end
+  if childless then return end
   local stack = {{id, status}}
   while #stack > 0 do
     local top = table.remove(stack)

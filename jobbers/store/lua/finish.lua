@@ -195,8 +195,16 @@ for _, g in ipairs(groups) do
 end
 for queue, b in pairs(completed) do move_many(b.ids, queue, 'started', 'completed', NOW, b) end
 -- Workflows: the children waiting for a completed task count it (common.lua `settled`).
+-- One variadic EXISTS over the batch's children sets (chunks of 1000) tells whether any
+-- task has children: most batches have none, and skip a SMEMBERS per task.
 for _, b in pairs(completed) do
-  for j, id in ipairs(b.ids) do settled(id, 'completed', b.wfs[j]) end
+  for i = 1, #b.ids, 1000 do
+    local last = math.min(i + 999, #b.ids)
+    local sets = {}
+    for j = i, last do sets[#sets + 1] = K_children(b.ids[j]) end
+    local childless = redis.call('EXISTS', unpack(sets)) == 0
+    for j = i, last do settled(b.ids[j], 'completed', b.wfs[j], childless) end
+  end
 end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do
