@@ -46,7 +46,9 @@ s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} holds the ful
                                transition
                                (a compact task is in none until its full form is written)
 s:{status}:n:{name}    ZSET    the same per task name, full-form tasks only (a compact
-                               waiting task is in none, so it costs no extra bytes);
+                               waiting task is in none, so it costs no extra bytes), for
+                               every status but `started` (a listing by name filters
+                               `s:started`, which holds at most the workers' slots);
                                every transition (`move` in common.lua), retention
 all, all:{queue}       ZSET    id -> submitted_at, every task in full form; claim, cancel,
                                purge (compact ones), retention

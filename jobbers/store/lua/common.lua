@@ -41,6 +41,8 @@ local function K_status_index(status, queue)
 end
 -- helper: K_status_name_index
 local function K_status_name_index(status, name) return P .. 's:' .. status .. ':n:' .. name end
+-- The status without per-name indexes (see `move`): every script that writes them has it.
+local NAMELESS = 'started'
 -- helper: K_all_index
 local function K_all_index(queue)
   if queue then return P .. 'all:' .. queue end
@@ -221,18 +223,20 @@ end
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
 -- Both also keep the per-name indexes `s:{status}:n:{name}` (full-form tasks only), which
--- the listings filtered by task name read.
+-- the listings filtered by task name read, for every status but `started` (NAMELESS): the
+-- running tasks are few (at most the workers' slots), so a listing by name filters
+-- `s:started` instead, and a run costs two index writes less.
 local function move(id, queue, old, new, score)
   local t = K_task(id)
   local name, worker, attempt = unpack(redis.call('HMGET', t, 'name', 'worker', 'attempt'))
   if old then
     redis.call('ZREM', K_status_index(old), id)
     redis.call('ZREM', K_status_index(old, queue), id)
-    if name then redis.call('ZREM', K_status_name_index(old, name), id) end
+    if name and old ~= NAMELESS then redis.call('ZREM', K_status_name_index(old, name), id) end
   end
   redis.call('ZADD', K_status_index(new), score, id)
   redis.call('ZADD', K_status_index(new, queue), score, id)
-  if name then redis.call('ZADD', K_status_name_index(new, name), score, id) end
+  if name and new ~= NAMELESS then redis.call('ZADD', K_status_name_index(new, name), score, id) end
   redis.call('HSET', t, 'status', new)
   if new == 'submitted' then listed(id, queue, score) end
   stream_event(id, name, queue, old, new, worker, attempt)
@@ -288,10 +292,10 @@ local function move_many(ids, queue, old, new, scores, known)
     end
   end
   for name, g in pairs(named) do
-    for i = 1, #g.out, 1000 do
+    for i = 1, old ~= NAMELESS and #g.out or 0, 1000 do
       redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.out, i, math.min(i + 999, #g.out)))
     end
-    for i = 1, #g.ids, 1000 do
+    for i = 1, new ~= NAMELESS and #g.ids or 0, 1000 do
       local last = math.min(i + 999, #g.ids)
       redis.call('ZADD', K_status_name_index(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
     end
