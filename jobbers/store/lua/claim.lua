@@ -99,7 +99,14 @@ end
 -- all here. A candidate dropped for its cap stays dropped (the type's other candidates
 -- that come later are of lower priority).
 local function admit()
-  table.sort(cands, before)
+  -- `before` is a strict total order (positions differ), so candidates read in order (one
+  -- list, the rule) are already sorted: one pass checks it instead of a sort's n log n calls.
+  for i = 2, #cands do
+    if not before(cands[i - 1], cands[i]) then
+      table.sort(cands, before)
+      break
+    end
+  end
   local kept, per = {}, {}
   for _, c in ipairs(cands) do
     if #kept >= n then break end
