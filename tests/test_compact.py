@@ -183,3 +183,42 @@ async def test_a_long_run_of_tombstones_never_leaves_a_claim_empty_handed(
     assert await waiting(state) == [str(t.id) for t, _ in tasks[81:]]
     everything = [str(t.id) for t in (await state.list_tasks(limit=200)).items]
     assert sorted(everything) == sorted(str(t.id) for t, _ in tasks)
+
+
+async def test_a_mixed_batch_keeps_the_name_indexes_and_events_without_reading_each_task(
+    state: StateManager,
+) -> None:
+    """A claim and a finish hand move_many the names, workers and attempts they read, and a
+    claim takes only its full-form tasks off the `submitted` name index: each task must
+    still land in its own name's indexes, and each event must name its task, worker and
+    attempt (a retried task's attempt is 1, a fresh one's 0)."""
+    await state.register_worker(WORKER, 10_000, {"role": "default"})
+    retried = await state.submit_task(Task(name="add"))
+    res = await state.claim(WORKER, "default", 1, ANY)
+    again = state.outcome_args(
+        str(retried.id), res.tasks[0].run_id, RunOutcome.RETRIED, "-1", ENTRY
+    )
+    assert (await state.finish_many([again]))[0].ok
+    fresh = await state.submit_task(Task(name="noop"))
+    ids = {"add": str(retried.id), "noop": str(fresh.id)}
+    after, _ = await state.read_events("0", 0, count=1000)
+    res = await state.claim(WORKER, "default", 5, ANY)
+    assert sorted(t.id for t in res.tasks) == sorted(ids.values())
+    for name, tid in ids.items():
+        page = await state.list_tasks(TaskStatus.STARTED, name=name)
+        assert [str(t.id) for t in page.items] == [tid]
+        assert (await state.list_tasks(TaskStatus.SUBMITTED, name=name)).items == []
+    done = [
+        state.outcome_args(t.id, t.run_id, RunOutcome.COMPLETED, '{"ok": 1}', None)
+        for t in res.tasks
+    ]
+    assert all(r.ok for r in await state.finish_many(done))
+    for name, tid in ids.items():
+        page = await state.list_tasks(TaskStatus.COMPLETED, name=name)
+        assert [str(t.id) for t in page.items] == [tid]
+        assert (await state.list_tasks(TaskStatus.STARTED, name=name)).items == []
+    _, events = await state.read_events(after, 0, count=1000)
+    seen = {(e.task_id, e.name, e.status, e.worker_id, e.attempt) for e in events}
+    for status in (TaskStatus.STARTED, TaskStatus.COMPLETED):
+        assert (ids["add"], "add", status, WORKER, 1) in seen
+        assert (ids["noop"], "noop", status, WORKER, 0) in seen

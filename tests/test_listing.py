@@ -270,3 +270,35 @@ async def test_name_filtered_listings_include_compact_waiting_tasks(state: State
     assert ids_of((await state.list_tasks(queue="other", name="noop")).items) == other
     pages = ids_of((await state.list_tasks(name="noop", limit=1)).items)
     assert len(pages) == 1 and pages[0] in noops + other
+
+
+async def test_running_tasks_are_listed_by_name_without_a_per_name_index(
+    state: StateManager,
+) -> None:
+    """A run writes no `s:started:n:{name}` entry: a listing by name filters `s:started`.
+    It must still find exactly the running tasks of that name (every status or `started`,
+    with or without a queue), and a run's end must leave no stale row behind."""
+    from jobbers.store.protocol import RunOutcome
+
+    await state.register_worker("w-names", 10_000, {"role": "default"})
+    await state.create_queue(QueueConfig(name="other"))
+    adds = [str((await state.submit_task(Task(name="add"))).id) for _ in range(3)]
+    noops = [str((await state.submit_task(Task(name="noop"))).id) for _ in range(5)]
+    res = await state.claim("w-names", "default", 8, KNOWN)
+    assert len(res.tasks) == 8
+    assert await state.redis.exists(state.keys.status_name_index(TaskStatus.STARTED, "add")) == 0
+    page = await state.list_tasks(TaskStatus.STARTED, name="add", limit=2)
+    rest = await state.list_tasks(TaskStatus.STARTED, name="add", cursor=page.next_cursor)
+    assert sorted(ids_of(page.items + rest.items)) == sorted(adds)
+    assert sorted(ids_of((await state.list_tasks(name="noop")).items)) == sorted(noops)
+    assert ids_of((await state.list_tasks(TaskStatus.STARTED, "other", name="add")).items) == []
+    assert sorted(ids_of((await state.list_tasks(queue="default", name="add")).items)) == sorted(
+        adds
+    )
+    runs = {t.id: t.run_id for t in res.tasks}
+    done = [state.outcome_args(i, runs[i], RunOutcome.COMPLETED, "null") for i in adds[:2]]
+    fail = state.outcome_args(adds[2], runs[adds[2]], RunOutcome.FAILED, "", None)
+    assert all(r.ok for r in await state.finish_many([*done, fail]))
+    assert (await state.list_tasks(TaskStatus.STARTED, name="add")).items == []
+    assert sorted(ids_of((await state.list_tasks(name="add")).items)) == sorted(adds)
+    assert ids_of((await state.list_tasks(TaskStatus.FAILED, name="add")).items) == [adds[2]]

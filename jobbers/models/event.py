@@ -54,11 +54,16 @@ def events_from_entry(entry_id: str, fields: dict[str, str]) -> list[TaskEvent]:
 
     A batch's entry (``lua/common.lua``) holds several ids joined by ``,``, and for name,
     worker and attempt either as many values or one that all share; its events get the
-    ids ``{entry}.{index}``. An unreadable entry gives none: one damaged or newer-format
+    ids ``{entry}.{index}``; its ids may be stored as their shared start ``idp`` and the
+    rest of each in ``ids``. An unreadable entry gives none: one damaged or newer-format
     entry must never break a reader.
     """
     try:
-        ids = fields["id"].split(",")
+        if "ids" in fields:
+            prefix = fields.get("idp", "")
+            ids = [prefix + rest for rest in fields["ids"].split(",")]
+        else:
+            ids = fields["id"].split(",")
         n = len(ids)
         per = {k: fields.get(k, "").split(",") for k in ("name", "worker", "attempt")}
         if any(len(v) not in (1, n) for v in per.values()):

@@ -43,7 +43,12 @@ def task_from_redis(
     results: str | None,
     history: list[str] | None = None,
 ) -> Task:
-    """Build a Task from its HASH fields, parameter and result JSON, and history entries."""
+    """Build a Task from its HASH fields, parameter and result JSON, and history entries.
+
+    Short results are the HASH's ``res`` field (finish.lua), read before ``results`` (the
+    key ``task:{id}:r`` of long ones, and of every result stored before they moved).
+    """
+    results = fields.get("res", results)
     errors = []
     for raw in history or []:
         entry: dict[str, Any] = load_document(raw)

@@ -571,6 +571,8 @@ class StateManager:
         (``submitted``, and every status) merge the waiting lists in (``jobbers.store.listings``).
         A name reads the per-name indexes (``s:{status}:n:{name}``; with no status, all of
         them merged, newest change first); a queue with a name filters that index's rows.
+        Running tasks have no per-name index (a run writes two index entries less): a name
+        filters ``s:started``, which holds at most the workers' slots.
         """
         k = self.keys
         if queue is not None:
@@ -586,9 +588,14 @@ class StateManager:
             statuses = (
                 [status] if status else [s for s in TaskStatus if s is not TaskStatus.UNSUBMITTED]
             )
-            indexes = [k.status_name_index(s, name) for s in statuses]
-            if queue is not None:
-                accept = lambda t: t.queue == queue  # noqa: E731
+            indexes = [
+                k.status_index(s, queue)
+                if s is TaskStatus.STARTED
+                else k.status_name_index(s, name)
+                for s in statuses
+            ]
+            if queue is not None or TaskStatus.STARTED in statuses:
+                accept = lambda t: t.name == name and (queue is None or t.queue == queue)  # noqa: E731
         # Only the lists hold compact tasks: rows read from indexes need no record lookup.
         return await self._keyset_page(
             indexes, lists, status in _OLDEST_FIRST, limit, cursor, accept, bool(lists)

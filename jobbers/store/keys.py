@@ -9,10 +9,12 @@ Each entry: key, Redis type, contents, TTL, and the scripts or verbs that write 
 
 task:{id}              HASH    name, version, queue, status, attempt, recoveries, run_id,
                                worker, *_at times, fp, hbmax, dlq, cancel, progress, pmsg,
-                               last_error, prio (0-9, only when not the default 5); kept
-                               until retention; submit/claim/finish/...
+                               last_error, prio (0-9, only when not the default 5), res
+                               (results JSON of up to 64 bytes); kept until retention;
+                               submit/claim/finish/...
 task:{id}:p            STRING  parameters JSON, absent for {}; retention; submit
-task:{id}:r            STRING  results JSON; retention; finish
+task:{id}:r            STRING  results JSON longer than 64 bytes (all of them before they
+                               moved to `res`); retention; finish
 task:{id}:h            LIST    error history, one JSON entry per event (last 50); finish,
                                reap, stall, cancel, purge
 wait                   HASH    id -> record of a compact waiting task (fresh submit no
@@ -44,7 +46,9 @@ s:{status}:{queue}     ZSET    the same per queue; s:submitted:{q} holds the ful
                                transition
                                (a compact task is in none until its full form is written)
 s:{status}:n:{name}    ZSET    the same per task name, full-form tasks only (a compact
-                               waiting task is in none, so it costs no extra bytes);
+                               waiting task is in none, so it costs no extra bytes), for
+                               every status but `started` (a listing by name filters
+                               `s:started`, which holds at most the workers' slots);
                                every transition (`move` in common.lua), retention
 all, all:{queue}       ZSET    id -> submitted_at, every task in full form; claim, cancel,
                                purge (compact ones), retention

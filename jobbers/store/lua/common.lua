@@ -36,6 +36,8 @@ local function K_status_index(status, queue)
 end
 -- helper: K_status_name_index
 local function K_status_name_index(status, name) return P .. 's:' .. status .. ':n:' .. name end
+-- The status without per-name indexes (see `move`): every script that writes them has it.
+local NAMELESS = 'started'
 -- helper: K_all_index
 local function K_all_index(queue)
   if queue then return P .. 'all:' .. queue end
@@ -163,11 +165,41 @@ end
 -- (which no id or name holds), or one value shared by all. Capped near EVMAX entries (XADD
 -- MAXLEN ~), so between EVMAX and EVMAX x EVBATCH changes; 0 writes none. scripts.py sets
 -- EVMAX from JOBBERS_EVENTS_MAXLEN when it loads the script.
+-- A batch's ids (`id` given as {ids, i, j}: ids[i..j]) share their first characters (a
+-- ULID starts with its time, 10 characters, the same within a millisecond): the entry
+-- stores them once in `idp` and the rest of each id in `ids`, joined by ',', instead of
+-- `id` (a third less stream memory per queued task). An entry without `id` is skipped
+-- by the readers of the release before, never misread. Only the entries of new tasks
+-- (submit, a schedule's fire) take this form: they are what the stream holds per queued
+-- task, and a claim or finish batch would pay the cut for nothing a queue keeps.
 local EVMAX = 10000
 local EVBATCH = 100
 local function stream_event(id, name, queue, old, new, worker, attempt)
-  if EVMAX > 0 then
-    redis.call('XADD', K_event_stream, 'MAXLEN', '~', EVMAX, '*', 'id', id, 'name', name or '',
+  if EVMAX <= 0 then return end
+  local idf, idv, pf, pv = 'id', id, nil, nil
+  if type(id) == 'table' then
+    local ids, i, j = id[1], id[2], id[3]
+    local n = math.min(10, #ids[i])
+    local pre = string.sub(ids[i], 1, n)
+    for k = i + 1, j do
+      while n > 0 and string.sub(ids[k], 1, n) ~= pre do
+        n = n - 1
+        pre = string.sub(pre, 1, n)
+      end
+    end
+    if n == 0 or i == j then
+      idv = table.concat(ids, ',', i, j)
+    else
+      local rest = {}
+      for k = i, j do rest[#rest + 1] = string.sub(ids[k], n + 1) end
+      idf, idv, pf, pv = 'ids', table.concat(rest, ','), 'idp', pre
+    end
+  end
+  if pf then
+    redis.call('XADD', K_event_stream, 'MAXLEN', '~', EVMAX, '*', pf, pv, idf, idv, 'name', name or '',
+      'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
+  else
+    redis.call('XADD', K_event_stream, 'MAXLEN', '~', EVMAX, '*', 'id', idv, 'name', name or '',
       'queue', queue, 'from', old or '', 'to', new, 'worker', worker or '', 'attempt', attempt or 0)
   end
 end
@@ -186,18 +218,20 @@ end
 -- way statuses change, so a task is in exactly one index and every count (ZCARD) matches
 -- the indexes. Entering `submitted` also puts the task on its waiting list (`listed`).
 -- Both also keep the per-name indexes `s:{status}:n:{name}` (full-form tasks only), which
--- the listings filtered by task name read.
+-- the listings filtered by task name read, for every status but `started` (NAMELESS): the
+-- running tasks are few (at most the workers' slots), so a listing by name filters
+-- `s:started` instead, and a run costs two index writes less.
 local function move(id, queue, old, new, score)
   local t = K_task(id)
   local name, worker, attempt = unpack(redis.call('HMGET', t, 'name', 'worker', 'attempt'))
   if old then
     redis.call('ZREM', K_status_index(old), id)
     redis.call('ZREM', K_status_index(old, queue), id)
-    if name then redis.call('ZREM', K_status_name_index(old, name), id) end
+    if name and old ~= NAMELESS then redis.call('ZREM', K_status_name_index(old, name), id) end
   end
   redis.call('ZADD', K_status_index(new), score, id)
   redis.call('ZADD', K_status_index(new, queue), score, id)
-  if name then redis.call('ZADD', K_status_name_index(new, name), score, id) end
+  if name and new ~= NAMELESS then redis.call('ZADD', K_status_name_index(new, name), score, id) end
   redis.call('HSET', t, 'status', new)
   if new == 'submitted' then listed(id, queue, score) end
   stream_event(id, name, queue, old, new, worker, attempt)
@@ -207,8 +241,11 @@ end
 -- `move` for many tasks of one queue in one call per index (claim and finish batches:
 -- one variadic ZREM/ZADD per index instead of four commands per task). The caller sets
 -- each task's status field in the same HSET as its other fields. `scores` is one score
--- for all, or one per id. Chunks of 1000 stay under Lua's unpack limit.
-local function move_many(ids, queue, old, new, scores)
+-- for all, or one per id. Chunks of 1000 stay under Lua's unpack limit. `known`, when the
+-- caller has read them already (claim, finish), gives each task's name, worker, attempt
+-- and whether it was compact (in no per-name index) as `known.names[j]`, `.workers[j]`,
+-- `.attempts[j]` and `.compact[j]`: no HMGET per task.
+local function move_many(ids, queue, old, new, scores, known)
   if #ids == 0 then return end
   for i = 1, #ids, 1000 do
     local last = math.min(i + 999, #ids)
@@ -233,20 +270,28 @@ local function move_many(ids, queue, old, new, scores)
   local named = {}
   local ev = {names = {}, workers = {}, attempts = {}}
   for j, id in ipairs(ids) do
-    local name, worker, attempt = unpack(redis.call('HMGET', K_task(id), 'name', 'worker', 'attempt'))
+    local name, worker, attempt
+    if known then
+      name, worker, attempt = known.names[j], known.workers[j], known.attempts[j]
+    else
+      name, worker, attempt = unpack(redis.call('HMGET', K_task(id), 'name', 'worker', 'attempt'))
+    end
     ev.names[j], ev.workers[j], ev.attempts[j] = name or '', worker or '', attempt or '0'
     if name then
-      local g = named[name] or {ids = {}, zadd = {}}
+      local g = named[name] or {ids = {}, zadd = {}, out = {}}
       named[name] = g
       g.ids[#g.ids + 1] = id
+      if not (known and known.compact[j]) then g.out[#g.out + 1] = id end
       g.zadd[#g.zadd + 1] = type(scores) == 'table' and scores[j] or scores
       g.zadd[#g.zadd + 1] = id
     end
   end
   for name, g in pairs(named) do
-    for i = 1, #g.ids, 1000 do
+    for i = 1, old ~= NAMELESS and #g.out or 0, 1000 do
+      redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.out, i, math.min(i + 999, #g.out)))
+    end
+    for i = 1, new ~= NAMELESS and #g.ids or 0, 1000 do
       local last = math.min(i + 999, #g.ids)
-      redis.call('ZREM', K_status_name_index(old or 'submitted', name), unpack(g.ids, i, last))
       redis.call('ZADD', K_status_name_index(new, name), unpack(g.zadd, 2 * i - 1, 2 * last))
     end
   end
@@ -421,8 +466,9 @@ local function parent_reads(id, out)
   out[#out + 1] = #parents
   for _, pid in ipairs(parents) do
     out[#out + 1] = pid
-    out[#out + 1] = redis.call('HGET', K_task(pid), 'status') or ''
-    out[#out + 1] = redis.call('GET', K_results(pid))
+    local f = redis.call('HMGET', K_task(pid), 'status', 'res')
+    out[#out + 1] = f[1] or ''
+    out[#out + 1] = f[2] or redis.call('GET', K_results(pid))  -- short results inline (finish.lua)
   end
 end
 
@@ -441,9 +487,12 @@ end
 -- brings a child one step nearer `submitted`; any other outcome cancels a child under
 -- the `cancel` policy (and so on down the graph) and counts like a completion under
 -- `run`. Iterative, so a long chain never deepens the Lua stack. O(children reached).
-local function settled(id, status)
-  local wf = redis.call('HGET', K_task(id), 'wf')
+-- `wf` is the task's workflow when the caller read it already (false: none); `childless`
+-- says the caller knows the task has no children (finish.lua checks a batch at once).
+local function settled(id, status, wf, childless)
+  if wf == nil then wf = redis.call('HGET', K_task(id), 'wf') end
   if wf then wf_count(wf, status, 1) end
+  if childless then return end
   local stack = {{id, status}}
   while #stack > 0 do
     local top = table.remove(stack)

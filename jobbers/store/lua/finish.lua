@@ -4,7 +4,7 @@
 -- ARGV: prefix, then one group of five per outcome (a worker batches the outcomes that
 -- land in the same tick): id, run_id, outcome, payload, entry_json
 -- outcome: a RunOutcome of jobbers/store/protocol.py, one name per event
---   completed:   payload = results JSON
+--   completed:   payload = results JSON (in the HASH's `res` when short, below)
 --   retried:     payload = delay ms (negative = re-queue at once), entry = error
 --   failed | cancelled | stopped (a worker shutdown, policy STOP: ends `stalled`):
 --                entry = history entry
@@ -23,12 +23,15 @@
 -- uses: K_event_stream, default_priority, ptype, listed, stream_event, joined, move,
 -- uses: move_many, ring, bump, history, dead_letter, wf_count, settled, finish_at
 local KEY = {heartbeat_deadlines = K_heartbeat_deadlines, sched_bell = K_sched_bell}
+-- Redis and Valkey keep a HASH compact (a listpack) while every value is at most
+-- hash-max-listpack-value bytes, 64 by default.
+local RESULTS_INLINE = 64
 
 -- What every outcome of the batch shares is written once at the end: the completed tasks'
 -- index moves (one variadic ZREM/ZADD per index and queue), the release of the workers'
 -- in-flight and heartbeat entries, the workers' counts and the per-minute counters. Each
 -- task's HASH changes at once, so a task repeated in the batch is fenced off as stale.
-local completed = {}  -- queue -> ids
+local completed = {}  -- queue -> ids, and what move_many and settled need of each
 local released = {}   -- worker -> ids
 local worker_counts = {}  -- worker -> field -> n
 local minute_counts = {}  -- queue -> field -> n
@@ -75,7 +78,8 @@ end
 
 local function finish_one(id, run, outcome, payload, entry, maxrec)
   local t = K_task(id)
-  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel', 'recoveries')
+  local f = redis.call('HMGET', t, 'status', 'run_id', 'worker', 'queue', 'name', 'attempt', 'dlq', 'cancel',
+    'recoveries', 'wf', 'res')
   -- A started task always has its worker and queue: a damaged record is left alone
   -- rather than failing the batch after its first write.
   if f[1] ~= 'started' or f[2] ~= run or not f[3] or not f[4] then return 'stale', f[1] or '' end
@@ -95,10 +99,27 @@ local function finish_one(id, run, outcome, payload, entry, maxrec)
 
   local status
   if outcome == 'completed' then
-    redis.call('SET', K_results(id), payload)
+    -- Results of up to RESULTS_INLINE bytes go in the task's HASH (field `res`), larger
+    -- ones in their own key `task:{id}:r`: one command less per task, and no key for a
+    -- small result, while a large one never turns the HASH into a hashtable (whose
+    -- entries cost more than the key saves). Readers take `res` first, then the key;
+    -- a large result drops a `res` left by an earlier run (an operator requeue).
     status = 'completed'
-    redis.call('HSET', t, 'status', status, 'completed_at', NOW)
-    add(completed, queue, id)
+    if #payload <= RESULTS_INLINE then
+      redis.call('HSET', t, 'status', status, 'completed_at', NOW, 'res', payload)
+    else
+      redis.call('SET', K_results(id), payload)
+      redis.call('HSET', t, 'status', status, 'completed_at', NOW)
+      if f[11] then redis.call('HDEL', t, 'res') end
+    end
+    local batch = completed[queue]
+    if not batch then
+      batch = {ids = {}, names = {}, workers = {}, attempts = {}, compact = {}, wfs = {}}
+      completed[queue] = batch
+    end
+    local j = #batch.ids + 1
+    batch.ids[j], batch.names[j], batch.workers[j], batch.attempts[j] = id, f[5], worker, f[6] or '0'
+    batch.compact[j], batch.wfs[j] = false, f[10]
     tally(minute_counts, queue, 'completed')
   elseif outcome == 'retried' then
     history(id, entry)
@@ -172,10 +193,18 @@ for _, g in ipairs(groups) do
   out[#out + 1] = a
   out[#out + 1] = b
 end
-for queue, ids in pairs(completed) do move_many(ids, queue, 'started', 'completed', NOW) end
+for queue, b in pairs(completed) do move_many(b.ids, queue, 'started', 'completed', NOW, b) end
 -- Workflows: the children waiting for a completed task count it (common.lua `settled`).
-for _, ids in pairs(completed) do
-  for _, id in ipairs(ids) do settled(id, 'completed') end
+-- One variadic EXISTS over the batch's children sets (chunks of 1000) tells whether any
+-- task has children: most batches have none, and skip a SMEMBERS per task.
+for _, b in pairs(completed) do
+  for i = 1, #b.ids, 1000 do
+    local last = math.min(i + 999, #b.ids)
+    local sets = {}
+    for j = i, last do sets[#sets + 1] = K_children(b.ids[j]) end
+    local childless = redis.call('EXISTS', unpack(sets)) == 0
+    for j = i, last do settled(b.ids[j], 'completed', b.wfs[j], childless) end
+  end
 end
 for worker, ids in pairs(released) do
   for i = 1, #ids, 1000 do

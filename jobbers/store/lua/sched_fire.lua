@@ -159,7 +159,7 @@ for _, g in pairs(groups) do
   if EVMAX > 0 then
     for i = 1, #g.ids, EVBATCH do
       local j = math.min(i + EVBATCH - 1, #g.ids)
-      stream_event(table.concat(g.ids, ',', i, j), joined(g.names, i, j), g.queue, nil,
+      stream_event({g.ids, i, j}, joined(g.names, i, j), g.queue, nil,
         g.status, nil, 0)
     end
   end

@@ -143,8 +143,7 @@ for queue, q in pairs(by_queue) do
       redis.call('HSET', KEY.waiting_records, unpack(pairs_))
       redis.call('RPUSH', K_waiting_list(queue, ttype), unpack(ids))
       for k = 1, #ids, EVBATCH do
-        local ev_ids = table.concat(ids, ',', k, math.min(k + EVBATCH - 1, #ids))
-        stream_event(ev_ids, list[1][2], queue, nil, 'submitted', nil, 0)
+        stream_event({ids, k, math.min(k + EVBATCH - 1, #ids)}, list[1][2], queue, nil, 'submitted', nil, 0)
       end
     end
     redis.call('ZADD', K_waiting_types(queue), 'NX', NOW, ttype)
