@@ -93,8 +93,10 @@ ev                     STREAM  status changes: id, name, queue, from, to, worker
                                entry id's ms = the time); a batch (move_many, submit) is one
                                entry per 100 changes, its id/name/worker/attempt values joined
                                by ',' or one shared value; capped near JOBBERS_EVENTS_MAXLEN
-                               entries (10,000; 0 = none) with XADD MAXLEN ~; move() and
-                               move_many() in common.lua, submit
+                               entries (10,000; 0 = none) with XADD MAXLEN ~; a submit's
+                               (or a schedule fire's) batch stores its ids' shared start once
+                               (idp) and the rest of each id (ids) instead of id;
+                               move() and move_many() in common.lua, submit
 
 Workflows (``jobbers/store/workflows.py``, ``lua/workflow.lua``, helpers in ``lua/common.lua``):
 task:{id}              HASH    + deps (parents not yet counted), opf (on_parent_failure:
