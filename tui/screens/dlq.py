@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
@@ -12,14 +11,16 @@ from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest
 
 from ..snapshot import Snapshot, View
 from ..widgets.dlq import DeadLetterTable
-from .base import PAGE_KEYS
+from .base import PAGE_KEYS, TableView
 from .detail import TaskViewScreen
 
 
-class DeadLetterScreen(TaskViewScreen):
+class DeadLetterScreen(TableView[DeadLetterTable], TaskViewScreen):
     """Space marks rows; ``r`` resubmits and ``d`` deletes the marked rows (or the current)."""
 
     VIEW = View.DLQ
+    TABLE = DeadLetterTable
+    TABLE_ID = "dlq"
     PAGED = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "mark", "Mark"),
@@ -28,16 +29,6 @@ class DeadLetterScreen(TaskViewScreen):
         Binding("d", "delete", "Delete"),
         *PAGE_KEYS,
     ]
-
-    def compose_body(self) -> ComposeResult:
-        """Caption and the DLQ page."""
-        yield Static(id="caption", classes="caption")
-        yield DeadLetterTable(id="dlq")
-
-    @property
-    def table(self) -> DeadLetterTable:
-        """The DLQ table."""
-        return self.query_one("#dlq", DeadLetterTable)
 
     def filter_hint(self) -> str:
         """The manager filters by name, queue and version; text narrows the page."""

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from ..snapshot import Snapshot, View
 from ..widgets.running import RunningTable, StalledTable
-from .base import PAGE_KEYS
+from .base import PAGE_KEYS, QUEUE_AND_NAME_HINT
 from .detail import TaskViewScreen
 
 
@@ -33,7 +33,7 @@ class RunningScreen(TaskViewScreen):
 
     def filter_hint(self) -> str:
         """Queue is filtered by the manager; text matches id, task, worker, message."""
-        return "queue:NAME name:TASK or text (enter applies, escape cancels)"
+        return QUEUE_AND_NAME_HINT
 
     def caption(self, snapshot: Snapshot) -> str:
         """Counts from /stats (all of Redis), not just the page."""
