@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
@@ -25,6 +26,14 @@ def wait_count(url: str, n: int, deadline_s: float = 600) -> tuple[float, float]
             return first or time.perf_counter(), time.perf_counter()
         time.sleep(0.002)
     sys.exit(f"timed out at {client.get(COUNTER)} of {n}")
+
+
+async def enqueue_rate(n: int, enqueue: Callable[[], Awaitable[object]]) -> float:
+    """Await ``enqueue()`` n times, one after another; returns the enqueues per second."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await enqueue()
+    return n / (time.perf_counter() - t0)
 
 
 def drain(args: list[str], url: str, n: int, enqueue_rate: float, **popen: Any) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain
+from common import drain, enqueue_rate
 
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
@@ -19,10 +18,7 @@ URL = os.environ["BENCH_REDIS_URL"]
 async def enqueue(n: int) -> float:
     state = StateManager.from_url(URL)
     await state.ensure_defaults()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await state.submit(Task(name="count"))
-    rate = n / (time.perf_counter() - t0)
+    rate = await enqueue_rate(n, lambda: state.submit(Task(name="count")))
     await state.close()
     return rate
 

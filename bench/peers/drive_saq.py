@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain
+from common import drain, enqueue_rate
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -34,10 +33,7 @@ async def enqueue(n: int) -> float:
 
     queue = Queue.from_url(URL)
     await queue.connect()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await queue.enqueue("count")
-    rate = n / (time.perf_counter() - t0)
+    rate = await enqueue_rate(n, lambda: queue.enqueue("count"))
     await queue.disconnect()
     return rate
 
