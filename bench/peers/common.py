@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis
@@ -45,3 +46,12 @@ def drain(args: list[str], url: str, n: int, enqueue_rate: float, **popen: Any) 
         proc.terminate()
         proc.wait()
     print(f"enqueue_per_s={enqueue_rate:.0f} drain_per_s={n / (last - first):.0f}")
+
+
+def main(
+    enqueue: Callable[[int], Coroutine[Any, Any, float]], worker: list[str], url: str, **popen: Any
+) -> None:
+    """A driver's run: ``enqueue`` the n tasks of ``sys.argv[1]``, then time their drain by
+    the ``worker`` command."""
+    n = int(sys.argv[1])
+    drain(worker, url, n, asyncio.run(enqueue(n)), **popen)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain, enqueue_rate
+from common import enqueue_rate, main
 
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
@@ -23,8 +22,6 @@ async def enqueue(n: int) -> float:
     return rate
 
 
-n = int(sys.argv[1])
-rate = asyncio.run(enqueue(n))
 env = {
     **os.environ,
     "REDIS_URL": URL,
@@ -32,4 +29,4 @@ env = {
     "JOBBERS_LOG_LEVEL": "WARNING",
 }
 tasks = os.path.join(os.path.dirname(__file__), "jobbers_tasks.py")
-drain([sys.executable, "-m", "jobbers.runtime.worker_main", tasks], URL, n, rate, env=env)
+main(enqueue, [sys.executable, "-m", "jobbers.runtime.worker_main", tasks], URL, env=env)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain, enqueue_rate
+from common import enqueue_rate, main
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -38,6 +37,4 @@ async def enqueue(n: int) -> float:
     return rate
 
 
-n = int(sys.argv[1])
-rate = asyncio.run(enqueue(n))
-drain([sys.executable, "-c", WORKER], URL, n, rate)
+main(enqueue, [sys.executable, "-c", WORKER], URL)
