@@ -59,19 +59,18 @@ async def live_workers(state: StateManager, n: int) -> list[Any]:
 
 
 async def running_alone(
-    state: StateManager, procs: Procs, task: Task
+    state: StateManager, procs: Procs, name: str, mark: str, **parameters: Any
 ) -> tuple[subprocess.Popen[bytes], Task]:
-    """One live worker, running ``task`` (one of the sample tasks that count their starts
-    under their ``mark``): returns once the task's body runs, not just once it is claimed.
-    ``started`` is written by the claim; a stop signal before the body runs hands the task
-    back, so the tests that signal the worker wait for the body itself."""
+    """One live worker, running a task ``name`` (one of the sample tasks that count their
+    starts under their ``mark``): returns once the task's body runs, not just once it is
+    claimed. ``started`` is written by the claim; a stop signal before the body runs hands
+    the task back, so the tests that signal the worker wait for the body itself."""
     worker = procs.worker()
     await live_workers(state, 1)
-    submitted = await state.submit_task(task)
-    await wait_status(state, submitted.id, "started")
-    mark = task.parameters["mark"]
+    task = await state.submit_task(Task(name=name, parameters={"mark": mark, **parameters}))
+    await wait_status(state, task.id, "started")
     await eventually(lambda: state.redis.get(f"test:started:{mark}"), what=f"{mark} to run")
-    return worker, submitted
+    return worker, task
 
 
 async def wait_exit(proc: subprocess.Popen[bytes], within: float = 15) -> int:

@@ -52,7 +52,7 @@ async def counting_worker(
 async def test_cancel_lands_when_the_pubsub_connection_was_killed(
     state: StateManager, procs: Procs
 ) -> None:
-    _, task = await running_alone(state, procs, Task(name="forever", parameters={"mark": "ps"}))
+    _, task = await running_alone(state, procs, "forever", mark="ps")
     await eventually(lambda: subscribers(state), what="the worker's listener")
 
     # Kill the listeners' connections and cancel in one MULTI, so that redis-py's silent
@@ -149,8 +149,7 @@ async def test_each_shutdown_policy_on_one_worker(
 async def test_sigkill_during_a_continue_drain_loses_nothing(
     state: StateManager, procs: Procs
 ) -> None:
-    draining = Task(name="drainer", parameters={"mark": "dr"})
-    worker, draining = await running_alone(state, procs, draining)
+    worker, draining = await running_alone(state, procs, "drainer", mark="dr")
     worker.send_signal(signal.SIGTERM)
     await eventually(lambda: "stop signal" in procs.logs(), what="the drain to begin")
     # Tasks that arrive during the drain wait: a stopping worker claims nothing.
