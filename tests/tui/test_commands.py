@@ -16,7 +16,7 @@ from jobbers.api.schemas import QueueConfig, RatePeriod, TaskStatus
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
-from .conftest import has_rows, shows
+from .conftest import has_rows, limits_of, shows
 
 Top = Callable[..., JobbersApp]
 
@@ -117,9 +117,7 @@ async def test_create_a_queue_with_limits(
         # A second queue of the same name is refused by the manager, in the form.
         form = await command(app, pilot, "Create a queue")
         await refused(app, pilot, form, "queue 'reports' already exists", name="reports")
-    saved = await state.get_queue("reports")
-    assert (saved.max_concurrent, saved.rate_numerator, saved.rate_denominator) == (3, 10, 1)
-    assert saved.rate_period == RatePeriod.MINUTE
+    assert await limits_of(state, "reports") == (3, 10, 1, RatePeriod.MINUTE)
 
 
 async def test_create_a_role_reading_existing_queues(

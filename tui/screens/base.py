@@ -7,7 +7,7 @@ from typing import ClassVar, Generic, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -113,6 +113,30 @@ class LiveModal(LiveScreen, ModalScreen[None]):
         """Back to the view, refreshed."""
         self.dismiss(None)
         self.japp.poll_now()
+
+
+class RecordModal(LiveModal):
+    """A modal over one record named by its id (a task, a workflow): ``KIND`` and the id
+    head it, its renderer scrolls in the body."""
+
+    KIND: ClassVar[str]
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__()
+        self.record_id = record_id
+
+    def heading(self) -> str:
+        """The record's kind and id."""
+        return f"{self.KIND} {self.record_id}"
+
+    def renderer(self) -> Widget:
+        """The widget that draws the record from each frame."""
+        raise NotImplementedError
+
+    def compose_body(self) -> ComposeResult:
+        """The scrollable record."""
+        with VerticalScroll(id="detail-scroll"):
+            yield self.renderer()
 
 
 class ViewScreen(LiveScreen):
