@@ -30,7 +30,7 @@ from jobbers.store.facade import StateManager
 from jobbers.store.scripts import EVENTS_MAXLEN_ENV
 
 from . import drain
-from .common import ROOT, TASKS, percentile, stop, sync_client, wait_until
+from .common import TASKS, percentile, start_http, stop, sync_client
 
 
 @contextmanager
@@ -59,16 +59,13 @@ def drain_pair(url: str, n: int, concurrency: int) -> dict[str, dict[str, Any]]:
     return {"off": off, "on": on}
 
 
-def _manager(url: str, port: int) -> subprocess.Popen[bytes]:
+def _manager(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``jobbers_manager`` process on a free port, once its /health answers."""
+    port = free_port()
     manager = Path(sys.executable).parent / "jobbers_manager"
     env = {**os.environ, "REDIS_URL": url, "JOBBERS_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen(
-        [sys.executable, str(manager), TASKS, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
+    argv = [sys.executable, str(manager), TASKS, "--port", str(port)]
+    return start_http(argv, port, "the manager to listen", env)
 
 
 async def _latencies(base: str, url: str, samples: int) -> list[float]:
@@ -99,18 +96,8 @@ async def _latencies(base: str, url: str, samples: int) -> list[float]:
 def latency(url: str, samples: int) -> dict[str, float]:
     """Transition -> SSE client percentiles, ms, on a real manager process."""
     sync_client(url).flushdb()
-    port = free_port()
-    proc = _manager(url, port)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
+    proc, base = _manager(url)
     try:
-        wait_until(up, 60, "the manager to listen", every=0.05)
         times = asyncio.run(_latencies(base, url, samples))
     finally:
         stop(proc)

@@ -7,16 +7,38 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
 
 from jobbers.models.task import TaskStatus
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually
-from tests.procs import Procs, live_workers
+from tests.procs import Procs, figure, live_workers
 from tests.server.conftest import client_for, make_app
+
+
+class Servers(Protocol):
+    """A set of Redis servers a test starts and stops (``ClusterSet``, ``SentinelSet``)."""
+
+    def start(self) -> Servers: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Servers)
+
+
+def started(servers: S) -> Iterator[S]:
+    """The body of a fixture: ``servers`` started, and stopped after the test."""
+    servers.start()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
 
 BODY = {"name": "add", "version": 1, "parameters": {"a": 1, "b": 2}}
 
@@ -65,6 +87,23 @@ class Load:
             await eventually(completed, within=20, what="every acknowledged task completed")
         except AssertionError:
             raise AssertionError(f"acknowledged tasks by status: {seen}\n{logs()}") from None
+
+    async def after_failover(
+        self,
+        suite: str,
+        killed_at: float,
+        takeover: float,
+        state: StateManager,
+        procs: Procs,
+        others: list[subprocess.Popen[bytes]],
+    ) -> None:
+        """Report the first submit acknowledged after ``takeover`` (from ``killed_at``) and
+        the 503s, then check that every acknowledged task completed and every process lived."""
+        first_ack = min(when for when, _ in self.acked if when > takeover) - killed_at
+        figure(f"{suite}: master SIGKILL -> first submit acknowledged with WAIT 1", first_ack)
+        figure(f"{suite}: 503 answers during the switch", self.codes.get(503, 0), "")
+        await self.all_completed(state, procs.logs)
+        self.assert_survived(procs, others)
 
     def assert_survived(self, procs: Procs, others: list[subprocess.Popen[bytes]]) -> None:
         """The switch was seen (503s, never another error) and every process lived through it."""

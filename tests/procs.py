@@ -6,8 +6,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
-from tests.conftest import TASKS_MODULE, eventually, spawn
+from tests.conftest import TASKS_MODULE, eventually, spawn, wait_status
 
 FAST = {"JOBBERS_WORKER_LEASE_MS": "1500", "JOBBERS_LOG_LEVEL": "INFO"}
 
@@ -55,6 +56,21 @@ async def live_workers(state: StateManager, n: int) -> list[Any]:
 
     workers: list[Any] = await eventually(check, within=15, what=f"{n} live workers")
     return workers
+
+
+async def running_alone(
+    state: StateManager, procs: Procs, name: str, mark: str, **parameters: Any
+) -> tuple[subprocess.Popen[bytes], Task]:
+    """One live worker, running a task ``name`` (one of the sample tasks that count their
+    starts under their ``mark``): returns once the task's body runs, not just once it is
+    claimed. ``started`` is written by the claim; a stop signal before the body runs hands
+    the task back, so the tests that signal the worker wait for the body itself."""
+    worker = procs.worker()
+    await live_workers(state, 1)
+    task = await state.submit_task(Task(name=name, parameters={"mark": mark, **parameters}))
+    await wait_status(state, task.id, "started")
+    await eventually(lambda: state.redis.get(f"test:started:{mark}"), what=f"{mark} to run")
+    return worker, task
 
 
 async def wait_exit(proc: subprocess.Popen[bytes], within: float = 15) -> int:

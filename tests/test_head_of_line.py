@@ -34,13 +34,20 @@ async def running(state: StateManager, name: str = "held") -> int:
     return sum(1 for t in page.items if t.name == name)
 
 
+async def two_held_running(
+    state: StateManager, start_worker: Any, held: int = 3, queue: str = "default", **worker: Any
+) -> None:
+    """A busy worker: ``held`` tasks at the head of ``queue``, two of them (the cap) running."""
+    await start_worker(concurrency=10, block_timeout=SLOW_SWEEP, **worker)
+    await state.submit_many([Task(name="held", queue=queue) for _ in range(held)])
+    await eventually(lambda: _equals(running(state), 2), what="two held runs")
+
+
 async def test_tasks_submitted_behind_a_capped_head_start_while_it_runs(
     state: StateManager, start_worker: Any
 ) -> None:
     """The issue's scenario: three capped reports, then three other tasks behind them."""
-    await start_worker(concurrency=10, block_timeout=SLOW_SWEEP)
-    await state.submit_many([Task(name="held") for _ in range(3)])
-    await eventually(lambda: _equals(running(state), 2), what="two held runs")
+    await two_held_running(state, start_worker)
     behind = [await state.submit_task(Task(name="noop")) for _ in range(3)]
     for task in behind:
         await wait_status(state, task.id, TaskStatus.COMPLETED, within=PROMPT)
@@ -58,9 +65,7 @@ async def test_tasks_submitted_behind_a_capped_head_start_while_it_runs(
 async def test_one_task_behind_a_thousand_capped_ones_starts_at_once(
     state: StateManager, start_worker: Any
 ) -> None:
-    await start_worker(concurrency=10, block_timeout=SLOW_SWEEP)
-    await state.submit_many([Task(name="held") for _ in range(1000)])
-    await eventually(lambda: _equals(running(state), 2), what="two held runs")
+    await two_held_running(state, start_worker, 1000)
     last = await state.submit_task(Task(name="noop"))
     await wait_status(state, last.id, TaskStatus.COMPLETED, within=PROMPT)
     assert await running(state) == 2
@@ -77,9 +82,7 @@ async def test_a_rate_limited_queue_shelves_only_itself_and_caps_only_their_type
         QueueConfig(name="metered", rate_numerator=4, rate_period=RatePeriod.MINUTE)
     )
     await state.create_role(Role(name="mixed", queues=["metered", "default"]))
-    await start_worker(role="mixed", concurrency=10, block_timeout=SLOW_SWEEP)
-    await state.submit_many([Task(name="held", queue="metered") for _ in range(3)])
-    await eventually(lambda: _equals(running(state), 2), what="two held runs")
+    await two_held_running(state, start_worker, queue="metered", role="mixed")
     # Third start of the window: a type without a cap, behind the capped head.
     eligible = await state.submit_task(Task(name="noop", queue="metered"))
     await wait_status(state, eligible.id, TaskStatus.COMPLETED, within=PROMPT)
@@ -102,9 +105,7 @@ async def test_a_worker_with_room_for_a_capped_type_is_woken_for_it(
 ) -> None:
     """The first worker's claim leaves the third task at its cap and rings that type's
     doorbell; a second worker, with room for the type, takes it at once."""
-    await start_worker(concurrency=10, block_timeout=SLOW_SWEEP)
-    await state.submit_many([Task(name="held") for _ in range(3)])
-    await eventually(lambda: _equals(running(state), 2), what="two held runs")
+    await two_held_running(state, start_worker)
     await start_worker(concurrency=10, block_timeout=SLOW_SWEEP)
     await eventually(lambda: _equals(running(state), 3), within=PROMPT, what="the third run")
 

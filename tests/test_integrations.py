@@ -26,6 +26,10 @@ from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 from tests.server.conftest import client_for, make_app
 
+StartWorker = Callable[..., Any]
+# The in-memory exporter of the spans the test's OtelHook ends, and its tracer provider.
+Spans = tuple[InMemorySpanExporter, TracerProvider]
+
 
 class MemoryTransport(Transport):
     """Keeps every event the client sends."""
@@ -58,7 +62,7 @@ def sentry_events() -> Iterator[list[dict[str, Any]]]:
 
 
 async def test_sentry_reports_failed_runs_with_task_name_id_and_attempt(
-    state: StateManager, start_worker: Callable[..., Any], sentry_events: list[dict[str, Any]]
+    state: StateManager, start_worker: StartWorker, sentry_events: list[dict[str, Any]]
 ) -> None:
     await start_worker()
     flaky = await state.submit_task(Task(name="flaky"))
@@ -76,7 +80,7 @@ async def test_sentry_reports_failed_runs_with_task_name_id_and_attempt(
 
 
 @pytest.fixture
-def spans() -> Iterator[tuple[InMemorySpanExporter, TracerProvider]]:
+def spans() -> Iterator[Spans]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -93,8 +97,8 @@ def _named(exporter: InMemorySpanExporter, prefix: str) -> list[ReadableSpan]:
 
 async def test_one_trace_from_request_through_submit_to_run(
     state: StateManager,
-    start_worker: Callable[..., Any],
-    spans: tuple[InMemorySpanExporter, TracerProvider],
+    start_worker: StartWorker,
+    spans: Spans,
 ) -> None:
     exporter, provider = spans
     tracer = provider.get_tracer("web")
@@ -117,8 +121,8 @@ async def test_one_trace_from_request_through_submit_to_run(
 
 async def test_failed_run_span_records_the_error(
     state: StateManager,
-    start_worker: Callable[..., Any],
-    spans: tuple[InMemorySpanExporter, TracerProvider],
+    start_worker: StartWorker,
+    spans: Spans,
 ) -> None:
     exporter, _ = spans
     await start_worker()
@@ -132,8 +136,8 @@ async def test_failed_run_span_records_the_error(
 async def test_http_traceparent_joins_the_run_to_the_callers_trace(
     state: StateManager,
     clean_redis: str,
-    start_worker: Callable[..., Any],
-    spans: tuple[InMemorySpanExporter, TracerProvider],
+    start_worker: StartWorker,
+    spans: Spans,
 ) -> None:
     exporter, provider = spans
     hooks.remove(next(h for h in hooks.registered() if isinstance(h, OtelHook)))
@@ -182,8 +186,8 @@ async def test_http_traceparent_joins_the_run_to_the_callers_trace(
 async def test_jobbers_client_carries_the_submit_span_over_http(
     state: StateManager,
     clean_redis: str,
-    start_worker: Callable[..., Any],
-    spans: tuple[InMemorySpanExporter, TracerProvider],
+    start_worker: StartWorker,
+    spans: Spans,
 ) -> None:
     import httpx
 

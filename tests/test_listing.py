@@ -4,6 +4,7 @@ from the per-(status, name) indexes, and summary rows without parameters or resu
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -34,6 +35,23 @@ async def submitted(
     state: StateManager, n: int, name: str = "add", queue: str = "default"
 ) -> list[str]:
     return [str((await state.submit_task(Task(name=name, queue=queue))).id) for _ in range(n)]
+
+
+async def named_apart(
+    state: StateManager, make: Callable[..., Awaitable[list[str]]]
+) -> tuple[list[str], list[str], list[str]]:
+    """Ids of tasks ``make`` leaves in a status: three ``add`` and two ``noop`` in the default
+    queue, one ``noop`` in a queue ``other``."""
+    await state.create_queue(QueueConfig(name="other"))
+    adds = await make(state, 3)
+    noops = await make(state, 2, name="noop")
+    return adds, noops, await make(state, 1, name="noop", queue="other")
+
+
+async def claimable(state: StateManager, n: int) -> list[str]:
+    """Ids of ``n`` new waiting tasks, with the worker ``w1`` registered to claim them."""
+    await state.register_worker("w1", 60_000, {"role": "default"})
+    return await submitted(state, n)
 
 
 def ids_of(items: list[Any]) -> list[str]:
@@ -75,8 +93,7 @@ async def test_pages_of_waiting_tasks_survive_claims_and_new_submits(
     state: StateManager,
 ) -> None:
     """Oldest first over the compact list and the full-form index: claims trim the list."""
-    await state.register_worker("w1", 60_000, {"role": "default"})
-    ids = await submitted(state, 10)
+    ids = await claimable(state, 10)
     query: dict[str, Any] = {"status": TaskStatus.SUBMITTED, "limit": 4}
     page1 = await state.list_tasks(**query)
     assert ids_of(page1.items) == ids[:4]
@@ -91,8 +108,7 @@ async def test_pages_of_every_status_list_a_task_claimed_between_them_once(
     state: StateManager,
 ) -> None:
     """Newest first over ``all`` and the list: a claimed task moves from one to the other."""
-    await state.register_worker("w1", 60_000, {"role": "default"})
-    ids = await submitted(state, 8)
+    ids = await claimable(state, 8)
     page1 = await state.list_tasks(limit=3)
     assert ids_of(page1.items) == ids[::-1][:3]
     await submitted(state, 2)  # newer than page 1: not part of what is left
@@ -153,10 +169,7 @@ async def test_a_cursor_past_the_end_ends_the_listing(state: StateManager) -> No
 
 
 async def test_listings_filter_by_task_name(state: StateManager) -> None:
-    await state.create_queue(QueueConfig(name="other"))
-    adds = await cancelled(state, 3)
-    noops = await cancelled(state, 2, name="noop")
-    other = await cancelled(state, 1, name="noop", queue="other")
+    adds, noops, other = await named_apart(state, cancelled)
     page = await state.list_tasks(TaskStatus.CANCELLED, name="add")
     assert ids_of(page.items) == adds[::-1]
     assert ids_of((await state.list_tasks(name="noop")).items) == (noops + other)[::-1]
@@ -171,8 +184,7 @@ async def test_listings_filter_by_task_name(state: StateManager) -> None:
 
 
 async def test_running_tasks_filter_by_task_name(state: StateManager) -> None:
-    await state.register_worker("w1", 60_000, {"role": "default"})
-    add = await submitted(state, 2)
+    add = await claimable(state, 2)
     noop = await submitted(state, 1, name="noop")
     await state.claim("w1", "default", 3, KNOWN)
     assert ids_of((await state.active_tasks(name="add")).items) == add
@@ -234,8 +246,7 @@ async def test_pages_through_one_batch_of_waiting_tasks_list_each_once(
 async def test_newest_first_pages_go_on_when_the_last_task_shown_was_claimed(
     state: StateManager,
 ) -> None:
-    await state.register_worker("w1", 60_000, {"role": "default"})
-    ids = await submitted(state, 8)
+    ids = await claimable(state, 8)
     page1 = await state.list_tasks(limit=3)
     page2 = await state.list_tasks(limit=3, cursor=page1.next_cursor)
     assert ids_of(page1.items + page2.items) == ids[::-1][:6]
@@ -260,10 +271,7 @@ def test_the_longest_cursor_fits_the_api_limit() -> None:
 
 async def test_name_filtered_listings_include_compact_waiting_tasks(state: StateManager) -> None:
     """Waiting tasks never claimed are compact (in no index): their per-type lists list them."""
-    await state.create_queue(QueueConfig(name="other"))
-    adds = await submitted(state, 3)
-    noops = await submitted(state, 2, name="noop")
-    other = await submitted(state, 1, name="noop", queue="other")
+    adds, noops, other = await named_apart(state, submitted)
     page = await state.list_tasks(TaskStatus.SUBMITTED, name="noop")
     assert sorted(ids_of(page.items)) == sorted(noops + other)
     assert ids_of((await state.list_tasks(TaskStatus.SUBMITTED, name="add")).items) == adds

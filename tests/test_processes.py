@@ -17,7 +17,7 @@ from jobbers.models.task import Task
 from jobbers.runtime.cleaner import Cleaner
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
-from tests.procs import Procs, live_workers, wait_exit
+from tests.procs import Procs, live_workers, running_alone, wait_exit
 
 
 def test_console_scripts_are_installed() -> None:
@@ -178,11 +178,7 @@ async def test_a_delayed_retry_of_a_capped_type_runs_on_an_idle_worker(
 async def test_shutdown_policies(
     state: StateManager, procs: Procs, name: str, expected: str
 ) -> None:
-    worker = procs.worker()
-    await live_workers(state, 1)
-    task = await state.submit_task(Task(name=name, parameters={"mark": name, "seconds": 1.0}))
-    await wait_status(state, task.id, "started")
-    await eventually(lambda: state.redis.get(f"test:started:{name}"))
+    worker, task = await running_alone(state, procs, name, mark=name, seconds=1.0)
     worker.send_signal(signal.SIGTERM)
     try:
         # The logs say where the worker was if it does not exit. It once ran on for ever:
@@ -202,13 +198,7 @@ async def test_shutdown_policies(
 
 
 async def test_second_sigterm_exits_at_once(state: StateManager, procs: Procs) -> None:
-    worker = procs.worker()
-    await live_workers(state, 1)
-    task = await state.submit_task(Task(name="finisher", parameters={"mark": "f2", "seconds": 60}))
-    await wait_status(state, task.id, "started")
-    # "started" is written by the claim; a stop signal before the body runs hands the
-    # task back (status "submitted"), so wait for the body itself.
-    await eventually(lambda: state.redis.get("test:started:f2"))
+    worker, task = await running_alone(state, procs, "finisher", mark="f2", seconds=60)
     worker.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)  # not synchronisation: the gap between two keypresses
     worker.send_signal(signal.SIGINT)
@@ -220,11 +210,7 @@ async def test_a_stop_signal_while_retiring_is_a_first_stop(
     state: StateManager, procs: Procs
 ) -> None:
     """SIGUSR1 (role deleted under ``jobbers dev``), then Ctrl-C: policies apply, no hard stop."""
-    worker = procs.worker()
-    await live_workers(state, 1)
-    task = await state.submit_task(Task(name="finisher", parameters={"mark": "r1", "seconds": 1.5}))
-    await wait_status(state, task.id, "started")
-    await eventually(lambda: state.redis.get("test:started:r1"))
+    worker, task = await running_alone(state, procs, "finisher", mark="r1", seconds=1.5)
     worker.send_signal(signal.SIGUSR1)
     await eventually(lambda: "retiring (role deleted)" in procs.logs(), what="the retirement")
     worker.send_signal(signal.SIGTERM)
@@ -373,10 +359,7 @@ async def test_frozen_worker_cannot_overwrite_the_rerun(state: StateManager, pro
 async def test_task_that_swallows_cancellation_cannot_hold_the_worker(
     state: StateManager, procs: Procs
 ) -> None:
-    worker = procs.worker()
-    await live_workers(state, 1)
-    task = await state.submit_task(Task(name="stubborn", parameters={"mark": "st"}))
-    await eventually(lambda: state.redis.get("test:started:st"))
+    worker, task = await running_alone(state, procs, "stubborn", mark="st")
     worker.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)  # not synchronisation: the gap between two keypresses
     worker.send_signal(signal.SIGTERM)

@@ -10,6 +10,16 @@ from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
+
+async def outcome(
+    state: StateManager, start_worker: Any, task: Task, status: str, within: float = 10.0
+) -> Any:
+    """Start a worker, submit ``task`` and return it once it reaches ``status``."""
+    await start_worker()
+    submitted = await state.submit_task(task)
+    return await wait_status(state, submitted.id, status, within=within)
+
+
 ALL_STATUSES = [
     "submitted",
     "scheduled",
@@ -23,24 +33,20 @@ ALL_STATUSES = [
 
 
 async def test_result_is_stored(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="add", parameters={"a": 2, "b": 3}))
-    done = await wait_status(state, task.id, "completed")
+    done = await outcome(
+        state, start_worker, Task(name="add", parameters={"a": 2, "b": 3}), "completed"
+    )
     assert done.results == {"sum": 5}
     assert done.started_at is not None and done.completed_at is not None
     assert done.completed_at >= done.started_at >= done.submitted_at
 
 
 async def test_none_result_is_stored_as_empty_dict(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="noop"))
-    assert (await wait_status(state, task.id, "completed")).results == {}
+    assert (await outcome(state, start_worker, Task(name="noop"), "completed")).results == {}
 
 
 async def test_unserialisable_result_fails_clearly(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="bad_result"))
-    failed = await wait_status(state, task.id, "failed")
+    failed = await outcome(state, start_worker, Task(name="bad_result"), "failed")
     assert "not JSON serialisable" in (failed.last_error or "")
     assert failed.retry_attempt == 0
 
@@ -62,9 +68,7 @@ async def test_idle_worker_starts_a_task_within_milliseconds(
 async def test_unknown_version_is_dropped_with_reason(
     state: StateManager, start_worker: Any
 ) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="add", version=99))
-    dropped = await wait_status(state, task.id, "dropped")
+    dropped = await outcome(state, start_worker, Task(name="add", version=99), "dropped")
     assert "add@99" in (dropped.last_error or "")
     assert dropped.errors[-1].kind == "dropped"
 
@@ -72,32 +76,28 @@ async def test_unknown_version_is_dropped_with_reason(
 async def test_expected_exception_retries_immediately_then_fails_into_dlq(
     state: StateManager, start_worker: Any
 ) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="flaky"))
-    failed = await wait_status(state, task.id, "failed")
+    failed = await outcome(state, start_worker, Task(name="flaky"), "failed")
     assert failed.retry_attempt == 3  # max_retries=3: four attempts
     assert [e.attempt for e in failed.errors] == [0, 1, 2, 3]
     assert all(e.exc_type == "Flaky" and e.traceback for e in failed.errors)
     assert failed.in_dlq
     dlq = await state.list_dlq()
-    assert [t.id for t in dlq.items] == [task.id]
-    assert len(await state.dlq_history(task.id)) == 4
+    assert [t.id for t in dlq.items] == [failed.id]
+    assert len(await state.dlq_history(failed.id)) == 4
 
 
 async def test_expected_exception_can_succeed_on_retry(
     state: StateManager, start_worker: Any
 ) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="flaky", parameters={"succeed_on": 2}))
-    done = await wait_status(state, task.id, "completed")
+    done = await outcome(
+        state, start_worker, Task(name="flaky", parameters={"succeed_on": 2}), "completed"
+    )
     assert done.results == {"attempt": 2}
     assert len(done.errors) == 2
 
 
 async def test_unexpected_exception_fails_at_once(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="boom"))
-    failed = await wait_status(state, task.id, "failed")
+    failed = await outcome(state, start_worker, Task(name="boom"), "failed")
     assert failed.retry_attempt == 0
     assert failed.errors[0].exc_type == "ValueError"
     assert "unexpected failure" in failed.errors[0].message
@@ -105,31 +105,34 @@ async def test_unexpected_exception_fails_at_once(state: StateManager, start_wor
 
 
 async def test_timeout_takes_the_retry_path(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="slow", parameters={"seconds": 10}))
-    failed = await wait_status(state, task.id, "failed", within=5)
+    failed = await outcome(
+        state, start_worker, Task(name="slow", parameters={"seconds": 10}), "failed", within=5
+    )
     assert failed.errors[0].kind == "timeout"
     assert "timed out after 1s" in failed.errors[0].message
     assert not failed.in_dlq  # DeadLetterPolicy.NONE
 
 
 async def test_delayed_retry_is_scheduled(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="flaky_delayed", parameters={"succeed_on": 1}))
-    scheduled = await wait_status(state, task.id, "scheduled")
+    scheduled = await outcome(
+        state, start_worker, Task(name="flaky_delayed", parameters={"succeed_on": 1}), "scheduled"
+    )
     assert scheduled.scheduled_for is not None and scheduled.retry_attempt == 1
     assert 0.5 < (scheduled.scheduled_for - scheduled.errors[-1].at).total_seconds() <= 1.1
     page = await state.scheduled_tasks()
-    assert [t.id for t in page.items] == [task.id]
+    assert [t.id for t in page.items] == [scheduled.id]
     # Only the scheduler promotes it: without one it stays scheduled.
     promoted, _ = await state.promote_due()
     assert promoted == 0
 
 
 async def test_heartbeat_records_progress(state: StateManager, start_worker: Any) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="beater", parameters={"steps": 3, "step_s": 0.05}))
-    done = await wait_status(state, task.id, "completed")
+    done = await outcome(
+        state,
+        start_worker,
+        Task(name="beater", parameters={"steps": 3, "step_s": 0.05}),
+        "completed",
+    )
     assert done.progress == 1.0
     assert done.progress_message == "3/3"
     assert done.heartbeat_at is not None and done.heartbeat_at > done.started_at
@@ -211,7 +214,5 @@ async def test_results_must_be_small_json_dicts(state: StateManager, start_worke
 async def test_parameters_the_function_rejects_fail_clearly(
     state: StateManager, start_worker: Any
 ) -> None:
-    await start_worker()
-    task = await state.submit_task(Task(name="add", parameters={"a": 1}))
-    failed = await wait_status(state, task.id, "failed")
+    failed = await outcome(state, start_worker, Task(name="add", parameters={"a": 1}), "failed")
     assert failed.errors[0].exc_type == "KeyError" and "'b'" in failed.errors[0].message

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain
+from common import enqueue_rate, main
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -36,14 +34,9 @@ async def enqueue(n: int) -> float:
     from arq.connections import RedisSettings
 
     pool = await create_pool(RedisSettings.from_dsn(URL))
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await pool.enqueue_job("count")
-    rate = n / (time.perf_counter() - t0)
+    rate = await enqueue_rate(n, lambda: pool.enqueue_job("count"))
     await pool.aclose()
     return rate
 
 
-n = int(sys.argv[1])
-rate = asyncio.run(enqueue(n))
-drain([sys.executable, "-c", WORKER], URL, n, rate)
+main(enqueue, [sys.executable, "-c", WORKER], URL)

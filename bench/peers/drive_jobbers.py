@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain
+from common import enqueue_rate, main
 
 from jobbers.models.task import Task
 from jobbers.store.facade import StateManager
@@ -19,16 +17,11 @@ URL = os.environ["BENCH_REDIS_URL"]
 async def enqueue(n: int) -> float:
     state = StateManager.from_url(URL)
     await state.ensure_defaults()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await state.submit(Task(name="count"))
-    rate = n / (time.perf_counter() - t0)
+    rate = await enqueue_rate(n, lambda: state.submit(Task(name="count")))
     await state.close()
     return rate
 
 
-n = int(sys.argv[1])
-rate = asyncio.run(enqueue(n))
 env = {
     **os.environ,
     "REDIS_URL": URL,
@@ -36,4 +29,4 @@ env = {
     "JOBBERS_LOG_LEVEL": "WARNING",
 }
 tasks = os.path.join(os.path.dirname(__file__), "jobbers_tasks.py")
-drain([sys.executable, "-m", "jobbers.runtime.worker_main", tasks], URL, n, rate, env=env)
+main(enqueue, [sys.executable, "-m", "jobbers.runtime.worker_main", tasks], URL, env=env)

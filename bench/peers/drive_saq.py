@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import drain
+from common import enqueue_rate, main
 
 URL = os.environ["BENCH_REDIS_URL"]
 
@@ -34,14 +32,9 @@ async def enqueue(n: int) -> float:
 
     queue = Queue.from_url(URL)
     await queue.connect()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        await queue.enqueue("count")
-    rate = n / (time.perf_counter() - t0)
+    rate = await enqueue_rate(n, lambda: queue.enqueue("count"))
     await queue.disconnect()
     return rate
 
 
-n = int(sys.argv[1])
-rate = asyncio.run(enqueue(n))
-drain([sys.executable, "-c", WORKER], URL, n, rate)
+main(enqueue, [sys.executable, "-c", WORKER], URL)

@@ -39,7 +39,7 @@ from jobbers.models.queue import (
     Weight,
     check_strategy,
 )
-from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView
+from jobbers.models.schedule import Schedule, ScheduleSpec, ScheduleView, seconds_field
 from jobbers.models.task import (
     DEFAULT_PRIORITY,
     MAX_DELAY_S,
@@ -187,13 +187,8 @@ class SubmitTaskRequest(BaseModel):
         default=None,
         description="RFC 3339 time with a timezone; in the past runs now; at most a year ahead",
     )
-    delay: float | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_DELAY_S,
-        strict=True,
-        allow_inf_nan=False,
-        description="seconds from now (the Redis clock); instead of run_at",
+    delay: float | None = seconds_field(
+        None, 0, MAX_DELAY_S, "seconds from now (the Redis clock); instead of run_at"
     )
 
     @field_validator("run_at")

@@ -41,6 +41,14 @@ MAX_EVERY_S = 366 * 86400
 MAX_JITTER_S = 3600.0
 
 
+def seconds_field(default: float | None, ge: float, le: float, description: str) -> Any:
+    """A duration in seconds as JSON gives it: a number (strict: not a string), finite (no
+    NaN or Infinity) and within ``[ge, le]``; for schedules and delayed submits alike."""
+    return Field(
+        default=default, ge=ge, le=le, strict=True, allow_inf_nan=False, description=description
+    )
+
+
 class OverlapPolicy(StrEnum):
     """What a tick does while the schedule's last task is not terminal."""
 
@@ -99,23 +107,16 @@ class ScheduleSpec(BaseModel):
         description="5 fields (minute hour day month weekday), or 6 with seconds first",
         examples=["0 3 * * *"],
     )
-    every: float | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_EVERY_S,
-        strict=True,
-        allow_inf_nan=False,
-        description="seconds between ticks, counted from the Unix epoch; instead of cron",
+    every: float | None = seconds_field(
+        None, 1, MAX_EVERY_S, "seconds between ticks, counted from the Unix epoch; instead of cron"
     )
     timezone: str = Field(default="UTC", description="IANA name the cron fields are read in")
     overlap: OverlapPolicy = OverlapPolicy.SKIP
     missed: MissedPolicy = MissedPolicy.SKIP
-    jitter: float = Field(
+    jitter: float = seconds_field(
         default=0,
         ge=0,
         le=MAX_JITTER_S,
-        strict=True,
-        allow_inf_nan=False,
         description="seconds; each tick's task is due up to this much later (fixed per tick)",
     )
     enabled: bool = True

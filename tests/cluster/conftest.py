@@ -15,6 +15,7 @@ import pytest
 
 from jobbers.store.facade import StateManager
 from tests.cluster_set import ClusterSet
+from tests.failover import started
 from tests.procs import Procs
 
 HERE = Path(__file__).resolve().parent
@@ -30,11 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSet]:
     """Three masters and their replicas, shared by the tests that kill no node."""
-    started = ClusterSet(tmp_path_factory.mktemp("cluster")).start()
-    try:
-        yield started
-    finally:
-        started.stop()
+    yield from started(ClusterSet(tmp_path_factory.mktemp("cluster")))
 
 
 @pytest.fixture

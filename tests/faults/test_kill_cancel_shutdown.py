@@ -8,6 +8,7 @@ real ``jobbers.runtime.worker_main`` subprocesses with a 1.5 s lease.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.procs import (
     figure,
     inflight_keys,
     live_workers,
+    running_alone,
     wait_exit,
     worker_with,
 )
@@ -37,14 +39,20 @@ async def started(state: StateManager, mark: str) -> int:
     return int(await state.redis.get(f"test:started:{mark}") or 0)
 
 
+async def counting_worker(
+    state: StateManager, procs: Procs, tmp_path: Path
+) -> tuple[RunLog, subprocess.Popen[bytes]]:
+    """One live worker whose counted tasks log their runs to a file under ``tmp_path``."""
+    runs = RunLog(tmp_path / "runs.log")
+    worker = worker_with(procs, runs.env)
+    await live_workers(state, 1)
+    return runs, worker
+
+
 async def test_cancel_lands_when_the_pubsub_connection_was_killed(
     state: StateManager, procs: Procs
 ) -> None:
-    procs.worker()
-    await live_workers(state, 1)
-    task = await state.submit_task(Task(name="forever", parameters={"mark": "ps"}))
-    await wait_status(state, task.id, "started")
-    await eventually(lambda: started(state, "ps"), what="the task to run")
+    _, task = await running_alone(state, procs, "forever", mark="ps")
     await eventually(lambda: subscribers(state), what="the worker's listener")
 
     # Kill the listeners' connections and cancel in one MULTI, so that redis-py's silent
@@ -74,9 +82,7 @@ async def test_cancel_lands_when_the_pubsub_connection_was_killed(
 async def test_a_task_that_swallows_cancellation_ends_cancelled_not_rerun(
     state: StateManager, procs: Procs, tmp_path: Path
 ) -> None:
-    runs = RunLog(tmp_path / "runs.log")
-    worker = worker_with(procs, runs.env)
-    await live_workers(state, 1)
+    runs, worker = await counting_worker(state, procs, tmp_path)
     stubborn = await state.submit_task(Task(name="stubborn_counted"))
     await eventually(lambda: runs.count(), what="the stubborn task to run")
     assert await state.cancel_task(stubborn.id) == "requested"
@@ -105,9 +111,7 @@ async def test_a_task_that_swallows_cancellation_ends_cancelled_not_rerun(
 async def test_each_shutdown_policy_on_one_worker(
     state: StateManager, procs: Procs, tmp_path: Path
 ) -> None:
-    runs = RunLog(tmp_path / "runs.log")
-    worker = worker_with(procs, runs.env)
-    await live_workers(state, 1)
+    runs, worker = await counting_worker(state, procs, tmp_path)
     # STOP and RESUBMIT tasks that log their start to a file and await nothing before
     # their sleep, so the shutdown's cancel never lands inside a Redis call.
     stop = await state.submit_task(Task(name="counted", parameters={"seconds": 3600}))
@@ -145,10 +149,7 @@ async def test_each_shutdown_policy_on_one_worker(
 async def test_sigkill_during_a_continue_drain_loses_nothing(
     state: StateManager, procs: Procs
 ) -> None:
-    worker = procs.worker()
-    await live_workers(state, 1)
-    draining = await state.submit_task(Task(name="drainer", parameters={"mark": "dr"}))
-    await eventually(lambda: started(state, "dr"), what="the long task to run")
+    worker, draining = await running_alone(state, procs, "drainer", mark="dr")
     worker.send_signal(signal.SIGTERM)
     await eventually(lambda: "stop signal" in procs.logs(), what="the drain to begin")
     # Tasks that arrive during the drain wait: a stopping worker claims nothing.

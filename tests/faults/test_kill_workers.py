@@ -19,11 +19,13 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.models.task import Task, TaskStatus
 from jobbers.store.facade import StateManager
+from jobbers.store.protocol import ClaimResult
 from tests.conftest import eventually, wait_status
 from tests.procs import (
     Procs,
@@ -251,17 +253,29 @@ async def _at_least(count: Any, n: int) -> bool:
     return bool(await count() >= n)
 
 
-async def test_a_claim_that_is_never_run_is_recovered_and_runs(
-    state: StateManager, procs: Procs, tmp_path: Path
-) -> None:
-    runs = RunLog(tmp_path / "runs.log")
+@pytest.fixture
+def runs(tmp_path: Path) -> RunLog:
+    """Where this test's ``counted`` tasks log their runs."""
+    return RunLog(tmp_path / "runs.log")
+
+
+async def claimed_by(state: StateManager, worker: str, lease_ms: int) -> tuple[Task, ClaimResult]:
+    """A ``counted`` task claimed by a worker registered by hand, with nothing to run it:
+    the runtime verbs a worker process would call, without the process."""
     task = await state.submit_task(Task(name="counted", parameters={"seconds": 0}))
+    await state.register_worker(worker, lease_ms, {"role": "default", "pid": 0})
+    claim = await state.claim(worker, "default", 1, {"counted@1": (0, 0, -1)})
+    assert claim.status == "ok" and [c.id for c in claim.tasks] == [str(task.id)]
+    return task, claim
+
+
+async def test_a_claim_that_is_never_run_is_recovered_and_runs(
+    state: StateManager, procs: Procs, runs: RunLog
+) -> None:
     # A worker that crashes right after its claim: registered and claimed through the
     # worker's own runtime verbs, then never runs the task and never beats again.
     ghost = "ghost-crashed-after-claim"
-    await state.register_worker(ghost, 1000, {"role": "default", "pid": 0})
-    claim = await state.claim(ghost, "default", 1, {"counted@1": (0, 0, -1)})
-    assert claim.status == "ok" and [c.id for c in claim.tasks] == [str(task.id)]
+    task, claim = await claimed_by(state, ghost, lease_ms=1000)
     assert (await state.get_task(task.id)).status == "started"
 
     worker_with(procs, runs.env)
@@ -276,16 +290,12 @@ async def test_a_claim_that_is_never_run_is_recovered_and_runs(
 
 
 async def test_a_claim_whose_reply_was_lost_is_requeued_by_its_owner(
-    state: StateManager, procs: Procs, tmp_path: Path
+    state: StateManager, procs: Procs, runs: RunLog
 ) -> None:
-    runs = RunLog(tmp_path / "runs.log")
-    task = await state.submit_task(Task(name="counted", parameters={"seconds": 0}))
     # The claim happened in Redis but its reply never reached the (live) worker: the
     # worker keeps beating with no run for that task, and its own beat must give it back.
     owner = "alive-but-lost-the-reply"
-    await state.register_worker(owner, 60_000, {"role": "default", "pid": 0})
-    claim = await state.claim(owner, "default", 1, {"counted@1": (0, 0, -1)})
-    assert [c.id for c in claim.tasks] == [str(task.id)]
+    task, claim = await claimed_by(state, owner, lease_ms=60_000)
     await state.scripts.run("worker_beat", owner, 60_000, "beat", "{}", "[]", 0)
     back = await state.get_task(task.id)
     assert back.status == "submitted" and back.recoveries == 1

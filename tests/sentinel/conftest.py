@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.failover import started
 from tests.sentinel_set import SentinelSet
 
 HERE = Path(__file__).resolve().parent
@@ -24,8 +25,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def sentinel_set(tmp_path: Path) -> Iterator[SentinelSet]:
     """A fresh master, replica and three sentinels (a failover test consumes its master)."""
-    started = SentinelSet(tmp_path / "sentinel").start()
-    try:
-        yield started
-    finally:
-        started.stop()
+    yield from started(SentinelSet(tmp_path / "sentinel"))

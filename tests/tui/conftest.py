@@ -21,7 +21,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from jobbers.api.client import JobbersClient
-from jobbers.api.schemas import SubmitTaskRequest
+from jobbers.api.schemas import RatePeriod, SubmitTaskRequest
 from jobbers.registry import load_tasks_module
 from jobbers.store.facade import StateManager
 from tests.conftest import TASKS_MODULE, eventually
@@ -90,6 +90,14 @@ async def submit(client: JobbersClient, name: str = "add", **fields: Any) -> str
     fields.setdefault("parameters", {"a": 1, "b": 2} if name == "add" else {})
     response = await client.submit_task(SubmitTaskRequest(name=name, **fields))
     return str(response.task.id)
+
+
+async def limits_of(
+    state: StateManager, queue: str
+) -> tuple[int | None, int | None, int | None, RatePeriod | None]:
+    """A stored queue's limits: (max_concurrent, rate_numerator, rate_denominator, period)."""
+    q = await state.get_queue(queue)
+    return (q.max_concurrent, q.rate_numerator, q.rate_denominator, q.rate_period)
 
 
 def table(app: App[Any], selector: str) -> DataTable[Any]:

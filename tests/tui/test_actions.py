@@ -16,7 +16,7 @@ from jobbers.runtime.cleaner import Cleaner
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually, wait_status
 
-from .conftest import has_rows, keys, rows, shows, submit, table
+from .conftest import has_rows, keys, limits_of, rows, shows, submit, table
 
 Top = Callable[..., JobbersApp]
 
@@ -156,9 +156,7 @@ async def test_edit_a_queue_in_the_form(
         app.screen.query_one("#rate_period", Select).value = "minute"
         await pilot.press("ctrl+s")
         await has_rows(app, "#queues", lambda r: r[1][2:4] == ["7", "100/2m"])
-    saved = await state.get_queue("reports")
-    assert (saved.max_concurrent, saved.rate_numerator, saved.rate_denominator) == (7, 100, 2)
-    assert saved.rate_period == RatePeriod.MINUTE
+    assert await limits_of(state, "reports") == (7, 100, 2, RatePeriod.MINUTE)
 
 
 async def test_the_queue_form_refuses_a_rate_without_a_period(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from jobbers.tui.app import JobbersApp
 from jobbers.tui.screens.forms import FormScreen
@@ -15,7 +16,7 @@ from jobbers.api.schemas import QueueConfig, RatePeriod, TaskStatus
 from jobbers.store.facade import StateManager
 from tests.conftest import eventually
 
-from .conftest import has_rows, shows
+from .conftest import has_rows, limits_of, shows
 
 Top = Callable[..., JobbersApp]
 
@@ -40,17 +41,36 @@ def fill(form: FormScreen[object], **fields: str) -> None:
         form.query_one(f"#{key}", Input).value = value
 
 
+async def refused(
+    app: JobbersApp, pilot: Pilot[None], form: FormScreen[object], message: str, **fields: str
+) -> None:
+    """Type ``fields`` and save: the form stays open and says ``message``."""
+    fill(form, **fields)
+    await pilot.press("ctrl+s")
+    await shows(app, message)
+    assert app.screen is form
+
+
 async def closed(app: JobbersApp) -> None:
     await eventually(lambda: not isinstance(app.screen, FormScreen), what="the form closed")
+
+
+@asynccontextmanager
+async def with_reports(
+    top: Top, client: JobbersClient
+) -> AsyncIterator[tuple[JobbersApp, Pilot[None]]]:
+    """The app running over a manager with a ``reports`` queue, once the overview shows it."""
+    await client.create_queue(QueueConfig(name="reports"))
+    app = top()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await has_rows(app, "#overview", lambda r: len(r) == 2)
+        yield app, pilot
 
 
 async def test_submit_a_task_with_json_parameters(
     top: Top, client: JobbersClient, state: StateManager
 ) -> None:
-    await client.create_queue(QueueConfig(name="reports"))
-    app = top()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await has_rows(app, "#overview", lambda r: len(r) == 2)
+    async with with_reports(top, client) as (app, pilot):
         form = await command(app, pilot, "Submit a task")
         fill(form, name="add", parameters='{"a": 2, "b": 40}', queue="reports", priority="8")
         await pilot.press("ctrl+s")
@@ -69,16 +89,10 @@ async def test_bad_input_stays_in_the_form_and_submits_nothing(
     app = top()
     async with app.run_test(size=(100, 30)) as pilot:
         form = await command(app, pilot, "Submit a task")
-        fill(form, name="add", parameters='{"a": 2,')
-        await pilot.press("ctrl+s")
-        await shows(app, "parameters: not JSON")
-        fill(form, parameters="[1, 2]")
-        await pilot.press("ctrl+s")
-        await shows(app, "parameters: a JSON object")
+        await refused(app, pilot, form, "parameters: not JSON", name="add", parameters='{"a": 2,')
+        await refused(app, pilot, form, "parameters: a JSON object", parameters="[1, 2]")
         # The manager's refusal (no such task) shows in the form too.
-        fill(form, parameters="{}", priority="12")
-        await pilot.press("ctrl+s")
-        await shows(app, "less than or equal to 9")
+        await refused(app, pilot, form, "less than or equal to 9", parameters="{}", priority="12")
         fill(form, name="no_such_task", parameters="{}", priority="5")
         await pilot.press("ctrl+s")
         error = form.query_one("#error", Label)
@@ -102,26 +116,16 @@ async def test_create_a_queue_with_limits(
         await has_rows(app, "#overview", lambda r: [x[0] for x in r] == ["default", "reports"])
         # A second queue of the same name is refused by the manager, in the form.
         form = await command(app, pilot, "Create a queue")
-        fill(form, name="reports")
-        await pilot.press("ctrl+s")
-        await shows(app, "queue 'reports' already exists")
-        assert isinstance(app.screen, FormScreen)
-    saved = await state.get_queue("reports")
-    assert (saved.max_concurrent, saved.rate_numerator, saved.rate_denominator) == (3, 10, 1)
-    assert saved.rate_period == RatePeriod.MINUTE
+        await refused(app, pilot, form, "queue 'reports' already exists", name="reports")
+    assert await limits_of(state, "reports") == (3, 10, 1, RatePeriod.MINUTE)
 
 
 async def test_create_a_role_reading_existing_queues(
     top: Top, client: JobbersClient, state: StateManager
 ) -> None:
-    await client.create_queue(QueueConfig(name="reports"))
-    app = top()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await has_rows(app, "#overview", lambda r: len(r) == 2)
+    async with with_reports(top, client) as (app, pilot):
         form = await command(app, pilot, "Create a role")
-        fill(form, name="heavy", queues="reports, nope")
-        await pilot.press("ctrl+s")
-        await shows(app, "no such queue: nope")
+        await refused(app, pilot, form, "no such queue: nope", name="heavy", queues="reports, nope")
         fill(form, queues="reports, default")
         await pilot.press("ctrl+s")
         await closed(app)

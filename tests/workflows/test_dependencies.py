@@ -17,6 +17,16 @@ from tests.server.conftest import new_id
 StartWorker = Callable[..., Any]
 
 
+def chain(head: str, **last: Any) -> list[dict[str, Any]]:
+    """Three nodes ``a -> b -> c``: the task ``head``, then two ``step`` tasks; ``last`` adds
+    fields to ``c``."""
+    return [
+        {"key": "a", "name": head},
+        {"key": "b", "name": "step", "depends_on": ["a"]},
+        {"key": "c", "name": "step", "depends_on": ["b"], **last},
+    ]
+
+
 async def status_of(client: httpx.AsyncClient, tid: str) -> str:
     return str((await client.get(f"/task-status/{tid}")).json()["status"])
 
@@ -168,14 +178,7 @@ async def test_one_task_with_100_parents_released_by_the_last(
 async def test_a_failed_parent_cancels_its_descendants_by_default(
     client: httpx.AsyncClient, start_worker: StartWorker
 ) -> None:
-    wf = await workflow(
-        client,
-        [
-            {"key": "a", "name": "boom"},
-            {"key": "b", "name": "step", "depends_on": ["a"]},
-            {"key": "c", "name": "step", "depends_on": ["b"]},
-        ],
-    )
+    wf = await workflow(client, chain("boom"))
     await start_worker()
     body = await finished(client, wf["id"])
     assert body["status"] == "failed"
@@ -221,14 +224,7 @@ async def test_cancelling_a_waiting_parent_cancels_the_chain(client: httpx.Async
 async def test_cancel_of_a_workflow_cancels_every_node_not_yet_ended(
     client: httpx.AsyncClient, start_worker: StartWorker
 ) -> None:
-    wf = await workflow(
-        client,
-        [
-            {"key": "a", "name": "step"},
-            {"key": "b", "name": "step", "depends_on": ["a"]},
-            {"key": "c", "name": "step", "depends_on": ["b"], "on_parent_failure": "run"},
-        ],
-    )
+    wf = await workflow(client, chain("step", on_parent_failure="run"))
     response = await client.post(f"/workflows/{wf['id']}/cancel")
     assert response.status_code == 200, response.text
     assert response.json()["cancelled"] == 3
@@ -249,14 +245,7 @@ async def test_retry_of_a_failed_node_rearms_its_cancelled_descendants(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REDIS_URL", clean_redis)  # where the gate task looks
-    wf = await workflow(
-        client,
-        [
-            {"key": "a", "name": "gate"},
-            {"key": "b", "name": "step", "depends_on": ["a"]},
-            {"key": "c", "name": "step", "depends_on": ["b"]},
-        ],
-    )
+    wf = await workflow(client, chain("gate"))
     ids = wf["tasks"]
     await start_worker()
     assert (await finished(client, wf["id"]))["status"] == "failed"

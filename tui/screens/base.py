@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar, cast
+from typing import ClassVar, Generic, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -31,6 +31,9 @@ PAGE_KEYS: list[BindingType] = [
     Binding("right_square_bracket", "next_page", "Next", tooltip="Next page"),
 ]
 FED: tuple[type[Widget], ...] = (StatusLine, Banner, Totals, LiveTable, TaskDetailView)
+# The filter of the views whose pages the manager filters by queue and task name.
+QUEUE_AND_NAME_HINT = "queue:NAME name:TASK or text (enter applies, escape cancels)"
+TableT = TypeVar("TableT", bound=LiveTable)
 
 
 class LiveScreen(Screen[None]):
@@ -110,6 +113,30 @@ class LiveModal(LiveScreen, ModalScreen[None]):
         """Back to the view, refreshed."""
         self.dismiss(None)
         self.japp.poll_now()
+
+
+class RecordModal(LiveModal):
+    """A modal over one record named by its id (a task, a workflow): ``KIND`` and the id
+    head it, its renderer scrolls in the body."""
+
+    KIND: ClassVar[str]
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__()
+        self.record_id = record_id
+
+    def heading(self) -> str:
+        """The record's kind and id."""
+        return f"{self.KIND} {self.record_id}"
+
+    def renderer(self) -> Widget:
+        """The widget that draws the record from each frame."""
+        raise NotImplementedError
+
+    def compose_body(self) -> ComposeResult:
+        """The scrollable record."""
+        with VerticalScroll(id="detail-scroll"):
+            yield self.renderer()
 
 
 class ViewScreen(LiveScreen):
@@ -257,3 +284,23 @@ class ViewScreen(LiveScreen):
     def filter_label(self) -> str:
         """`` · filter: ...`` while a filter applies."""
         return f" · filter: {self.filter}" if self.filter else ""
+
+
+class TableView(ViewScreen, Generic[TableT]):
+    """A view whose body is its caption over one table: a ``TABLE`` with the id ``TABLE_ID``.
+
+    Declared once here, so each such view names its table rather than repeating the body.
+    """
+
+    TABLE: type[TableT]
+    TABLE_ID: ClassVar[str]
+
+    def compose_body(self) -> ComposeResult:
+        """Caption and the view's table."""
+        yield Static(id="caption", classes="caption")
+        yield self.TABLE(id=self.TABLE_ID)
+
+    @property
+    def table(self) -> TableT:
+        """The view's table."""
+        return self.query_one(f"#{self.TABLE_ID}", self.TABLE)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest, TaskStatus
 
 from ..snapshot import PageQuery, Snapshot, View
 from ..widgets.detail import TaskDetailView
-from .base import LiveModal, ViewScreen
+from .base import RecordModal, ViewScreen
 
 CANCELLABLE = {TaskStatus.SUBMITTED, TaskStatus.SCHEDULED, TaskStatus.STARTED, TaskStatus.WAITING}
 RETRYABLE = {TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED}
 
 
-class TaskDetailScreen(LiveModal):
+class TaskDetailScreen(RecordModal):
     """One task, refreshed with every frame (the frame's page is this task, nothing else)."""
+
+    KIND = "Task"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
@@ -30,22 +30,13 @@ class TaskDetailScreen(LiveModal):
         Binding("w", "workflow", "Workflow"),
     ]
 
-    def __init__(self, task_id: str) -> None:
-        super().__init__()
-        self.task_id = task_id
-
-    def heading(self) -> str:
-        """The task's id."""
-        return f"Task {self.task_id}"
-
-    def compose_body(self) -> ComposeResult:
-        """The scrollable task."""
-        with VerticalScroll(id="detail-scroll"):
-            yield TaskDetailView(self.task_id)
+    def renderer(self) -> TaskDetailView:
+        """The task, with its history."""
+        return TaskDetailView(self.record_id)
 
     def page_query(self) -> PageQuery:
         """Only this task: one call besides /stats."""
-        return PageQuery(View.DETAIL, task_id=self.task_id)
+        return PageQuery(View.DETAIL, task_id=self.record_id)
 
     def on_mount(self) -> None:
         """Fetch the task at once rather than at the next tick."""
@@ -78,7 +69,7 @@ class TaskDetailScreen(LiveModal):
 
     def action_cancel_task(self) -> None:
         """Cancel the task (a running one is interrupted at its next await)."""
-        client, tid = self.japp.client, self.task_id
+        client, tid = self.japp.client, self.record_id
 
         async def call() -> str:
             res = await client.cancel_task(tid)
@@ -91,7 +82,7 @@ class TaskDetailScreen(LiveModal):
         task = self.view.shown_task
         if task is None:
             return
-        client, tid, in_dlq = self.japp.client, self.task_id, task.in_dlq
+        client, tid, in_dlq = self.japp.client, self.record_id, task.in_dlq
 
         async def call() -> str:
             if in_dlq:
@@ -117,7 +108,7 @@ class TaskDetailScreen(LiveModal):
 
     def action_delete(self) -> None:
         """Remove the task from the DLQ for good."""
-        client, tid = self.japp.client, self.task_id
+        client, tid = self.japp.client, self.record_id
 
         async def call() -> str:
             res = await client.delete_dlq(DLQDeleteRequest(task_ids=[tid]))

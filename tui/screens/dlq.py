@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
@@ -12,14 +12,16 @@ from jobbers.api.schemas import DLQDeleteRequest, DLQResubmitRequest
 
 from ..snapshot import Snapshot, View
 from ..widgets.dlq import DeadLetterTable
-from .base import PAGE_KEYS
+from .base import PAGE_KEYS, TableView
 from .detail import TaskViewScreen
 
 
-class DeadLetterScreen(TaskViewScreen):
+class DeadLetterScreen(TableView[DeadLetterTable], TaskViewScreen):
     """Space marks rows; ``r`` resubmits and ``d`` deletes the marked rows (or the current)."""
 
     VIEW = View.DLQ
+    TABLE = DeadLetterTable
+    TABLE_ID = "dlq"
     PAGED = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "mark", "Mark"),
@@ -28,16 +30,6 @@ class DeadLetterScreen(TaskViewScreen):
         Binding("d", "delete", "Delete"),
         *PAGE_KEYS,
     ]
-
-    def compose_body(self) -> ComposeResult:
-        """Caption and the DLQ page."""
-        yield Static(id="caption", classes="caption")
-        yield DeadLetterTable(id="dlq")
-
-    @property
-    def table(self) -> DeadLetterTable:
-        """The DLQ table."""
-        return self.query_one("#dlq", DeadLetterTable)
 
     def filter_hint(self) -> str:
         """The manager filters by name, queue and version; text narrows the page."""
@@ -74,35 +66,45 @@ class DeadLetterScreen(TaskViewScreen):
         what = f"{len(ids)} marked tasks" if self.table.marked else f"task {ids[0] if ids else ''}"
         return ids, what
 
-    def action_retry(self) -> None:
-        """Put the selection back on its queues (retry count reset), after a confirmation."""
+    def _confirm_selection(
+        self, question: str, label: str, send: Callable[[list[str]], Awaitable[str]]
+    ) -> None:
+        """Ask ``question`` (its ``{what}`` names the selection); on a yes, send the selected
+        ids and unmark them once the manager has answered."""
         ids, what = self._targets()
         if not ids:
             return
-        client, table = self.japp.client, self.table
+        table = self.table
 
         async def call() -> str:
+            message = await send(ids)
+            table.marked -= set(ids)
+            return message
+
+        self.confirm(question.format(what=what), label, call)
+
+    def action_retry(self) -> None:
+        """Put the selection back on its queues (retry count reset), after a confirmation."""
+        client = self.japp.client
+
+        async def resubmit(ids: list[str]) -> str:
             res = await client.resubmit_dlq(
                 DLQResubmitRequest(task_ids=ids, reset_retry_count=True)
             )
-            table.marked -= set(ids)
             failed = {k: v for k, v in res.results.items() if v != "resubmitted"}
             tail = f"; {len(failed)} not: {next(iter(failed.values()))}" if failed else ""
             return f"resubmitted {res.resubmitted} of {len(ids)}{tail}"
 
-        question = f"Resubmit {what} from the dead-letter queue (retry count reset)?"
-        self.confirm(question, "Resubmit", call)
+        question = "Resubmit {what} from the dead-letter queue (retry count reset)?"
+        self._confirm_selection(question, "Resubmit", resubmit)
 
     def action_delete(self) -> None:
         """Remove the selection from the DLQ for good, after a confirmation."""
-        ids, what = self._targets()
-        if not ids:
-            return
-        client, table = self.japp.client, self.table
+        client = self.japp.client
 
-        async def call() -> str:
+        async def delete(ids: list[str]) -> str:
             res = await client.delete_dlq(DLQDeleteRequest(task_ids=ids))
-            table.marked -= set(ids)
             return f"deleted {res.removed} of {len(ids)} from the dead-letter queue"
 
-        self.confirm(f"Delete {what} from the dead-letter queue for good?", "Delete", call)
+        question = "Delete {what} from the dead-letter queue for good?"
+        self._confirm_selection(question, "Delete", delete)

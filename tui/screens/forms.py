@@ -42,13 +42,25 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
 
     #: Saves the value through the client and says what happened (None: the caller saves).
     send: Callable[[T], Awaitable[str]] | None = None
+    #: The id of the field the form opens in.
+    FIRST: ClassVar[str] = "name"
 
-    def compose_buttons(self) -> ComposeResult:
-        """The error line and Save/Cancel."""
-        yield Label("", id="error", classes="error")
-        with Horizontal(classes="buttons"):
-            yield Button("Save (ctrl+s)", id="save", variant="primary")
-            yield Button("Cancel (esc)", id="cancel")
+    def on_mount(self) -> None:
+        """Start in the first field."""
+        self.query_one(f"#{self.FIRST}", Input).focus()
+
+    def compose(self) -> ComposeResult:
+        """The dialog: the form's own fields, then the error line and Save/Cancel."""
+        with Vertical(id="dialog", classes="form"):
+            yield from self.compose_fields()
+            yield Label("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def compose_fields(self) -> ComposeResult:
+        """The form's own fields, in the dialog above the buttons."""
+        raise NotImplementedError
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The buttons do what the keys do."""
@@ -97,20 +109,16 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
 class QueueForm(FormScreen[QueueUpdate]):
     """A queue's concurrency cap and rate limit; empty fields mean no limit."""
 
+    FIRST = "max_concurrent"
+
     def __init__(self, config: QueueConfig) -> None:
         super().__init__()
         self.config = config
 
-    def compose(self) -> ComposeResult:
+    def compose_fields(self) -> ComposeResult:
         """One field per limit, filled with the current values."""
-        with Vertical(id="dialog", classes="form"):
-            yield Label(f"Queue [b]{self.config.name}[/b]: limits (empty = none)", markup=True)
-            yield from compose_limits(self.config)
-            yield from self.compose_buttons()
-
-    def on_mount(self) -> None:
-        """Start in the first field."""
-        self.query_one("#max_concurrent", Input).focus()
+        yield Label(f"Queue [b]{self.config.name}[/b]: limits (empty = none)", markup=True)
+        yield from compose_limits(self.config)
 
     def value(self) -> QueueUpdate:
         """Every field set explicitly, so a cleared field clears the limit on the manager."""
@@ -155,18 +163,12 @@ def read_limits(form: ModalScreen[Any]) -> dict[str, Any]:
 class NewQueueForm(FormScreen[QueueConfig]):
     """A new queue: its name and, optionally, its limits."""
 
-    def compose(self) -> ComposeResult:
+    def compose_fields(self) -> ComposeResult:
         """The name, then the limit fields, empty."""
-        with Vertical(id="dialog", classes="form"):
-            yield Label("New queue (limits: empty = none)")
-            yield Label("Name")
-            yield Input(id="name", placeholder="reports")
-            yield from compose_limits(QueueConfig.model_construct(name=""))
-            yield from self.compose_buttons()
-
-    def on_mount(self) -> None:
-        """Start in the name."""
-        self.query_one("#name", Input).focus()
+        yield Label("New queue (limits: empty = none)")
+        yield Label("Name")
+        yield Input(id="name", placeholder="reports")
+        yield from compose_limits(QueueConfig.model_construct(name=""))
 
     def value(self) -> QueueConfig:
         """The queue as the manager will store it (the name and limits checked here first)."""
@@ -174,30 +176,39 @@ class NewQueueForm(FormScreen[QueueConfig]):
         return QueueConfig.model_validate({**read_limits(self), "name": name})
 
 
-class RoleForm(FormScreen[list[str]]):
-    """A role's queues, in role order, as a comma-separated list (its strategy stays)."""
+class QueueNamesForm(FormScreen[T]):
+    """A form with a field of queue names, checked against (and shown with) the queues there
+    are when it opened."""
 
-    def __init__(self, role: str, queues: list[str], known: list[str]) -> None:
+    def __init__(self, known: list[str]) -> None:
         super().__init__()
-        self.role = role
-        self.queues = queues
         self.known = known
 
-    def compose(self) -> ComposeResult:
-        """The list, and the queues that exist to choose from."""
-        with Vertical(id="dialog", classes="form"):
-            yield Label(f"Role [b]{self.role}[/b]: queues, in role order", markup=True)
-            yield Input(", ".join(self.queues), id="queues", placeholder="default, reports")
-            yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
-            yield from self.compose_buttons()
 
-    def on_mount(self) -> None:
-        """Start in the field."""
-        self.query_one("#queues", Input).focus()
+class RoleForm(QueueNamesForm[list[str]]):
+    """A role's queues, in role order, as a comma-separated list (its strategy stays)."""
+
+    FIRST = "queues"
+
+    def __init__(self, role: str, queues: list[str], known: list[str]) -> None:
+        super().__init__(known)
+        self.role = role
+        self.queues = queues
+
+    def compose_fields(self) -> ComposeResult:
+        """The list, and the queues that exist to choose from."""
+        yield Label(f"Role [b]{self.role}[/b]: queues, in role order", markup=True)
+        yield Input(", ".join(self.queues), id="queues", placeholder="default, reports")
+        yield existing_queues(self.known)
 
     def value(self) -> list[str]:
         """The names typed, each an existing queue."""
         return known_queues(self.query_one("#queues", Input).value, self.known)
+
+
+def existing_queues(known: list[str]) -> Label:
+    """The hint beneath a field that takes queue names: the queues there are."""
+    return Label(f"Existing queues: {', '.join(known) or '(none)'}", classes="hint")
 
 
 def known_queues(raw: str, known: list[str]) -> list[str]:
@@ -209,27 +220,17 @@ def known_queues(raw: str, known: list[str]) -> list[str]:
     return names
 
 
-class NewRoleForm(FormScreen[Role]):
+class NewRoleForm(QueueNamesForm[Role]):
     """A new role: its name and the queues its workers read, highest priority first."""
 
-    def __init__(self, known: list[str]) -> None:
-        super().__init__()
-        self.known = known
-
-    def compose(self) -> ComposeResult:
+    def compose_fields(self) -> ComposeResult:
         """The name, the queue list, and the queues that exist to choose from."""
-        with Vertical(id="dialog", classes="form"):
-            yield Label("New role")
-            yield Label("Name")
-            yield Input(id="name", placeholder="heavy")
-            yield Label("Queues, highest priority first")
-            yield Input(id="queues", placeholder="reports, default")
-            yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
-            yield from self.compose_buttons()
-
-    def on_mount(self) -> None:
-        """Start in the name."""
-        self.query_one("#name", Input).focus()
+        yield Label("New role")
+        yield Label("Name")
+        yield Input(id="name", placeholder="heavy")
+        yield Label("Queues, highest priority first")
+        yield Input(id="queues", placeholder="reports, default")
+        yield existing_queues(self.known)
 
     def value(self) -> Role:
         """The role, its queues each an existing one."""
@@ -239,35 +240,25 @@ class NewRoleForm(FormScreen[Role]):
         )
 
 
-class SubmitForm(FormScreen[SubmitTaskRequest]):
+class SubmitForm(QueueNamesForm[SubmitTaskRequest]):
     """A task to submit: its name (and version), its JSON parameters, its queue and priority."""
 
-    def __init__(self, known: list[str]) -> None:
-        super().__init__()
-        self.known = known
-
-    def compose(self) -> ComposeResult:
+    def compose_fields(self) -> ComposeResult:
         """Name and version, parameters, queue; the queues that exist beneath."""
-        with Vertical(id="dialog", classes="form"):
-            yield Label("Submit a task")
-            yield Label("Task name and version")
-            with Horizontal(classes="row"):
-                yield Input(id="name", placeholder="generate_report")
-                yield Label(" version ")
-                yield Input("1", id="version", type="integer")
-            yield Label("Parameters (a JSON object, empty = none)")
-            yield Input(id="parameters", placeholder='{"report_id": 42}')
-            yield Label("Queue and priority (0-9, higher runs first)")
-            with Horizontal(classes="row"):
-                yield Input("default", id="queue")
-                yield Label(" priority ")
-                yield Input("5", id="priority", type="integer")
-            yield Label(f"Existing queues: {', '.join(self.known) or '(none)'}", classes="hint")
-            yield from self.compose_buttons()
-
-    def on_mount(self) -> None:
-        """Start in the name."""
-        self.query_one("#name", Input).focus()
+        yield Label("Submit a task")
+        yield Label("Task name and version")
+        with Horizontal(classes="row"):
+            yield Input(id="name", placeholder="generate_report")
+            yield Label(" version ")
+            yield Input("1", id="version", type="integer")
+        yield Label("Parameters (a JSON object, empty = none)")
+        yield Input(id="parameters", placeholder='{"report_id": 42}')
+        yield Label("Queue and priority (0-9, higher runs first)")
+        with Horizontal(classes="row"):
+            yield Input("default", id="queue")
+            yield Label(" priority ")
+            yield Input("5", id="priority", type="integer")
+        yield existing_queues(self.known)
 
     def value(self) -> SubmitTaskRequest:
         """The request, checked by the API's model (and the parameters parsed) first."""

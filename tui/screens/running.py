@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -10,7 +12,8 @@ from textual.widgets import Static
 
 from ..snapshot import Snapshot, View
 from ..widgets.running import RunningTable, StalledTable
-from .base import PAGE_KEYS
+from ..widgets.table import LiveTable
+from .base import PAGE_KEYS, QUEUE_AND_NAME_HINT
 from .detail import TaskViewScreen
 
 
@@ -33,7 +36,7 @@ class RunningScreen(TaskViewScreen):
 
     def filter_hint(self) -> str:
         """Queue is filtered by the manager; text matches id, task, worker, message."""
-        return "queue:NAME name:TASK or text (enter applies, escape cancels)"
+        return QUEUE_AND_NAME_HINT
 
     def caption(self, snapshot: Snapshot) -> str:
         """Counts from /stats (all of Redis), not just the page."""
@@ -67,28 +70,33 @@ class RunningScreen(TaskViewScreen):
         """The footer follows the focused table."""
         self.refresh_bindings()
 
+    def _confirm_current(
+        self, table: LiveTable, question: str, label: str, send: Callable[[str], Awaitable[str]]
+    ) -> None:
+        """Ask ``question`` about the task under ``table``'s cursor (its ``{tid}``); on a yes,
+        ``send`` that task's id."""
+        tid = table.current_key
+        if tid is not None:
+            self.confirm(question.format(tid=tid), label, partial(send, tid))
+
     def action_cancel_task(self) -> None:
         """Cancel the running task under the cursor, after a confirmation."""
-        tid = self.query_one("#running", RunningTable).current_key
-        if tid is None:
-            return
         client = self.japp.client
 
-        async def call() -> str:
+        async def cancel(tid: str) -> str:
             res = await client.cancel_task(tid)
             return f"{tid}: {res.outcome.replace('_', ' ')}"
 
-        self.confirm(f"Cancel running task {tid}?", "Cancel", call)
+        table = self.query_one("#running", RunningTable)
+        self._confirm_current(table, "Cancel running task {tid}?", "Cancel", cancel)
 
     def action_retry(self) -> None:
         """Put the stalled task under the cursor back on its queue, after a confirmation."""
-        tid = self.query_one("#stalled", StalledTable).current_key
-        if tid is None:
-            return
         client = self.japp.client
 
-        async def call() -> str:
+        async def retry(tid: str) -> str:
             await client.retry_task(tid)
             return f"{tid}: back on its queue"
 
-        self.confirm(f"Retry stalled task {tid}?", "Retry", call)
+        table = self.query_one("#stalled", StalledTable)
+        self._confirm_current(table, "Retry stalled task {tid}?", "Retry", retry)

@@ -4,36 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import Static
 
 from ..snapshot import Snapshot, View
 from ..widgets.scheduled import ScheduledTable
-from .base import PAGE_KEYS
+from .base import PAGE_KEYS, QUEUE_AND_NAME_HINT, TableView
 from .detail import TaskViewScreen
 
 
-class ScheduledScreen(TaskViewScreen):
+class ScheduledScreen(TableView[ScheduledTable], TaskViewScreen):
     """One page of ``GET /scheduled-tasks``: due time, attempt, the error being retried."""
 
     VIEW = View.SCHEDULED
+    TABLE = ScheduledTable
+    TABLE_ID = "scheduled"
     PAGED = True
     BINDINGS: ClassVar[list[BindingType]] = [*PAGE_KEYS]
 
-    def compose_body(self) -> ComposeResult:
-        """Caption and the scheduled page."""
-        yield Static(id="caption", classes="caption")
-        yield ScheduledTable(id="scheduled")
-
-    @property
-    def table(self) -> ScheduledTable:
-        """The scheduled table."""
-        return self.query_one("#scheduled", ScheduledTable)
-
     def filter_hint(self) -> str:
         """Queue is filtered by the manager; text matches id, task and error."""
-        return "queue:NAME name:TASK or text (enter applies, escape cancels)"
+        return QUEUE_AND_NAME_HINT
 
     def caption(self, snapshot: Snapshot) -> str:
         """How many wait (from /stats, all of Redis), how many are shown, the page."""

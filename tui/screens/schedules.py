@@ -4,40 +4,31 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from jobbers.api.schemas import ScheduleView
 
 from ..snapshot import Snapshot, View
 from ..widgets.schedules import SchedulesTable
-from .base import ViewScreen
+from .base import QUEUE_AND_NAME_HINT, TableView
 from .detail import TaskDetailScreen
 
 
-class SchedulesScreen(ViewScreen):
+class SchedulesScreen(TableView[SchedulesTable]):
     """``GET /schedules``: every rule, with the keys that act on the one under the cursor."""
 
     VIEW = View.SCHEDULES
+    TABLE = SchedulesTable
+    TABLE_ID = "schedules"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause/resume schedule"),
         Binding("t", "trigger", "Trigger now"),
     ]
 
-    def compose_body(self) -> ComposeResult:
-        """Caption and the schedules table."""
-        yield Static(id="caption", classes="caption")
-        yield SchedulesTable(id="schedules")
-
-    @property
-    def table(self) -> SchedulesTable:
-        """The schedules table."""
-        return self.query_one("#schedules", SchedulesTable)
-
     def filter_hint(self) -> str:
         """Filters apply to the rows of the one page."""
-        return "queue:NAME name:TASK or text (enter applies, escape cancels)"
+        return QUEUE_AND_NAME_HINT
 
     def caption(self, snapshot: Snapshot) -> str:
         """How many schedules, how many paused."""

@@ -6,12 +6,11 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 from ..snapshot import PageQuery, Snapshot, View
 from ..widgets.workflow import WorkflowView
-from .base import LiveModal
+from .base import LiveModal, RecordModal
 
 PAGE = 100
 
@@ -61,26 +60,19 @@ class WorkflowsScreen(LiveModal):
             self.app.push_screen(WorkflowScreen(event.row_key.value))
 
 
-class WorkflowScreen(LiveModal):
+class WorkflowScreen(RecordModal):
     """One workflow, refreshed with every frame: progress, the graph, and cancel."""
+
+    KIND = "Workflow"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
         Binding("c", "cancel_workflow", "Cancel workflow"),
     ]
 
-    def __init__(self, workflow_id: str) -> None:
-        super().__init__()
-        self.workflow_id = workflow_id
-
-    def heading(self) -> str:
-        """The workflow's id."""
-        return f"Workflow {self.workflow_id}"
-
-    def compose_body(self) -> ComposeResult:
-        """The scrollable graph."""
-        with VerticalScroll(id="detail-scroll"):
-            yield WorkflowView(self.workflow_id)
+    def renderer(self) -> WorkflowView:
+        """The graph and its progress."""
+        return WorkflowView(self.record_id)
 
     def on_mount(self) -> None:
         """Fetch the graph at once."""
@@ -89,7 +81,7 @@ class WorkflowScreen(LiveModal):
 
     def page_query(self) -> PageQuery:
         """Only this workflow besides /stats."""
-        return PageQuery(View.WORKFLOW, workflow_id=self.workflow_id)
+        return PageQuery(View.WORKFLOW, workflow_id=self.record_id)
 
     @property
     def view(self) -> WorkflowView:
@@ -111,7 +103,7 @@ class WorkflowScreen(LiveModal):
 
     def action_cancel_workflow(self) -> None:
         """Cancel every node not yet ended (running ones are asked to stop)."""
-        client, wid = self.japp.client, self.workflow_id
+        client, wid = self.japp.client, self.record_id
 
         async def call() -> str:
             res = await client.cancel_workflow(wid)

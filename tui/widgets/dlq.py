@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 
 from jobbers.api.schemas import TaskSummary
-from jobbers.models.dashboard import Page
 
 from ..snapshot import Snapshot
 from .cells import clip, duration, since
@@ -15,6 +14,9 @@ from .table import Col
 
 class DeadLetterTable(TaskTable[TaskSummary]):
     """One DLQ page, newest first; ``marked`` holds the ids a bulk action will take."""
+
+    PAGE = "dlq"  # as the API filtered it (by name, queue and version)
+    SEARCHED = ("last_error",)  # the error it failed with
 
     filters_name = False  # GET /dead-letter-queue filters by name itself
 
@@ -31,14 +33,6 @@ class DeadLetterTable(TaskTable[TaskSummary]):
             Col("failed", "Failed", 7, right=True),
             Col("error", "Error", 30, least=10, grow=True),
         ]
-
-    def page(self, snapshot: Snapshot) -> Page[TaskSummary] | None:
-        """The page as the API filtered it (by name, queue and version)."""
-        return snapshot.dlq
-
-    def searched(self, task: TaskSummary) -> tuple[object, ...]:
-        """The error it failed with."""
-        return (task.last_error,)
 
     def cells(self, task: TaskSummary, label: str, snapshot: Snapshot) -> list[Text]:
         """Its mark, attempt, how long ago it failed and the error."""

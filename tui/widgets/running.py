@@ -25,21 +25,27 @@ def task_label(task: TaskSummary) -> str:
 class TaskTable(LiveTable, Generic[S]):
     """A page of tasks, a row each, starting with the task's id, name@version and queue.
 
-    Subclasses say which page of the frame they show (``page``), what else the free text
-    searches (``searched``) and the cells of a row (``cells``); the filtering and the row
+    Subclasses say which page of the frame they show (``PAGE``), what else the free text
+    searches (``SEARCHED``) and the cells of a row (``cells``); the filtering and the row
     keys (the task ids) are the same for all.
     """
 
     #: False where the page's own API call already narrows it by task name.
     filters_name: ClassVar[bool] = True
 
+    #: The field of the frame (``Snapshot``) that holds this table's page.
+    PAGE: ClassVar[str]
+    #: The task's fields the free text searches besides the id, the label and the queue.
+    SEARCHED: ClassVar[tuple[str, ...]]
+
     def page(self, snapshot: Snapshot) -> Page[S] | None:
         """The page of the frame this table shows; None when the frame has no such page."""
-        raise NotImplementedError
+        page: Page[S] | None = getattr(snapshot, self.PAGE)
+        return page
 
     def searched(self, task: S) -> tuple[object, ...]:
-        """What the free text searches besides the id, the label and the queue."""
-        raise NotImplementedError
+        """The values of ``SEARCHED`` for one task."""
+        return tuple(getattr(task, name) for name in self.SEARCHED)
 
     def cells(self, task: S, label: str, snapshot: Snapshot) -> list[Text]:
         """The cells of one task's row, cut to the columns' widths."""
@@ -88,6 +94,9 @@ class TaskTable(LiveTable, Generic[S]):
 class RunningTable(TaskTable[ActiveTask]):
     """One row per running task; heartbeats near or past their limit are coloured."""
 
+    PAGE = "active"  # the running page; search the worker and the progress message
+    SEARCHED = ("worker_id", "progress_message")
+
     def columns_for(self, width: int) -> list[Col]:
         """Heartbeat and progress always; ids and names squeezed first, the message dropped."""
         return [
@@ -98,14 +107,6 @@ class RunningTable(TaskTable[ActiveTask]):
             Col("heartbeat", "Heartbeat", 13, least=11),
             Col("message", "Message", 12, least=10, drop=1, grow=True),
         ]
-
-    def page(self, snapshot: Snapshot) -> Page[ActiveTask] | None:
-        """The running page."""
-        return snapshot.active
-
-    def searched(self, task: ActiveTask) -> tuple[object, ...]:
-        """The worker and the progress message."""
-        return (task.worker_id, task.progress_message)
 
     def cells(self, task: ActiveTask, label: str, snapshot: Snapshot) -> list[Text]:
         """Where it runs, for how long, its progress and heartbeat; the message if it fits."""
@@ -126,6 +127,9 @@ class RunningTable(TaskTable[ActiveTask]):
 class StalledTable(TaskTable[TaskSummary]):
     """Tasks the cleaner marked stalled: retry them (``r``) or open them (``enter``)."""
 
+    PAGE = "stalled"  # the most recent stalled tasks
+    SEARCHED = ("worker_id", "last_error")  # the worker and the reason
+
     def columns_for(self, width: int) -> list[Col]:
         """Who stalled, where, and how long ago its last heartbeat was; the reason if it fits."""
         return [
@@ -134,14 +138,6 @@ class StalledTable(TaskTable[TaskSummary]):
             Col("beat", "Last beat", 9, right=True),
             Col("error", "Reason", 12, least=8, drop=1, grow=True),
         ]
-
-    def page(self, snapshot: Snapshot) -> Page[TaskSummary] | None:
-        """The most recent stalled tasks."""
-        return snapshot.stalled
-
-    def searched(self, task: TaskSummary) -> tuple[object, ...]:
-        """The worker and the reason."""
-        return (task.worker_id, task.last_error)
 
     def cells(self, task: TaskSummary, label: str, snapshot: Snapshot) -> list[Text]:
         """The worker it stalled on, its last heartbeat's age and the reason."""

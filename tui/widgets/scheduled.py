@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 
 from jobbers.api.schemas import ScheduledTask
-from jobbers.models.dashboard import Page
 
 from ..snapshot import Snapshot
 from .cells import clip, duration
@@ -16,6 +15,9 @@ from .table import Col
 class ScheduledTable(TaskTable[ScheduledTask]):
     """One scheduled page; an overdue task (the scheduler is behind) shows in the warning colour."""
 
+    PAGE = "scheduled"  # as the manager sorted it (soonest first)
+    SEARCHED = ("last_error",)  # the error it retries
+
     def columns_for(self, width: int) -> list[Col]:
         """The task, its queue and attempt, when it is due; the error it retries takes the rest."""
         return [
@@ -25,14 +27,6 @@ class ScheduledTable(TaskTable[ScheduledTask]):
             Col("at", "Due at", 8),
             Col("error", "Error", 30, least=10, drop=1, grow=True),
         ]
-
-    def page(self, snapshot: Snapshot) -> Page[ScheduledTask] | None:
-        """The page as the manager sorted it (soonest first)."""
-        return snapshot.scheduled
-
-    def searched(self, task: ScheduledTask) -> tuple[object, ...]:
-        """The error it retries."""
-        return (task.last_error,)
 
     def cells(self, task: ScheduledTask, label: str, snapshot: Snapshot) -> list[Text]:
         """Its attempt and when it is due (negative: overdue); the error if it fits."""
