@@ -35,6 +35,17 @@ def _read(state: StateManager) -> tuple[int, int, int, str]:
     return (*replicas, events, state.keys.prefix)
 
 
+def settings_read() -> tuple[int, int, int, str]:
+    """What a StateManager built now read: replicas, wait, events cap, prefix."""
+    state = StateManager(Redis())
+    return (
+        state.submit_replicas,
+        state.submit_wait_ms,
+        state.scripts.events_max,
+        state.keys.prefix,
+    )
+
+
 def test_the_store_reads_its_variables_and_an_empty_one_is_unset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -46,21 +57,9 @@ def test_the_store_reads_its_variables_and_an_empty_one_is_unset(
     }
     for variable, value in values.items():
         monkeypatch.setenv(variable, value)
-    state = StateManager(Redis())
-    read = (
-        state.submit_replicas,
-        state.submit_wait_ms,
-        state.scripts.events_max,
-        state.keys.prefix,
-    )
+    read = settings_read()
     assert read == (2, 250, 0, "app:")
     for variable in values:
         monkeypatch.setenv(variable, "")
-    state = StateManager(Redis())
-    read = (
-        state.submit_replicas,
-        state.submit_wait_ms,
-        state.scripts.events_max,
-        state.keys.prefix,
-    )
+    read = settings_read()
     assert read == (0, 1000, 10_000, "")  # an empty JOBBERS_PREFIX is no prefix, as before

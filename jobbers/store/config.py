@@ -8,14 +8,24 @@ their routing at once (the hint) or at their next beat (the counter).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from jobbers.errors import AlreadyExists, Conflict, InvalidInput, QueueNotFound, RoleNotFound
+from jobbers.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    JobbersError,
+    QueueNotFound,
+    RoleNotFound,
+)
 from jobbers.models.queue import QueueConfig, Role
 from jobbers.store.keys import Keys
 from jobbers.store.scripts import Scripts
 from jobbers.store.verbs import store_verbs
+
+M = TypeVar("M", QueueConfig, Role)
 
 # Compare-and-set rounds of a queue or schedule change before it gives up (each round
 # loses only to another write).
@@ -46,10 +56,7 @@ class Config:
 
     async def get_queue(self, name: str) -> QueueConfig:
         """One queue's configuration; QueueNotFound if absent."""
-        raw = await self.redis.hget(self.keys.queues, name)
-        if raw is None:
-            raise QueueNotFound(f"queue {name!r} not found")
-        return QueueConfig.model_validate_json(raw)
+        return await self._read(self.keys.queues, name, QueueConfig, QueueNotFound)
 
     async def create_queue(self, config: QueueConfig) -> QueueConfig:
         """Create a queue; AlreadyExists if the name is taken."""
@@ -150,10 +157,14 @@ class Config:
 
     async def get_role(self, name: str) -> Role:
         """One role; RoleNotFound if absent."""
-        raw = await self.redis.hget(self.keys.roles, name)
+        return await self._read(self.keys.roles, name, Role, RoleNotFound)
+
+    async def _read(self, key: str, name: str, model: type[M], missing: type[JobbersError]) -> M:
+        """The record ``name`` of the hash ``key`` (queues or roles); ``missing`` if absent."""
+        raw = await self.redis.hget(key, name)
         if raw is None:
-            raise RoleNotFound(f"role {name!r} not found")
-        return Role.model_validate_json(raw)
+            raise missing(f"{model.__name__.lower().removesuffix('config')} {name!r} not found")
+        return model.model_validate_json(raw)
 
     async def _check_role_queues(self, role: Role) -> None:
         known = set(await self.redis.hkeys(self.keys.queues))
