@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jobbers.models.queue import RatePeriod
+from jobbers.models.enums import RatePeriod
 
 from .. import views
 from ..options import QueueArg, Yes, grouped_options

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from jobbers.models.queue import QueueStrategy
+from jobbers.models.enums import QueueStrategy
 
 from .. import views
 from ..options import RoleArg, complete_queue, grouped_options

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jobbers.models.schedule import MissedPolicy, OverlapPolicy
+from jobbers.models.enums import MissedPolicy, OverlapPolicy
 
 from .. import views
 from ..inputs import parse_duration, parse_params
