@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ class Session:
 
     def _client(self) -> SyncJobbersClient:
         if self._sync is None:
+            # Pydantic looks for plugins (entry points of every installed package, ~14 ms) when
+            # it builds its first model; a command's answers need none. Its documented switch,
+            # unless the user set it: PYDANTIC_DISABLE_PLUGINS= (empty) keeps them.
+            os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
             from jobbers.api.client import SyncJobbersClient
 
             factory = self._config.transport_factory
