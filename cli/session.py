@@ -9,6 +9,7 @@ and the exit status ``exit_code_for`` chooses. Commands stay parse, call, render
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import os
 import sys
@@ -76,6 +77,12 @@ class Session:
             # unless the user set it: PYDANTIC_DISABLE_PLUGINS= (empty) keeps them.
             os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
             from jobbers.api.client import SyncJobbersClient
+
+            # What is loaded by now (Typer, pydantic, httpx, the schemas: some 40,000 objects)
+            # lives until the process exits. Frozen, the collector no longer walks it: not in
+            # the command's collections, nor in those the interpreter runs at exit (about 40 ms
+            # of a command's 240). What the command makes from here on is collected as before.
+            gc.freeze()
 
             factory = self._config.transport_factory
             self._sync = SyncJobbersClient(self.url, transport=factory() if factory else None)

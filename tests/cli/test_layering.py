@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,29 @@ def test_the_api_models_are_built_at_first_use() -> None:
     models, built = map(int, counts.split())
     assert models > 40 and built == 0, counts
     assert health == "True"
+
+
+@pytest.mark.parametrize("plugins", [None, ""])
+def test_an_api_command_freezes_its_imports_and_looks_for_no_pydantic_plugin(
+    plugins: str | None,
+) -> None:
+    """Once the client is loaded, the collector skips what is loaded (``gc.freeze``), and
+    pydantic looks for no plugin unless the user set ``PYDANTIC_DISABLE_PLUGINS`` (kept)."""
+    script = (
+        "import atexit, gc, os, sys\n"
+        "atexit.register(lambda: print(gc.get_freeze_count(),"
+        " repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))))\n"
+        "from jobbers.cli.main import main\n"
+        f"main(['status', '{MISSING}', '--url', 'http://127.0.0.1:{free_port()}'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if plugins is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = plugins
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 5, out.stderr  # manager unreachable
+    frozen, setting = out.stdout.split()
+    assert int(frozen) > 10_000
+    assert setting == ("'__all__'" if plugins is None else repr(plugins))
 
 
 def test_completing_a_command_name_loads_no_command_module(tmp_path: Path) -> None:
