@@ -103,11 +103,12 @@ def test_the_api_models_are_built_at_first_use() -> None:
 def test_an_api_command_freezes_its_imports_and_looks_for_no_pydantic_plugin(
     plugins: str | None,
 ) -> None:
-    """Once the client is loaded, the collector skips what is loaded (``gc.freeze``), and
-    pydantic looks for no plugin unless the user set ``PYDANTIC_DISABLE_PLUGINS`` (kept)."""
+    """Once the client is loaded, the collector skips what is loaded (``gc.freeze``) and
+    runs again; pydantic looks for no plugin unless the user set ``PYDANTIC_DISABLE_PLUGINS``
+    (kept)."""
     script = (
         "import atexit, gc, os, sys\n"
-        "atexit.register(lambda: print(gc.get_freeze_count(),"
+        "atexit.register(lambda: print(gc.get_freeze_count(), gc.isenabled(),"
         " repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))))\n"
         "from jobbers.cli.main import main\n"
         f"main(['status', '{MISSING}', '--url', 'http://127.0.0.1:{free_port()}'])\n"
@@ -117,8 +118,8 @@ def test_an_api_command_freezes_its_imports_and_looks_for_no_pydantic_plugin(
         env["PYDANTIC_DISABLE_PLUGINS"] = plugins
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert out.returncode == 5, out.stderr  # manager unreachable
-    frozen, setting = out.stdout.split()
-    assert int(frozen) > 10_000
+    frozen, collecting, setting = out.stdout.split()
+    assert int(frozen) > 10_000 and collecting == "True"  # paused for the import only
     assert setting == ("'__all__'" if plugins is None else repr(plugins))
 
 
