@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from jobbers.models.task import TaskStatus
+from jobbers.models.enums import TaskStatus
 
 from .output import Mode
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from .. import views
+from ..app import ParsedOptionsGroup
 from ..exit_codes import UsageProblem
 from ..inputs import STDIN, parse_params, read_ids
 from ..options import (
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from jobbers.api.schemas import TaskPage
 
 app = typer.Typer(
-    help="The dead-letter queue: browse, history, resubmit, delete.", no_args_is_help=True
+    cls=ParsedOptionsGroup,
+    help="The dead-letter queue: browse, history, resubmit, delete.",
+    no_args_is_help=True,
 )
 
 T = TypeVar("T")

@@ -47,8 +47,8 @@ def events(
     When the manager ends the stream (its Redis went away), it resumes where it stopped.
     """
     from jobbers.api.client import ManagerUnreachable, ServiceUnavailable
+    from jobbers.models.enums import TaskStatus
     from jobbers.models.event import is_event_id
-    from jobbers.models.task import TaskStatus
 
     last = "0-0" if after == "0" else after
     if last is not None and not is_event_id(last):

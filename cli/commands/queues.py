@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from jobbers.models.queue import RatePeriod
+from jobbers.models.enums import RatePeriod
 
 from .. import views
+from ..app import ParsedOptionsGroup
 from ..options import QueueArg, Yes, grouped_options
 from ..output import plural
 from ..records import NamedRecords
 from ..session import Session, api_command
 
-app = typer.Typer(help="Queues: limits, pause, resume and purge.", no_args_is_help=True)
+app = typer.Typer(
+    cls=ParsedOptionsGroup, help="Queues: limits, pause, resume and purge.", no_args_is_help=True
+)
 
 MaxConcurrent = Annotated[
     int | None,

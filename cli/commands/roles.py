@@ -7,14 +7,19 @@ from typing import Annotated
 
 import typer
 
-from jobbers.models.queue import QueueStrategy
+from jobbers.models.enums import QueueStrategy
 
 from .. import views
+from ..app import ParsedOptionsGroup
 from ..options import RoleArg, complete_queue, grouped_options
 from ..records import NamedRecords
 from ..session import Session, api_command
 
-app = typer.Typer(help="Roles: which queues a worker of each role consumes.", no_args_is_help=True)
+app = typer.Typer(
+    cls=ParsedOptionsGroup,
+    help="Roles: which queues a worker of each role consumes.",
+    no_args_is_help=True,
+)
 
 QueuesArg = Annotated[
     list[str] | None,

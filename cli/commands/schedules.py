@@ -7,15 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from jobbers.models.schedule import MissedPolicy, OverlapPolicy
+from jobbers.models.enums import MissedPolicy, OverlapPolicy
 
 from .. import views
+from ..app import ParsedOptionsGroup
 from ..inputs import parse_duration, parse_params
 from ..options import ScheduleArg, complete_queue, grouped_options
 from ..records import NamedRecords
 from ..session import Session, api_command
 
 app = typer.Typer(
+    cls=ParsedOptionsGroup,
     help="Schedules: cron or interval rules that submit a task at each tick.",
     no_args_is_help=True,
 )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..app import ParsedOptionsGroup
 from ..exit_codes import StillRunning, TaskNotCompleted, UsageProblem
 from ..inputs import STDIN
 from ..options import Cursor, Limit, Timeout, page_hint
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
 
     from jobbers.models.workflow import Workflow
 
-app = typer.Typer(help="Workflows: graphs of tasks that wait for each other.", no_args_is_help=True)
+app = typer.Typer(
+    cls=ParsedOptionsGroup,
+    help="Workflows: graphs of tasks that wait for each other.",
+    no_args_is_help=True,
+)
 
 WorkflowIdArg = Annotated[
     str, typer.Argument(metavar="ID", help="The workflow's id (a ULID)", show_default=False)

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -27,6 +26,7 @@ from pydantic import (
 from ulid import ULID
 
 from jobbers.errors import InvalidDocument
+from jobbers.models.base import Model
 from jobbers.models.dashboard import Page, QueueStats, Stats, WorkerGroup, WorkerInfo, WorkerTotals
 from jobbers.models.document import check_document
 from jobbers.models.event import TaskEvent
@@ -152,7 +152,7 @@ def _time_text(value: object) -> object:
 RunAt = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
-class SubmitTaskRequest(BaseModel):
+class SubmitTaskRequest(Model):
     """Body of ``POST /submit-task``; ``id`` is generated when omitted."""
 
     model_config = ConfigDict(extra="forbid")
@@ -216,14 +216,14 @@ class SubmitTaskRequest(BaseModel):
     on_parent_failure: ParentFailure = ParentFailure.CANCEL
 
 
-class SubmitTaskResponse(BaseModel):
+class SubmitTaskResponse(Model):
     """Answer of ``POST /submit-task`` (201 when stored, 200 for an idempotent repeat)."""
 
     message: str
     task: Task
 
 
-class SubmitTasksRequest(BaseModel):
+class SubmitTasksRequest(Model):
     """Body of ``POST /submit-tasks``: up to 1,000 tasks, stored all or nothing."""
 
     model_config = ConfigDict(extra="forbid")
@@ -231,7 +231,7 @@ class SubmitTasksRequest(BaseModel):
     tasks: list[SubmitTaskRequest] = Field(min_length=1, max_length=MAX_BULK)
 
 
-class SubmittedTask(BaseModel):
+class SubmittedTask(Model):
     """One task of a batch submit: its id, and whether this call stored it."""
 
     id: str
@@ -239,7 +239,7 @@ class SubmittedTask(BaseModel):
     status: TaskStatus
 
 
-class SubmitTasksResponse(BaseModel):
+class SubmitTasksResponse(Model):
     """Answer of ``POST /submit-tasks``, in the order of the request (201 when any is new)."""
 
     created: int
@@ -247,7 +247,7 @@ class SubmitTasksResponse(BaseModel):
     tasks: list[SubmittedTask]
 
 
-class CancelResponse(BaseModel):
+class CancelResponse(Model):
     """Answer of ``POST /task/{id}/cancel``."""
 
     id: str
@@ -255,7 +255,7 @@ class CancelResponse(BaseModel):
     task: Task
 
 
-class CancelManyRequest(BaseModel):
+class CancelManyRequest(Model):
     """Body of ``POST /tasks/cancel``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -263,13 +263,13 @@ class CancelManyRequest(BaseModel):
     task_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
 
 
-class OutcomesResponse(BaseModel):
+class OutcomesResponse(Model):
     """Per-id outcomes of a bulk operation; one bad id never aborts the rest."""
 
     results: dict[str, str]
 
 
-class RetryRequest(BaseModel):
+class RetryRequest(Model):
     """Body of ``POST /task/{id}/retry`` (optional)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -277,7 +277,7 @@ class RetryRequest(BaseModel):
     reset_retry_count: StrictBool = False
 
 
-class QueueUpdate(BaseModel):
+class QueueUpdate(Model):
     """Body of ``PUT /queues/{name}``: the queue's limits (the name comes from the path)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -289,7 +289,7 @@ class QueueUpdate(BaseModel):
     rate_period: RatePeriod | None = None
 
 
-class RoleUpdate(BaseModel):
+class RoleUpdate(Model):
     """Body of ``PUT /roles/{role_name}``: the new queue list."""
 
     model_config = ConfigDict(extra="forbid")
@@ -313,27 +313,27 @@ class ScheduleUpdate(ScheduleSpec):
     name: Name | None = None
 
 
-class SchedulesResponse(BaseModel):
+class SchedulesResponse(Model):
     """Answer of ``GET /schedules``: every schedule, sorted by name."""
 
     schedules: list[ScheduleView]
 
 
-class TriggerResponse(BaseModel):
+class TriggerResponse(Model):
     """Answer of ``POST /schedules/{name}/trigger``: the task submitted now."""
 
     message: str
     task: Task
 
 
-class PurgeResponse(BaseModel):
+class PurgeResponse(Model):
     """Answer of ``POST /queues/{name}/purge``."""
 
     queue: str
     cancelled: int
 
 
-class DLQHistoryResponse(BaseModel):
+class DLQHistoryResponse(Model):
     """Answer of ``GET /dead-letter-queue/{id}/history``."""
 
     task_id: str
@@ -341,7 +341,7 @@ class DLQHistoryResponse(BaseModel):
     history: list[TaskError]
 
 
-class DLQSelection(BaseModel):
+class DLQSelection(Model):
     """What a bulk DLQ request applies to: explicit ids, or a filter (and a ``limit``)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -377,14 +377,14 @@ class DLQDeleteRequest(DLQSelection):
     limit: StrictInt = Field(default=MAX_BULK, ge=1, le=MAX_BULK)
 
 
-class DLQDeleteResponse(BaseModel):
+class DLQDeleteResponse(Model):
     """Answer of ``DELETE /dead-letter-queue``."""
 
     removed: int
     task_ids: list[str]
 
 
-class WorkersResponse(BaseModel):
+class WorkersResponse(Model):
     """Answer of ``GET /workers``."""
 
     workers: list[WorkerInfo]
@@ -392,7 +392,7 @@ class WorkersResponse(BaseModel):
     totals: WorkerTotals = Field(default_factory=WorkerTotals)
 
 
-class Health(BaseModel):
+class Health(Model):
     """Answer of ``GET /health``: 200 when Redis answers, 503 otherwise."""
 
     status: Literal["ok", "unavailable"]
@@ -400,25 +400,25 @@ class Health(BaseModel):
     version: str
 
 
-class Message(BaseModel):
+class Message(Model):
     """A plain confirmation."""
 
     message: str
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Model):
     """Body of every error but 422: a human-readable ``detail``."""
 
     detail: str
 
 
-class QueuesResponse(BaseModel):
+class QueuesResponse(Model):
     """Answer of ``GET /queues``."""
 
     queues: list[QueueConfig]
 
 
-class RolesResponse(BaseModel):
+class RolesResponse(Model):
     """Answer of ``GET /roles``."""
 
     roles: list[Role]

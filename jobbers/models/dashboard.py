@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import Field, computed_field
+
+from jobbers.models.base import Model
 
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Model, Generic[T]):
     """One page of a listing; pass ``next_cursor`` back to get the next page."""
 
     items: list[T]
     next_cursor: str | None = None
 
 
-class QueueStats(BaseModel):
+class QueueStats(Model):
     """One queue's row of the dashboard."""
 
     name: str
@@ -43,7 +45,7 @@ class QueueStats(BaseModel):
     rate_period: str | None = None
 
 
-class Stats(BaseModel):
+class Stats(Model):
     """Everything a dashboard frame needs, from one call."""
 
     now: dt.datetime
@@ -59,7 +61,7 @@ class Stats(BaseModel):
         return sum(q.completed_1m for q in self.queues)
 
 
-class WorkerInfo(BaseModel):
+class WorkerInfo(Model):
     """A live worker as it registered itself."""
 
     id: str
@@ -77,7 +79,7 @@ class WorkerInfo(BaseModel):
     failed: int = 0
 
 
-class WorkerGroup(BaseModel):
+class WorkerGroup(Model):
     """Summed figures of the workers sharing a host or a role."""
 
     name: str
@@ -89,7 +91,7 @@ class WorkerGroup(BaseModel):
     failed: int = 0
 
 
-class WorkerTotals(BaseModel):
+class WorkerTotals(Model):
     """The fleet at a glance: one group per host and one per role, sorted by name."""
 
     by_host: list[WorkerGroup] = Field(default_factory=list)

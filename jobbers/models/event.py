@@ -12,8 +12,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from jobbers.models.base import Model
 from jobbers.models.task import TaskStatus
 
 # An event id: the stream entry's id (milliseconds of the Redis clock, a dash, a sequence
@@ -22,7 +23,7 @@ EVENT_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}(\.[0-9]{1,6})?$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 
-class TaskEvent(BaseModel):
+class TaskEvent(Model):
     """One status change of one task."""
 
     model_config = ConfigDict(frozen=True)

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from jobbers.models.base import Model
+
+# Defined without pydantic in jobbers.models.enums (the CLI imports them alone); re-exported.
+from jobbers.models.enums import QueueStrategy as QueueStrategy
+from jobbers.models.enums import RatePeriod as RatePeriod
 from jobbers.models.names import Name
 
 
-class RatePeriod(StrEnum):
-    """Unit of a queue's rate-limit window."""
-
-    SECOND = "second"
-    MINUTE = "minute"
-    HOUR = "hour"
-    DAY = "day"
-
-    @property
-    def seconds(self) -> int:
-        """Length of one period in seconds."""
-        return {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[self.value]
-
-
-class QueueConfig(BaseModel):
+class QueueConfig(Model):
     """A queue: per-worker concurrency cap, optional rate limit, and its paused flag."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,14 +44,6 @@ class QueueConfig(BaseModel):
         return (self.rate_denominator or 1) * self.rate_period.seconds * 1000
 
 
-class QueueStrategy(StrEnum):
-    """How a worker shares its starts between its role's queues while several have work."""
-
-    ROUND_ROBIN = "round_robin"  # each queue comes first in turn (the default)
-    STRICT = "strict"  # an earlier queue is always served before a later one
-    WEIGHTED = "weighted"  # starts in proportion to each queue's weight
-
-
 Weight = Annotated[StrictInt, Field(ge=1, le=1000)]
 
 
@@ -81,7 +63,7 @@ def check_strategy(
     return weights
 
 
-class Role(BaseModel):
+class Role(Model):
     """A role: the ordered list of queues a worker of that role consumes, and how it
     shares its starts between them (``strategy``)."""
 

@@ -23,15 +23,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 from ulid import ULID
 
+from jobbers.models.base import Model
 from jobbers.models.document import check_document
+
+# Defined without pydantic in jobbers.models.enums (the CLI imports them alone); re-exported.
+from jobbers.models.enums import FireOutcome as FireOutcome
+from jobbers.models.enums import MissedPolicy as MissedPolicy
+from jobbers.models.enums import OverlapPolicy as OverlapPolicy
 from jobbers.models.names import Name
 
 # A tick later than this is "missed" (no scheduler ran at its time): the schedule's
@@ -49,33 +54,7 @@ def seconds_field(default: float | None, ge: float, le: float, description: str)
     )
 
 
-class OverlapPolicy(StrEnum):
-    """What a tick does while the schedule's last task is not terminal."""
-
-    SKIP = "skip"
-    ALLOW = "allow"
-    CANCEL_PREVIOUS = "cancel_previous"
-
-
-class MissedPolicy(StrEnum):
-    """What a tick found more than ``MISSED_GRACE_MS`` late does."""
-
-    SKIP = "skip"
-    RUN_ONCE = "run_once"
-
-
-class FireOutcome(StrEnum):
-    """What the scheduler did with a tick (``last_outcome``)."""
-
-    FIRED = "fired"
-    TRIGGERED = "triggered"
-    EXISTS = "exists"  # the tick's task was already there (a replayed tick)
-    SKIPPED_OVERLAP = "skipped_overlap"
-    MISSED = "missed"
-    NO_QUEUE = "no_queue"
-
-
-class ScheduledTaskSpec(BaseModel):
+class ScheduledTaskSpec(Model):
     """The task a schedule submits at each tick."""
 
     model_config = ConfigDict(extra="forbid")
@@ -96,7 +75,7 @@ class ScheduledTaskSpec(BaseModel):
         return value
 
 
-class ScheduleSpec(BaseModel):
+class ScheduleSpec(Model):
     """A schedule's definition, as ``PUT /schedules/{name}`` takes it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from ulid import ULID
 
+from jobbers.models.base import Model
+
+# Defined without pydantic in jobbers.models.enums (the CLI imports them alone); re-exported.
+from jobbers.models.enums import RETRYABLE_STATUSES as RETRYABLE_STATUSES
+from jobbers.models.enums import TERMINAL_STATUSES as TERMINAL_STATUSES
+from jobbers.models.enums import ParentFailure as ParentFailure
+from jobbers.models.enums import TaskStatus as TaskStatus
 from jobbers.models.names import Name
 
 MAX_PARAMS_BYTES = 512 * 1024
@@ -23,49 +29,11 @@ MAX_DELAY_S = 365 * 86400
 DEFAULT_PRIORITY = 5
 
 
-class TaskStatus(StrEnum):
-    """The states a task moves through; see docs/architecture.md for the transitions."""
-
-    UNSUBMITTED = "unsubmitted"
-    SUBMITTED = "submitted"
-    SCHEDULED = "scheduled"
-    STARTED = "started"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    STALLED = "stalled"
-    DROPPED = "dropped"
-    # Workflows (jobbers/store/workflows.py): stored, waiting for its parents to complete.
-    WAITING = "waiting"
-
-    @property
-    def is_terminal(self) -> bool:
-        """True when no worker will touch the task again without an operator."""
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {
-        TaskStatus.COMPLETED,
-        TaskStatus.FAILED,
-        TaskStatus.CANCELLED,
-        TaskStatus.STALLED,
-        TaskStatus.DROPPED,
-    }
-)
-RETRYABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.STALLED, TaskStatus.CANCELLED})
 # Parents per task (``depends_on``): one submit script checks each of them.
 MAX_PARENTS = 100
 
 
-class ParentFailure(StrEnum):
-    """What a waiting task does when a parent ends anything but ``completed``."""
-
-    CANCEL = "cancel"  # the task is cancelled, naming the parent, and so are its own children
-    RUN = "run"  # the task runs anyway, and reads each parent's outcome (``task.parents``)
-
-
-class TaskError(BaseModel):
+class TaskError(Model):
     """One entry of a task's error history: a failed attempt, a lost worker, a drop."""
 
     attempt: int
@@ -77,7 +45,7 @@ class TaskError(BaseModel):
     worker_id: str | None = None
 
 
-class TaskSummary(BaseModel):
+class TaskSummary(Model):
     """A task as listings show it: everything but its parameters, results and error history.
 
     A page holds up to 1,000 tasks, and each task's parameters and results may be large:

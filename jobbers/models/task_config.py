@@ -6,12 +6,17 @@ import datetime as dt
 import inspect
 import random
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from jobbers.hooks import Hook
+from jobbers.models.base import Model
+
+# Defined without pydantic in jobbers.models.enums (the CLI imports them alone); re-exported.
+from jobbers.models.enums import BackoffStrategy as BackoffStrategy
+from jobbers.models.enums import DeadLetterPolicy as DeadLetterPolicy
+from jobbers.models.enums import TaskShutdownPolicy as TaskShutdownPolicy
 from jobbers.models.names import Name
 
 # An ``async def`` task, or a plain ``def`` one that the worker runs in its thread pool.
@@ -20,31 +25,7 @@ TaskFunction = (
 )
 
 
-class BackoffStrategy(StrEnum):
-    """How the retry delay grows with the retry number."""
-
-    CONSTANT = "constant"
-    LINEAR = "linear"
-    EXPONENTIAL = "exponential"
-    EXPONENTIAL_JITTER = "exponential_jitter"
-
-
-class DeadLetterPolicy(StrEnum):
-    """Whether a permanently failed task is kept in the dead-letter queue."""
-
-    NONE = "none"
-    SAVE = "save"
-
-
-class TaskShutdownPolicy(StrEnum):
-    """What a worker does with a running task when it receives SIGTERM."""
-
-    STOP = "stop"
-    RESUBMIT = "resubmit"
-    CONTINUE = "continue"
-
-
-class TaskConfig(BaseModel):
+class TaskConfig(Model):
     """Everything ``@register_task`` was given, validated at decoration time."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True)

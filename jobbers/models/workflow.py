@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from jobbers.models.base import Model
+
+# Defined without pydantic in jobbers.models.enums (the CLI imports them alone); re-exported.
+from jobbers.models.enums import WorkflowStatus as WorkflowStatus
 from jobbers.models.names import Name
 from jobbers.models.task import ParentFailure, TaskStatus
 
@@ -15,16 +18,7 @@ from jobbers.models.task import ParentFailure, TaskStatus
 MAX_WORKFLOW_TASKS = 1000
 
 
-class WorkflowStatus(StrEnum):
-    """A workflow's overall outcome, from its nodes' statuses."""
-
-    RUNNING = "running"  # some node may still run
-    COMPLETED = "completed"  # every node completed
-    FAILED = "failed"  # every node ended, at least one failed, stalled or was dropped
-    CANCELLED = "cancelled"  # every node ended, some cancelled, none failed
-
-
-class WorkflowTaskSpec(BaseModel):
+class WorkflowTaskSpec(Model):
     """One node of ``POST /submit-workflow``: a task and the keys (or ids) it waits for."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +37,7 @@ class WorkflowTaskSpec(BaseModel):
     priority: int = Field(default=5, ge=0, le=9, description="0-9, higher runs first")
 
 
-class WorkflowRequest(BaseModel):
+class WorkflowRequest(Model):
     """Body of ``POST /submit-workflow``; ``id`` is generated when omitted."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,14 +46,14 @@ class WorkflowRequest(BaseModel):
     tasks: list[WorkflowTaskSpec] = Field(min_length=1, max_length=MAX_WORKFLOW_TASKS)
 
 
-class WorkflowSubmitted(BaseModel):
+class WorkflowSubmitted(Model):
     """Answer of ``POST /submit-workflow`` (201 when stored, 200 for a repeat)."""
 
     id: str
     tasks: dict[str, str] = Field(description="key -> task id")
 
 
-class WorkflowNode(BaseModel):
+class WorkflowNode(Model):
     """One node of a stored workflow with its task's current status."""
 
     key: str
@@ -70,7 +64,7 @@ class WorkflowNode(BaseModel):
     status: TaskStatus | None = Field(description="null once retention deleted the task")
 
 
-class WorkflowSummary(BaseModel):
+class WorkflowSummary(Model):
     """A workflow as the listing shows it: counts, no nodes."""
 
     id: str
@@ -117,7 +111,7 @@ class Workflow(WorkflowSummary):
         return out
 
 
-class WorkflowCancelled(BaseModel):
+class WorkflowCancelled(Model):
     """Answer of ``POST /workflows/{id}/cancel``."""
 
     id: str

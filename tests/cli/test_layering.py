@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,11 +61,73 @@ def test_an_api_command_loads_its_module_and_the_client_only(tmp_path: Path) -> 
     assert bad.returncode == 2 and "is not a ULID" in bad.stderr, bad.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [("status", "--help"), ("queues", "--help"), ("schedules", "create", "--help")]
+)
+def test_a_command_help_page_loads_no_pydantic_nor_the_client(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """A help page needs the command's module and its enums, not pydantic nor a model.
+
+    Typer coerces every option it processes through pydantic; the groups' own options
+    (``--url``, ``--help`` ...), processed before the page is drawn, are taken as parsed.
+    """
+    page, loaded = run_entry_point(tmp_path, *args, env={"COLUMNS": "200"})
+    assert page.returncode == 0 and "Usage: jobbers " + " ".join(args[:-1]) in page.stdout
+    client = {"pydantic", "httpx", "jobbers.api.client", "jobbers.api.schemas"}
+    unused = HEAVY | client | {"jobbers.models.task"}
+    assert not loaded & unused, loaded & unused
+
+
+def test_the_api_models_are_built_at_first_use() -> None:
+    """Importing the schemas builds no model (``defer_build``); validating one builds it."""
+    script = (
+        "from pydantic import BaseModel\n"
+        "from jobbers.api import schemas\n"
+        "models = [v for v in vars(schemas).values()\n"
+        "          if isinstance(v, type) and issubclass(v, BaseModel) and v is not BaseModel\n"
+        "          and not v.__pydantic_generic_metadata__['parameters']]\n"
+        "print(len(models), sum(m.__pydantic_complete__ for m in models))\n"
+        "schemas.Health.model_validate({'status': 'ok', 'redis': True, 'version': '1'})\n"
+        "print(schemas.Health.__pydantic_complete__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    counts, health = out.stdout.split("\n")[:2]
+    models, built = map(int, counts.split())
+    assert models > 40 and built == 0, counts
+    assert health == "True"
+
+
+@pytest.mark.parametrize("plugins", [None, ""])
+def test_an_api_command_freezes_its_imports_and_looks_for_no_pydantic_plugin(
+    plugins: str | None,
+) -> None:
+    """Once the client is loaded, the collector skips what is loaded (``gc.freeze``) and
+    runs again; pydantic looks for no plugin unless the user set ``PYDANTIC_DISABLE_PLUGINS``
+    (kept)."""
+    script = (
+        "import atexit, gc, os, sys\n"
+        "atexit.register(lambda: print(gc.get_freeze_count(), gc.isenabled(),"
+        " repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS'))))\n"
+        "from jobbers.cli.main import main\n"
+        f"main(['status', '{MISSING}', '--url', 'http://127.0.0.1:{free_port()}'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if plugins is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = plugins
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 5, out.stderr  # manager unreachable
+    frozen, collecting, setting = out.stdout.split()
+    assert int(frozen) > 10_000 and collecting == "True"  # paused for the import only
+    assert setting == ("'__all__'" if plugins is None else repr(plugins))
+
+
 def test_completing_a_command_name_loads_no_command_module(tmp_path: Path) -> None:
     env = {"_JOBBERS_COMPLETE": "complete_bash", "COMP_WORDS": "jobbers qu", "COMP_CWORD": "1"}
     done, loaded = run_entry_point(tmp_path, env=env)
     assert done.stdout.split() == ["queues"], done
-    unused = COMMAND_MODULES | (CLIENT - {"pydantic"})  # Typer's own parsing loads pydantic
+    unused = COMMAND_MODULES | CLIENT  # the root's options are taken as parsed: no pydantic
     assert not loaded & unused, loaded & unused
 
 
