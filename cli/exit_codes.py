@@ -138,8 +138,8 @@ _ROUTE_HINTS = [
 def _is_validation_error(error: BaseException) -> TypeGuard[ValidationError]:
     """True for pydantic's ValidationError, without importing pydantic to find out.
 
-    Such an error exists only once pydantic_core is loaded, so the quick paths that never
-    load it (``jobbers status``) need not pay ~100 ms to learn that theirs is not one.
+    Such an error exists only once pydantic_core is loaded, so a command that never loads
+    it (a help page, completion) need not pay ~100 ms to learn that its error is not one.
     """
     core = sys.modules.get("pydantic_core")
     return core is not None and isinstance(error, core.ValidationError)

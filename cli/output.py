@@ -20,21 +20,14 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
-
-
-class RawJson(str):
-    """The API's JSON text as it came, printed for ``--json`` by the quick paths (no models)."""
-
-    __slots__ = ()
-
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console
     from rich.text import Text
 
-    Document = BaseModel | Sequence[BaseModel] | RawJson
+    Document = BaseModel | Sequence[BaseModel]
     """What ``--json`` prints: the API's answer, or a list of answers for a several-id command."""
 
 
@@ -210,16 +203,8 @@ class Output:
     def json(self, document: Document) -> None:
         """Print the API's JSON: compact in a pipe, indented on a terminal."""
         indent = 2 if self.stdout.isatty() else None
-        if isinstance(document, RawJson):
-            # The manager wrote it with the models' serializer: in a pipe, the text they give.
-            text = document.strip()
-            if indent:
-                text = json.dumps(json.loads(text), indent=indent, ensure_ascii=False)
-            self.stdout.write(text + "\n")
-            return
         if isinstance(document, Sequence):
-            models = cast("Sequence[BaseModel]", document)  # mypy keeps RawJson in the union
-            data = [d.model_dump(mode="json", exclude_unset=True) for d in models]
+            data = [d.model_dump(mode="json", exclude_unset=True) for d in document]
             text = json.dumps(data, indent=indent, separators=None if indent else (",", ":"))
         else:
             text = document.model_dump_json(exclude_unset=True, indent=indent)

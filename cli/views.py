@@ -176,11 +176,10 @@ HISTORY = View(
 
 
 def print_task(out: Output, document: Document, task: Any) -> None:
-    """Print a task (a Task, or the quick path's record of its JSON); a table adds its errors.
+    """Print a task; a table adds its errors.
 
     A table shows a completed task's outcome alone: the errors of its earlier attempts are
-    history, listed below it, not a last error in red. Shared by ``jobbers status`` and its
-    quick path so that both print the same thing.
+    history, listed below it, not a last error in red.
     """
     table = out.mode is Mode.TABLE
     done = str(task.status) == "completed"

@@ -7,8 +7,7 @@ sides agree by construction. Neither this module nor its callers import redis: t
 is the only way in.
 
 Where the manager is, the token, the transports and the error tree (``ClientError`` and its
-subclasses, re-exported here) live in ``jobbers.api.transport``, which has no models: the
-CLI's quick ``jobbers status`` stands on it alone.
+subclasses, re-exported here) live in ``jobbers.api.transport``, which has no models.
 """
 
 from __future__ import annotations
