@@ -102,9 +102,10 @@ class OutcomeWriter:
             self._finish, OUTCOME_BATCH, linger=True
         )
 
-    async def write(self, args: FinishArgs) -> Outcome:
-        """Queue one outcome and wait for its answer (or the Redis error)."""
-        return await self._batches.call(args)
+    def write(self, args: FinishArgs) -> Awaitable[Outcome]:
+        """Queue one outcome; await the answer (or the Redis error). Not a coroutine of its
+        own: one frame less per task on the drain's hot path."""
+        return self._batches.call(args)
 
     async def _finish(self, batch: Sequence[FinishArgs]) -> list[Outcome | BaseException]:
         try:
@@ -384,13 +385,27 @@ class Runner:
         """
         if args is None:
             return
+        # Nearly every outcome is written at the first try: that path pays for no closure
+        # and no retry frame (a few microseconds per task in a drain).
+        try:
+            outcome: Outcome | None = await self.writer.write(args)
+        except Exception as exc:
+            await self._record_retrying(run, args, exc)
+            return
+        self._report(run, args, outcome)
+
+    async def _record_retrying(self, run: Run, args: FinishArgs, first: Exception) -> None:
+        """``record`` after its first try failed with ``first``: the retries and refusals."""
         claimed = run.claimed
         refusals, fallback = 0, False
+        failed: Exception | None = first
 
         async def write() -> Outcome | None:
-            nonlocal args, refusals, fallback
-            assert args is not None
+            nonlocal args, refusals, fallback, failed
             try:
+                if failed is not None:  # the first try's error, counted as the first attempt
+                    error, failed = failed, None
+                    raise error
                 return await self.writer.write(args)
             except redis.exceptions.ResponseError as exc:
                 if is_transient(exc) or (refusals := refusals + 1) < MAX_REFUSALS:
@@ -414,6 +429,10 @@ class Runner:
             if not isinstance(exc, redis.exceptions.ResponseError):
                 log.error("task %s: outcome lost to redis outage at exit: %s", claimed.id, exc)
             return
+        self._report(run, args, outcome)
+
+    def _report(self, run: Run, args: FinishArgs, outcome: Outcome | None) -> None:
+        """Log what became of a written outcome (None: left to the heartbeat's recovery)."""
         if outcome is None:
             return
         if outcome.ok:
@@ -421,8 +440,8 @@ class Runner:
         else:
             log.info(
                 "task %s: run %s is stale (now %s); outcome dropped",
-                claimed.id,
-                claimed.run_id,
+                run.claimed.id,
+                run.claimed.run_id,
                 outcome.status,
             )
 
