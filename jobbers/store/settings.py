@@ -40,7 +40,8 @@ class StoreEnv(BaseSettings):
     redis_url: str = var(
         "REDIS_URL",
         DEFAULT_REDIS_URL,
-        "the Redis every process shares (redis://, rediss://, unix://, redis+sentinel://)",
+        "the Redis every process shares "
+        "(redis://, rediss://, unix://, redis+sentinel://, redis+cluster://)",
     )
     prefix: str = var(
         "JOBBERS_PREFIX", "jb:", "the prefix of every key ({jb}: by default on Redis Cluster)"
