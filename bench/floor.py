@@ -86,7 +86,10 @@ def spawn(url: str, mode: str, concurrency: int, exit_after: int = 0) -> subproc
     """Start a floor worker process; read its first stdout line for the ready mark."""
     from bench.common import ROOT
 
-    argv = [sys.executable, "-m", "bench.floor", url, "--mode", mode]
+    # BENCH_FLOOR_PYTHON runs the floor on another interpreter, to compare redis-py
+    # releases and parsers (issue #20): a venv with that redis-py and python-ulid.
+    python = os.environ.get("BENCH_FLOOR_PYTHON") or sys.executable
+    argv = [python, "-m", "bench.floor", url, "--mode", mode]
     argv += ["--concurrency", str(concurrency), "--exit-after", str(exit_after)]
     return subprocess.Popen(
         argv,
@@ -95,6 +98,18 @@ def spawn(url: str, mode: str, concurrency: int, exit_after: int = 0) -> subproc
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def client_version() -> str:
+    """The redis-py release and parser the floor workers run on (``BENCH_FLOOR_PYTHON``)."""
+    python = os.environ.get("BENCH_FLOOR_PYTHON") or sys.executable
+    code = (
+        "import redis, redis.utils as u; "
+        "parser = 'hiredis' if u.HIREDIS_AVAILABLE else 'no hiredis'; "
+        "print(f'redis-py {redis.__version__}, {parser}')"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "unknown"
 
 
 async def enqueue(url: str, n: int, callers: int, mode: str = "blmove") -> float:

@@ -45,6 +45,7 @@ from . import (
     drain,
     enqueue,
     events,
+    floor,
     head,
     http_submit,
     latency,
@@ -836,6 +837,8 @@ def main() -> None:
         + f" ({(time.monotonic() - started) / 60:.1f} min)",
         "",
         f"Machine: {machine}.",
+        "",
+        f"Floor client: {floor.client_version()} (`BENCH_FLOOR_PYTHON` picks another).",
         "",
         f"Load average (1/5/15 min) before: {load_before}; after: {loadavg()}.",
     ]
