@@ -145,14 +145,14 @@ async def beater(**kwargs: Any) -> dict[str, Any]:
         await asyncio.sleep(float(kwargs.get("step_s", 0.1)))
         await task.heartbeat(progress=(i + 1) / steps, message=f"{i + 1}/{steps}")
     if kwargs.get("hang"):
-        await asyncio.sleep(60)
+        await asyncio.Event().wait()  # hangs, silent, until its run is cancelled
     return {"steps": steps}
 
 
 @register_task(name="forever", version=1, on_shutdown=TaskShutdownPolicy.STOP, max_concurrent=None)
 async def forever(**kwargs: Any) -> None:
     await _mark("started", str(kwargs.get("mark", "x")))
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()  # runs until its run is cancelled or its worker dies
 
 
 @register_task(

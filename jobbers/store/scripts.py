@@ -97,7 +97,7 @@ def prelude_for(common: str, uses: set[str]) -> str:
     calls).
     """
     head, helpers = common_helpers(common)
-    unknown = uses - helpers.keys()
+    unknown = uses.difference(helpers)
     if unknown:
         raise ValueError(f"uses unknown helpers: {', '.join(sorted(unknown))}")
     return head + "".join(

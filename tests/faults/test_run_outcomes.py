@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.exceptions
@@ -29,6 +30,22 @@ from jobbers.store.protocol import ClaimSpec, RunOutcome
 from jobbers.store.runs import ClaimedTask
 from tests.conftest import TASKS_MODULE, eventually, wait_status
 from tests.procs import Procs, RunLog, cleaner_with, live_workers, wait_exit, worker_with
+
+
+async def heartbeat_due(state: StateManager, task_id: str) -> float:
+    """The task's heartbeat deadline (ms, Redis clock), as the cleaner's stall pass reads it."""
+    due = await state.redis.zscore(state.keys.heartbeat_deadlines, task_id)
+    assert due is not None, "the task has no heartbeat deadline"
+    return float(due)
+
+
+async def outlast(due_ms: float, margin_ms: float = 500) -> None:
+    """Return once the wall clock (Redis's clock on this host) is past ``due_ms``: an outage
+    held until then is one in which the task's heartbeat deadline lapses."""
+    await eventually(
+        lambda: time.time() * 1000 > due_ms + margin_ms, within=30, what="the deadline to pass"
+    )
+
 
 NOOP = {"noop@1": ClaimSpec(0, 0, -1)}
 
@@ -170,8 +187,9 @@ async def test_the_cleaner_gives_heartbeats_back_the_time_redis_was_frozen(
         await eventually(lambda: state.redis.get(f"{state.keys.prefix}stallpass"))
         assert await state.task_heartbeat(str(task.id), run.run_id) == "ok"
         assert server.process is not None
+        due = await heartbeat_due(state, str(task.id))
         server.process.send_signal(signal.SIGSTOP)
-        await asyncio.sleep(2.5)  # the outage itself: longer than the 1 s heartbeat limit
+        await outlast(due)  # the outage reaches past the task's heartbeat deadline
         server.process.send_signal(signal.SIGCONT)
         for _ in range(10):  # the task beats again, as a live task does once Redis is back
             assert await state.task_heartbeat(str(task.id), run.run_id) == "ok"
@@ -206,8 +224,9 @@ async def test_a_beating_task_survives_a_redis_restart(tmp_path: Path) -> None:
             return ((await state.get_task(task.id)).progress or 0) > 0.1
 
         await eventually(beating, what="the task to heartbeat")
+        due = await heartbeat_due(state, str(task.id))
         server.stop(kill=True)
-        await asyncio.sleep(2.5)  # the outage itself: longer than the 1 s heartbeat limit
+        await outlast(due)  # the outage reaches past the task's heartbeat deadline
         server.start()
         done = await wait_status(state, task.id, "completed", "failed", "stalled", within=30)
         assert done.status is TaskStatus.COMPLETED, (done.errors, procs.logs()[-3000:])
@@ -323,8 +342,19 @@ async def test_leases_and_heartbeats_hold_at_maxmemory(tmp_path: Path) -> None:
             return bool((await state.get_task(task.id)).heartbeat_at != before)
 
         await eventually(beat_under_oom, what="a heartbeat at maxmemory")
-        # Three leases at maxmemory: a lease that could not be renewed would have lapsed.
-        await asyncio.sleep(4.5)  # not synchronisation: the span the fault must not act in
+        # The worker renews its lease at maxmemory until it reaches two leases past the one
+        # it held when the fault began: a lease that could not be renewed would have lapsed,
+        # and the cleaner (every 0.2 s) would have reaped it.
+        [(wid, lease_at_fault)] = cast(
+            list[tuple[str, float]],
+            await state.redis.zrange(state.keys.workers, 0, -1, withscores=True),
+        )
+
+        async def renewed_past() -> bool:
+            lease = await state.redis.zscore(state.keys.workers, wid)
+            return lease is not None and lease >= lease_at_fault + 3000
+
+        await eventually(renewed_past, within=20, what="the lease renewed at maxmemory")
         now = await state.get_task(task.id)
         assert now.status is TaskStatus.STARTED, (now.errors, procs.logs()[-3000:])
         assert now.recoveries == 0 and now.errors == []
